@@ -1,0 +1,1 @@
+"""Qt-free core: datasets, images, models, checkpoints, training and metrics."""
