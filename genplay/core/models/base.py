@@ -1,0 +1,184 @@
+"""The common interface of every genplay model and the capabilities panels ask for.
+
+A model is an ``nn.Module`` built from a frozen config dataclass. Panels and
+commands never ask "is this a VAE?"; they ask whether the model has a
+capability (``has_capability(model, Latent)``), so a new family only has to
+implement the methods below to appear everywhere it fits.
+
+Images crossing this interface are float tensors in [0, 1], shape (N, C, H, W).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Fields every family's config has; families subclass and add their own."""
+
+    channels: int = 1
+    image_size: int = 28
+    lr: float = 2e-4
+    batch_size: int = 64
+    ema_decay: float = 0.0  # 0 disables the EMA copy kept by the training loop
+    cosine_lr: bool = False  # decay the learning rate to 5% along a cosine over an epoch budget
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, not {self.channels}")
+        if self.image_size not in (8, 16, 28, 32, 64):
+            raise ValueError(f"image_size must be 8, 16, 28, 32 or 64, not {self.image_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields for {cls.__name__}: {', '.join(unknown)}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SampleOption:
+    """An option a sampler accepts, described so a panel or the CLI can offer it."""
+
+    name: str
+    default: float
+    minimum: float
+    maximum: float
+    help: str
+
+
+class GenerativeModel(nn.Module):
+    """Base of every registered family (including helper nets like the classifier).
+
+    Subclasses set ``family`` and ``Config`` (done by ``@register``) and implement
+    the training hooks; capabilities are separate protocols below.
+    """
+
+    family: ClassVar[str] = ""
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.config.channels, self.config.image_size, self.config.image_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # --- training hooks, used by core.train -------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"main": torch.optim.Adam(self.parameters(), lr=self.config.lr)}
+
+    def train_step(
+        self, x: torch.Tensor, labels: torch.Tensor | None,
+        optimizers: Mapping[str, torch.optim.Optimizer], step: int,
+    ) -> dict[str, float]:
+        """One optimisation step on a batch; returns the loss terms as floats."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def validation_metrics(self, x: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+        """Per-batch validation figures (averaged over batches by the loop)."""
+        return {}
+
+    @torch.no_grad()
+    def preview(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
+        """Images to show while training; None for models that make none."""
+        if isinstance(self, Sampler):
+            return self.sample(n, generator=generator)
+        return None
+
+
+# --- capabilities ---------------------------------------------------------------------------
+@runtime_checkable
+class Sampler(Protocol):
+    def sample_options(self) -> list[SampleOption]: ...
+
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, **opts: float
+    ) -> torch.Tensor:
+        """n images in [0, 1]; the same generator state gives the same images."""
+        ...
+
+
+@runtime_checkable
+class Latent(Protocol):
+    latent_shape: tuple[int, ...]
+
+    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def encode_steps(self, x: torch.Tensor, **opts: Any) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """Yields (step, total, current z); the last yield is the final encoding.
+
+        Exact encoders yield once; encoders by optimisation yield every step, so a
+        caller can show progress and stop early.
+        """
+        ...
+
+
+@runtime_checkable
+class Density(Protocol):
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-image log-likelihood in nats (a bound for latent-variable models)."""
+        ...
+
+
+@runtime_checkable
+class Conditional(Protocol):
+    def condition(self, guide: torch.Tensor, strength: float, **opts: Any) -> torch.Tensor: ...
+
+
+CAPABILITIES: dict[str, type] = {
+    "sampler": Sampler,
+    "latent": Latent,
+    "density": Density,
+    "conditional": Conditional,
+}
+
+
+def has_capability(model: object, capability: type) -> bool:
+    return isinstance(model, capability)
+
+
+def capabilities_of(model_or_class: object) -> list[str]:
+    """Capability names of a model instance or class, in a fixed order."""
+    names = []
+    for name, proto in CAPABILITIES.items():
+        members = [m for m in proto.__dict__ if not m.startswith("_")]
+        members += list(getattr(proto, "__annotations__", {}))
+        if all(hasattr(model_or_class, m) for m in members):
+            names.append(name)
+    return names
+
+
+def encode(model: Latent, x: torch.Tensor, **opts: Any) -> torch.Tensor:
+    """Runs an encoder to the end and returns the final latent."""
+    final = None
+    for _step, _total, z in model.encode_steps(x, **opts):
+        final = z
+    assert final is not None, "encode_steps must yield at least once"
+    return final
+
+
+def bits_per_dim(log_prob_nats: torch.Tensor, image_shape: tuple[int, int, int]) -> torch.Tensor:
+    """Converts per-image log-likelihood in nats into bits per sub-pixel."""
+    dims = image_shape[0] * image_shape[1] * image_shape[2]
+    return -log_prob_nats / (dims * torch.log(torch.tensor(2.0)))

@@ -1,0 +1,94 @@
+"""Network pieces shared by several families."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def resolution_plan(size: int) -> tuple[int, int]:
+    """(smallest feature-map size, number of 2x down/upsamplings) for an image size.
+
+    28 -> (7, 2), 32 -> (8, 2), 64 -> (8, 3), 8 -> (4, 1): halve while the size
+    stays even and at least 4, stopping at 8 once at least one halving was made.
+    """
+    n = 0
+    while size % 2 == 0 and size // 2 >= 4 and (size > 8 or n == 0):
+        size //= 2
+        n += 1
+    return size, n
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    # Batch-independent, so a sample does not depend on what else is in its batch.
+    return nn.GroupNorm(math.gcd(8, channels), channels)
+
+
+class ResBlock(nn.Module):
+    """Pre-activation residual block: norm, SiLU, 3x3 conv, twice."""
+
+    def __init__(self, channels: int, out_channels: int | None = None) -> None:
+        super().__init__()
+        out_channels = out_channels or channels
+        self.body = nn.Sequential(
+            group_norm(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1),
+            group_norm(out_channels), nn.SiLU(),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        )
+        self.skip = (
+            nn.Identity() if out_channels == channels else nn.Conv2d(channels, out_channels, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.skip(x) + self.body(x)
+
+
+def channel_widths(base: int, levels: int, max_mult: int = 4) -> list[int]:
+    """Widths per resolution level, doubling as the maps shrink, capped at max_mult*base."""
+    return [base * min(2**i, max_mult) for i in range(levels + 1)]
+
+
+class Downsample(nn.Module):
+    def __init__(self, channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, out_channels, 4, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Upsample(nn.Module):
+    """2x transposed convolution: about half the cost of nearest-neighbour + 3x3 on CPU."""
+
+    def __init__(self, channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(channels, out_channels, 4, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class EMA:
+    """Exponential moving average of a module's parameters and buffers."""
+
+    def __init__(self, module: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        for key, value in module.state_dict().items():
+            shadow = self.shadow[key]
+            if value.dtype.is_floating_point:
+                shadow.lerp_(value.detach(), 1.0 - self.decay)
+            else:
+                shadow.copy_(value)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.shadow
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for key, value in state.items():
+            self.shadow[key].copy_(value)

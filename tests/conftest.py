@@ -1,0 +1,68 @@
+"""Shared fixtures: tiny datasets and model configs, so the suite runs in minutes on 2 cores."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+torch.set_num_threads(1)
+
+# A tiny config per registered family; tests/core/test_models.py checks every family has one.
+TINY_CONFIGS: dict[str, dict] = {
+    "vae": {"image_size": 8, "base_channels": 4, "latent_dim": 4, "n_mix": 2, "batch_size": 8},
+    "gan": {"image_size": 8, "base_channels": 4, "latent_dim": 4, "batch_size": 8},
+    "classifier": {"image_size": 8, "base_channels": 4, "feature_dim": 8, "batch_size": 8},
+}
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_idx_dataset(folder: Path, n_train: int = 32, n_test: int = 16, seed: int = 0) -> Path:
+    """Writes an MNIST-format dataset of blob images whose class sets the blob's position."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n)
+        images = np.zeros((n, 28, 28), np.uint8)
+        for i, label in enumerate(labels):
+            r, c = 4 + (label // 5) * 12, 2 + (label % 5) * 5
+            images[i, r : r + 10, c : c + 6] = rng.integers(120, 256)
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    return make_idx_dataset(tmp_path_factory.mktemp("data") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory, tiny_data) -> Path:
+    """A folder with a tiny trained checkpoint of every family (1 epoch = 2-4 steps)."""
+    from genplay.core.train import TrainSettings, train
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    for family, config in TINY_CONFIGS.items():
+        name = f"{family}-tiny" if family != "classifier" else "classifier-tiny"
+        settings = TrainSettings(
+            family=family, data=str(tiny_data), out=root / name, epochs=1,
+            size=config["image_size"], overrides={k: v for k, v in config.items()
+                                                  if k != "image_size"},
+            preview_every=0, recipe=f"test {family}",
+        )
+        for _ in train(settings):
+            pass
+    return root
