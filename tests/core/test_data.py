@@ -1,0 +1,88 @@
+"""Datasets: IDX files, the search for named datasets, image folders, splits."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genplay.core import data
+from genplay.core.errors import DatasetError
+from tests.conftest import make_idx_dataset
+
+
+def test_idx_folder_loads_with_labels(tiny_data):
+    train = data.load_dataset(tiny_data, "train")
+    test = data.load_dataset(tiny_data, "test")
+    assert train.images.shape == (32, 1, 28, 28) and train.images.dtype == torch.uint8
+    assert test.labels.shape == (16,)
+
+
+def test_resize_and_colour(tiny_data):
+    d = data.load_dataset(tiny_data, "train", size=32, channels=3)
+    assert d.images.shape == (32, 3, 32, 32)
+    assert torch.equal(d.images[:, 0], d.images[:, 2])
+
+
+def test_named_dataset_found_under_an_explicit_root(tmp_path):
+    make_idx_dataset(tmp_path / "root" / "MNIST" / "raw")
+    assert data.find_dataset("mnist", tmp_path / "root") == tmp_path / "root" / "MNIST" / "raw"
+
+
+def test_missing_dataset_lists_the_places_searched(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "search_places", lambda name, root=None: [tmp_path / "a"])
+    with pytest.raises(DatasetError, match=r"not found\. Searched:\n  .*a"):
+        data.find_dataset("fashion-mnist")
+
+
+def test_unknown_name_and_missing_folder(tmp_path):
+    with pytest.raises(DatasetError, match="neither a known dataset"):
+        data.load_dataset(tmp_path / "nothing-here")
+
+
+def test_malformed_idx_is_a_clear_error(tmp_path):
+    make_idx_dataset(tmp_path)
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") * 3 + b"short")
+    with pytest.raises(DatasetError, match="does not match its header"):
+        data.load_dataset(tmp_path)
+
+
+def test_image_folder_is_recursive_resized_and_skips_unreadable_files(tmp_path):
+    (tmp_path / "sub").mkdir()
+    Image.new("RGB", (40, 20), (200, 10, 10)).save(tmp_path / "a.png")
+    Image.new("L", (5, 7), 99).save(tmp_path / "sub" / "b.jpg")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "notes.txt").write_text("ignored")
+    d = data.load_dataset(tmp_path, size=16, channels=3)
+    assert d.images.shape == (2, 3, 16, 16) and d.labels is None
+    assert len(d.skipped) == 1 and "broken.png" in d.skipped[0][0]
+
+
+def test_folder_without_images(tmp_path):
+    with pytest.raises(DatasetError, match="no readable images"):
+        data.load_dataset(tmp_path)
+
+
+def test_split_is_seeded_and_disjoint(tiny_data):
+    d = data.load_dataset(tiny_data)
+    a_train, a_val = data.train_val_split(d, 0.25, seed=1)
+    b_train, _ = data.train_val_split(d, 0.25, seed=1)
+    assert len(a_train) == 24 and len(a_val) == 8
+    assert torch.equal(a_train.images, b_train.images)
+    rows = {tuple(x.flatten().tolist()) for x in a_train.images}
+    assert len(rows & {tuple(x.flatten().tolist()) for x in a_val.images}) <= 1
+
+
+def test_real_datasets_when_present():
+    try:
+        fashion = data.load_dataset("fashion-mnist", "test")
+        mnist = data.load_dataset("mnist", "train")
+    except DatasetError:
+        pytest.skip("the shared datasets are not next to this checkout")
+    assert fashion.images.shape == (10000, 1, 28, 28) and fashion.class_names[0] == "T-shirt/top"
+    assert mnist.images.shape == (8000, 1, 28, 28)
+    assert np.bincount(mnist.labels.numpy()).min() > 500
