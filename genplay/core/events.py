@@ -1,0 +1,49 @@
+"""Small immutable messages that long-running core generators yield.
+
+They carry numbers and numpy arrays only (never tensors), so the GUI engine can
+pass them across threads and the CLI can print them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    total: int | None  # None when the budget is a time
+    epoch: int = 0
+    losses: dict[str, float] = field(default_factory=dict)
+    images_per_s: float = 0.0
+    eta_s: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Preview:
+    step: int
+    images: np.ndarray  # uint8 (N, H, W, C)
+
+
+@dataclass(frozen=True)
+class Validation:
+    epoch: int
+    step: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Saved:
+    step: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Result:
+    value: Any
+    summary: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,46 @@
+"""How many threads PyTorch may use.
+
+PyTorch's CPU kernels slow down 10-150x when their threads outnumber the cores
+that are really free (they spin waiting for each other), so genplay sizes its
+thread pool to the free cores instead of taking them all.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def busy_cores() -> int:
+    """Cores kept busy by other processes right now (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/loadavg") as f:
+            fields = f.read().split()
+        running = int(fields[3].split("/")[0]) - 1  # minus this process
+        return max(0, min(running, round(float(fields[0]))))
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def choose_threads(requested: int | None = None) -> int:
+    """GENPLAY_THREADS or an explicit request wins; else the cores free now (at least 1)."""
+    if requested:
+        return max(1, requested)
+    env = os.environ.get("GENPLAY_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, available_cores() - busy_cores())
+
+
+def set_threads(requested: int | None = None) -> int:
+    n = choose_threads(requested)
+    torch.set_num_threads(n)
+    return n

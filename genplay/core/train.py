@@ -1,0 +1,241 @@
+"""One training loop for every family, as a generator of progress events.
+
+The caller (CLI or GUI engine) iterates it and may stop at any yield: closing the
+generator saves a checkpoint of the last completed step before it returns, so
+Ctrl-C or Cancel never loses more than the step in flight, and never leaves a
+broken checkpoint (every file is replaced atomically).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genplay.core import checkpoints, registry
+from genplay.core.data import KNOWN_DATASETS, load_dataset, train_val_split
+from genplay.core.errors import CheckpointError, GenplayError
+from genplay.core.events import Preview, Progress, Result, Saved, Validation
+from genplay.core.images import to_uint8_hwc
+from genplay.core.models.base import GenerativeModel
+from genplay.core.models.blocks import EMA
+
+
+@dataclass
+class TrainSettings:
+    family: str
+    data: str
+    out: Path
+    epochs: int | None = None
+    minutes: float | None = None
+    size: int = 28
+    channels: int = 1
+    seed: int = 0
+    resume: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)  # config fields
+    data_root: str | None = None
+    val_fraction: float = 0.05
+    preview_every: int = 200  # steps
+    save_every_s: float = 300.0
+    preview_count: int = 16
+    recipe: str = ""
+
+
+def _build(settings: TrainSettings) -> GenerativeModel:
+    cls = registry.get(settings.family)
+    fields = {"channels": settings.channels, "image_size": settings.size, **settings.overrides}
+    try:
+        return cls(cls.Config.from_dict(fields))
+    except (TypeError, ValueError) as exc:
+        raise GenplayError(f"invalid settings for {settings.family}: {exc}") from None
+
+
+class _Run:
+    """The mutable state of one run, kept together so it can be saved and resumed."""
+
+    def __init__(self, model: GenerativeModel, settings: TrainSettings) -> None:
+        self.model = model
+        self.settings = settings
+        self.optimizers = model.configure_optimizers()
+        decay = model.config.ema_decay
+        self.ema = EMA(model, decay) if decay > 0 else None
+        self.eval_model = copy.deepcopy(model).eval() if self.ema else model
+        self.step = 0
+        self.epoch = 0
+        self.elapsed = 0.0  # seconds of training over all sessions
+
+    def for_eval(self) -> GenerativeModel:
+        """The weights to evaluate, preview and ship: the EMA copy where there is one."""
+        if self.ema is not None:
+            self.eval_model.load_state_dict(self.ema.state_dict())
+            return self.eval_model
+        return self.model.eval()  # train_step switches back to train mode
+
+    def trainer_state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "ema": self.ema.state_dict() if self.ema else {},
+            "step": self.step, "epoch": self.epoch, "elapsed": self.elapsed,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        for key, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][key])
+        if self.ema and state["ema"]:
+            self.ema.load_state_dict(state["ema"])
+        self.step, self.epoch, self.elapsed = state["step"], state["epoch"], state["elapsed"]
+        torch.set_rng_state(state["torch_rng"])
+
+
+def _open_run(settings: TrainSettings) -> _Run:
+    state_path = settings.out / checkpoints.TRAINER_STATE_FILE
+    if not settings.resume:
+        if (settings.out / checkpoints.WEIGHTS_FILE).exists():
+            raise GenplayError(
+                f"{settings.out} already holds a checkpoint; use --resume to continue it "
+                "or choose another --out"
+            )
+        torch.manual_seed(settings.seed)
+        return _Run(_build(settings), settings)
+    if not state_path.exists():
+        raise CheckpointError(f"{settings.out}: nothing to resume (no {state_path.name})")
+    info = checkpoints.read_info(settings.out)
+    if info.family != settings.family:
+        raise CheckpointError(f"{settings.out} holds a {info.family}, not a {settings.family}")
+    run = _Run(checkpoints.build_model(info), settings)
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        run.restore(state)
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        raise CheckpointError(f"{state_path}: cannot resume from it ({exc})") from None
+    return run
+
+
+def _save(run: _Run, dataset: str, class_names: list[str] | None, summary: dict) -> Path:
+    out = run.settings.out
+    model = run.for_eval()
+    checkpoints.save(
+        model, out, dataset=dataset, recipe=run.settings.recipe,
+        training={**summary, "steps": run.step, "epochs": run.epoch,
+                  "seconds": round(run.elapsed, 1), "seed": run.settings.seed},
+        class_names=class_names,
+    )
+    checkpoints.atomic_write(out / checkpoints.TRAINER_STATE_FILE,
+                             lambda tmp: torch.save(run.trainer_state(), tmp))
+    return out
+
+
+def _set_lr(run: _Run, factor: float) -> None:
+    for opt in run.optimizers.values():
+        for group in opt.param_groups:
+            group["lr"] = run.model.config.lr * factor
+
+
+def _validate(model: GenerativeModel, val, batch_size: int) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    count = 0
+    for start in range(0, len(val), batch_size):
+        x = val.as_float(slice(start, start + batch_size))
+        labels = None if val.labels is None else val.labels[start : start + batch_size]
+        for key, value in model.validation_metrics(x, labels).items():
+            totals[key] = totals.get(key, 0.0) + value * x.shape[0]
+        count += x.shape[0]
+    return {k: v / count for k, v in totals.items()}
+
+
+def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation | Saved | Result]:
+    """Trains until the budget is spent; yields events; closing it saves and stops."""
+    if settings.epochs is None and settings.minutes is None:
+        raise GenplayError("give a budget: a number of epochs or of minutes")
+    run = _open_run(settings)
+    model = run.model
+    cfg = model.config
+    data = load_dataset(settings.data, "train", size=cfg.image_size, channels=cfg.channels,
+                        root=settings.data_root)
+    train_set, val_set = train_val_split(data, settings.val_fraction, seed=settings.seed)
+    # Named datasets are stored by name, folders by absolute path, so eval finds them again.
+    dataset_name = settings.data if settings.data in KNOWN_DATASETS else str(
+        Path(settings.data).resolve())
+    summary = {"train_images": len(train_set), "val_images": len(val_set),
+               "skipped_files": len(data.skipped)}
+    if data.skipped:
+        yield Progress(run.step, None, run.epoch,
+                       message=f"skipped {len(data.skipped)} unreadable files, "
+                               f"e.g. {data.skipped[0][1]}")
+    batch = min(cfg.batch_size, len(train_set))
+    steps_per_epoch = max(1, len(train_set) // batch)
+    total = settings.epochs * steps_per_epoch if settings.epochs is not None else None
+    deadline = time.monotonic() + settings.minutes * 60 if settings.minutes is not None else None
+    preview_gen = torch.Generator().manual_seed(settings.seed + 1)
+    preview_seed = preview_gen.initial_seed()
+    started = time.monotonic()
+    start_elapsed, start_step = run.elapsed, run.step
+    last_save = started
+
+    def budget_left() -> bool:
+        if total is not None and run.step >= total:
+            return False
+        return deadline is None or time.monotonic() < deadline
+
+    try:
+        while budget_left():
+            epoch_gen = torch.Generator().manual_seed(settings.seed * 100_003 + run.epoch)
+            order = torch.randperm(len(train_set), generator=epoch_gen)
+            first = run.step % steps_per_epoch  # resume mid-epoch where it stopped
+            for i in range(first, steps_per_epoch):
+                if not budget_left():
+                    break
+                index = order[i * batch : (i + 1) * batch]
+                x = train_set.as_float(index)
+                labels = None if train_set.labels is None else train_set.labels[index]
+                if cfg.cosine_lr and total is not None:
+                    _set_lr(run, 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * run.step / total)))
+                model.train()
+                losses = model.train_step(x, labels, run.optimizers, run.step)
+                if run.ema is not None:
+                    run.ema.update(model)
+                run.step += 1
+                now = time.monotonic()
+                run.elapsed = start_elapsed + (now - started)
+                rate = (run.step - start_step) * batch / max(now - started, 1e-9)
+                if total is not None:
+                    eta = (total - run.step) * batch / max(rate, 1e-9)
+                else:
+                    eta = max(0.0, deadline - now)
+                if not all(math.isfinite(v) for v in losses.values()):
+                    raise GenplayError(f"training diverged at step {run.step}: {losses}; "
+                                       "try a lower learning rate (--set lr=...)")
+                yield Progress(run.step, total, run.epoch, losses, rate, eta)
+                if settings.preview_every and run.step % settings.preview_every == 0:
+                    preview_gen.manual_seed(preview_seed)
+                    images = run.for_eval().preview(settings.preview_count, preview_gen)
+                    if images is not None:
+                        yield Preview(run.step, to_uint8_hwc(images.cpu().numpy()))
+                if now - last_save >= settings.save_every_s:
+                    yield Saved(run.step, _save(run, dataset_name, data.class_names, summary))
+                    last_save = time.monotonic()
+            else:
+                run.epoch += 1
+                metrics = _validate(run.for_eval(), val_set, batch)
+                yield Validation(run.epoch, run.step, metrics)
+                summary["val"] = metrics
+                yield Saved(run.step, _save(run, dataset_name, data.class_names, summary))
+                last_save = time.monotonic()
+                continue
+            break
+    except GeneratorExit:
+        # Stopped between steps by the caller (Cancel, Ctrl-C): keep what was learnt.
+        if run.step > start_step:
+            _save(run, dataset_name, data.class_names, summary)
+        raise
+    path = _save(run, dataset_name, data.class_names, summary)
+    yield Result(path, {"steps": run.step, "epochs": run.epoch, "seconds": round(run.elapsed, 1)})

@@ -1,0 +1,110 @@
+"""The training loop: events, budgets, resume, and interruption that keeps a good checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genplay.core import checkpoints
+from genplay.core.errors import CheckpointError, GenplayError
+from genplay.core.events import Preview, Progress, Result, Saved, Validation
+from genplay.core.train import TrainSettings, train
+from tests.conftest import TINY_CONFIGS
+
+
+def settings(tiny_data, out, family="gan", **kw):
+    config = dict(TINY_CONFIGS[family])
+    size = config.pop("image_size")
+    return TrainSettings(family=family, data=str(tiny_data), out=out, size=size,
+                         overrides=config, preview_every=2, recipe="test", **kw)
+
+
+def test_events_of_a_short_run(tiny_data, tmp_path):
+    events = list(train(settings(tiny_data, tmp_path / "m", epochs=2)))
+    kinds = {type(e) for e in events}
+    assert {Progress, Preview, Validation, Saved, Result} <= kinds
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [p.step for p in progress] == list(range(1, len(progress) + 1))
+    assert progress[-1].total == len(progress) and progress[-1].images_per_s > 0
+    assert [e.epoch for e in events if isinstance(e, Validation)] == [1, 2]
+    preview = next(e for e in events if isinstance(e, Preview))
+    assert preview.images.shape == (16, 8, 8, 1) and preview.images.dtype.name == "uint8"
+    info = checkpoints.read_info(tmp_path / "m")
+    assert info.training["steps"] == len(progress) and info.training["epochs"] == 2
+
+
+def test_same_seed_same_weights(tiny_data, tmp_path):
+    for name in ("a", "b"):
+        list(train(settings(tiny_data, tmp_path / name, family="vae", epochs=1)))
+    assert checkpoints.weights_hash(tmp_path / "a") == checkpoints.weights_hash(tmp_path / "b")
+
+
+def test_interrupting_keeps_a_loadable_checkpoint_and_resume_continues(tiny_data, tmp_path):
+    out = tmp_path / "m"
+    run = train(settings(tiny_data, out, family="vae", epochs=3))
+    for event in run:
+        if isinstance(event, Progress) and event.step == 5:
+            run.close()  # what Ctrl-C / Cancel do
+            break
+    model, info = checkpoints.load(out)
+    assert info.training["steps"] == 5
+    steps = [e.step for e in train(settings(tiny_data, out, family="vae", epochs=3, resume=True))
+             if isinstance(e, Progress)]
+    assert steps[0] == 6 and steps[-1] == 9  # 30 training images / batch 8: 3 steps an epoch
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp_path):
+    list(train(settings(tiny_data, tmp_path / "whole", family="classifier", epochs=2)))
+    run = train(settings(tiny_data, tmp_path / "split", family="classifier", epochs=2))
+    for event in run:
+        if isinstance(event, Saved):  # end of epoch 1
+            run.close()
+            break
+    list(train(settings(tiny_data, tmp_path / "split", family="classifier", epochs=2,
+                        resume=True)))
+    a, _ = checkpoints.load(tmp_path / "whole")
+    b, _ = checkpoints.load(tmp_path / "split")
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(va.float(), vb.float(), atol=1e-6), k
+
+
+def test_refuses_to_overwrite_and_needs_something_to_resume(tiny_data, tmp_path):
+    list(train(settings(tiny_data, tmp_path / "m", epochs=1)))
+    with pytest.raises(GenplayError, match="already holds a checkpoint"):
+        list(train(settings(tiny_data, tmp_path / "m", epochs=1)))
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        list(train(settings(tiny_data, tmp_path / "new", epochs=1, resume=True)))
+    with pytest.raises(CheckpointError, match="holds a gan, not a vae"):
+        list(train(settings(tiny_data, tmp_path / "m", family="vae", epochs=1, resume=True)))
+
+
+def test_minutes_budget_and_missing_budget(tiny_data, tmp_path):
+    events = list(train(settings(tiny_data, tmp_path / "m", minutes=0.002)))
+    assert isinstance(events[-1], Result)
+    with pytest.raises(GenplayError, match="give a budget"):
+        list(train(settings(tiny_data, tmp_path / "n")))
+
+
+def test_bad_config_override_is_a_user_error(tiny_data, tmp_path):
+    s = settings(tiny_data, tmp_path / "m", epochs=1)
+    s.overrides["wings"] = 2
+    with pytest.raises(GenplayError, match="unknown config fields"):
+        list(train(s))
+
+
+def test_image_folder_with_unreadable_files_trains_on_the_rest(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for i in range(12):
+        Image.new("RGB", (20 + i, 30), (i * 20, 100, 200 - i * 10)).save(folder / f"{i}.png")
+    (folder / "bad.jpg").write_bytes(b"\xff\xd8 nope")
+    s = TrainSettings(family="vae", data=str(folder), out=tmp_path / "m", epochs=1, size=8,
+                      channels=3, overrides={**{k: v for k, v in TINY_CONFIGS["vae"].items()
+                                                if k != "image_size"}, "batch_size": 4},
+                      preview_every=0)
+    events = list(train(s))
+    assert "skipped 1 unreadable" in events[0].message
+    info = checkpoints.read_info(tmp_path / "m")
+    assert info.image_shape == (3, 8, 8) and info.dataset == str(folder.resolve())
