@@ -1,0 +1,196 @@
+"""Quality figures: bits/dim, FID and KID in genplay's own feature space, accuracy.
+
+FID/KID here use the penultimate layer of a small classifier trained per dataset
+(core/models/features.py), not Inception: they rank genplay models against each
+other and against the real-vs-real floor, and cannot be compared with published FIDs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genplay import __version__
+from genplay.core import checkpoints
+from genplay.core.data import ImageDataset, load_dataset
+from genplay.core.errors import CheckpointError
+from genplay.core.events import Progress, Result
+from genplay.core.models.base import Density, Sampler, bits_per_dim
+from genplay.core.ops.sampling import sample_images
+
+FEATURE_NOTE = ("FID and KID are measured in the feature space of genplay's own classifier "
+                "for this dataset; they compare genplay models with each other only.")
+
+
+# --- distances between feature sets --------------------------------------------------------
+def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f = np.asarray(features, dtype=np.float64)
+    return f.mean(axis=0), np.cov(f, rowvar=False)
+
+
+def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
+                     sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2), via symmetric eigensolves.
+
+    tr((S1 S2)^1/2) equals the trace of the square root of the symmetric matrix
+    S1^1/2 S2 S1^1/2, which avoids the complex results of a general sqrtm.
+    """
+    root1 = _sqrt_psd(sigma1)
+    middle = root1 @ sigma2 @ root1
+    eig = np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.sqrt(eig).sum())
+
+
+def fid(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    return frechet_distance(*gaussian_stats(features_a), *gaussian_stats(features_b))
+
+
+def kid(features_a: np.ndarray, features_b: np.ndarray, subsets: int = 100,
+        subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Unbiased MMD^2 with the cubic polynomial kernel, mean and std over random subsets."""
+    a = np.asarray(features_a, dtype=np.float64)
+    b = np.asarray(features_b, dtype=np.float64)
+    m = min(subset_size, len(a), len(b))
+    if m < 2:
+        raise ValueError("KID needs at least two images on each side")
+    d = a.shape[1]
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(subsets):
+        x = a[rng.choice(len(a), m, replace=False)]
+        y = b[rng.choice(len(b), m, replace=False)]
+        kxx = (x @ x.T / d + 1) ** 3
+        kyy = (y @ y.T / d + 1) ** 3
+        kxy = (x @ y.T / d + 1) ** 3
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        values.append(within - 2 * kxy.mean())
+    return float(np.mean(values)), float(np.std(values))
+
+
+# --- feature network --------------------------------------------------------------------
+def find_feature_net(dataset: str, near: Path | None = None) -> Path | None:
+    """classifier-DATASET beside the checkpoint, else in the shipped checkpoints/."""
+    name = f"classifier-{dataset}"
+    for base in ([near] if near else []) + [checkpoints.default_checkpoint_dir()]:
+        if (base / name / checkpoints.CONFIG_FILE).is_file():
+            return base / name
+    return None
+
+
+@torch.no_grad()
+def extract_features(net: torch.nn.Module, images: np.ndarray | torch.Tensor,
+                     batch_size: int = 500) -> np.ndarray:
+    x = torch.as_tensor(images)
+    if x.dtype == torch.uint8:
+        x = x.float() / 255.0
+    parts = [net.features(x[i : i + batch_size].float()).cpu().numpy()
+             for i in range(0, x.shape[0], batch_size)]
+    return np.concatenate(parts)
+
+
+@torch.no_grad()
+def accuracy(net: torch.nn.Module, data: ImageDataset, batch_size: int = 500) -> float:
+    correct = 0
+    for i in range(0, len(data), batch_size):
+        logits = net(data.as_float(slice(i, i + batch_size)))
+        correct += int((logits.argmax(dim=1) == data.labels[i : i + batch_size]).sum())
+    return correct / len(data)
+
+
+def _is_importance_weighted(model: Density) -> bool:
+    return "k" in inspect.signature(model.log_prob).parameters
+
+
+# --- whole-checkpoint evaluation --------------------------------------------------------
+def evaluate_checkpoint(
+    path: str | os.PathLike, *, features: str | os.PathLike | None = None,
+    n_samples: int = 10000, iwae_k: int = 100, limit: int | None = None, seed: int = 0,
+    data_root: str | None = None, batch_size: int = 64,
+) -> Iterator[Progress | Result]:
+    """Measures a checkpoint on its dataset's test split; the Result holds metrics.json."""
+    model, info = checkpoints.load(path)
+    c, size = info.image_shape[0], info.image_shape[1]
+    test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
+    if limit:
+        test = test.subset(torch.arange(min(limit, len(test))))
+    metrics: dict[str, Any] = {
+        "split": "test", "test_images": len(test), "seed": seed,
+        "checkpoint_hash": checkpoints.weights_hash(info.path), "genplay_version": __version__,
+    }
+    if info.family == "classifier":
+        yield Progress(0, None, message="accuracy on the test split")
+        metrics["test_accuracy"] = accuracy(model, test)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    if isinstance(model, Density):
+        weighted = _is_importance_weighted(model)
+        sums = {"elbo": 0.0, "iwae": 0.0} if weighted else {"bpd": 0.0}
+        for i in range(0, len(test), batch_size):
+            x = test.as_float(slice(i, i + batch_size))
+            if weighted:
+                sums["elbo"] += bits_per_dim(model.log_prob(x, k=1, generator=generator),
+                                             info.image_shape).sum().item()
+                sums["iwae"] += bits_per_dim(model.log_prob(x, k=iwae_k, generator=generator),
+                                             info.image_shape).sum().item()
+            else:
+                sums["bpd"] += bits_per_dim(model.log_prob(x), info.image_shape).sum().item()
+            done = min(i + batch_size, len(test))
+            yield Progress(done, len(test), message="bits/dim on the test split")
+        if weighted:
+            metrics.update(elbo_bpd=sums["elbo"] / len(test), iwae_bpd=sums["iwae"] / len(test),
+                           iwae_k=iwae_k)
+        else:
+            metrics["bpd"] = sums["bpd"] / len(test)
+    if isinstance(model, Sampler):
+        yield from _sample_quality(model, info, test, metrics, features, n_samples, seed,
+                                   data_root)
+    yield Result(metrics)
+
+
+def _sample_quality(model, info, test, metrics, features, n_samples, seed, data_root):
+    net_path = Path(features) if features else find_feature_net(info.dataset, info.path.parent)
+    if net_path is None:
+        metrics["fid"] = None
+        metrics["fid_note"] = f"no feature network for dataset {info.dataset!r}"
+        return
+    net, net_info = checkpoints.load(net_path)
+    if tuple(net_info.image_shape) != tuple(info.image_shape):
+        raise CheckpointError(f"{net_path} sees {net_info.image_shape} images, the model makes "
+                              f"{info.image_shape}")
+    yield Progress(0, n_samples, message=f"drawing {n_samples} samples for FID/KID")
+    images = None
+    for event in sample_images(model, n_samples, seed):
+        if isinstance(event, Result):
+            images = event.value
+        else:
+            yield event
+    yield Progress(0, None, message="features of samples, test and train images")
+    gen_features = extract_features(net, images)
+    test_features = extract_features(net, test.images)
+    train = load_dataset(info.dataset, "train", size=info.image_shape[1],
+                         channels=info.image_shape[0], root=data_root)
+    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:len(test)]
+    train_features = extract_features(net, train.images[pick])
+    kid_mean, kid_std = kid(gen_features, test_features, seed=seed)
+    floor_mean, _ = kid(train_features, test_features, seed=seed)
+    metrics.update(
+        fid=fid(gen_features, test_features), kid=kid_mean, kid_std=kid_std,
+        fid_real_floor=fid(train_features, test_features), kid_real_floor=floor_mean,
+        fid_samples=n_samples, feature_net=net_info.name,
+        feature_net_hash=checkpoints.weights_hash(net_path), fid_note=FEATURE_NOTE,
+    )
+    if not math.isfinite(metrics["fid"]):
+        raise CheckpointError("FID is not finite: the samples or features contain NaN")

@@ -1,0 +1,62 @@
+"""Sampling any Sampler model in seeded chunks, with progress.
+
+Chunk k of a request with seed S always uses the same generator state, so the
+first 64 images of a 256-image grid are the 64 images of a 64-image grid, and a
+seed reproduces its images exactly on the same machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from genplay.core.errors import GenplayError
+from genplay.core.events import Progress, Result
+from genplay.core.models.base import Sampler
+
+CHUNK = 64
+
+
+def chunk_seed(seed: int, chunk: int) -> int:
+    return (seed * 0x9E3779B1 + chunk) % (2**63)
+
+
+def check_options(model: Sampler, opts: dict[str, float]) -> dict[str, float]:
+    """Validates sampler options against what the model declares; fills defaults."""
+    declared = {o.name: o for o in model.sample_options()}
+    unknown = sorted(set(opts) - set(declared))
+    if unknown:
+        names = ", ".join(declared) or "none"
+        raise GenplayError(f"option {unknown[0]!r} is not understood by this model "
+                           f"(its options: {names})")
+    checked = {}
+    for name, option in declared.items():
+        value = float(opts.get(name, option.default))
+        if not option.minimum <= value <= option.maximum:
+            raise GenplayError(f"{name} must be between {option.minimum} and {option.maximum}")
+        checked[name] = value
+    return checked
+
+
+def sample_images(
+    model: Sampler, n: int, seed: int, **opts: float
+) -> Iterator[Progress | Result]:
+    """Yields Progress per chunk, then Result(float32 array (n, C, H, W) in [0, 1])."""
+    if not isinstance(model, Sampler):
+        raise GenplayError("this model cannot sample images")
+    if n < 1:
+        raise GenplayError("the number of samples must be at least 1")
+    checked = check_options(model, opts)
+    parts = []
+    done = 0
+    for chunk in range((n + CHUNK - 1) // CHUNK):
+        count = min(CHUNK, n - chunk * CHUNK)
+        generator = torch.Generator(device=model.device).manual_seed(chunk_seed(seed, chunk))
+        with torch.no_grad():
+            images = model.sample(CHUNK, generator=generator, **checked)[:count]
+        parts.append(images.float().clamp(0, 1).cpu().numpy())
+        done += count
+        yield Progress(done, n, message="sampling")
+    yield Result(np.concatenate(parts), {"seed": seed, "n": n, "options": checked})
