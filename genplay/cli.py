@@ -1,0 +1,350 @@
+"""genplay's command line: every panel has a twin here.
+
+User mistakes (a missing file, a bad option, a broken checkpoint) print one line
+and exit with code 2; only bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from genplay import __version__
+from genplay.core.errors import GenplayError
+
+
+class _Stop:
+    """First Ctrl-C asks the running job to stop at the next step; a second one aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> _Stop:
+        def handler(signum, frame):
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+            print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
+
+        self._previous = signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
+    """--set name=value pairs; values parsed as JSON where possible (numbers, true/false)."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise GenplayError(f"--set expects name=value, got {pair!r}")
+        try:
+            values[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[name] = raw
+    return values
+
+
+def _run_with_bar(events: Iterator, desc: str, total: int | None = None, unit: str = "it"):
+    """Iterates core events with a tqdm bar; returns the Result's value and summary."""
+    from tqdm import tqdm
+
+    from genplay.core.events import Progress, Result
+
+    result = None
+    with tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
+              disable=None, dynamic_ncols=True) as bar:
+        for event in events:
+            if isinstance(event, Progress):
+                if event.total is not None:
+                    bar.total = event.total
+                bar.n = event.step
+                bar.refresh()
+            elif isinstance(event, Result):
+                result = event
+    return result
+
+
+def _load(path: str):
+    from genplay.core import checkpoints
+
+    return checkpoints.load(path)
+
+
+# --- commands --------------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace) -> int:
+    from genplay.core import checkpoints
+
+    directory = Path(args.dir) if args.dir else checkpoints.default_checkpoint_dir()
+    found, broken = checkpoints.scan(directory)
+    if args.json:
+        rows = [{
+            "name": i.name, "path": str(i.path), "family": i.family, "dataset": i.dataset,
+            "image_shape": list(i.image_shape), "capabilities": i.capabilities,
+            "metrics": i.metrics, "recipe": i.recipe,
+        } for i in found]
+        print(json.dumps({"checkpoints": rows,
+                          "unreadable": [{"path": str(p), "reason": r} for p, r in broken]},
+                         indent=2))
+        return 0
+    if not found and not broken:
+        print(f"no checkpoints in {directory}")
+        return 0
+    print(f"checkpoints in {directory}:")
+    header = f"{'name':<26} {'family':<11} {'dataset':<14} {'shape':<8} {'key metrics'}"
+    print(header)
+    print("-" * len(header))
+    for info in found:
+        shape = "x".join(str(s) for s in info.image_shape)
+        print(f"{info.name:<26} {info.family:<11} {Path(info.dataset).name:<14} {shape:<8} "
+              f"{key_metrics(info.metrics)}")
+        print(f"{'':<26} can: {', '.join(info.capabilities) or '-'}")
+    for path, reason in broken:
+        print(f"{path.name:<26} UNREADABLE: {reason}")
+    return 0
+
+
+def key_metrics(metrics: dict[str, Any]) -> str:
+    """The few figures that say how good a checkpoint is, as a short string."""
+    parts = []
+    for key, label, fmt in (
+        ("test_accuracy", "acc", "{:.2%}"), ("iwae_bpd", "IWAE bpd", "{:.3f}"),
+        ("elbo_bpd", "ELBO bpd", "{:.3f}"), ("fid", "FID", "{:.2f}"),
+        ("kid", "KID", "{:.4f}"),
+    ):
+        if isinstance(metrics.get(key), int | float):
+            parts.append(f"{label} {fmt.format(metrics[key])}")
+    return ", ".join(parts) if parts else "(not evaluated)"
+
+
+def train_recipe(args: argparse.Namespace) -> str:
+    """The command that reproduces a run: only what shapes the model, no local paths."""
+    parts = ["genplay", "train", args.family, "--data", args.data]
+    parts += ["--epochs", str(args.epochs)] if args.epochs is not None else [
+        "--minutes", str(args.minutes)]
+    if args.size != 28:
+        parts += ["--size", str(args.size)]
+    if args.channels != 1:
+        parts += ["--channels", str(args.channels)]
+    if args.seed:
+        parts += ["--seed", str(args.seed)]
+    for pair in args.set:
+        parts += ["--set", pair]
+    parts += ["--out", args.out]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from genplay.core import runtime
+    from genplay.core.events import Preview, Progress, Result, Saved, Validation
+    from genplay.core.train import TrainSettings, train
+
+    threads = runtime.set_threads(args.threads)
+    recipe = train_recipe(args)
+    settings = TrainSettings(
+        family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
+        minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,
+        resume=args.resume, overrides=_parse_sets(args.set), data_root=args.data_root,
+        recipe=recipe,
+    )
+    preview_dir = Path(args.preview_dir) if args.preview_dir else None
+    print(f"training {args.family} on {args.data} with {threads} thread(s) -> {args.out}",
+          file=sys.stderr)
+    events = train(settings)
+    stopped = False
+    with _Stop() as stop, tqdm(desc=args.family, unit="step", file=sys.stderr, dynamic_ncols=True,
+                               disable=None, mininterval=1.0) as bar:
+        last_log = 0.0
+        for event in events:
+            if isinstance(event, Progress):
+                if event.message:
+                    tqdm.write(event.message, file=sys.stderr)
+                if event.total is not None:
+                    bar.total = event.total
+                bar.n = event.step
+                bar.set_postfix({k: f"{v:.4g}" for k, v in event.losses.items()}
+                                | {"img/s": f"{event.images_per_s:.0f}", "ep": event.epoch},
+                                refresh=False)
+                bar.refresh() if time.monotonic() - last_log > 1.0 else None
+                if args.log_every and event.step % args.log_every == 0:
+                    losses = " ".join(f"{k}={v:.4g}" for k, v in event.losses.items())
+                    tqdm.write(f"step {event.step} epoch {event.epoch} {losses} "
+                               f"{event.images_per_s:.0f} img/s", file=sys.stderr)
+                    last_log = time.monotonic()
+            elif isinstance(event, Validation):
+                figures = " ".join(f"{k}={v:.4f}" for k, v in event.metrics.items())
+                tqdm.write(f"epoch {event.epoch} (step {event.step}) validation: {figures}",
+                           file=sys.stderr)
+            elif isinstance(event, Preview) and preview_dir is not None:
+                from genplay.core.images import make_grid, save_png
+
+                save_png(preview_dir / f"step{event.step:07d}.png", make_grid(event.images))
+            elif isinstance(event, Saved):
+                pass
+            elif isinstance(event, Result):
+                tqdm.write(f"done: {event.summary}", file=sys.stderr)
+            if stop.requested:
+                events.close()  # saves the last completed step
+                stopped = True
+                break
+    if stopped:
+        print(f"stopped; checkpoint saved in {args.out} (continue with --resume)", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from genplay.core import checkpoints, runtime
+    from genplay.core.images import make_grid, save_png, to_uint8_hwc
+    from genplay.core.ops.sampling import sample_images
+
+    if not args.output and not args.out_dir:
+        raise GenplayError("say where to write: -o grid.png or --out-dir DIR")
+    runtime.set_threads(args.threads)
+    model, info = _load(args.checkpoint)
+    opts = _parse_sets(args.set)
+    if args.temperature is not None:
+        opts["temperature"] = args.temperature
+    result = _run_with_bar(sample_images(model, args.n, args.seed, **opts), "sampling", args.n,
+                           "img")
+    images = to_uint8_hwc(result.value)
+    metadata = {
+        "genplay_version": __version__, "model": info.name, "family": info.family,
+        "checkpoint_hash": checkpoints.weights_hash(info.path), "seed": args.seed,
+        "n": args.n, "options": result.summary["options"],
+    }
+    if args.output:
+        save_png(args.output, make_grid(images, nrow=args.nrow), metadata)
+        print(args.output)
+    if args.out_dir:
+        out = Path(args.out_dir)
+        for i, image in enumerate(images):
+            save_png(out / f"{info.name}-seed{args.seed}-{i:05d}.png", image,
+                     {**metadata, "index": i})
+        print(f"{len(images)} images in {out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from genplay.core import checkpoints, runtime
+    from genplay.core.metrics import evaluate_checkpoint
+
+    runtime.set_threads(args.threads)
+    metrics = None
+    events = evaluate_checkpoint(
+        args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
+        limit=args.limit, seed=args.seed, data_root=args.data_root,
+    )
+    with _Stop() as stop:
+        from genplay.core.events import Progress, Result
+
+        last = ""
+        for event in events:
+            if isinstance(event, Progress) and event.message != last:
+                print(event.message, file=sys.stderr)
+                last = event.message
+            elif isinstance(event, Result):
+                metrics = event.value
+            if stop.requested:
+                events.close()
+                print("stopped; metrics.json left as it was", file=sys.stderr)
+                return 130
+    assert metrics is not None
+    if not args.dry_run:
+        checkpoints.write_metrics(args.checkpoint, metrics)
+    print(json.dumps(metrics, indent=2, sort_keys=True))
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genplay", description="A playground for deep generative image models.")
+    parser.add_argument("--version", action="version", version=f"genplay {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the checkpoints and their metrics")
+    p.add_argument("--dir", help="checkpoint folder (default: the shipped checkpoints/)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_models)
+
+    def add_threads(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--threads", type=int, default=None,
+                       help="PyTorch threads (default: the cores free now)")
+
+    p = sub.add_parser("train", help="train a model on a dataset or an image folder")
+    p.add_argument("family", help="model family: vae, gan, classifier, ...")
+    p.add_argument("--data", required=True, help="fashion-mnist, mnist, or a folder of images")
+    p.add_argument("--data-root", help="folder holding the named datasets")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--epochs", type=int, help="train for this many epochs in total")
+    budget.add_argument("--minutes", type=float, help="train for this many minutes")
+    p.add_argument("--size", type=int, default=28, choices=(8, 16, 28, 32, 64))
+    p.add_argument("--channels", type=int, default=1, choices=(1, 3))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a config field, e.g. --set latent_dim=16")
+    p.add_argument("--preview-dir", help="also save a sample grid every few hundred steps here")
+    p.add_argument("--log-every", type=int, default=0, help="print the losses every N steps")
+    add_threads(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw samples into a grid or one PNG each")
+    p.add_argument("checkpoint")
+    p.add_argument("-n", type=int, default=64, help="number of samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, help="scale of the latent / prior noise")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="another sampler option the model declares")
+    p.add_argument("-o", "--output", help="write a grid PNG here")
+    p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
+    p.add_argument("--out-dir", help="write one PNG per sample into this folder")
+    add_threads(p)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="measure a checkpoint on the test split, write metrics.json")
+    p.add_argument("checkpoint")
+    p.add_argument("--features", help="feature-net checkpoint for FID/KID "
+                   "(default: the shipped classifier for the checkpoint's dataset)")
+    p.add_argument("--samples", type=int, default=10000, help="generated images for FID/KID")
+    p.add_argument("--iwae-k", type=int, default=100, help="importance samples for the IWAE bound")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N test images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", help="folder holding the named datasets")
+    p.add_argument("--dry-run", action="store_true", help="print, do not write metrics.json")
+    add_threads(p)
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except GenplayError as exc:
+        print(f"genplay {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"genplay {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1

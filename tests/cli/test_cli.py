@@ -1,0 +1,109 @@
+"""The genplay command on tiny checkpoints: models, train, sample, eval, and its errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from genplay.cli import main
+from genplay.core.images import load_image, read_png_metadata
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models_lists_checkpoints_with_capabilities(capsys, tiny_checkpoints):
+    code, out, _ = run(capsys, "models", "--dir", tiny_checkpoints)
+    assert code == 0 and "vae-tiny" in out and "sampler, latent, density" in out
+    code, out, _ = run(capsys, "models", "--dir", tiny_checkpoints, "--json")
+    rows = {r["name"]: r for r in json.loads(out)["checkpoints"]}
+    assert set(rows) == {"vae-tiny", "gan-tiny", "classifier-tiny"}
+    assert rows["gan-tiny"]["capabilities"] == ["sampler", "latent"]
+
+
+def test_sample_grid_is_byte_identical_for_a_seed(capsys, tiny_checkpoints, tmp_path):
+    ckpt = tiny_checkpoints / "gan-tiny"
+    for name in ("a.png", "b.png"):
+        assert run(capsys, "sample", ckpt, "-n", 10, "--seed", 7, "-o", tmp_path / name)[0] == 0
+    run(capsys, "sample", ckpt, "-n", 10, "--seed", 8, "-o", tmp_path / "c.png")
+    a, b, c = ((tmp_path / n).read_bytes() for n in ("a.png", "b.png", "c.png"))
+    assert a == b and a != c
+    meta = read_png_metadata(tmp_path / "a.png")
+    assert meta["seed"] == "7" and meta["model"] == "gan-tiny"
+    assert len(meta["checkpoint_hash"]) == 16
+    # 10 images: 4 columns, 3 rows of 8x8 tiles with 2 pixels of padding
+    assert load_image(tmp_path / "a.png").shape == (3 * 8 + 4 * 2, 4 * 8 + 5 * 2)
+
+
+def test_sample_out_dir_and_options(capsys, tiny_checkpoints, tmp_path):
+    code, _, _ = run(capsys, "sample", tiny_checkpoints / "vae-tiny", "-n", 70, "--seed", 1,
+                     "--temperature", 0.5, "--set", "pixel_noise=1", "--out-dir", tmp_path / "d")
+    files = sorted((tmp_path / "d").iterdir())
+    assert code == 0 and len(files) == 70
+    assert load_image(files[0]).shape == (8, 8)
+    assert json.loads(read_png_metadata(files[0])["options"]) == {
+        "pixel_noise": 1.0, "temperature": 0.5}
+
+
+def test_first_samples_do_not_depend_on_the_count(capsys, tiny_checkpoints, tmp_path):
+    ckpt = tiny_checkpoints / "vae-tiny"
+    run(capsys, "sample", ckpt, "-n", 3, "--out-dir", tmp_path / "few")
+    run(capsys, "sample", ckpt, "-n", 100, "--out-dir", tmp_path / "many")
+    for f in (tmp_path / "few").iterdir():
+        assert (load_image(f) == load_image(tmp_path / "many" / f.name)).all()
+
+
+def test_train_then_eval_writes_metrics(capsys, tiny_data, tiny_checkpoints, tmp_path):
+    out = tmp_path / "vae"
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 1, "--size", 8,
+                       "--set", "base_channels=4", "--set", "latent_dim=4", "--set", "n_mix=2",
+                       "--set", "batch_size=8", "--out", out, "--threads", 1)
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["recipe"].startswith("genplay train vae --data")
+    code, out_text, err = run(capsys, "eval", out, "--features",
+                              tiny_checkpoints / "classifier-tiny", "--samples", 40,
+                              "--iwae-k", 4, "--limit", 12)
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics == json.loads(out_text)
+    assert metrics["test_images"] == 12 and metrics["iwae_k"] == 4
+    assert metrics["iwae_bpd"] > 0 and metrics["fid"] >= 0 and metrics["fid_real_floor"] >= 0
+    assert "genplay's own classifier" in metrics["fid_note"]
+
+
+def test_eval_of_a_classifier_reports_accuracy(capsys, tiny_checkpoints):
+    code, out, _ = run(capsys, "eval", tiny_checkpoints / "classifier-tiny", "--dry-run")
+    assert code == 0 and 0 <= json.loads(out)["test_accuracy"] <= 1
+    assert not (tiny_checkpoints / "classifier-tiny" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["sample", "{missing}", "-o", "x.png"], "no such checkpoint folder"),
+    (["sample", "{gan}", "-n", "4"], "say where to write"),
+    (["sample", "{gan}", "--set", "speed=2", "-o", "{tmp}/x.png"], "not understood"),
+    (["sample", "{gan}", "--temperature", "9", "-o", "{tmp}/x.png"], "between"),
+    (["train", "vae", "--data", "nowhere", "--epochs", "1", "--out", "{tmp}/o"], "neither a known"),
+    (["train", "dragon", "--data", "mnist", "--epochs", "1", "--out", "{tmp}/o"],
+     "unknown model family"),
+    (["eval", "{missing}"], "no such checkpoint folder"),
+])
+def test_user_errors_are_one_line_with_exit_code_2(capsys, tiny_checkpoints, tmp_path, args,
+                                                    message):
+    fill = {"missing": tmp_path / "missing", "gan": tiny_checkpoints / "gan-tiny", "tmp": tmp_path}
+    code, _, err = run(capsys, *[a.format(**fill) for a in args])
+    assert code == 2
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in err
+
+
+def test_console_entry_point_runs():
+    done = subprocess.run([sys.executable, "-m", "genplay", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "sample" in done.stdout and "train" in done.stdout
