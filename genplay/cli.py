@@ -247,20 +247,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
         limit=args.limit, seed=args.seed, data_root=args.data_root,
     )
-    with _Stop() as stop:
-        from genplay.core.events import Progress, Result
+    from tqdm import tqdm
 
-        last = ""
+    from genplay.core.events import Progress, Result
+
+    bar, phase = None, None
+    with _Stop() as stop:
         for event in events:
-            if isinstance(event, Progress) and event.message != last:
-                print(event.message, file=sys.stderr)
-                last = event.message
+            if isinstance(event, Progress):
+                if event.message != phase:  # a new phase: a new bar
+                    if bar is not None:
+                        bar.close()
+                    phase = event.message
+                    bar = tqdm(desc=phase, total=event.total, file=sys.stderr, disable=None,
+                               dynamic_ncols=True, leave=True)
+                bar.n = event.step
+                bar.refresh()
             elif isinstance(event, Result):
                 metrics = event.value
             if stop.requested:
                 events.close()
                 print("stopped; metrics.json left as it was", file=sys.stderr)
                 return 130
+    if bar is not None:
+        bar.close()
     assert metrics is not None
     if not args.dry_run:
         checkpoints.write_metrics(args.checkpoint, metrics)
