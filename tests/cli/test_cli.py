@@ -107,3 +107,27 @@ def test_console_entry_point_runs():
     done = subprocess.run([sys.executable, "-m", "genplay", "--help"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and "sample" in done.stdout and "train" in done.stdout
+
+
+def test_ctrl_c_stops_training_and_keeps_a_loadable_checkpoint(tiny_data, tmp_path):
+    import signal
+    import time
+
+    from genplay.core import checkpoints
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genplay", "train", "vae", "--data", str(tiny_data),
+         "--epochs", "100000", "--size", "8", "--set", "base_channels=4", "--set",
+         "latent_dim=4", "--set", "batch_size=8", "--out", str(out), "--threads", "1"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (out / "model.safetensors").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "continue with --resume" in err and "Traceback" not in err
+    model, info = checkpoints.load(out)
+    assert info.training["steps"] > 0
