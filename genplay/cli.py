@@ -207,33 +207,63 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from genplay.core import checkpoints, runtime
-    from genplay.core.images import make_grid, save_png, to_uint8_hwc
-    from genplay.core.ops.sampling import sample_images
+    from genplay.core.images import save_png
+    from genplay.core.ops.sampling import png_metadata, render, sample_images, sample_record
 
+    runtime.set_threads(args.threads)
+    if args.replay:
+        return _replay(args)
+    if args.checkpoint is None:
+        raise GenplayError("give a checkpoint folder (or --replay SIDECAR.json)")
     if not args.output and not args.out_dir:
         raise GenplayError("say where to write: -o grid.png or --out-dir DIR")
-    runtime.set_threads(args.threads)
     model, info = _load(args.checkpoint)
     opts = _parse_sets(args.set)
     if args.temperature is not None:
         opts["temperature"] = args.temperature
     result = _run_with_bar(sample_images(model, args.n, args.seed, **opts), "sampling", args.n,
                            "img")
-    images = to_uint8_hwc(result.value)
-    metadata = {
-        "genplay_version": __version__, "model": info.name, "family": info.family,
-        "checkpoint_hash": checkpoints.weights_hash(info.path), "seed": args.seed,
-        "n": args.n, "options": result.summary["options"],
-    }
+    record = sample_record(
+        checkpoint=str(info.path.resolve()), model=info.name, family=info.family,
+        checkpoint_hash=checkpoints.weights_hash(info.path), seed=args.seed, n=args.n,
+        options=result.summary["options"], nrow=args.nrow,
+    )
     if args.output:
-        save_png(args.output, make_grid(images, nrow=args.nrow), metadata)
+        save_png(args.output, render(result.value, nrow=args.nrow), png_metadata(record))
         print(args.output)
     if args.out_dir:
         out = Path(args.out_dir)
-        for i, image in enumerate(images):
-            save_png(out / f"{info.name}-seed{args.seed}-{i:05d}.png", image,
-                     {**metadata, "index": i})
-        print(f"{len(images)} images in {out}")
+        for i in range(args.n):
+            save_png(out / f"{info.name}-seed{args.seed}-{i:05d}.png",
+                     render(result.value, index=i), png_metadata({**record, "index": i}))
+        print(f"{args.n} images in {out}")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Redraws an image saved by the app (or by sample) from its JSON sidecar."""
+    from genplay.core import checkpoints
+    from genplay.core.images import save_png
+    from genplay.core.ops.sampling import png_metadata, render, sample_images
+
+    sidecar = Path(args.replay)
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        folder, seed, n = Path(record["checkpoint"]), int(record["seed"]), int(record["n"])
+        options, index, nrow = dict(record["options"]), record.get("index"), record.get("nrow")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GenplayError(f"{sidecar}: not a genplay sidecar ({exc})") from None
+    if not folder.is_dir():  # moved checkout: look for the model by name
+        folder = checkpoints.default_checkpoint_dir() / str(record.get("model", ""))
+    model, info = _load(str(folder))
+    digest = checkpoints.weights_hash(info.path)
+    if digest != record.get("checkpoint_hash"):
+        raise GenplayError(f"{info.path} has changed since {sidecar.name} was saved "
+                           f"(weights {digest}, expected {record.get('checkpoint_hash')})")
+    result = _run_with_bar(sample_images(model, n, seed, **options), "sampling", n, "img")
+    output = Path(args.output) if args.output else sidecar.with_suffix(".replay.png")
+    save_png(output, render(result.value, index=index, nrow=nrow), png_metadata(record))
+    print(output)
     return 0
 
 
@@ -314,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw samples into a grid or one PNG each")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", nargs="?")
+    p.add_argument("--replay", metavar="SIDECAR.json",
+                   help="redraw an image saved by the app, byte for byte, from its sidecar")
     p.add_argument("-n", type=int, default=64, help="number of samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, help="scale of the latent / prior noise")

@@ -131,3 +131,31 @@ def test_ctrl_c_stops_training_and_keeps_a_loadable_checkpoint(tiny_data, tmp_pa
     assert "continue with --resume" in err and "Traceback" not in err
     model, info = checkpoints.load(out)
     assert info.training["steps"] > 0
+
+
+def test_replay_reproduces_a_saved_image_byte_for_byte(capsys, tiny_checkpoints, tmp_path):
+    from genplay.core import checkpoints
+    from genplay.core.images import save_png
+    from genplay.core.ops.sampling import png_metadata, render, sample_images, sample_record
+
+    ckpt = tiny_checkpoints / "vae-tiny"
+    model, info = checkpoints.load(ckpt)
+    images = list(sample_images(model, 9, 5, temperature=0.7))[-1].value
+    for index in (None, 4):
+        record = sample_record(checkpoint=str(ckpt), model=info.name, family=info.family,
+                               checkpoint_hash=checkpoints.weights_hash(ckpt), seed=5, n=9,
+                               options={"temperature": 0.7, "pixel_noise": 0.0}, index=index)
+        save_png(tmp_path / "saved.png", render(images, index=index), png_metadata(record))
+        (tmp_path / "saved.json").write_text(json.dumps(record))
+        code, _, err = run(capsys, "sample", "--replay", tmp_path / "saved.json", "-o",
+                           tmp_path / "again.png")
+        assert code == 0, err
+        assert (tmp_path / "again.png").read_bytes() == (tmp_path / "saved.png").read_bytes()
+
+
+def test_replay_refuses_a_changed_checkpoint(capsys, tiny_checkpoints, tmp_path):
+    record = {"checkpoint": str(tiny_checkpoints / "gan-tiny"), "seed": 1, "n": 2,
+              "options": {}, "checkpoint_hash": "0" * 16}
+    (tmp_path / "s.json").write_text(json.dumps(record))
+    code, _, err = run(capsys, "sample", "--replay", tmp_path / "s.json")
+    assert code == 2 and "has changed since" in err

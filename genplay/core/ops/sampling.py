@@ -60,3 +60,34 @@ def sample_images(
         done += count
         yield Progress(done, n, message="sampling")
     yield Result(np.concatenate(parts), {"seed": seed, "n": n, "options": checked})
+
+
+# --- records that make a saved image reproducible --------------------------------------------
+def render(images: np.ndarray, index: int | None = None, nrow: int | None = None) -> np.ndarray:
+    """What gets saved: the grid of all samples, or the one sample at index (uint8 HWC)."""
+    from genplay.core.images import make_grid, to_uint8_hwc
+
+    pixels = to_uint8_hwc(images)
+    return pixels[index] if index is not None else make_grid(pixels, nrow=nrow)
+
+
+def sample_record(
+    *, checkpoint: str, model: str, family: str, checkpoint_hash: str, seed: int, n: int,
+    options: dict[str, float], index: int | None = None, nrow: int | None = None,
+) -> dict:
+    """Everything needed to draw the same pixels again; saved in the PNG and its sidecar."""
+    from genplay import __version__
+
+    record = {"genplay_version": __version__, "checkpoint": checkpoint, "model": model,
+              "family": family, "checkpoint_hash": checkpoint_hash, "seed": seed, "n": n,
+              "options": dict(sorted(options.items()))}
+    if index is not None:
+        record["index"] = index
+    if nrow is not None:
+        record["nrow"] = nrow
+    return record
+
+
+def png_metadata(record: dict) -> dict:
+    """PNG text chunks: the record, minus the local path of the checkpoint."""
+    return {k: v for k, v in record.items() if k != "checkpoint"}
