@@ -107,24 +107,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     for info in found:
         shape = "x".join(str(s) for s in info.image_shape)
         print(f"{info.name:<26} {info.family:<11} {Path(info.dataset).name:<14} {shape:<8} "
-              f"{key_metrics(info.metrics)}")
+              f"{info.key_metrics()}")
         print(f"{'':<26} can: {', '.join(info.capabilities) or '-'}")
     for path, reason in broken:
         print(f"{path.name:<26} UNREADABLE: {reason}")
     return 0
-
-
-def key_metrics(metrics: dict[str, Any]) -> str:
-    """The few figures that say how good a checkpoint is, as a short string."""
-    parts = []
-    for key, label, fmt in (
-        ("test_accuracy", "acc", "{:.2%}"), ("iwae_bpd", "IWAE bpd", "{:.3f}"),
-        ("elbo_bpd", "ELBO bpd", "{:.3f}"), ("fid", "FID", "{:.2f}"),
-        ("kid", "KID", "{:.4f}"),
-    ):
-        if isinstance(metrics.get(key), int | float):
-            parts.append(f"{label} {fmt.format(metrics[key])}")
-    return ", ".join(parts) if parts else "(not evaluated)"
 
 
 def train_recipe(args: argparse.Namespace) -> str:

@@ -51,6 +51,18 @@ class CheckpointInfo:
     def name(self) -> str:
         return self.path.name
 
+    def key_metrics(self) -> str:
+        """The few figures that say how good a checkpoint is, as a short string."""
+        parts = []
+        for key, label, fmt in (
+            ("test_accuracy", "acc", "{:.2%}"), ("iwae_bpd", "IWAE bpd", "{:.3f}"),
+            ("elbo_bpd", "ELBO bpd", "{:.3f}"), ("bpd", "bpd", "{:.3f}"),
+            ("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.4f}"),
+        ):
+            if isinstance(self.metrics.get(key), int | float):
+                parts.append(f"{label} {fmt.format(self.metrics[key])}")
+        return ", ".join(parts) if parts else "(not evaluated)"
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Calls write(temp_path) then renames the temporary file onto path."""

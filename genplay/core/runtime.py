@@ -44,3 +44,14 @@ def set_threads(requested: int | None = None) -> int:
     n = choose_threads(requested)
     torch.set_num_threads(n)
     return n
+
+
+def available_devices() -> list[str]:
+    """Devices PyTorch can run on here, the CPU always included (first)."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices

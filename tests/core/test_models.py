@@ -155,3 +155,16 @@ def test_families_build_for_every_image_shape(family, size, channels):
         assert model.log_prob(x, k=2).shape == (2,)
     if family == "classifier":
         assert model(x).shape == (2, 10)
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if has_capability(tiny(f), Latent)])
+def test_latent_samplers_draw_their_latents_first(family):
+    """sample() == decode(temperature * prior_sample(...)) for the same generator state."""
+    from genplay.core.ops.sampling import CHUNK, chunk_seed, sample_images, sample_latent
+
+    model = tiny(family)
+    images = list(sample_images(model, 70, seed=9, temperature=0.5))[-1].value
+    for index in (3, 66):
+        z = sample_latent(model, 9, index) * 0.5
+        assert torch.allclose(model.decode(z[None])[0], torch.from_numpy(images[index]), atol=1e-5)
+    assert CHUNK == 64 and chunk_seed(9, 1) != chunk_seed(10, 0)

@@ -23,6 +23,17 @@ def chunk_seed(seed: int, chunk: int) -> int:
     return (seed * 0x9E3779B1 + chunk) % (2**63)
 
 
+def sample_latent(model, seed: int, index: int) -> torch.Tensor:
+    """The latent (before temperature) behind sample `index` of a request with `seed`.
+
+    Latent samplers draw their latents first, with prior_sample(n, generator), and
+    scale them by the temperature (tests/core/test_models.py holds every family to it),
+    so a sample seen in a grid can become an interpolation endpoint.
+    """
+    generator = torch.Generator(device=model.device).manual_seed(chunk_seed(seed, index // CHUNK))
+    return model.prior_sample(CHUNK, generator)[index % CHUNK]
+
+
 def check_options(model: Sampler, opts: dict[str, float]) -> dict[str, float]:
     """Validates sampler options against what the model declares; fills defaults."""
     declared = {o.name: o for o in model.sample_options()}

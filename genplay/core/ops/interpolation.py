@@ -1,0 +1,332 @@
+"""Walking a model's latent space: interpolation, encoding, slider directions, export.
+
+Everything here goes through the Latent protocol only (``latent_shape``, ``prior_sample``,
+``decode``, ``encode_steps``), so any family with a latent space gets these tools for free.
+Latent arithmetic runs on the CPU in float64: latents are small, and that keeps the maths
+exact on devices without float64 (Apple's MPS) and the results identical across devices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import operator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from genplay.core.checkpoints import atomic_write
+from genplay.core.errors import GenplayError
+from genplay.core.events import Progress, Result
+from genplay.core.models.base import Latent, has_capability
+
+MIN_FRAMES, MAX_FRAMES = 2, 64
+DIRECTIONS_FILE = "latent_directions.npz"
+METHOD = "pca-of-decoded-images"
+_PARALLEL = 1e-4  # radians: below this angle slerp and lerp agree to ~1e-8
+
+
+# --- interpolation maths ------------------------------------------------------------------------
+def _prepare(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float):
+    if z0.shape != z1.shape:
+        raise GenplayError(f"cannot interpolate between latents of shapes {tuple(z0.shape)} "
+                           f"and {tuple(z1.shape)}")
+    tt = torch.as_tensor(t, dtype=torch.float64).detach().cpu()
+    if tt.ndim > 1:
+        raise ValueError(f"t must be a scalar or 1-d, got shape {tuple(tt.shape)}")
+    a = z0.detach().reshape(-1).to("cpu", torch.float64)
+    b = z1.detach().reshape(-1).to("cpu", torch.float64)
+    return a, b, tt.reshape(-1, 1)
+
+
+def _finish(out: torch.Tensor, a, b, t, scalar: bool, like: torch.Tensor) -> torch.Tensor:
+    """Pins t=0 and t=1 to the inputs bit for bit, then restores shape, dtype and device."""
+    out = torch.where(t == 0, a, torch.where(t == 1, b, out))
+    out = out.to(like.device, like.dtype).reshape(-1, *like.shape)
+    return out[0] if scalar else out
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+    """Straight line: (T, *shape) for 1-d t, shape for a scalar t."""
+    a, b, tt = _prepare(z0, z1, t)
+    return _finish((1 - tt) * a + tt * b, a, b, tt, torch.as_tensor(t).ndim == 0, z0)
+
+
+def _perpendicular(u: torch.Tensor) -> torch.Tensor:
+    """A unit vector orthogonal to unit u, chosen deterministically (the axis u uses least)."""
+    e = torch.zeros_like(u)
+    e[int(u.abs().argmin())] = 1.0
+    e = e - (e @ u) * u
+    return e / e.norm()
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+    """Great-circle interpolation, the right path for Gaussian latents.
+
+    Samples of a high-dimensional Gaussian live near a sphere; a straight line between two
+    of them cuts through the low-norm interior the decoder rarely saw, giving washed-out
+    middle frames.  Nearly parallel inputs fall back to lerp (same path, no 0/0); exactly
+    opposite ones have no unique great circle, so one through a fixed perpendicular is used.
+    """
+    a, b, tt = _prepare(z0, z1, t)
+    scalar = torch.as_tensor(t).ndim == 0
+    na, nb = a.norm(), b.norm()
+    if na == 0 or nb == 0:
+        return lerp(z0, z1, t)
+    ua, ub = a / na, b / nb
+    omega = 2 * torch.atan2((ua - ub).norm(), (ua + ub).norm())  # stable at 0 and pi
+    if omega < _PARALLEL:
+        return lerp(z0, z1, t)
+    if omega > math.pi - _PARALLEL:
+        if a.numel() == 1:  # a line has no perpendicular: go through zero
+            return lerp(z0, z1, t)
+        direction = (torch.cos(math.pi * tt) * ua
+                     + torch.sin(math.pi * tt) * _perpendicular(ua))
+        out = ((1 - tt) * na + tt * nb) * direction
+    else:
+        out = (torch.sin((1 - tt) * omega) * a + torch.sin(tt * omega) * b) / torch.sin(omega)
+    return _finish(out, a, b, tt, scalar, z0)
+
+
+def interpolation_path(z0: torch.Tensor, z1: torch.Tensor, frames: int,
+                       spherical: bool) -> torch.Tensor:
+    """(frames, *shape) latents evenly spaced in t, starting at z0 and ending at z1 exactly."""
+    try:
+        count = operator.index(frames)  # ints and numpy ints; not 8.0 or "8"
+    except TypeError:
+        count = None
+    if isinstance(frames, bool) or count is None or not MIN_FRAMES <= count <= MAX_FRAMES:
+        raise GenplayError(f"the number of frames must be a whole number from {MIN_FRAMES} "
+                           f"to {MAX_FRAMES}, not {frames!r}")
+    t = torch.linspace(0.0, 1.0, count, dtype=torch.float64)
+    return (slerp if spherical else lerp)(z0, z1, t)
+
+
+# --- running the model --------------------------------------------------------------------------
+def _device(model: Any) -> torch.device:
+    """The model's device; protocol-only objects without one are taken to live on the CPU."""
+    return torch.device(getattr(model, "device", "cpu"))
+
+
+def _require_latent(model: Any) -> None:
+    if not has_capability(model, Latent):
+        raise GenplayError("this model has no latent space")
+
+
+def _decode_batches(model: Latent, z: torch.Tensor, batch_size: int) -> Iterator[np.ndarray]:
+    device = _device(model)
+    for start in range(0, z.shape[0], max(1, batch_size)):
+        with torch.no_grad():
+            images = model.decode(z[start:start + batch_size].to(device))
+        yield images.detach().float().cpu().numpy()
+
+
+def interpolate(model: Latent, z0: torch.Tensor, z1: torch.Tensor, frames: int = 8,
+                spherical: bool = True, batch_size: int = 64) -> Iterator[Progress | Result]:
+    """Decodes the path from z0 to z1; Progress per batch, then Result(frames (F, C, H, W))."""
+    _require_latent(model)
+    if tuple(z0.shape) != tuple(model.latent_shape):
+        raise GenplayError(f"latents must have shape {tuple(model.latent_shape)}, "
+                           f"not {tuple(z0.shape)}")
+    path = interpolation_path(z0, z1, frames, spherical)
+    parts, done = [], 0
+    for images in _decode_batches(model, path, batch_size):
+        parts.append(np.clip(images, 0.0, 1.0))
+        done += images.shape[0]
+        yield Progress(done, frames, message="decoding")
+    latents = path.detach().float().cpu().numpy()
+    yield Result(np.concatenate(parts).astype(np.float32),
+                 {"latents": latents, "spherical": bool(spherical), "frames": frames})
+
+
+def latent_from_seed(model: Latent, seed: int) -> torch.Tensor:
+    """The prior latent a seed names, so a seed typed in the GUI always means the same point."""
+    generator = torch.Generator(device=_device(model)).manual_seed(int(seed))
+    return model.prior_sample(1, generator)[0]
+
+
+def encode_image(model: Latent, pixels_chw: np.ndarray, **opts: Any
+                 ) -> Iterator[Progress | Result]:
+    """Encodes one (C, H, W) image in [0, 1]; Result(latent, {"reconstruction": decode}).
+
+    Not under no_grad: encoders by optimisation (the GAN's) need gradients.
+    """
+    _require_latent(model)
+    pixels = np.asarray(pixels_chw, dtype=np.float32)
+    expected = getattr(model, "image_shape", None)
+    if pixels.ndim != 3 or (expected is not None and pixels.shape != tuple(expected)):
+        raise GenplayError(f"the image must have shape {expected or '(C, H, W)'}, "
+                           f"not {pixels.shape}")
+    x = torch.from_numpy(pixels).to(_device(model))[None]
+    final = None
+    for step, total, z in model.encode_steps(x, **opts):
+        final = z
+        yield Progress(step, total, message="encoding")
+    if final is None:
+        raise GenplayError("the model's encoder produced no latent")
+    z = final.detach()[0].reshape(model.latent_shape)
+    with torch.no_grad():
+        reconstruction = model.decode(z[None])[0]
+    yield Result(z.float().cpu().numpy(),
+                 {"reconstruction": reconstruction.float().clamp(0, 1).cpu().numpy()})
+
+
+# --- latent directions for sliders --------------------------------------------------------------
+@dataclass(frozen=True, eq=False)  # eq=False: numpy fields make == ambiguous
+class LatentDirections:
+    directions: np.ndarray  # (K, D) float32, unit rows
+    stds: np.ndarray  # (K,) spread of the prior along each direction
+    mean: np.ndarray  # (D,) mean of the sampled latents
+    explained: np.ndarray  # (K,) fraction of image variance of each component
+    method: str
+
+
+def compute_directions(model: Latent, k: int = 8, n: int = 2000, seed: int = 0,
+                       batch_size: int = 256) -> LatentDirections:
+    """GANSpace-style directions: latent moves that follow the images' principal modes.
+
+    PCA straight on z is useless for a Gaussian prior (every direction has variance 1), so
+    the PCA runs on decoded images, where the model's structure shows, and each image
+    component is mapped back to the latent direction that best predicts it (least squares
+    of z on the component scores).  Seeded, hence the same directions on every run.
+    """
+    _require_latent(model)
+    d = math.prod(model.latent_shape)
+    if n < 2 or k < 1:
+        raise GenplayError(f"need at least 2 samples and 1 direction (got n={n}, k={k})")
+    generator = torch.Generator(device=_device(model)).manual_seed(int(seed))
+    z = model.prior_sample(n, generator).detach()
+    x = torch.from_numpy(np.concatenate(
+        [im.reshape(im.shape[0], -1) for im in _decode_batches(model, z, batch_size)]))
+    k = min(k, d, n - 1, x.shape[1])
+    x = x - x.mean(dim=0)
+    total = x.pow(2).sum(dtype=torch.float64)
+    if not total > 0:
+        raise GenplayError("the model's images do not change with the latent; "
+                           "there are no directions to find")
+    left, singular, _ = torch.linalg.svd(x, full_matrices=False)
+    scores = (left[:, :k] * singular[:k]).double()  # (n, k) coordinates on the top components
+    zc = z.reshape(n, d).to("cpu", torch.float64)
+    mean = zc.mean(dim=0)
+    zc = zc - mean
+    u = torch.linalg.lstsq(scores, zc).solution  # (k, d): z - mean ~ scores @ u
+    u = u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    # SVD signs are arbitrary; make each row's largest entry positive so a slider's
+    # "+" end is stable across machines and library versions.
+    signs = torch.sign(u.gather(1, u.abs().argmax(dim=1, keepdim=True)))
+    u = u * torch.where(signs == 0, 1.0, signs)
+    return LatentDirections(
+        directions=u.float().numpy(), stds=(zc @ u.T).std(dim=0).float().numpy(),
+        mean=mean.float().numpy(),
+        explained=(singular[:k].double().pow(2) / total).float().numpy(), method=METHOD)
+
+
+def directions_path(checkpoint_folder: str | Path) -> Path:
+    return Path(checkpoint_folder) / DIRECTIONS_FILE
+
+
+def _load_cached(path: Path, key: dict[str, Any], d: int) -> LatentDirections | None:
+    """The cached directions if the file is readable, consistent and made for ``key``."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if any(data[name].item() != value for name, value in key.items()):
+                return None
+            dirs = LatentDirections(
+                directions=data["directions"].astype(np.float32),
+                stds=data["stds"].astype(np.float32), mean=data["mean"].astype(np.float32),
+                explained=data["explained"].astype(np.float32), method=str(data["method"]))
+    except Exception:  # a cache is disposable: anything unreadable is simply recomputed
+        return None
+    rows = dirs.directions.shape[0]
+    if (dirs.directions.shape != (rows, d) or dirs.stds.shape != (rows,)
+            or dirs.mean.shape != (d,) or dirs.explained.shape != (rows,)
+            or not all(np.isfinite(a).all() for a in (dirs.directions, dirs.stds, dirs.mean))):
+        return None
+    return dirs
+
+
+def load_or_compute_directions(model: Latent, checkpoint_folder: str | Path,
+                               weights_hash: str, k: int = 8, n: int = 2000,
+                               seed: int = 0) -> LatentDirections:
+    """Directions cached beside the checkpoint, recomputed when the weights or settings change.
+
+    A read-only folder only costs the cache: the directions are still returned.
+    """
+    path = directions_path(checkpoint_folder)
+    key = {"weights_hash": str(weights_hash), "k": int(k), "n": int(n), "seed": int(seed),
+           "method": METHOD}
+    cached = _load_cached(path, key, math.prod(model.latent_shape)) if path.is_file() else None
+    if cached is not None:
+        return cached
+    dirs = compute_directions(model, k=k, n=n, seed=seed)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, directions=dirs.directions, stds=dirs.stds, mean=dirs.mean,
+                     explained=dirs.explained, **{name: np.array(v) for name, v in key.items()})
+
+    with contextlib.suppress(OSError):  # read-only folder: go without the cache
+        atomic_write(path, write)
+    return dirs
+
+
+def move_along(base_z: torch.Tensor, dirs: LatentDirections,
+               amounts_in_std: Sequence[float]) -> torch.Tensor:
+    """base_z moved by amounts[i] prior standard deviations along direction i."""
+    amounts = np.asarray(amounts_in_std, dtype=np.float64).reshape(-1)
+    if amounts.size > dirs.directions.shape[0]:
+        raise GenplayError(f"{amounts.size} amounts given for only "
+                           f"{dirs.directions.shape[0]} directions")
+    if base_z.numel() != dirs.directions.shape[1]:
+        raise GenplayError(f"a latent of {base_z.numel()} values does not match directions "
+                           f"of {dirs.directions.shape[1]}")
+    count = amounts.size
+    offset = (amounts * dirs.stds[:count]) @ dirs.directions[:count].astype(np.float64)
+    offset_t = torch.from_numpy(np.asarray(offset)).reshape(base_z.shape)
+    return base_z + offset_t.to(base_z.device, base_z.dtype)
+
+
+# --- export -------------------------------------------------------------------------------------
+def save_gif(path: str | Path, frames_uint8_nhwc: np.ndarray, fps: float = 12,
+             loop: bool = True, scale: int = 4, bounce: bool = True) -> None:
+    """Animated GIF of uint8 (N, H, W, C) frames, C 1 or 3, written atomically.
+
+    Model images are tiny (28x28), so frames are enlarged by ``scale`` with nearest
+    neighbour, keeping pixels crisp.  ``bounce`` plays the frames back in reverse without
+    repeating the ends, so a loop goes z0 -> z1 -> z0 with no jump or stutter.
+    """
+    frames = np.asarray(frames_uint8_nhwc)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[3] not in (1, 3) \
+            or frames.shape[0] < 1:
+        raise ValueError(f"expected uint8 (N, H, W, 1|3) frames, got {frames.dtype} "
+                         f"{frames.shape}")
+    if not fps > 0 or scale < 1:
+        raise ValueError(f"fps must be positive and scale at least 1 (got {fps}, {scale})")
+    if bounce and frames.shape[0] > 2:
+        frames = np.concatenate([frames, frames[-2:0:-1]])
+    frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    if frames.shape[3] == 1:
+        frames = frames[..., 0]
+    images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+    options: dict[str, Any] = {"duration": max(10, round(1000 / fps))}
+    if loop:
+        options["loop"] = 0  # 0 = forever; without the key the GIF plays once
+
+    def write(tmp: Path) -> None:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], **options)
+
+    atomic_write(Path(path), write)
+
+
+def save_latents_npz(path: str | Path, latents: np.ndarray, **extra: Any) -> None:
+    """Latents (and any extra arrays or values) as an .npz, written atomically."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, latents=np.asarray(latents), **extra)
+
+    atomic_write(Path(path), write)

@@ -1,0 +1,290 @@
+"""Latent-space operations: interpolation maths, decoding paths, encoding, directions, export."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genplay.core import registry
+from genplay.core.errors import GenplayError
+from genplay.core.events import Progress, Result
+from genplay.core.models.base import Latent, has_capability
+from genplay.core.ops import interpolation
+from genplay.core.ops.interpolation import (
+    LatentDirections,
+    compute_directions,
+    directions_path,
+    encode_image,
+    interpolate,
+    interpolation_path,
+    latent_from_seed,
+    lerp,
+    load_or_compute_directions,
+    move_along,
+    save_gif,
+    save_latents_npz,
+    slerp,
+)
+from tests.conftest import TINY_CONFIGS
+
+torch.set_num_threads(1)
+
+
+def tiny(family: str):
+    torch.manual_seed(0)
+    return registry.build(family, **TINY_CONFIGS[family]).eval()
+
+
+LATENT_FAMILIES = [f for f in registry.families() if has_capability(tiny(f), Latent)]
+# Encoders by optimisation take options to stay fast; exact encoders ignore them.
+FAST_ENCODE = {"gan": {"steps": 5}}
+
+
+class LinearModel:
+    """A Latent-protocol model whose decoder is linear with one planted dominant direction."""
+
+    def __init__(self, d: int = 6, side: int = 4, seed: int = 0) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.latent_shape = (d,)
+        self.side = side
+        v = torch.randn(d, generator=g)
+        self.planted = v / v.norm()
+        pixel = torch.randn(side * side, generator=g)
+        self.weights = 10 * torch.outer(pixel, self.planted) \
+            + 0.3 * torch.randn(side * side, d, generator=g)
+
+    def prior_sample(self, n, generator=None):
+        return torch.randn((n, *self.latent_shape), generator=generator)
+
+    def decode(self, z):
+        return (0.5 + 0.01 * z @ self.weights.T).reshape(-1, 1, self.side, self.side)
+
+    def encode_steps(self, x, **opts):
+        target = (x.reshape(x.shape[0], -1) - 0.5) / 0.01
+        yield 1, 1, torch.linalg.lstsq(self.weights, target.T).solution.T
+
+
+# --- lerp / slerp --------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", [lerp, slerp])
+def test_endpoints_are_exact_and_shapes_follow_t(fn):
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(3, 2, generator=g), torch.randn(3, 2, generator=g)
+    path = fn(z0, z1, torch.tensor([0.0, 0.25, 1.0]))
+    assert path.shape == (3, 3, 2) and path.dtype == z0.dtype
+    assert torch.equal(path[0], z0) and torch.equal(path[-1], z1)
+    assert fn(z0, z1, 0.5).shape == (3, 2)
+    assert torch.equal(fn(z0, z1, 0.0), z0) and torch.equal(fn(z0, z1, 1), z1)
+
+
+def test_lerp_midpoint_is_the_average():
+    z0, z1 = torch.tensor([0.0, 2.0]), torch.tensor([4.0, -2.0])
+    assert torch.allclose(lerp(z0, z1, 0.5), torch.tensor([2.0, 0.0]))
+
+
+def test_slerp_keeps_the_norm_of_equal_norm_vectors():
+    g = torch.Generator().manual_seed(1)
+    z0, z1 = torch.randn(16, generator=g), torch.randn(16, generator=g)
+    z1 = z1 / z1.norm() * z0.norm()
+    norms = slerp(z0, z1, torch.linspace(0, 1, 9)).norm(dim=1)
+    assert torch.allclose(norms, z0.norm().expand(9), rtol=1e-5)
+    assert lerp(z0, z1, 0.5).norm() < 0.95 * z0.norm()  # what slerp avoids
+
+
+@pytest.mark.parametrize("other", [lambda z: z * 2.0, lambda z: z.clone(), lambda z: -z,
+                                   lambda z: -3.0 * z])
+def test_slerp_has_no_nan_for_parallel_or_opposite_inputs(other):
+    z0 = torch.tensor([1.0, 2.0, -0.5, 0.25])
+    z1 = other(z0)
+    path = slerp(z0, z1, torch.linspace(0, 1, 7))
+    assert torch.isfinite(path).all()
+    assert torch.equal(path[0], z0) and torch.equal(path[-1], z1)
+
+
+def test_slerp_between_opposite_vectors_stays_off_zero():
+    z0 = torch.tensor([1.0, 2.0, -0.5, 0.25])
+    path = slerp(z0, -z0, torch.linspace(0, 1, 9))
+    assert torch.allclose(path.norm(dim=1), z0.norm().expand(9), rtol=1e-5)
+    assert torch.isfinite(slerp(torch.tensor([2.0]), torch.tensor([-1.0]), 0.5)).all()
+
+
+def test_slerp_of_a_zero_vector_is_finite():
+    assert torch.isfinite(slerp(torch.zeros(3), torch.ones(3), torch.linspace(0, 1, 4))).all()
+
+
+@pytest.mark.parametrize("frames", [0, 1, 65, 2.5, True])
+def test_interpolation_path_rejects_bad_frame_counts(frames):
+    with pytest.raises(GenplayError, match="frames"):
+        interpolation_path(torch.zeros(2), torch.ones(2), frames, spherical=True)
+
+
+@pytest.mark.parametrize("spherical", [True, False])
+def test_interpolation_path_endpoints(spherical):
+    z0, z1 = torch.randn(4), torch.randn(4)
+    path = interpolation_path(z0, z1, np.int64(5), spherical)
+    assert path.shape == (5, 4)
+    assert torch.equal(path[0], z0) and torch.equal(path[-1], z1)
+
+
+# --- decoding and encoding with real tiny models ------------------------------------------------
+@pytest.mark.parametrize("family", LATENT_FAMILIES)
+def test_interpolate_yields_progress_then_frames(family):
+    model = tiny(family)
+    z0, z1 = latent_from_seed(model, 1), latent_from_seed(model, 2)
+    assert z0.shape == model.latent_shape
+    assert torch.equal(z0, latent_from_seed(model, 1)) and not torch.equal(z0, z1)
+    events = list(interpolate(model, z0, z1, frames=8, spherical=True, batch_size=3))
+    progress, result = events[:-1], events[-1]
+    assert [p.step for p in progress] == [3, 6, 8]
+    assert all(isinstance(p, Progress) and p.total == 8 for p in progress)
+    assert isinstance(result, Result)
+    frames = result.value
+    assert frames.shape == (8, *model.image_shape) and frames.dtype == np.float32
+    assert frames.min() >= 0 and frames.max() <= 1
+    assert result.summary["latents"].shape == (8, *model.latent_shape)
+    assert result.summary["frames"] == 8 and result.summary["spherical"] is True
+    ends = model.decode(torch.stack([z0, z1])).numpy()
+    np.testing.assert_allclose(frames[[0, -1]], ends, atol=1e-5)
+
+
+def test_interpolate_rejects_a_model_without_latents():
+    with pytest.raises(GenplayError, match="latent"):
+        next(interpolate(tiny("classifier"), torch.zeros(4), torch.ones(4)))
+
+
+@pytest.mark.parametrize("family", LATENT_FAMILIES)
+def test_encode_image_gives_a_latent_and_reconstruction(family):
+    model = tiny(family)
+    pixels = model.decode(latent_from_seed(model, 3)[None])[0].numpy()
+    events = list(encode_image(model, pixels, **FAST_ENCODE.get(family, {})))
+    assert all(isinstance(e, Progress) and e.message == "encoding" for e in events[:-1])
+    assert events[-2].step == events[-2].total
+    result = events[-1]
+    assert isinstance(result, Result)
+    assert result.value.shape == model.latent_shape and result.value.dtype == np.float32
+    recon = result.summary["reconstruction"]
+    assert recon.shape == model.image_shape and recon.dtype == np.float32
+    assert recon.min() >= 0 and recon.max() <= 1
+
+
+def test_encode_image_rejects_the_wrong_shape():
+    with pytest.raises(GenplayError, match="shape"):
+        list(encode_image(tiny("vae"), np.zeros((1, 4, 4), np.float32)))
+
+
+# --- directions ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("family", LATENT_FAMILIES)
+def test_compute_directions_shapes_and_determinism(family):
+    model = tiny(family)
+    d = math.prod(model.latent_shape)
+    dirs = compute_directions(model, k=3, n=128, seed=5, batch_size=50)
+    assert dirs.method == "pca-of-decoded-images"
+    assert dirs.directions.shape == (3, d) and dirs.directions.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(dirs.directions, axis=1), 1.0, rtol=1e-5)
+    assert dirs.stds.shape == (3,) and (dirs.stds > 0).all()
+    assert dirs.mean.shape == (d,)
+    assert dirs.explained.shape == (3,) and (np.diff(dirs.explained) <= 1e-7).all()
+    assert 0 < dirs.explained.sum() <= 1 + 1e-6
+    again = compute_directions(model, k=3, n=128, seed=5, batch_size=50)
+    np.testing.assert_array_equal(dirs.directions, again.directions)
+    np.testing.assert_array_equal(dirs.stds, again.stds)
+    other = compute_directions(model, k=3, n=128, seed=6)
+    assert not np.array_equal(dirs.directions, other.directions)
+    assert compute_directions(model, k=99, n=32).directions.shape == (d, d)  # k clipped to D
+
+
+def test_first_direction_recovers_a_planted_direction():
+    model = LinearModel()
+    dirs = compute_directions(model, k=3, n=400, seed=0)
+    cos = abs(float(dirs.directions[0] @ model.planted.numpy()))
+    assert cos > 0.9
+    assert dirs.explained[0] > 0.8
+    assert dirs.stds[0] == pytest.approx(1.0, abs=0.2)  # the prior is a standard normal
+
+
+def test_move_along_moves_by_standard_deviations():
+    dirs = LatentDirections(directions=np.eye(3, dtype=np.float32)[:2],
+                            stds=np.array([2.0, 0.5], np.float32), mean=np.zeros(3, np.float32),
+                            explained=np.array([0.6, 0.3], np.float32), method="test")
+    base = torch.tensor([1.0, 1.0, 1.0])
+    assert torch.allclose(move_along(base, dirs, [1.5, -2.0]), torch.tensor([4.0, 0.0, 1.0]))
+    assert torch.equal(move_along(base, dirs, [0.0]), base)
+    with pytest.raises(GenplayError):
+        move_along(base, dirs, [1.0, 1.0, 1.0])
+
+
+def test_directions_are_cached_and_reused(tmp_path, monkeypatch):
+    model = LinearModel()
+    first = load_or_compute_directions(model, tmp_path, "abc", k=2, n=64, seed=1)
+    assert directions_path(tmp_path) == tmp_path / "latent_directions.npz"
+    assert directions_path(tmp_path).is_file()
+    assert not list(tmp_path.glob("*.tmp"))
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed despite a valid cache")
+
+    real = interpolation.compute_directions
+    monkeypatch.setattr(interpolation, "compute_directions", fail)
+    cached = load_or_compute_directions(model, tmp_path, "abc", k=2, n=64, seed=1)
+    np.testing.assert_array_equal(cached.directions, first.directions)
+    np.testing.assert_array_equal(cached.stds, first.stds)
+    assert cached.method == first.method
+
+    calls = []
+    monkeypatch.setattr(interpolation, "compute_directions",
+                        lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    load_or_compute_directions(model, tmp_path, "other-hash", k=2, n=64, seed=1)
+    load_or_compute_directions(model, tmp_path, "other-hash", k=2, n=64, seed=2)
+    load_or_compute_directions(model, tmp_path, "other-hash", k=2, n=64, seed=2)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04truncated"])
+def test_a_corrupt_cache_is_recomputed(tmp_path, content):
+    model = LinearModel()
+    directions_path(tmp_path).write_bytes(content)
+    dirs = load_or_compute_directions(model, tmp_path, "abc", k=2, n=64)
+    assert dirs.directions.shape == (2, 6)
+    with np.load(directions_path(tmp_path), allow_pickle=False) as data:
+        assert str(data["weights_hash"]) == "abc"
+
+
+def test_an_unwritable_folder_still_gives_directions(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    dirs = load_or_compute_directions(LinearModel(), blocker / "checkpoint", "abc", k=2, n=64)
+    assert dirs.directions.shape == (2, 6)
+
+
+# --- export --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("bounce,expected", [(False, 5), (True, 8)])
+def test_save_gif(tmp_path, channels, bounce, expected):
+    frames = np.zeros((5, 6, 7, channels), np.uint8)
+    for i in range(5):
+        frames[i, i, :] = 50 * (i + 1)  # every frame distinct, so none are merged
+    path = tmp_path / "out.gif"
+    save_gif(path, frames, fps=10, scale=3, bounce=bounce)
+    with Image.open(path) as im:
+        assert im.format == "GIF" and im.size == (21, 18)
+        assert im.n_frames == expected
+        assert im.info.get("loop") == 0 and im.info.get("duration") == 100
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_save_gif_rejects_floats(tmp_path):
+    with pytest.raises(ValueError):
+        save_gif(tmp_path / "x.gif", np.zeros((2, 4, 4, 1), np.float32))
+
+
+def test_save_latents_npz_round_trips(tmp_path):
+    latents = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    path = tmp_path / "path.npz"
+    save_latents_npz(path, latents, seeds=np.array([1, 2]), spherical=True)
+    with np.load(path, allow_pickle=False) as data:
+        np.testing.assert_array_equal(data["latents"], latents)
+        np.testing.assert_array_equal(data["seeds"], [1, 2])
+        assert bool(data["spherical"]) is True
