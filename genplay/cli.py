@@ -302,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"genplay {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    sub.add_parser("app", help="open the desktop app (what genplay does with no command)")
+
     p = sub.add_parser("models", help="list the checkpoints and their metrics")
     p.add_argument("--dir", help="checkpoint folder (default: the shipped checkpoints/)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -364,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    if args.command in (None, "app"):  # reached only when called as a library function
         parser.print_help()
         return 0
     try:

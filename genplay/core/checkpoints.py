@@ -24,6 +24,9 @@ from genplay import __version__
 from genplay.core import registry
 from genplay.core.errors import CheckpointError
 from genplay.core.models.base import GenerativeModel, capabilities_of
+from genplay.core.paths import default_checkpoint_dir
+
+__all__ = ["CheckpointInfo", "default_checkpoint_dir", "load", "read_info", "save", "scan"]
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -225,9 +228,3 @@ def scan(directory: str | os.PathLike) -> tuple[list[CheckpointInfo], list[tuple
             continue
         found.append(info)
     return found, broken
-
-
-def default_checkpoint_dir() -> Path:
-    """GENPLAY_CHECKPOINTS, else the checkpoints/ folder shipped beside the package."""
-    env = os.environ.get("GENPLAY_CHECKPOINTS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"

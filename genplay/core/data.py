@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from genplay.core.errors import DatasetError, ImageError
+from genplay.core.images import IMAGE_SUFFIXES
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -34,7 +35,6 @@ KNOWN_DATASETS = {
     "mnist": KnownDataset("mnist", DIGIT_CLASSES, "MNIST"),
 }
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 
@@ -144,7 +144,7 @@ def load_idx(folder: Path, split: str, name: str) -> ImageDataset:
 
 def load_image_folder(folder: Path, size: int, channels: int) -> ImageDataset:
     """Every readable image below folder (recursively), fitted to size x size."""
-    from genplay.core import images as imgs  # numpy + Pillow only
+    from genplay.core import images as imgs
 
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     arrays, skipped = [], []

@@ -25,6 +25,10 @@ from genplay.core.errors import ImageError
 
 MAX_PIXELS = 64_000_000
 
+# File suffixes of the formats load_image reads, and the same as a file-dialog filter.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ")"
+
 # Formats we promise to read.  Restricting Image.open to these keeps exotic plugins (EPS
 # runs Ghostscript, for instance) away from files we did not create.  ("JPEG" also opens
 # the MPO files many cameras write.)

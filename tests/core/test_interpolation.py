@@ -288,3 +288,31 @@ def test_save_latents_npz_round_trips(tmp_path):
         np.testing.assert_array_equal(data["latents"], latents)
         np.testing.assert_array_equal(data["seeds"], [1, 2])
         assert bool(data["spherical"]) is True
+
+
+def test_endpoints_from_seed_sample_latent_and_image(tmp_path):
+    from PIL import Image
+
+    from genplay.core.errors import ImageError
+    from genplay.core.ops.interpolation import endpoint_latent, interpolate_endpoints
+    from genplay.core.ops.sampling import sample_images
+
+    model = registry.build("vae", **TINY_CONFIGS["vae"]).eval()
+
+    def resolve(spec):
+        return list(endpoint_latent(model, spec))[-1]
+
+    seeded = resolve(3).value
+    assert np.array_equal(seeded, resolve(3).value) and seeded.shape == (4,)
+    grid = list(sample_images(model, 5, seed=2, temperature=0.5))[-1].value
+    z = resolve(("sample", 2, 4, 0.5)).value
+    assert np.allclose(model.decode(torch.from_numpy(z)[None])[0].numpy(), grid[4], atol=1e-5)
+    Image.new("L", (30, 20), 255).save(tmp_path / "light.png")  # dark-on-light: inverted
+    encoded = resolve(str(tmp_path / "light.png"))
+    assert encoded.summary["seen"].shape == (8, 8, 1) and encoded.summary["inverted"]
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    with pytest.raises(ImageError, match="bad.png"):
+        resolve(str(tmp_path / "bad.png"))
+    frames = list(interpolate_endpoints(model, 3, z, frames=4))[-1]
+    assert frames.value.shape == (4, 1, 8, 8)
+    assert np.allclose(frames.summary["latents"][0], seeded)

@@ -330,3 +330,55 @@ def save_latents_npz(path: str | Path, latents: np.ndarray, **extra: Any) -> Non
             np.savez(f, latents=np.asarray(latents), **extra)
 
     atomic_write(Path(path), write)
+
+
+# --- endpoints: a seed, a sample seen in a grid, or the user's own image ----------------------
+def encode_file(model: Latent, path: str | Path, **opts: Any) -> Iterator[Progress | Result]:
+    """Loads a user's image safely, fits it to the model, and encodes it.
+
+    The Result's summary adds "seen" (uint8 HWC: what the model was given) and
+    "inverted" (whether a dark-on-light picture was inverted to match the data).
+    """
+    from genplay.core.images import load_image, prepare_for_model, to_float_chw
+
+    channels, size = model.image_shape[0], model.image_shape[1]
+    seen, inverted = prepare_for_model(load_image(path), size=size, channels=channels)
+    for event in encode_image(model, to_float_chw(seen), **opts):
+        if isinstance(event, Result):
+            yield Result(event.value, {**event.summary, "seen": seen, "inverted": inverted})
+        else:
+            yield event
+
+
+def endpoint_latent(model: Latent, spec: Any) -> Iterator[Progress | Result]:
+    """Resolves an endpoint to a latent: an int seed, an image path, ("sample", seed, index,
+    temperature) for a sample seen in a grid, or a latent array already computed."""
+    if isinstance(spec, bool):
+        raise GenplayError(f"not an endpoint: {spec!r}")
+    if isinstance(spec, int):
+        yield Result(latent_from_seed(model, spec).float().cpu().numpy(), {})
+    elif isinstance(spec, str | Path):
+        yield from encode_file(model, spec)
+    elif isinstance(spec, tuple) and len(spec) == 4 and spec[0] == "sample":
+        from genplay.core.ops.sampling import sample_latent
+
+        _, seed, index, temperature = spec
+        z = sample_latent(model, int(seed), int(index)) * float(temperature)
+        yield Result(z.float().cpu().numpy(), {})
+    elif isinstance(spec, np.ndarray):
+        yield Result(spec.astype(np.float32), {})
+    else:
+        raise GenplayError(f"not an endpoint: {spec!r}")
+
+
+def interpolate_endpoints(model: Latent, start: Any, end: Any, frames: int = 8,
+                          spherical: bool = True) -> Iterator[Progress | Result]:
+    """interpolate() between two endpoints given as endpoint_latent() understands them."""
+    latents = []
+    for spec in (start, end):
+        for event in endpoint_latent(model, spec):
+            if isinstance(event, Result):
+                latents.append(torch.from_numpy(np.asarray(event.value)))
+            else:
+                yield event
+    yield from interpolate(model, latents[0], latents[1], frames=frames, spherical=spherical)

@@ -1,0 +1,39 @@
+"""Starting the desktop app: QApplication, settings, the main window."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def create_app(argv: Sequence[str] = ()) -> QApplication:
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app.setApplicationName("genplay")
+    app.setOrganizationName("genplay")
+    app.setApplicationDisplayName("genplay")
+    icon = RESOURCES / "icons" / "genplay.png"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def run_app(argv: Sequence[str] = ()) -> int:
+    """Opens the main window on the shipped checkpoints (plus any folders given)."""
+    app = create_app(argv)
+    from genplay.gui.main_window import MainWindow
+
+    settings = QSettings()
+    window = MainWindow(settings=settings)
+    for arg in argv:
+        if os.path.isdir(arg):
+            window.open_checkpoint(Path(arg))
+    window.show()
+    return app.exec()

@@ -1,0 +1,51 @@
+"""What every panel shares: the engine, the selected model, and what Save/Copy act on."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import QWidget
+
+from genplay.gui.engine import Engine
+from genplay.gui.widgets.message_bar import MessageBar
+
+if TYPE_CHECKING:
+    from genplay.core.checkpoints import CheckpointInfo
+
+
+class Panel(QWidget):
+    """A tab of the main window. Subclasses set ``title`` and ``capability``."""
+
+    title = ""
+    capability = ""  # the capability a model needs for this panel ("sampler", "latent", ...)
+    busy_changed = Signal(bool)
+
+    def __init__(self, engine: Engine, settings: QSettings, messages: MessageBar) -> None:
+        super().__init__()
+        self.engine = engine
+        self.settings = settings
+        self.messages = messages
+        self.info: CheckpointInfo | None = None
+
+    def set_model(self, info: CheckpointInfo | None) -> None:
+        """Called with the selected checkpoint when it has this panel's capability."""
+        self.info = info
+
+    def current_image(self) -> tuple[np.ndarray, dict[str, Any] | None] | None:
+        """(uint8 HWC pixels, sample record or None) for Save and Copy; None if nothing."""
+        return None
+
+    def for_model(self, callback):
+        """Wraps a job callback so it is dropped if the user changes model before it runs:
+        a result computed by one model must never land in another's view."""
+        path = self.info.path if self.info is not None else None
+
+        def guarded(*args):
+            if self.info is not None and self.info.path == path:
+                callback(*args)
+        return guarded
+
+    def show_error(self, text: str) -> None:
+        self.messages.show_message(text, "error")

@@ -1,0 +1,76 @@
+"""Renders the real main window off-screen and saves a screenshot of each panel.
+
+    QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--out docs/images] [--model NAME]
+
+Used for the README's pictures and to look at the app as a user sees it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="docs/images")
+    parser.add_argument("--model", default="vae-fashion-mnist")
+    parser.add_argument("--image",
+                        default="resources/samples/fashion-mnist/0-t-shirt-top-test0019.png")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from genplay.gui.app import create_app
+    from genplay.gui.main_window import MainWindow
+
+    app = create_app()
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.resize(1180, 760)
+    window.show()
+
+    def wait(condition, timeout_s=120.0):
+        import time
+
+        end = time.monotonic() + timeout_s
+        while not condition():
+            app.processEvents()
+            if time.monotonic() > end:
+                raise TimeoutError("the window did not get there in time")
+            time.sleep(0.01)
+        for _ in range(20):
+            app.processEvents()
+
+    wait(lambda: bool(window.infos))
+    window.select_model(next(i.path for i in window.infos if i.name == args.model))
+    wait(lambda: window.sampling.generate_button.isEnabled())
+    window.sampling.count.setValue(64)
+    window.sampling.generate()
+    wait(lambda: window.sampling.images is not None)
+    window.grab().save(str(out / "sampling.png"))
+
+    window.tabs.setCurrentIndex(1)
+    latent = window.latent
+    latent.ends["A"].seed.setValue(3)
+    latent.encode_endpoint("B", args.image)
+    wait(lambda: latent.ends["B"].latent is not None)
+    latent.frame_count.setValue(10)
+    latent.interpolate()
+    wait(lambda: latent.frames is not None)
+    window.grab().save(str(out / "interpolation.png"))
+    latent.tabs.setCurrentIndex(1)
+    wait(lambda: latent.directions is not None and latent.live.pixels() is not None)
+    latent.direction_sliders[0].setValue(150)
+    latent.direction_sliders[1].setValue(-100)
+    wait(lambda: not window.engine.is_busy())
+    window.grab().save(str(out / "sliders.png"))
+    window.close()
+    print(f"screenshots in {out}")
+
+
+if __name__ == "__main__":
+    main()
