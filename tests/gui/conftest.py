@@ -1,0 +1,30 @@
+"""A main window on the tiny checkpoints, with its own throw-away settings."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, tiny_checkpoints, settings):
+    from genplay.gui.main_window import MainWindow
+
+    w = MainWindow(checkpoint_dirs=[tiny_checkpoints], settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: len(w.infos) == 3, timeout=20000)
+    yield w
+    w.close()
+
+
+def select(qtbot, window, name):
+    window.select_model(next(i.path for i in window.infos if i.name == name))
+    qtbot.waitUntil(lambda: window.current is not None and window.current.name == name)
+    if "sampler" in window.current.capabilities:
+        qtbot.waitUntil(window.sampling.generate_button.isEnabled, timeout=20000)
