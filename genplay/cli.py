@@ -254,6 +254,41 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _endpoint(value: str) -> int | str:
+    """--from/--to: a whole number is a seed, anything else an image file."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from genplay.core import runtime
+    from genplay.core.images import make_grid, save_png, to_uint8_hwc
+    from genplay.core.models.base import Latent
+    from genplay.core.ops.interpolation import interpolate_endpoints, save_gif, save_latents_npz
+
+    runtime.set_threads(args.threads)
+    model, info = _load(args.checkpoint)
+    if not isinstance(model, Latent):
+        raise GenplayError(f"{info.name} ({info.family}) has no latent space to interpolate in")
+    start, end = _endpoint(args.start), _endpoint(args.end)
+    result = _run_with_bar(interpolate_endpoints(model, start, end, frames=args.frames,
+                                                 spherical=args.slerp), "interpolating")
+    frames = to_uint8_hwc(result.value)
+    metadata = {"model": info.name, "from": args.start, "to": args.end, "frames": args.frames,
+                "spherical": args.slerp, "genplay_version": __version__}
+    save_png(args.output, make_grid(frames, nrow=len(frames)), metadata)
+    print(args.output)
+    if args.gif:
+        save_gif(args.gif, frames, fps=args.fps)
+        print(args.gif)
+    if args.npz:
+        save_latents_npz(args.npz, result.summary["latents"], spherical=args.slerp)
+        print(args.npz)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from genplay.core import checkpoints, runtime
     from genplay.core.metrics import evaluate_checkpoint
@@ -346,6 +381,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", help="write one PNG per sample into this folder")
     add_threads(p)
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("interpolate", help="a filmstrip (and GIF) between two latents")
+    p.add_argument("checkpoint")
+    p.add_argument("--from", dest="start", required=True, metavar="SEED|IMAGE",
+                   help="a seed, or an image file the model encodes")
+    p.add_argument("--to", dest="end", required=True, metavar="SEED|IMAGE")
+    p.add_argument("--frames", type=int, default=10, help="2 to 64")
+    p.add_argument("--slerp", action="store_true",
+                   help="spherical interpolation (stays where a Gaussian prior has its mass)")
+    p.add_argument("-o", "--output", required=True, help="filmstrip PNG")
+    p.add_argument("--gif", help="also write a looping animation here")
+    p.add_argument("--fps", type=float, default=10)
+    p.add_argument("--npz", help="also write the latents of the frames here")
+    add_threads(p)
+    p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser("eval", help="measure a checkpoint on the test split, write metrics.json")
     p.add_argument("checkpoint")

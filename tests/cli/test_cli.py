@@ -159,3 +159,31 @@ def test_replay_refuses_a_changed_checkpoint(capsys, tiny_checkpoints, tmp_path)
     (tmp_path / "s.json").write_text(json.dumps(record))
     code, _, err = run(capsys, "sample", "--replay", tmp_path / "s.json")
     assert code == 2 and "has changed since" in err
+
+
+def test_interpolate_between_a_seed_and_an_image(capsys, tiny_checkpoints, tmp_path):
+    from PIL import Image
+
+    Image.new("L", (20, 20), 200).save(tmp_path / "photo.png")
+    code, _, err = run(capsys, "interpolate", tiny_checkpoints / "gan-tiny", "--from", 3,
+                       "--to", tmp_path / "photo.png", "--frames", 6, "--slerp",
+                       "-o", tmp_path / "strip.png", "--gif", tmp_path / "a.gif",
+                       "--npz", tmp_path / "z.npz")
+    assert code == 0, err
+    assert load_image(tmp_path / "strip.png").shape == (8 + 4, 6 * 8 + 7 * 2)
+    assert Image.open(tmp_path / "a.gif").n_frames == 10  # there and back
+    import numpy as np
+
+    assert np.load(tmp_path / "z.npz")["latents"].shape == (6, 4)
+
+
+def test_interpolate_errors(capsys, tiny_checkpoints, tmp_path):
+    code, _, err = run(capsys, "interpolate", tiny_checkpoints / "classifier-tiny", "--from", 1,
+                       "--to", 2, "-o", tmp_path / "s.png")
+    assert code == 2 and "no latent space" in err
+    code, _, err = run(capsys, "interpolate", tiny_checkpoints / "vae-tiny", "--from", 1,
+                       "--to", tmp_path / "none.png", "-o", tmp_path / "s.png")
+    assert code == 2 and "no such file" in err
+    code, _, err = run(capsys, "interpolate", tiny_checkpoints / "vae-tiny", "--from", 1,
+                       "--to", 2, "--frames", 99, "-o", tmp_path / "s.png")
+    assert code == 2 and "64" in err

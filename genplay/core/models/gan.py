@@ -163,16 +163,23 @@ class GAN(GenerativeModel):
         n = x.shape[0]
         target = (x * 2.0 - 1.0).repeat(restarts, 1, 1, 1)
         z = self.prior_sample(n * restarts, generator).requires_grad_(True)
-        opt = torch.optim.Adam([z], lr=lr)
+        # Adam written out for this one tensor: the first torch.optim optimiser of a
+        # process imports torch._dynamo (2 s of Python), freezing the app's UI thread.
+        m, v = torch.zeros_like(z), torch.zeros_like(z)
+        beta1, beta2 = 0.9, 0.999
         for p in self.generator.parameters():
             p.requires_grad_(False)
         try:
             for step in range(1, steps + 1):
                 err = (self.generator(z) - target).pow(2).mean(dim=(1, 2, 3))
                 loss = err + prior_weight * z.pow(2).mean(dim=1)
-                opt.zero_grad(set_to_none=True)
-                loss.sum().backward()
-                opt.step()
+                (grad,) = torch.autograd.grad(loss.sum(), z)
+                with torch.no_grad():
+                    m.lerp_(grad, 1 - beta1)
+                    v.lerp_(grad * grad, 1 - beta2)
+                    m_hat = m / (1 - beta1**step)
+                    v_hat = v / (1 - beta2**step)
+                    z -= lr * m_hat / (v_hat.sqrt() + 1e-8)
                 best = loss.detach().view(restarts, n).argmin(dim=0)
                 chosen = z.detach().view(restarts, n, -1)[best, torch.arange(n)]
                 yield step, steps, chosen

@@ -1,0 +1,154 @@
+"""How the app feels: slider-to-image latency and the longest UI stall during long jobs.
+
+    QT_QPA_PLATFORM=offscreen python -m benchmarks.gui_latency [--changes 200]
+
+For every shipped model with a latent space, in the real main window on this
+machine's CPU:
+- slider latency: a principal-direction slider is moved; the time until the new
+  image is painted in the view (set_image + a synchronous repaint), p50/p95 over
+  N changes, each waited for before the next;
+- stall: a 5 ms heartbeat timer runs on the UI thread while a long job runs in the
+  engine (a 256-sample grid; encoding an image, by optimisation for GANs); the
+  longest gap between beats, minus the 5 ms period, is the worst freeze a user sees.
+Targets (issue 3): p95 <= 16 ms for VAE and GAN at 28x28, stall <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "samples"
+
+
+def _wait(app, condition, timeout_s=300.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not condition():
+        app.processEvents()
+        if time.monotonic() > end:
+            raise TimeoutError("timed out")
+        time.sleep(0.0005)
+
+
+def _percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Heartbeat:
+    """Records the longest gap between ticks of a 5 ms timer on the UI thread."""
+
+    def __init__(self) -> None:
+        self.clock = QElapsedTimer()
+        self.timer = QTimer(interval=5, timeout=self._tick)
+        self.longest = 0.0
+        self.last = 0
+
+    def _tick(self) -> None:
+        now = self.clock.nsecsElapsed()
+        self.longest = max(self.longest, (now - self.last) / 1e6 - 5.0)
+        self.last = now
+
+    def __enter__(self):
+        self.clock.start()
+        self.last = self.clock.nsecsElapsed()
+        self.longest = 0.0
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.timer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--json", default="benchmarks/results/gui_latency.json")
+    args = parser.parse_args()
+
+    from genplay.gui.app import create_app
+    from genplay.gui.main_window import MainWindow
+
+    app = create_app()
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.resize(1180, 760)
+    window.show()
+    _wait(app, lambda: bool(window.infos))
+    rows = []
+    latent = window.latent
+    painted: list[float] = []
+    original = latent.live.set_image
+
+    def timed_set_image(pixels):
+        original(pixels)
+        latent.live.repaint()
+        painted.append(time.perf_counter())
+
+    for info in [i for i in window.infos if "latent" in i.capabilities]:
+        window.select_model(info.path)
+        _wait(app, lambda: window.sampling.generate_button.isEnabled())
+        window.tabs.setCurrentIndex(1)
+        latent.tabs.setCurrentIndex(1)
+        _wait(app, lambda: latent.directions is not None and latent.live.pixels() is not None)
+        _wait(app, lambda: not window.engine.is_busy())
+        latent.live.set_image = timed_set_image
+        slider = latent.direction_sliders[0]
+        latencies = []
+        for i in range(args.changes):
+            painted.clear()
+            start = time.perf_counter()
+            slider.setValue((i % 60 - 30) * 10)
+            _wait(app, lambda: bool(painted))
+            latencies.append((painted[0] - start) * 1000)
+        latent.live.set_image = original
+
+        window.tabs.setCurrentIndex(0)
+        window.sampling.count.setValue(256)
+        window.sampling.images = None
+        with Heartbeat() as beat:
+            start = time.perf_counter()
+            window.sampling.generate()
+            _wait(app, lambda: window.sampling.images is not None)
+            grid_s = time.perf_counter() - start
+        stall_grid = beat.longest
+        image = RESOURCES / info.dataset / sorted(p.name for p in (RESOURCES / info.dataset)
+                                                  .glob("*.png"))[0]
+        window.tabs.setCurrentIndex(1)
+        latent.tabs.setCurrentIndex(0)
+        latent.ends["A"].latent = None
+        with Heartbeat() as beat:
+            start = time.perf_counter()
+            latent.encode_endpoint("A", str(image))
+            _wait(app, lambda: latent.ends["A"].latent is not None)
+            encode_s = time.perf_counter() - start
+        rows.append({
+            "model": info.name, "family": info.family,
+            "slider_ms_p50": statistics.median(latencies),
+            "slider_ms_p95": _percentile(latencies, 0.95),
+            "grid256_s": grid_s, "stall_ms_grid256": stall_grid,
+            "encode_s": encode_s, "stall_ms_encode": beat.longest,
+        })
+    window.close()
+    header = (f"{'model':<22} {'slider p50':>10} {'p95 ms':>7} {'grid256 s':>10} "
+              f"{'stall ms':>9} {'encode s':>9} {'stall ms':>9}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['model']:<22} {r['slider_ms_p50']:>10.2f} {r['slider_ms_p95']:>7.2f} "
+              f"{r['grid256_s']:>10.2f} {r['stall_ms_grid256']:>9.1f} {r['encode_s']:>9.2f} "
+              f"{r['stall_ms_encode']:>9.1f}")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"changes": args.changes, "rows": rows}, indent=2) + "\n")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
