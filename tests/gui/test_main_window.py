@@ -143,6 +143,8 @@ def test_cancel_stops_a_long_job(qtbot, window):
             time.sleep(0.01)
             yield Progress(i, 100_000, "a long job")
 
+    # The window's own start-up jobs (loading the selected model) finish first.
+    qtbot.waitUntil(lambda: not window.engine.is_busy(), timeout=20000)
     finished = []
     window.engine.submit(long_job, label="a long job", on_done=finished.append)
     qtbot.waitUntil(window.cancel_button.isVisible, timeout=5000)
