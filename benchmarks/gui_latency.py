@@ -66,6 +66,42 @@ class Heartbeat:
         self.timer.stop()
 
 
+_STARTUP = """
+import time, sys
+from PySide6.QtCore import QTimer
+from genplay.gui.app import create_app
+app = create_app()
+from genplay.gui.main_window import MainWindow
+w = MainWindow()
+w.show()
+app.processEvents()
+print("shown", flush=True)
+QTimer.singleShot(0, w.close)
+app.exec()
+"""
+
+
+def measure_startup(repeats: int = 3) -> list[float]:
+    """Seconds from starting a fresh Python process to the main window being shown."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+           "XDG_CONFIG_HOME": tempfile.mkdtemp()}
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", _STARTUP], stdout=subprocess.PIPE,
+                                text=True, env=env)
+        for line in proc.stdout:
+            if line.startswith("shown"):
+                times.append(time.perf_counter() - start)
+                break
+        proc.wait(timeout=60)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--changes", type=int, default=200)
@@ -75,6 +111,9 @@ def main() -> None:
     from genplay.gui.app import create_app
     from genplay.gui.main_window import MainWindow
 
+    startup = measure_startup()
+    print(f"window shown after {statistics.median(startup):.2f} s "
+          f"(median of {len(startup)} fresh processes; target 3 s)")
     app = create_app()
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
@@ -146,7 +185,8 @@ def main() -> None:
               f"{r['stall_ms_encode']:>9.1f}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"changes": args.changes, "rows": rows}, indent=2) + "\n")
+    out.write_text(json.dumps({"changes": args.changes, "startup_s": startup, "rows": rows},
+                              indent=2) + "\n")
     print(f"written to {out}")
 
 

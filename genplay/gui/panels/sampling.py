@@ -165,8 +165,15 @@ class SamplingPanel(Panel):
             _sample, request["n"], request["seed"], request["options"], checkpoint=self.info.path,
             key="sampling", label=f"sampling {request['n']} images",
             on_result=self.for_model(lambda images, summary: self._show(images, request)),
+            on_preview=self.for_model(self._show_preview),
             on_done=lambda cancelled: self.generate_button.setEnabled(True),
         )
+
+    def _show_preview(self, images: np.ndarray) -> None:
+        """Iterative samplers send their current state every few steps (uint8 NHWC)."""
+        n, h, w = images.shape[:3]
+        self.view.set_grid(make_grid(images, padding=PADDING), h, w, PADDING, n)
+        self.caption.setText("sampling… (preview of the current step)")
 
     def _show(self, images: np.ndarray, request: dict[str, Any]) -> None:
         from genplay.core.images import to_uint8_hwc
