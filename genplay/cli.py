@@ -313,6 +313,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     phase = event.message
                     bar = tqdm(desc=phase, total=event.total, file=sys.stderr, disable=None,
                                dynamic_ncols=True, leave=True)
+                    if bar.disable:  # not a terminal: a line per phase still shows progress
+                        print(phase, file=sys.stderr, flush=True)
                 bar.n = event.step
                 bar.refresh()
             elif isinstance(event, Result):
