@@ -18,6 +18,9 @@ TINY_CONFIGS: dict[str, dict] = {
     "vae": {"image_size": 8, "base_channels": 4, "latent_dim": 4, "n_mix": 2, "batch_size": 8},
     "gan": {"image_size": 8, "base_channels": 4, "latent_dim": 4, "batch_size": 8},
     "classifier": {"image_size": 8, "base_channels": 4, "feature_dim": 8, "batch_size": 8},
+    "pixelcnn": {"image_size": 8, "hidden_channels": 4, "n_layers": 2, "n_mix": 2, "batch_size": 8},
+    "flow": {"image_size": 8, "hidden_channels": 4, "n_scales": 2, "steps_per_scale": 2,
+             "n_blocks": 1, "batch_size": 8},
 }
 
 
@@ -56,7 +59,7 @@ def tiny_checkpoints(tmp_path_factory, tiny_data) -> Path:
 
     root = tmp_path_factory.mktemp("checkpoints")
     for family, config in TINY_CONFIGS.items():
-        name = f"{family}-tiny" if family != "classifier" else "classifier-tiny"
+        name = f"{family}-tiny"
         settings = TrainSettings(
             family=family, data=str(tiny_data), out=root / name, epochs=1,
             size=config["image_size"], overrides={k: v for k, v in config.items()

@@ -16,6 +16,8 @@ _FAMILY_MODULES = (
     "genplay.core.models.vae",
     "genplay.core.models.gan",
     "genplay.core.models.features",
+    "genplay.core.models.pixelcnn",
+    "genplay.core.models.flow",
 )
 
 

@@ -423,5 +423,8 @@ class MainWindow(QMainWindow):
         for panel in self.panels:
             if hasattr(panel, "save_settings"):
                 panel.save_settings()
-        self.engine.shutdown(2000)
+        if not self.engine.shutdown(2000):
+            # A job stuck between cancel points (a slow load): destroying a running QThread
+            # aborts the process, so wait for it rather than lose the user's session badly.
+            self.engine.shutdown(30000)
         super().closeEvent(event)

@@ -10,6 +10,7 @@ import pytest
 
 from genplay.cli import main
 from genplay.core.images import load_image, read_png_metadata
+from tests.conftest import TINY_CONFIGS
 
 
 def run(capsys, *args):
@@ -23,7 +24,7 @@ def test_models_lists_checkpoints_with_capabilities(capsys, tiny_checkpoints):
     assert code == 0 and "vae-tiny" in out and "sampler, latent, density" in out
     code, out, _ = run(capsys, "models", "--dir", tiny_checkpoints, "--json")
     rows = {r["name"]: r for r in json.loads(out)["checkpoints"]}
-    assert set(rows) == {"vae-tiny", "gan-tiny", "classifier-tiny"}
+    assert set(rows) == {f"{family}-tiny" for family in TINY_CONFIGS}
     assert rows["gan-tiny"]["capabilities"] == ["sampler", "latent"]
 
 

@@ -193,7 +193,8 @@ def test_compute_directions_shapes_and_determinism(family):
     np.testing.assert_array_equal(dirs.stds, again.stds)
     other = compute_directions(model, k=3, n=128, seed=6)
     assert not np.array_equal(dirs.directions, other.directions)
-    assert compute_directions(model, k=99, n=32).directions.shape == (d, d)  # k clipped to D
+    # k is clipped to the latent size and to n - 1 (PCA of n samples has n - 1 components)
+    assert compute_directions(model, k=99, n=32).directions.shape == (min(d, 31), d)
 
 
 def test_first_direction_recovers_a_planted_direction():
@@ -226,15 +227,15 @@ def test_directions_are_cached_and_reused(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("recomputed despite a valid cache")
 
-    real = interpolation.compute_directions
-    monkeypatch.setattr(interpolation, "compute_directions", fail)
+    real = interpolation.compute_directions_steps
+    monkeypatch.setattr(interpolation, "compute_directions_steps", fail)
     cached = load_or_compute_directions(model, tmp_path, "abc", k=2, n=64, seed=1)
     np.testing.assert_array_equal(cached.directions, first.directions)
     np.testing.assert_array_equal(cached.stds, first.stds)
     assert cached.method == first.method
 
     calls = []
-    monkeypatch.setattr(interpolation, "compute_directions",
+    monkeypatch.setattr(interpolation, "compute_directions_steps",
                         lambda *a, **kw: calls.append(kw) or real(*a, **kw))
     load_or_compute_directions(model, tmp_path, "other-hash", k=2, n=64, seed=1)
     load_or_compute_directions(model, tmp_path, "other-hash", k=2, n=64, seed=2)

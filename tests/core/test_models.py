@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
@@ -36,6 +37,8 @@ def test_expected_capabilities():
     assert capabilities_of(registry.get("vae")) == ["sampler", "latent", "density"]
     assert capabilities_of(registry.get("gan")) == ["sampler", "latent"]
     assert capabilities_of(registry.get("classifier")) == []
+    assert capabilities_of(registry.get("pixelcnn")) == ["sampler", "density"]
+    assert capabilities_of(registry.get("flow")) == ["sampler", "latent", "density"]
 
 
 @pytest.mark.parametrize("size,expected", [(28, (7, 2)), (32, (8, 2)), (64, (8, 3)), (8, (4, 1))])
@@ -152,7 +155,8 @@ def test_families_build_for_every_image_shape(family, size, channels):
     if has_capability(model, Sampler):
         assert model.sample(2).shape == (2, channels, size, size)
     if has_capability(model, Density):
-        assert model.log_prob(x, k=2).shape == (2,)
+        weighted = "k" in inspect.signature(model.log_prob).parameters
+        assert model.log_prob(x, **({"k": 2} if weighted else {})).shape == (2,)
     if family == "classifier":
         assert model(x).shape == (2, 10)
 

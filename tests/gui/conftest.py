@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSettings
 
+from tests.conftest import TINY_CONFIGS
+
 
 @pytest.fixture
 def settings(tmp_path):
@@ -18,7 +20,7 @@ def window(qtbot, tiny_checkpoints, settings):
     w = MainWindow(checkpoint_dirs=[tiny_checkpoints], settings=settings)
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: len(w.infos) == 3, timeout=20000)
+    qtbot.waitUntil(lambda: len(w.infos) == len(TINY_CONFIGS), timeout=20000)
     yield w
     w.close()
 

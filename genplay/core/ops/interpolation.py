@@ -186,14 +186,31 @@ class LatentDirections:
     method: str
 
 
+def _final(steps: Iterator[Progress | Result]) -> Any:
+    """Runs a generator of events to its end and returns the Result's value."""
+    value = None
+    for event in steps:
+        if isinstance(event, Result):
+            value = event.value
+    return value
+
+
 def compute_directions(model: Latent, k: int = 8, n: int = 2000, seed: int = 0,
                        batch_size: int = 256) -> LatentDirections:
+    """compute_directions_steps() run to the end."""
+    return _final(compute_directions_steps(model, k, n, seed, batch_size))
+
+
+def compute_directions_steps(model: Latent, k: int = 8, n: int = 2000, seed: int = 0,
+                             batch_size: int = 256) -> Iterator[Progress | Result]:
     """GANSpace-style directions: latent moves that follow the images' principal modes.
 
     PCA straight on z is useless for a Gaussian prior (every direction has variance 1), so
     the PCA runs on decoded images, where the model's structure shows, and each image
     component is mapped back to the latent direction that best predicts it (least squares
     of z on the component scores).  Seeded, hence the same directions on every run.
+    Yields Progress per decoded batch (each a point where a caller can stop), then
+    Result(LatentDirections).
     """
     _require_latent(model)
     d = math.prod(model.latent_shape)
@@ -201,8 +218,11 @@ def compute_directions(model: Latent, k: int = 8, n: int = 2000, seed: int = 0,
         raise GenplayError(f"need at least 2 samples and 1 direction (got n={n}, k={k})")
     generator = torch.Generator(device=_device(model)).manual_seed(int(seed))
     z = model.prior_sample(n, generator).detach()
-    x = torch.from_numpy(np.concatenate(
-        [im.reshape(im.shape[0], -1) for im in _decode_batches(model, z, batch_size)]))
+    parts = []
+    for images in _decode_batches(model, z, batch_size):
+        parts.append(images.reshape(images.shape[0], -1))
+        yield Progress(sum(p.shape[0] for p in parts), n, message="finding latent directions")
+    x = torch.from_numpy(np.concatenate(parts))
     k = min(k, d, n - 1, x.shape[1])
     x = x - x.mean(dim=0)
     total = x.pow(2).sum(dtype=torch.float64)
@@ -220,10 +240,10 @@ def compute_directions(model: Latent, k: int = 8, n: int = 2000, seed: int = 0,
     # "+" end is stable across machines and library versions.
     signs = torch.sign(u.gather(1, u.abs().argmax(dim=1, keepdim=True)))
     u = u * torch.where(signs == 0, 1.0, signs)
-    return LatentDirections(
+    yield Result(LatentDirections(
         directions=u.float().numpy(), stds=(zc @ u.T).std(dim=0).float().numpy(),
         mean=mean.float().numpy(),
-        explained=(singular[:k].double().pow(2) / total).float().numpy(), method=METHOD)
+        explained=(singular[:k].double().pow(2) / total).float().numpy(), method=METHOD))
 
 
 def directions_path(checkpoint_folder: str | Path) -> Path:
@@ -253,6 +273,15 @@ def _load_cached(path: Path, key: dict[str, Any], d: int) -> LatentDirections | 
 def load_or_compute_directions(model: Latent, checkpoint_folder: str | Path,
                                weights_hash: str, k: int = 8, n: int = 2000,
                                seed: int = 0) -> LatentDirections:
+    """load_or_compute_directions_steps() run to the end."""
+    return _final(load_or_compute_directions_steps(model, checkpoint_folder, weights_hash,
+                                                   k, n, seed))
+
+
+def load_or_compute_directions_steps(
+    model: Latent, checkpoint_folder: str | Path, weights_hash: str, k: int = 8,
+    n: int = 2000, seed: int = 0,
+) -> Iterator[Progress | Result]:
     """Directions cached beside the checkpoint, recomputed when the weights or settings change.
 
     A read-only folder only costs the cache: the directions are still returned.
@@ -262,8 +291,14 @@ def load_or_compute_directions(model: Latent, checkpoint_folder: str | Path,
            "method": METHOD}
     cached = _load_cached(path, key, math.prod(model.latent_shape)) if path.is_file() else None
     if cached is not None:
-        return cached
-    dirs = compute_directions(model, k=k, n=n, seed=seed)
+        yield Result(cached)
+        return
+    dirs = None
+    for event in compute_directions_steps(model, k=k, n=n, seed=seed):
+        if isinstance(event, Result):
+            dirs = event.value
+        else:
+            yield event
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -272,7 +307,7 @@ def load_or_compute_directions(model: Latent, checkpoint_folder: str | Path,
 
     with contextlib.suppress(OSError):  # read-only folder: go without the cache
         atomic_write(path, write)
-    return dirs
+    yield Result(dirs)
 
 
 def move_along(base_z: torch.Tensor, dirs: LatentDirections,

@@ -64,10 +64,10 @@ def _latent_of(model, spec):
 
 def _directions(model, folder: str):
     from genplay.core import checkpoints
-    from genplay.core.ops.interpolation import load_or_compute_directions
+    from genplay.core.ops.interpolation import load_or_compute_directions_steps
 
-    return load_or_compute_directions(model, folder, checkpoints.weights_hash(folder),
-                                      k=N_DIRECTIONS)
+    yield from load_or_compute_directions_steps(model, folder, checkpoints.weights_hash(folder),
+                                                k=N_DIRECTIONS)
 
 
 def _decode(model, z: np.ndarray) -> np.ndarray:
