@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from genplay.core.images import IMAGE_FILTER, make_grid, to_uint8_hwc
 from genplay.gui.panels.base import Panel
+from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.pixel_view import PixelView
 
 SLIDER_STEPS = 100  # slider units per standard deviation
@@ -79,7 +80,7 @@ def _decode(model, z: np.ndarray) -> np.ndarray:
 
 
 # --- endpoint box -----------------------------------------------------------------------------
-class EndpointBox(QGroupBox):
+class EndpointBox(AcceptsFileDrops, QGroupBox):
     """One end of an interpolation: a seed, a picked sample, or an image file."""
 
     image_dropped = Signal(str)
@@ -163,18 +164,12 @@ class EndpointBox(QGroupBox):
         if self.source.currentIndex() != 0:
             self.source.setCurrentIndex(0)
 
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        urls = event.mimeData().urls()
-        if urls:
-            self.image_dropped.emit(urls[0].toLocalFile())
+    def files_dropped(self, paths: list[str]) -> None:
+        self.image_dropped.emit(paths[0])
 
 
 # --- the panel --------------------------------------------------------------------------------
-class LatentPanel(Panel):
+class LatentPanel(AcceptsFileDrops, Panel):
     title = "Latent space"
     capability = "latent"
 
@@ -540,14 +535,8 @@ class LatentPanel(Panel):
             self._guarded(lambda: save_png(path, current[0], meta), path)
 
     # --- drops --------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        urls = event.mimeData().urls()
-        if urls:
-            self.drop_image(urls[0].toLocalFile())
+    def files_dropped(self, paths: list[str]) -> None:
+        self.drop_image(paths[0])
 
     def drop_image(self, path: str) -> None:
         """An image dropped on the panel: an endpoint, or the sliders' starting point."""
