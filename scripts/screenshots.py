@@ -18,7 +18,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="docs/images")
     parser.add_argument("--model", default="vae-fashion-mnist")
-    parser.add_argument("--image",
+    parser.add_argument("--image-a",
+                        default="resources/samples/fashion-mnist/9-ankle-boot-test0000.png")
+    parser.add_argument("--image-b",
                         default="resources/samples/fashion-mnist/0-t-shirt-top-test0019.png")
     args = parser.parse_args()
     out = Path(args.out)
@@ -55,9 +57,9 @@ def main() -> None:
 
     window.tabs.setCurrentIndex(1)
     latent = window.latent
-    latent.ends["A"].seed.setValue(3)
-    latent.encode_endpoint("B", args.image)
-    wait(lambda: latent.ends["B"].latent is not None)
+    latent.encode_endpoint("A", args.image_a)
+    latent.encode_endpoint("B", args.image_b)
+    wait(lambda: latent.ends["A"].latent is not None and latent.ends["B"].latent is not None)
     latent.frame_count.setValue(10)
     latent.interpolate()
     wait(lambda: latent.frames is not None)

@@ -119,10 +119,13 @@ class MainWindow(QMainWindow):
         self.current: CheckpointInfo | None = None
         self.engine = Engine(device=str(self.settings.value("device", "cpu")))
         self._job: int | None = None
+        self._user_cancelled = False  # "Cancelled" is said only when the user asked for it
 
         self.messages = MessageBar()
         self.model_list = QListWidget()
-        self.model_list.setMinimumWidth(230)
+        self.model_list.setMinimumWidth(270)
+        self.model_list.setWordWrap(True)
+        self.model_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.model_list.setSpacing(2)
         self.model_list.setStyleSheet("QListWidget::item { padding: 4px 6px; }")
         self.model_list.currentItemChanged.connect(self._on_model_item)
@@ -164,7 +167,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([250, 850])
+        splitter.setSizes([290, 850])
         self.setCentralWidget(splitter)
 
         self._build_status_bar()
@@ -286,10 +289,12 @@ class MainWindow(QMainWindow):
         self._job = None
         for w in (self.job_label, self.progress, self.cancel_button):
             w.hide()
-        if cancelled:
+        if cancelled and self._user_cancelled:
             self.statusBar().showMessage("Cancelled", 3000)
+        self._user_cancelled = False
 
     def cancel_jobs(self) -> None:
+        self._user_cancelled = True
         self.engine.cancel()
 
     # --- models -----------------------------------------------------------------------------
