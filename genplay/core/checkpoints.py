@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,15 +68,18 @@ class CheckpointInfo:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Calls write(temp_path) then renames the temporary file onto path."""
+    """Calls write(temp_path) then renames the temporary file onto path.
+
+    write() creates the temporary file itself, so it gets the user's usual permissions
+    (a mkstemp file would be readable by its owner only, and stay so after the rename).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        write(Path(tmp))
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

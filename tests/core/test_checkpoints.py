@@ -122,3 +122,14 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 def test_loading_never_unpickles(saved, monkeypatch):
     monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load was used"))
     checkpoints.load(saved)
+
+
+def test_saved_files_get_the_usual_permissions(saved):
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "model.safetensors"):
+        mode = stat.S_IMODE((saved / name).stat().st_mode)
+        assert mode == 0o666 & ~umask, (name, oct(mode))
