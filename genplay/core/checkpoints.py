@@ -34,6 +34,10 @@ WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 TRAINER_STATE_FILE = "trainer_state.pt"  # resume only; not needed to use the model
 
+# Read once at import: os.umask can only be read by setting it, which is not thread-safe.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @dataclass
 class CheckpointInfo:
@@ -70,13 +74,14 @@ class CheckpointInfo:
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Calls write(temp_path) then renames the temporary file onto path.
 
-    write() creates the temporary file itself, so it gets the user's usual permissions
-    (a mkstemp file would be readable by its owner only, and stay so after the rename).
+    The file gets the user's usual permissions: some writers (safetensors) create
+    owner-only files, which would stay unreadable to others after the rename.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
