@@ -24,21 +24,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 
+from benchmarks.common import percentile
+
 RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "samples"
-
-
-def _wait(app, condition, timeout_s=300.0) -> None:
-    end = time.monotonic() + timeout_s
-    while not condition():
-        app.processEvents()
-        if time.monotonic() > end:
-            raise TimeoutError("timed out")
-        time.sleep(0.0005)
-
-
-def _percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class Heartbeat:
@@ -109,17 +97,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from genplay.gui.app import create_app
+    from genplay.gui.app import process_events_until as _wait
     from genplay.gui.main_window import MainWindow
 
     startup = measure_startup()
     print(f"window shown after {statistics.median(startup):.2f} s "
           f"(median of {len(startup)} fresh processes; target 3 s)")
-    app = create_app()
+    _app = create_app()  # held: the QApplication must outlive the window
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
     window.resize(1180, 760)
     window.show()
-    _wait(app, lambda: bool(window.infos))
+    _wait(lambda: bool(window.infos))
     rows = []
     latent = window.latent
     painted: list[float] = []
@@ -132,11 +121,11 @@ def main() -> None:
 
     for info in [i for i in window.infos if "latent" in i.capabilities]:
         window.select_model(info.path)
-        _wait(app, lambda: window.sampling.generate_button.isEnabled())
+        _wait(lambda: window.sampling.generate_button.isEnabled())
         window.tabs.setCurrentIndex(1)
         latent.tabs.setCurrentIndex(1)
-        _wait(app, lambda: latent.directions is not None and latent.live.pixels() is not None)
-        _wait(app, lambda: not window.engine.is_busy())
+        _wait(lambda: latent.directions is not None and latent.live.pixels() is not None)
+        _wait(lambda: not window.engine.is_busy())
         latent.live.set_image = timed_set_image
         slider = latent.direction_sliders[0]
         latencies = []
@@ -144,7 +133,7 @@ def main() -> None:
             painted.clear()
             start = time.perf_counter()
             slider.setValue((i % 60 - 30) * 10)
-            _wait(app, lambda: bool(painted))
+            _wait(lambda: bool(painted))
             latencies.append((painted[0] - start) * 1000)
         latent.live.set_image = original
 
@@ -154,7 +143,7 @@ def main() -> None:
         with Heartbeat() as beat:
             start = time.perf_counter()
             window.sampling.generate()
-            _wait(app, lambda: window.sampling.images is not None)
+            _wait(lambda: window.sampling.images is not None)
             grid_s = time.perf_counter() - start
         stall_grid = beat.longest
         image = RESOURCES / info.dataset / sorted(p.name for p in (RESOURCES / info.dataset)
@@ -165,12 +154,12 @@ def main() -> None:
         with Heartbeat() as beat:
             start = time.perf_counter()
             latent.encode_endpoint("A", str(image))
-            _wait(app, lambda: latent.ends["A"].latent is not None)
+            _wait(lambda: latent.ends["A"].latent is not None)
             encode_s = time.perf_counter() - start
         rows.append({
             "model": info.name, "family": info.family,
             "slider_ms_p50": statistics.median(latencies),
-            "slider_ms_p95": _percentile(latencies, 0.95),
+            "slider_ms_p95": percentile(latencies, 0.95),
             "grid256_s": grid_s, "stall_ms_grid256": stall_grid,
             "encode_s": encode_s, "stall_ms_encode": beat.longest,
         })

@@ -18,14 +18,10 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import percentile
 from genplay import __version__
 from genplay.core import checkpoints, runtime
 from genplay.core.models.base import Latent, Sampler
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 @torch.no_grad()
@@ -52,7 +48,7 @@ def measure(model, batches: int = 10, latency_repeats: int = 200) -> dict[str, f
         one()
         times.append((time.perf_counter() - t) * 1000)
     return {"images_per_s": images_per_s, "latency_ms_p50": statistics.median(times),
-            "latency_ms_p95": _percentile(times, 0.95),
+            "latency_ms_p95": percentile(times, 0.95),
             "latency_of": "decode" if isinstance(model, Latent) else "sample"}
 
 

@@ -26,7 +26,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    from genplay.gui.app import create_app
+    from genplay.gui.app import create_app, process_events_until
     from genplay.gui.main_window import MainWindow
 
     app = create_app()
@@ -35,16 +35,9 @@ def main() -> None:
     window.resize(1180, 760)
     window.show()
 
-    def wait(condition, timeout_s=120.0):
-        import time
-
-        end = time.monotonic() + timeout_s
-        while not condition():
-            app.processEvents()
-            if time.monotonic() > end:
-                raise TimeoutError("the window did not get there in time")
-            time.sleep(0.01)
-        for _ in range(20):
+    def wait(condition):
+        process_events_until(condition, poll_s=0.01)
+        for _ in range(20):  # let layouts and repaints settle before the grab
             app.processEvents()
 
     wait(lambda: bool(window.infos))

@@ -25,6 +25,21 @@ def create_app(argv: Sequence[str] = ()) -> QApplication:
     return app
 
 
+def process_events_until(condition, timeout_s: float = 120.0, poll_s: float = 0.0005) -> None:
+    """Runs the event loop until condition() holds (scripts and benchmarks drive the
+    real window this way); TimeoutError after timeout_s."""
+    import time
+
+    app = QApplication.instance()
+    end = time.monotonic() + timeout_s
+    while not condition():
+        app.processEvents()
+        if time.monotonic() > end:
+            raise TimeoutError(f"the window did not get there within {timeout_s:g} s")
+        time.sleep(poll_s)
+    app.processEvents()
+
+
 def run_app(argv: Sequence[str] = ()) -> int:
     """Opens the main window on the shipped checkpoints (plus any folders given)."""
     app = create_app(argv)

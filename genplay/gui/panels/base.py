@@ -30,8 +30,15 @@ class Panel(QWidget):
         self.info: CheckpointInfo | None = None
 
     def set_model(self, info: CheckpointInfo | None) -> None:
-        """Called with the selected checkpoint when it has this panel's capability."""
+        """Called with the selected checkpoint when it has this panel's capability, else
+        None; calls model_changed() when a different model arrives."""
+        changed = info is not None and (self.info is None or info.path != self.info.path)
         self.info = info
+        if changed:
+            self.model_changed(info)
+
+    def model_changed(self, info: CheckpointInfo) -> None:
+        """Resets the panel for a newly selected model."""
 
     def current_image(self) -> tuple[np.ndarray, dict[str, Any] | None] | None:
         """(uint8 HWC pixels, sample record or None) for Save and Copy; None if nothing."""

@@ -496,11 +496,7 @@ class LatentPanel(AcceptsFileDrops, Panel):
         self.update_live()
 
     # --- model --------------------------------------------------------------------------
-    def set_model(self, info) -> None:
-        changed = info is None or self.info is None or info.path != self.info.path
-        super().set_model(info)
-        if info is None or not changed:
-            return
+    def model_changed(self, info) -> None:
         self.timer.stop()
         self.frames, self.frame_latents = None, None
         self.strip.clear()

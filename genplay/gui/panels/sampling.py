@@ -121,11 +121,7 @@ class SamplingPanel(Panel):
         layout.addLayout(right, 1)
 
     # --- model --------------------------------------------------------------------------
-    def set_model(self, info) -> None:
-        changed = info is None or self.info is None or info.path != self.info.path
-        super().set_model(info)
-        if info is None or not changed:
-            return
+    def model_changed(self, info) -> None:
         self.view.clear()
         self.caption.clear()
         self.images, self.request = None, None
