@@ -1,0 +1,171 @@
+"""Outlier scores of images under a model, and how to read them.
+
+Every score is "higher = stranger to the model". Raw likelihood is famously a poor
+outlier score (models trained on clothes give digits a higher likelihood, Nalisnick
+et al. 2019), so besides bits/dim there are the corrections that fix much of that:
+- complexity: bits/dim minus what a generic lossless compressor (PNG) needs for the same
+  image, so simple images stop looking "likely" just for being simple (Serrà et al. 2020);
+- typicality: distance of the bits/dim from what the model's own test images get
+  (Nalisnick et al. 2019, one image at a time);
+- elbo (latent-variable models): the single-sample bound instead of the tighter one;
+- recon (latent models): how badly the model reconstructs the image.
+A score becomes a percentile against the same score on the model's test split, and a
+threshold is set at a chosen false-positive rate on that split.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from genplay.core.errors import GenplayError
+from genplay.core.events import Progress, Result
+from genplay.core.models.base import Density, Latent, bits_per_dim, encode
+
+
+@dataclass(frozen=True)
+class ScoreMethod:
+    name: str
+    capability: type
+    description: str
+
+
+METHODS = {
+    "bpd": ScoreMethod("bpd", Density, "bits per dimension under the model"),
+    "complexity": ScoreMethod("complexity", Density,
+                              "bits/dim minus the PNG-compressed bits/dim of the image"),
+    "typicality": ScoreMethod("typicality", Density,
+                              "distance of bits/dim from the test split's mean bits/dim"),
+    "elbo": ScoreMethod("elbo", Density, "negative single-sample ELBO in bits/dim"),
+    "recon": ScoreMethod("recon", Latent, "mean squared reconstruction error"),
+}
+
+
+def _importance_weighted(model) -> bool:
+    return "k" in inspect.signature(model.log_prob).parameters
+
+
+def available_methods(model) -> list[str]:
+    """Score methods this model can compute, in a fixed order."""
+    names = []
+    for name, method in METHODS.items():
+        if not isinstance(model, method.capability):
+            continue
+        if name == "elbo" and not _importance_weighted(model):
+            continue  # exact likelihoods have no looser bound to offer
+        names.append(name)
+    return names
+
+
+def compression_bpd(images: np.ndarray) -> np.ndarray:
+    """Bits per dimension PNG (zlib level 9) needs for each uint8 (N, H, W, C) image."""
+    sizes = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+            buffer, format="PNG", optimize=True)
+        sizes.append(len(buffer.getvalue()) * 8 / image.size)
+    return np.asarray(sizes, dtype=np.float64)
+
+
+@torch.no_grad()
+def _bpd(model, x: torch.Tensor, generator: torch.Generator, k: int | None) -> torch.Tensor:
+    kwargs = {"generator": generator} if "generator" in inspect.signature(
+        model.log_prob).parameters else {}
+    if k is not None:
+        kwargs["k"] = k
+    return bits_per_dim(model.log_prob(x, **kwargs), tuple(x.shape[1:]))
+
+
+def score_images(
+    model, images: np.ndarray, method: str = "bpd", *, batch_size: int = 64,
+    typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0,
+) -> Iterator[Progress | Result]:
+    """Scores float (N, C, H, W) images in [0, 1]; Result(float64 scores (N,)).
+
+    typical_bpd (the mean bits/dim of the test split) is needed by "typicality".
+    Seeded: the same call gives the same scores (stochastic bounds draw their samples
+    per batch, so a different batch_size gives slightly different estimates).
+    """
+    if method not in METHODS:
+        raise GenplayError(f"unknown score method {method!r}; known: {', '.join(METHODS)}")
+    if method not in available_methods(model):
+        raise GenplayError(f"this model cannot compute the {method!r} score "
+                           f"(it can: {', '.join(available_methods(model)) or 'none'})")
+    if method == "typicality" and typical_bpd is None:
+        raise GenplayError("the typicality score needs the test split's mean bits/dim")
+    x_all = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    x_all = torch.round(x_all.clamp(0, 1) * 255) / 255  # the models see 8-bit images
+    generator = torch.Generator().manual_seed(seed)
+    k = iwae_k if _importance_weighted(model) else None
+    scores = []
+    for start in range(0, len(x_all), batch_size):
+        x = x_all[start : start + batch_size].to(getattr(model, "device", "cpu"))
+        if method == "recon":
+            with torch.enable_grad():  # encoders by optimisation need gradients
+                z = encode(model, x)
+            with torch.no_grad():
+                part = (model.decode(z) - x).pow(2).mean(dim=(1, 2, 3))
+        elif method == "elbo":
+            part = _bpd(model, x, generator, 1)
+        else:
+            part = _bpd(model, x, generator, k)
+            if method == "complexity":
+                pixels = (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+                part = part - torch.from_numpy(compression_bpd(pixels)).to(part)
+            elif method == "typicality":
+                part = (part - typical_bpd).abs()
+        scores.append(part.double().cpu().numpy())
+        yield Progress(min(start + batch_size, len(x_all)), len(x_all), message=f"{method} scores")
+    yield Result(np.concatenate(scores) if scores else np.zeros(0), {"method": method})
+
+
+# --- reading scores against a reference distribution -----------------------------------------
+def percentile_of(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Percent of the reference scores at or below each score (0-100)."""
+    ref = np.sort(np.asarray(reference, dtype=np.float64))
+    if ref.size == 0:
+        raise GenplayError("no reference scores to compare with")
+    return 100.0 * np.searchsorted(ref, np.asarray(scores, np.float64), side="right") / ref.size
+
+
+def threshold_at_fpr(reference: np.ndarray, fpr: float) -> float:
+    """The score above which a fraction fpr of the reference (inlier) images fall."""
+    if not 0.0 < fpr < 1.0:
+        raise GenplayError(f"the false-positive rate must be between 0 and 1, not {fpr}")
+    ref = np.sort(np.asarray(reference, dtype=np.float64))
+    index = min(ref.size - 1, max(0, math.ceil((1.0 - fpr) * ref.size) - 1))
+    return float(ref[index])
+
+
+def false_positive_rate(reference: np.ndarray, threshold: float) -> float:
+    """Fraction of the reference (inlier) scores above threshold: those flagged wrongly."""
+    return float(np.mean(np.asarray(reference, dtype=np.float64) > threshold))
+
+
+def auroc(inliers: np.ndarray, outliers: np.ndarray) -> float:
+    """Probability that an outlier scores higher than an inlier (ties count half)."""
+    a = np.asarray(inliers, dtype=np.float64)
+    b = np.asarray(outliers, dtype=np.float64)
+    if a.size == 0 or b.size == 0:
+        raise GenplayError("AUROC needs scores on both sides")
+    both = np.concatenate([a, b])
+    order = both.argsort(kind="mergesort")
+    ranks = np.empty(both.size, dtype=np.float64)
+    ranks[order] = np.arange(1, both.size + 1)
+    # average ranks over ties
+    values = both[order]
+    start = 0
+    for end in range(1, both.size + 1):
+        if end == both.size or values[end] != values[start]:
+            ranks[order[start:end]] = (start + 1 + end) / 2.0
+            start = end
+    rank_sum = ranks[a.size:].sum()
+    return float((rank_sum - b.size * (b.size + 1) / 2.0) / (a.size * b.size))
