@@ -289,15 +289,92 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_files(paths: Sequence[str]) -> list[Path]:
+    """The files named, and the images below each folder named (recursively, sorted)."""
+    from genplay.core.images import IMAGE_SUFFIXES
+
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            files.append(path)  # a missing or unreadable file becomes a row with its error
+    return files
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    import csv
+
+    import numpy as np
+
+    from genplay.core import checkpoints, runtime
+    from genplay.core.errors import ImageError
+    from genplay.core.images import load_image, prepare_for_model, to_float_chw
+    from genplay.core.ops import outliers
+
+    runtime.set_threads(args.threads)
+    model, info = _load(args.checkpoint)
+    reference, typical = outliers.load_reference(info.path, checkpoints.weights_hash(info.path))
+    method = args.method or next((m for m in ("complexity", "recon", "bpd") if m in reference),
+                                 None)
+    if method not in reference:
+        have = ", ".join(reference) or "none"
+        raise GenplayError(f"no reference for the {method!r} score (measured: {have})")
+    threshold = outliers.threshold_at_fpr(reference[method], args.fpr)
+    files = _image_files(args.paths)
+    if not files:
+        raise GenplayError("no images found in the paths given")
+    channels, size = info.image_shape[0], info.image_shape[1]
+    rows, pixels, readable = [], [], []
+    for i, path in enumerate(files):
+        try:
+            seen, _ = prepare_for_model(load_image(path), size=size, channels=channels)
+        except ImageError as exc:
+            rows.append({"file": str(path), "score": None, "percentile": None,
+                         "verdict": "unreadable", "error": str(exc)})
+            continue
+        rows.append({"file": str(path), "score": None, "percentile": None, "verdict": "",
+                     "error": ""})
+        pixels.append(to_float_chw(seen))
+        readable.append(i)
+    if pixels:
+        result = _run_with_bar(outliers.score_images(model, np.stack(pixels), method,
+                                                     typical_bpd=typical), "scoring",
+                               len(pixels), "img")
+        percentiles = outliers.percentile_of(result.value, reference[method])
+        for i, score, pct in zip(readable, result.value, percentiles):
+            rows[i].update(score=float(score), percentile=float(pct),
+                           verdict="outlier" if score > threshold else "inlier")
+    if args.json:
+        print(json.dumps({"checkpoint": info.name, "method": method, "fpr": args.fpr,
+                          "threshold": threshold, "rows": rows}, indent=2))
+    elif args.csv:
+        writer = csv.DictWriter(sys.stdout, ["file", "score", "percentile", "verdict", "error"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print(f"{info.name}, {method} score; outlier above {threshold:.4g} "
+              f"({args.fpr:.0%} of its test images are)")
+        for row in rows:
+            if row["score"] is None:
+                print(f"{'unreadable':>10}  {row['file']}: {row['error']}")
+            else:
+                print(f"{row['verdict']:>10}  {row['score']:9.4f}  {row['percentile']:5.1f}%  "
+                      f"{row['file']}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from genplay.core import checkpoints, runtime
     from genplay.core.metrics import evaluate_checkpoint
 
     runtime.set_threads(args.threads)
-    metrics = None
+    metrics, reference = None, None
     events = evaluate_checkpoint(
         args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
         limit=args.limit, seed=args.seed, data_root=args.data_root,
+        quality=not args.scores_only, scores=not args.no_scores, slow_scores=args.slow_scores,
     )
     from tqdm import tqdm
 
@@ -318,7 +395,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 bar.n = event.step
                 bar.refresh()
             elif isinstance(event, Result):
-                metrics = event.value
+                metrics, reference = event.value, event.summary.get("reference")
             if stop.requested:
                 events.close()
                 print("stopped; metrics.json left as it was", file=sys.stderr)
@@ -326,7 +403,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     assert metrics is not None
+    if args.scores_only:  # keep what was measured before; replace the score figures only
+        previous = checkpoints.read_info(args.checkpoint).metrics
+        if previous.get("checkpoint_hash") not in (None, metrics["checkpoint_hash"]):
+            raise GenplayError("metrics.json was measured for other weights; run a full eval")
+        metrics = {**previous, **metrics}
     if not args.dry_run:
+        if reference is not None:
+            from genplay.core.ops.outliers import save_reference
+
+            save_reference(args.checkpoint, *reference, metrics["checkpoint_hash"])
         checkpoints.write_metrics(args.checkpoint, metrics)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
@@ -399,6 +485,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads(p)
     p.set_defaults(func=cmd_interpolate)
 
+    p = sub.add_parser("score", help="how strange each image is to a model (outlier scores)")
+    p.add_argument("checkpoint")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument("--method", choices=["bpd", "complexity", "typicality", "elbo", "recon"],
+                   help="score (default: complexity, else recon, else bpd)")
+    p.add_argument("--fpr", type=float, default=0.05,
+                   help="flag images stranger than all but this fraction of the test split")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true")
+    out.add_argument("--csv", action="store_true")
+    add_threads(p)
+    p.set_defaults(func=cmd_score)
+
     p = sub.add_parser("eval", help="measure a checkpoint on the test split, write metrics.json")
     p.add_argument("checkpoint")
     p.add_argument("--features", help="feature-net checkpoint for FID/KID "
@@ -409,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", help="folder holding the named datasets")
     p.add_argument("--dry-run", action="store_true", help="print, do not write metrics.json")
+    p.add_argument("--scores-only", action="store_true",
+                   help="measure only the outlier scores' reference (kept in metrics.json "
+                        "with what was measured before)")
+    p.add_argument("--no-scores", action="store_true", help="skip the outlier scores")
+    p.add_argument("--slow-scores", action="store_true",
+                   help="also the reconstruction score of encoders by optimisation (GAN)")
     add_threads(p)
     p.set_defaults(func=cmd_eval)
     return parser

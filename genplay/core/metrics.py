@@ -118,9 +118,16 @@ def _is_importance_weighted(model: Density) -> bool:
 def evaluate_checkpoint(
     path: str | os.PathLike, *, features: str | os.PathLike | None = None,
     n_samples: int = 10000, iwae_k: int = 100, limit: int | None = None, seed: int = 0,
-    data_root: str | None = None, batch_size: int = 64,
+    data_root: str | None = None, batch_size: int = 64, quality: bool = True,
+    scores: bool = True, slow_scores: bool = False,
 ) -> Iterator[Progress | Result]:
-    """Measures a checkpoint on its dataset's test split; the Result holds metrics.json."""
+    """Measures a checkpoint on its dataset's test split; the Result holds metrics.json.
+
+    quality: accuracy, bits/dim, FID/KID. scores: the outlier scores of the test split,
+    the reference a user's images are read against (reconstruction scores of encoders
+    by optimisation only with slow_scores); the Result's summary holds them as
+    {"reference": (scores by method, typical bpd)} for the caller to save.
+    """
     model, info = checkpoints.load(path)
     c, size = info.image_shape[0], info.image_shape[1]
     test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
@@ -130,6 +137,12 @@ def evaluate_checkpoint(
         "split": "test", "test_images": len(test), "seed": seed,
         "checkpoint_hash": checkpoints.weights_hash(info.path), "genplay_version": __version__,
     }
+    reference = {}
+    if scores:
+        reference = yield from _reference_scores(model, test, metrics, seed, slow_scores)
+    if not quality:
+        yield Result(metrics, reference)
+        return
     if info.family == "classifier":
         yield Progress(0, None, message="accuracy on the test split")
         metrics["test_accuracy"] = accuracy(model, test)
@@ -157,7 +170,39 @@ def evaluate_checkpoint(
     if isinstance(model, Sampler):
         yield from _sample_quality(model, info, test, metrics, features, n_samples, seed,
                                    data_root)
-    yield Result(metrics)
+    yield Result(metrics, reference)
+
+
+def _reference_scores(model, test, metrics, seed, slow_scores):
+    from genplay.core.ops import outliers
+
+    methods = outliers.available_methods(model)
+    if "recon" in methods and not slow_scores and outliers.iterative_encoder(model):
+        methods.remove("recon")
+        metrics["scores_note"] = ("no reference for recon: this model encodes by "
+                                  "optimisation (genplay eval --slow-scores measures it)")
+    if not methods:
+        return {}
+    # typicality is |bpd - mean test bpd|: derived from the bpd pass, not a second one
+    direct = [m for m in methods if m != "typicality"]
+    if "typicality" in methods and "bpd" not in direct:
+        direct.insert(0, "bpd")
+    values = None
+    for event in outliers.score_many(model, test.as_float().numpy(), direct, seed=seed):
+        if isinstance(event, Result):
+            values = event.value
+        else:
+            yield event
+    typical = float(values["bpd"].mean()) if "bpd" in values else None
+    if "typicality" in methods:
+        values["typicality"] = np.abs(values["bpd"] - typical)
+    values = {m: values[m] for m in methods}
+    metrics["typical_bpd"] = typical
+    metrics["scores"] = {
+        m: {"mean": float(v.mean()), "threshold_at_fpr_0.05": outliers.threshold_at_fpr(v, 0.05)}
+        for m, v in values.items()
+    }
+    return {"reference": (values, typical)}
 
 
 def _sample_quality(model, info, test, metrics, features, n_samples, seed, data_root):

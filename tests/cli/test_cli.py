@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +189,51 @@ def test_interpolate_errors(capsys, tiny_checkpoints, tmp_path):
     code, _, err = run(capsys, "interpolate", tiny_checkpoints / "vae-tiny", "--from", 1,
                        "--to", 2, "--frames", 99, "-o", tmp_path / "s.png")
     assert code == 2 and "64" in err
+
+
+def test_eval_scores_then_score_images(capsys, tiny_checkpoints, tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    ckpt = tmp_path / "vae"
+    shutil.copytree(tiny_checkpoints / "vae-tiny", ckpt)
+    code, _, err = run(capsys, "score", ckpt, tmp_path)
+    assert code == 2 and "no reference scores" in err
+    code, _, err = run(capsys, "eval", ckpt, "--scores-only", "--dry-run")
+    assert code == 0 and not (ckpt / "reference_scores.npz").exists()
+    code, out, err = run(capsys, "eval", ckpt, "--scores-only")
+    assert code == 0, err
+    metrics = json.loads((ckpt / "metrics.json").read_text())
+    assert set(metrics["scores"]) == {"bpd", "complexity", "typicality", "elbo", "recon"}
+    assert metrics["test_images"] == 16 and "fid" not in metrics
+
+    pics = tmp_path / "pics"
+    (pics / "sub").mkdir(parents=True)
+    Image.new("L", (30, 30), 0).save(pics / "dark.png")
+    Image.new("L", (12, 20), 255).save(pics / "sub" / "light.jpg")
+    (pics / "broken.png").write_bytes(b"nope")
+    code, out, err = run(capsys, "score", ckpt, pics, "--method", "bpd", "--fpr", "0.25",
+                         "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    rows = {Path(r["file"]).name: r for r in report["rows"]}
+    assert set(rows) == {"dark.png", "light.jpg", "broken.png"}
+    assert rows["broken.png"]["verdict"] == "unreadable" and "broken.png" in rows[
+        "broken.png"]["error"]
+    for name in ("dark.png", "light.jpg"):
+        row = rows[name]
+        assert 0 <= row["percentile"] <= 100
+        assert row["verdict"] == ("outlier" if row["score"] > report["threshold"] else "inlier")
+    code, out, _ = run(capsys, "score", ckpt, pics / "dark.png", "--csv")
+    assert code == 0 and out.splitlines()[0] == "file,score,percentile,verdict,error"
+
+
+def test_score_needs_a_measured_method(capsys, tiny_checkpoints, tmp_path):
+    import shutil
+
+    ckpt = tmp_path / "gan"
+    shutil.copytree(tiny_checkpoints / "gan-tiny", ckpt)
+    code, _, err = run(capsys, "eval", ckpt, "--scores-only")
+    assert code == 0, err
+    assert "optimisation" in json.loads((ckpt / "metrics.json").read_text())["scores_note"]

@@ -20,6 +20,7 @@ import io
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -88,43 +89,117 @@ def score_images(
     model, images: np.ndarray, method: str = "bpd", *, batch_size: int = 64,
     typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0,
 ) -> Iterator[Progress | Result]:
-    """Scores float (N, C, H, W) images in [0, 1]; Result(float64 scores (N,)).
+    """Scores float (N, C, H, W) images in [0, 1] by one method; Result(float64 (N,))."""
+    for event in score_many(model, images, [method], batch_size=batch_size,
+                            typical_bpd=typical_bpd, iwae_k=iwae_k, seed=seed):
+        if isinstance(event, Result):
+            yield Result(event.value[method], {"method": method})
+        else:
+            yield event
 
+
+def score_many(
+    model, images: np.ndarray, methods: list[str], *, batch_size: int = 64,
+    typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0,
+) -> Iterator[Progress | Result]:
+    """Scores images by several methods in one pass; Result({method: float64 (N,)}).
+
+    bits/dim is computed once and shared by bpd, complexity and typicality.
     typical_bpd (the mean bits/dim of the test split) is needed by "typicality".
     Seeded: the same call gives the same scores (stochastic bounds draw their samples
     per batch, so a different batch_size gives slightly different estimates).
     """
-    if method not in METHODS:
-        raise GenplayError(f"unknown score method {method!r}; known: {', '.join(METHODS)}")
-    if method not in available_methods(model):
-        raise GenplayError(f"this model cannot compute the {method!r} score "
-                           f"(it can: {', '.join(available_methods(model)) or 'none'})")
-    if method == "typicality" and typical_bpd is None:
+    for method in methods:
+        if method not in METHODS:
+            raise GenplayError(f"unknown score method {method!r}; known: {', '.join(METHODS)}")
+        if method not in available_methods(model):
+            raise GenplayError(f"this model cannot compute the {method!r} score "
+                               f"(it can: {', '.join(available_methods(model)) or 'none'})")
+    if "typicality" in methods and typical_bpd is None:
         raise GenplayError("the typicality score needs the test split's mean bits/dim")
     x_all = torch.as_tensor(np.asarray(images, dtype=np.float32))
     x_all = torch.round(x_all.clamp(0, 1) * 255) / 255  # the models see 8-bit images
     generator = torch.Generator().manual_seed(seed)
-    k = iwae_k if _importance_weighted(model) else None
-    scores = []
+    k = iwae_k if "bpd" in available_methods(model) and _importance_weighted(model) else None
+    parts: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     for start in range(0, len(x_all), batch_size):
         x = x_all[start : start + batch_size].to(getattr(model, "device", "cpu"))
-        if method == "recon":
-            with torch.enable_grad():  # encoders by optimisation need gradients
-                z = encode(model, x)
-            with torch.no_grad():
-                part = (model.decode(z) - x).pow(2).mean(dim=(1, 2, 3))
-        elif method == "elbo":
-            part = _bpd(model, x, generator, 1)
-        else:
-            part = _bpd(model, x, generator, k)
-            if method == "complexity":
+        bpd = None
+        if {"bpd", "complexity", "typicality"} & set(methods):
+            bpd = _bpd(model, x, generator, k)
+        for method in methods:
+            if method == "recon":
+                with torch.enable_grad():  # encoders by optimisation need gradients
+                    z = encode(model, x)
+                with torch.no_grad():
+                    part = (model.decode(z) - x).pow(2).mean(dim=(1, 2, 3))
+            elif method == "elbo":
+                part = _bpd(model, x, generator, 1)
+            elif method == "complexity":
                 pixels = (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-                part = part - torch.from_numpy(compression_bpd(pixels)).to(part)
+                part = bpd - torch.from_numpy(compression_bpd(pixels)).to(bpd)
             elif method == "typicality":
-                part = (part - typical_bpd).abs()
-        scores.append(part.double().cpu().numpy())
-        yield Progress(min(start + batch_size, len(x_all)), len(x_all), message=f"{method} scores")
-    yield Result(np.concatenate(scores) if scores else np.zeros(0), {"method": method})
+                part = (bpd - typical_bpd).abs()
+            else:
+                part = bpd
+            parts[method].append(part.double().cpu().numpy())
+        yield Progress(min(start + batch_size, len(x_all)), len(x_all),
+                       message=f"scores: {', '.join(methods)}")
+    yield Result({m: np.concatenate(p) if p else np.zeros(0) for m, p in parts.items()})
+
+
+def iterative_encoder(model) -> bool:
+    """Whether encoding goes by optimisation (many steps: slow on a whole test split)."""
+    if not isinstance(model, Latent):
+        return False
+    x = torch.zeros((1, *model.image_shape), device=getattr(model, "device", "cpu"))
+    steps = model.encode_steps(x)
+    next(steps)
+    try:
+        next(steps)
+    except StopIteration:
+        return False
+    finally:
+        steps.close()
+    return True
+
+
+# --- reference distributions, stored beside a checkpoint ---------------------------------
+REFERENCE_FILE = "reference_scores.npz"
+
+
+def save_reference(folder, scores: dict[str, np.ndarray], typical_bpd: float | None,
+                   weights_hash: str) -> None:
+    """The test split's scores, which make a user's score a percentile (written by eval)."""
+    from genplay.core.checkpoints import atomic_write
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, weights_hash=np.array(weights_hash),
+                     typical_bpd=np.array(np.nan if typical_bpd is None else typical_bpd),
+                     **{f"score_{m}": np.sort(v) for m, v in scores.items()})
+
+    atomic_write(Path(folder) / REFERENCE_FILE, write)
+
+
+def load_reference(folder, weights_hash: str) -> tuple[dict[str, np.ndarray], float | None]:
+    """(scores by method, typical bpd) of a checkpoint; a clear error if missing or stale."""
+    path = Path(folder) / REFERENCE_FILE
+    hint = (f"run `genplay eval {folder} --scores-only` to measure them (add --slow-scores "
+            "for models that encode by optimisation)")
+    if not path.is_file():
+        raise GenplayError(f"{folder} has no reference scores; {hint}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            stored_hash = str(data["weights_hash"])
+            typical = float(data["typical_bpd"])
+            scores = {name[len("score_"):]: data[name] for name in data.files
+                      if name.startswith("score_")}
+    except Exception as exc:  # unreadable: say so, the user can re-measure
+        raise GenplayError(f"{path}: unreadable ({exc}); {hint}") from None
+    if stored_hash != weights_hash:
+        raise GenplayError(f"{path} was measured for other weights; {hint}")
+    return scores, None if math.isnan(typical) else typical
 
 
 # --- reading scores against a reference distribution -----------------------------------------
