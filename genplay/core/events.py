@@ -6,6 +6,7 @@ pass them across threads and the CLI can print them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,3 +48,14 @@ class Saved:
 class Result:
     value: Any
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+def final_value(events: Iterator[Any]) -> Any:
+    """Runs a generator of events to its end and returns its Result's value."""
+    value, seen = None, False
+    for event in events:
+        if isinstance(event, Result):
+            value, seen = event.value, True
+    if not seen:
+        raise RuntimeError("the generator ended without a Result")
+    return value

@@ -7,7 +7,6 @@ other and against the real-vs-real floor, and cannot be compared with published 
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from genplay.core import checkpoints
 from genplay.core.data import ImageDataset, load_dataset
 from genplay.core.errors import CheckpointError
 from genplay.core.events import Progress, Result
-from genplay.core.models.base import Density, Sampler, bits_per_dim
+from genplay.core.models.base import Density, Sampler, bits_per_dim, is_importance_weighted
 from genplay.core.ops.sampling import sample_images
 
 FEATURE_NOTE = ("FID and KID are measured in the feature space of genplay's own classifier "
@@ -110,10 +109,6 @@ def accuracy(net: torch.nn.Module, data: ImageDataset, batch_size: int = 500) ->
     return correct / len(data)
 
 
-def _is_importance_weighted(model: Density) -> bool:
-    return "k" in inspect.signature(model.log_prob).parameters
-
-
 # --- whole-checkpoint evaluation --------------------------------------------------------
 def evaluate_checkpoint(
     path: str | os.PathLike, *, features: str | os.PathLike | None = None,
@@ -149,7 +144,7 @@ def evaluate_checkpoint(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     if isinstance(model, Density):
-        weighted = _is_importance_weighted(model)
+        weighted = is_importance_weighted(model)
         sums = {"elbo": 0.0, "iwae": 0.0} if weighted else {"bpd": 0.0}
         for i in range(0, len(test), batch_size):
             x = test.as_float(slice(i, i + batch_size))

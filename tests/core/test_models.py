@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import pytest
@@ -18,6 +17,7 @@ from genplay.core.models.base import (
     capabilities_of,
     encode,
     has_capability,
+    is_importance_weighted,
 )
 from genplay.core.models.blocks import resolution_plan
 from tests.conftest import TINY_CONFIGS
@@ -155,7 +155,7 @@ def test_families_build_for_every_image_shape(family, size, channels):
     if has_capability(model, Sampler):
         assert model.sample(2).shape == (2, channels, size, size)
     if has_capability(model, Density):
-        weighted = "k" in inspect.signature(model.log_prob).parameters
+        weighted = is_importance_weighted(model)
         assert model.log_prob(x, **({"k": 2} if weighted else {})).shape == (2,)
     if family == "classifier":
         assert model(x).shape == (2, 10)

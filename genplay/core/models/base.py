@@ -11,6 +11,7 @@ Images crossing this interface are float tensors in [0, 1], shape (N, C, H, W).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -176,6 +177,12 @@ def encode(model: Latent, x: torch.Tensor, **opts: Any) -> torch.Tensor:
         final = z
     assert final is not None, "encode_steps must yield at least once"
     return final
+
+
+def is_importance_weighted(model: Density) -> bool:
+    """Whether log_prob is an importance-weighted bound taking k samples (a VAE's IWAE),
+    rather than an exact likelihood or a single-sample bound."""
+    return "k" in inspect.signature(model.log_prob).parameters
 
 
 def bits_per_dim(log_prob_nats: torch.Tensor, image_shape: tuple[int, int, int]) -> torch.Tensor:

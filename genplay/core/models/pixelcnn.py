@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genplay.core.events import Preview, Progress, Result
+from genplay.core.events import Preview, Progress, Result, final_value
 from genplay.core.images import to_uint8_hwc
 from genplay.core.models import likelihood
 from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
@@ -169,7 +169,8 @@ class PixelCNN(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> torch.Tensor:
         """n images in [0, 1] on the 8-bit grid, drawn pixel by pixel in raster order."""
-        return _last_result(self.sample_steps(n, generator, temperature, preview_every=0))
+        steps = self.sample_steps(n, generator, temperature, preview_every=0)
+        return torch.from_numpy(final_value(steps))
 
     def sample_steps(
         self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
@@ -193,7 +194,8 @@ class PixelCNN(GenerativeModel):
         the rest" is exact, while a hole in the middle only sees what is above and to
         its left.
         """
-        return _last_result(self.complete_steps(x, mask, generator, temperature, 0))
+        steps = self.complete_steps(x, mask, generator, temperature, 0)
+        return torch.from_numpy(final_value(steps))
 
     def complete_steps(
         self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None,
@@ -244,15 +246,6 @@ class PixelCNN(GenerativeModel):
             cache.finish_row(i)
             yield Progress(step=(i + 1) * width, total=total, message="sampling pixels")
         yield Result(cache.x.cpu().numpy().astype(np.float32))
-
-
-def _last_result(steps: Iterator[Progress | Preview | Result]) -> torch.Tensor:
-    result = None
-    for event in steps:
-        if isinstance(event, Result):
-            result = event.value
-    assert result is not None
-    return torch.from_numpy(result)
 
 
 class _Incremental:

@@ -22,7 +22,7 @@ from PIL import Image
 
 from genplay.core.checkpoints import atomic_write
 from genplay.core.errors import GenplayError
-from genplay.core.events import Progress, Result
+from genplay.core.events import Progress, Result, final_value
 from genplay.core.models.base import Latent, has_capability
 
 MIN_FRAMES, MAX_FRAMES = 2, 64
@@ -186,19 +186,10 @@ class LatentDirections:
     method: str
 
 
-def _final(steps: Iterator[Progress | Result]) -> Any:
-    """Runs a generator of events to its end and returns the Result's value."""
-    value = None
-    for event in steps:
-        if isinstance(event, Result):
-            value = event.value
-    return value
-
-
 def compute_directions(model: Latent, k: int = 8, n: int = 2000, seed: int = 0,
                        batch_size: int = 256) -> LatentDirections:
     """compute_directions_steps() run to the end."""
-    return _final(compute_directions_steps(model, k, n, seed, batch_size))
+    return final_value(compute_directions_steps(model, k, n, seed, batch_size))
 
 
 def compute_directions_steps(model: Latent, k: int = 8, n: int = 2000, seed: int = 0,
@@ -274,7 +265,7 @@ def load_or_compute_directions(model: Latent, checkpoint_folder: str | Path,
                                weights_hash: str, k: int = 8, n: int = 2000,
                                seed: int = 0) -> LatentDirections:
     """load_or_compute_directions_steps() run to the end."""
-    return _final(load_or_compute_directions_steps(model, checkpoint_folder, weights_hash,
+    return final_value(load_or_compute_directions_steps(model, checkpoint_folder, weights_hash,
                                                    k, n, seed))
 
 

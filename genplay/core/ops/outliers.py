@@ -28,7 +28,7 @@ from PIL import Image
 
 from genplay.core.errors import GenplayError
 from genplay.core.events import Progress, Result
-from genplay.core.models.base import Density, Latent, bits_per_dim, encode
+from genplay.core.models.base import Density, Latent, bits_per_dim, encode, is_importance_weighted
 
 
 @dataclass(frozen=True)
@@ -49,17 +49,13 @@ METHODS = {
 }
 
 
-def _importance_weighted(model) -> bool:
-    return "k" in inspect.signature(model.log_prob).parameters
-
-
 def available_methods(model) -> list[str]:
     """Score methods this model can compute, in a fixed order."""
     names = []
     for name, method in METHODS.items():
         if not isinstance(model, method.capability):
             continue
-        if name == "elbo" and not _importance_weighted(model):
+        if name == "elbo" and not is_importance_weighted(model):
             continue  # exact likelihoods have no looser bound to offer
         names.append(name)
     return names
@@ -120,7 +116,7 @@ def score_many(
     x_all = torch.as_tensor(np.asarray(images, dtype=np.float32))
     x_all = torch.round(x_all.clamp(0, 1) * 255) / 255  # the models see 8-bit images
     generator = torch.Generator().manual_seed(seed)
-    k = iwae_k if "bpd" in available_methods(model) and _importance_weighted(model) else None
+    k = iwae_k if "bpd" in available_methods(model) and is_importance_weighted(model) else None
     parts: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     for start in range(0, len(x_all), batch_size):
         x = x_all[start : start + batch_size].to(getattr(model, "device", "cpu"))
