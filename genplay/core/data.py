@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from genplay.core.errors import DatasetError, ImageError
-from genplay.core.images import IMAGE_SUFFIXES
+from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -144,14 +144,12 @@ def load_idx(folder: Path, split: str, name: str) -> ImageDataset:
 
 def load_image_folder(folder: Path, size: int, channels: int) -> ImageDataset:
     """Every readable image below folder (recursively), fitted to size x size."""
-    from genplay.core import images as imgs
-
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     arrays, skipped = [], []
     for path in files:
         try:
-            pixels, _ = imgs.prepare_for_model(
-                imgs.load_image(path), size=size, channels=channels, invert=False
+            pixels, _ = prepare_for_model(
+                load_image(path), size=size, channels=channels, invert=False
             )
         except ImageError as exc:
             skipped.append((str(path), str(exc)))
