@@ -11,7 +11,6 @@ import json
 import shlex
 import signal
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,8 +67,7 @@ def _run_with_bar(events: Iterator, desc: str, total: int | None = None, unit: s
             if isinstance(event, Progress):
                 if event.total is not None:
                     bar.total = event.total
-                bar.n = event.step
-                bar.refresh()
+                bar.update(event.step - bar.n)
             elif isinstance(event, Result):
                 result = event
     return result
@@ -153,23 +151,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     stopped = False
     with _Stop() as stop, tqdm(desc=args.family, unit="step", file=sys.stderr, dynamic_ncols=True,
                                disable=None, mininterval=1.0) as bar:
-        last_log = 0.0
         for event in events:
             if isinstance(event, Progress):
                 if event.message:
                     tqdm.write(event.message, file=sys.stderr)
                 if event.total is not None:
                     bar.total = event.total
-                bar.n = event.step
                 bar.set_postfix({k: f"{v:.4g}" for k, v in event.losses.items()}
                                 | {"img/s": f"{event.images_per_s:.0f}", "ep": event.epoch},
                                 refresh=False)
-                bar.refresh() if time.monotonic() - last_log > 1.0 else None
+                bar.update(event.step - bar.n)  # redraws at most once a second
                 if args.log_every and event.step % args.log_every == 0:
                     losses = " ".join(f"{k}={v:.4g}" for k, v in event.losses.items())
                     tqdm.write(f"step {event.step} epoch {event.epoch} {losses} "
                                f"{event.images_per_s:.0f} img/s", file=sys.stderr)
-                    last_log = time.monotonic()
             elif isinstance(event, Validation):
                 figures = " ".join(f"{k}={v:.4f}" for k, v in event.metrics.items())
                 tqdm.write(f"epoch {event.epoch} (step {event.step}) validation: {figures}",
@@ -392,8 +387,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                dynamic_ncols=True, leave=True)
                     if bar.disable:  # not a terminal: a line per phase still shows progress
                         print(phase, file=sys.stderr, flush=True)
-                bar.n = event.step
-                bar.refresh()
+                bar.update(event.step - bar.n)
             elif isinstance(event, Result):
                 metrics, reference = event.value, event.summary.get("reference")
             if stop.requested:
