@@ -54,11 +54,13 @@ def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
     return values
 
 
-def _run_with_bar(events: Iterator, desc: str, total: int | None = None, unit: str = "it"):
-    """Iterates core events with a tqdm bar; returns the Result's value and summary."""
+def _run_with_bar(events: Iterator, desc: str, total: int | None = None, unit: str = "it",
+                  on_partial=None):
+    """Iterates core events with a tqdm bar; returns the Result (value and summary).
+    Partial results go to on_partial as they come."""
     from tqdm import tqdm
 
-    from genplay.core.events import Progress, Result
+    from genplay.core.events import Partial, Progress, Result
 
     result = None
     with tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
@@ -68,6 +70,8 @@ def _run_with_bar(events: Iterator, desc: str, total: int | None = None, unit: s
                 if event.total is not None:
                     bar.total = event.total
                 bar.update(event.step - bar.n)
+            elif isinstance(event, Partial) and on_partial is not None:
+                on_partial(event.value)
             elif isinstance(event, Result):
                 result = event
     return result
@@ -284,28 +288,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _image_files(paths: Sequence[str]) -> list[Path]:
-    """The files named, and the images below each folder named (recursively, sorted)."""
-    from genplay.core.images import IMAGE_SUFFIXES
-
-    files: list[Path] = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            files.append(path)  # a missing or unreadable file becomes a row with its error
-    return files
-
-
 def cmd_score(args: argparse.Namespace) -> int:
-    import csv
-
-    import numpy as np
-
     from genplay.core import checkpoints, runtime
-    from genplay.core.errors import ImageError
-    from genplay.core.images import load_image, prepare_for_model, to_float_chw
+    from genplay.core.images import find_images
     from genplay.core.ops import outliers
 
     runtime.set_threads(args.threads)
@@ -317,37 +302,21 @@ def cmd_score(args: argparse.Namespace) -> int:
         have = ", ".join(reference) or "none"
         raise GenplayError(f"no reference for the {method!r} score (measured: {have})")
     threshold = outliers.threshold_at_fpr(reference[method], args.fpr)
-    files = _image_files(args.paths)
+    files = find_images(args.paths)
     if not files:
         raise GenplayError("no images found in the paths given")
-    channels, size = info.image_shape[0], info.image_shape[1]
-    rows, pixels, readable = [], [], []
-    for i, path in enumerate(files):
-        try:
-            seen, _ = prepare_for_model(load_image(path), size=size, channels=channels)
-        except ImageError as exc:
-            rows.append({"file": str(path), "score": None, "percentile": None,
-                         "verdict": "unreadable", "error": str(exc)})
-            continue
-        rows.append({"file": str(path), "score": None, "percentile": None, "verdict": "",
-                     "error": ""})
-        pixels.append(to_float_chw(seen))
-        readable.append(i)
-    if pixels:
-        result = _run_with_bar(outliers.score_images(model, np.stack(pixels), method,
-                                                     typical_bpd=typical), "scoring",
-                               len(pixels), "img")
-        percentiles = outliers.percentile_of(result.value, reference[method])
-        for i, score, pct in zip(readable, result.value, percentiles):
-            rows[i].update(score=float(score), percentile=float(pct),
-                           verdict="outlier" if score > threshold else "inlier")
-    if args.json:
-        print(json.dumps({"checkpoint": info.name, "method": method, "fpr": args.fpr,
-                          "threshold": threshold, "rows": rows}, indent=2))
-    elif args.csv:
-        writer = csv.DictWriter(sys.stdout, ["file", "score", "percentile", "verdict", "error"])
-        writer.writeheader()
-        writer.writerows(rows)
+    rows: list[dict] = []
+
+    def add_rows(part: dict) -> None:
+        rows.extend(outliers.verdict_rows(part["files"], part["errors"], part["scores"][method],
+                                          reference[method], threshold))
+
+    _run_with_bar(outliers.score_files(model, files, [method], typical_bpd=typical), "scoring",
+                  len(files), "img", on_partial=add_rows)
+    header = {"checkpoint": info.name, "method": method, "fpr": args.fpr,
+              "threshold": threshold}
+    if args.json or args.csv:
+        outliers.write_rows(sys.stdout, rows, "json" if args.json else "csv", header)
     else:
         print(f"{info.name}, {method} score; outlier above {threshold:.4g} "
               f"({args.fpr:.0%} of its test images are)")

@@ -32,6 +32,14 @@ class Preview:
 
 
 @dataclass(frozen=True)
+class Partial:
+    """Part of the result, ready before the rest (e.g. the scores of the first files),
+    so a long job can fill a table as it goes; the final Result still follows."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
 class Validation:
     epoch: int
     step: int

@@ -14,7 +14,7 @@ import math
 import os
 import secrets
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -185,6 +185,23 @@ def prepare_for_model(image: np.ndarray, *, size: int, channels: int, invert: bo
     top, left = (size - new_h) // 2, (size - new_w) // 2
     out[top:top + new_h, left:left + new_w] = np.asarray(resized).reshape(new_h, new_w, channels)
     return out, invert
+
+
+def find_images(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The files named, and the images below each folder named (recursively, sorted).
+
+    Files are kept whatever their suffix, so a missing or unreadable one can be
+    reported by whoever loads it; in folders only image suffixes are picked up.
+    """
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*")
+                            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        else:
+            files.append(path)
+    return files
 
 
 def to_float_chw(pixels: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ plus its arguments, optionally naming a checkpoint the job runs on) and gets
 progress, previews, results and errors back as Qt signals carrying plain Python
 and numpy values, in the UI thread.
 
-- A generator job yields core events (Progress, Preview, Result); each yield is a
-  point where Cancel takes effect.
+- A generator job yields core events (Progress, Preview, Partial, Result); each
+  yield is a point where Cancel takes effect.
 - Interactive jobs name a ``key`` (e.g. "latent-slider"): a newer job with the same
   key replaces one still waiting and cancels one running, and results of any job
   that is no longer the newest of its key are dropped, so a slider drag never shows
@@ -52,6 +52,7 @@ class _Callbacks:
     on_result: Callable[[Any, dict], None] | None = None
     on_progress: Callable[[int, int | None, str], None] | None = None
     on_preview: Callable[[Any], None] | None = None
+    on_partial: Callable[[Any], None] | None = None
     on_error: Callable[[str], None] | None = None
     on_done: Callable[[bool], None] | None = None
 
@@ -61,6 +62,7 @@ class _Worker(QThread):
 
     progress = Signal(int, int, int, str)  # job id, step, total (-1: unknown), message
     preview = Signal(int, object)
+    partial = Signal(int, object)
     result = Signal(int, object, object)  # job id, value, summary
     failed = Signal(int, str)
     done = Signal(int, bool)  # job id, cancelled
@@ -169,7 +171,7 @@ class _Worker(QThread):
         return model
 
     def _run(self, job: _Job) -> None:
-        from genplay.core.events import Preview, Progress, Result
+        from genplay.core.events import Partial, Preview, Progress, Result
 
         if job.cancel.is_set():
             raise Cancelled
@@ -189,6 +191,8 @@ class _Worker(QThread):
                     self.progress.emit(job.id, event.step, total, event.message)
                 elif isinstance(event, Preview):
                     self.preview.emit(job.id, _to_plain(event.images))
+                elif isinstance(event, Partial):
+                    self.partial.emit(job.id, _to_plain(event.value))
                 elif isinstance(event, Result):
                     self.result.emit(job.id, _to_plain(event.value), _to_plain(event.summary))
         finally:
@@ -225,6 +229,7 @@ class Engine(QObject):
         self._worker.started_job.connect(self.job_started)
         self._worker.progress.connect(self._on_progress)
         self._worker.preview.connect(self._on_preview)
+        self._worker.partial.connect(self._on_partial)
         self._worker.result.connect(self._on_result)
         self._worker.failed.connect(self._on_failed)
         self._worker.done.connect(self._on_done)
@@ -243,11 +248,12 @@ class Engine(QObject):
     def submit(
         self, fn: Callable[..., Any], *args: Any, checkpoint: str | Path | None = None,
         key: str | None = None, label: str = "", on_result=None, on_progress=None,
-        on_preview=None, on_error=None, on_done=None, **kwargs: Any,
+        on_preview=None, on_partial=None, on_error=None, on_done=None, **kwargs: Any,
     ) -> int:
         """Queues fn(model?, *args, **kwargs); the callbacks run in the UI thread."""
         job_id = next(self._ids)
-        self._callbacks[job_id] = _Callbacks(on_result, on_progress, on_preview, on_error, on_done)
+        self._callbacks[job_id] = _Callbacks(on_result, on_progress, on_preview, on_partial,
+                                             on_error, on_done)
         self._keys[job_id] = key
         if key is not None:
             self._latest[key] = job_id
@@ -293,6 +299,11 @@ class Engine(QObject):
         cb = self._callbacks.get(job_id)
         if cb and cb.on_preview and not self._stale(job_id):
             cb.on_preview(images)
+
+    def _on_partial(self, job_id: int, value: Any) -> None:
+        cb = self._callbacks.get(job_id)
+        if cb and cb.on_partial and not self._stale(job_id):
+            cb.on_partial(value)
 
     def _on_result(self, job_id: int, value: Any, summary: Any) -> None:
         cb = self._callbacks.get(job_id)

@@ -96,3 +96,78 @@ def test_auroc_closed_forms():
     a, b = rng.normal(size=2000), rng.normal(loc=1.0, size=2000)
     # two unit Gaussians one sd apart: AUROC = Phi(1 / sqrt(2)) = 0.760
     assert auroc(a, b) == pytest.approx(0.760, abs=0.02)
+
+
+def test_score_files_streams_chunks_and_reports_unreadable_files(tmp_path):
+    from PIL import Image
+
+    from genplay.core.events import Partial, Result
+    from genplay.core.images import find_images
+    from genplay.core.ops.outliers import score_files
+
+    (tmp_path / "sub").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 256, (12, 9), dtype=np.uint8)).save(
+            tmp_path / "sub" / f"{i}.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
+    (tmp_path / "notes.txt").write_text("not an image")
+    files = find_images([tmp_path, tmp_path / "missing.png"])
+    assert [f.name for f in files] == ["bad.png", *[f"{i}.png" for i in range(5)], "missing.png"]
+    model = tiny("vae")
+    events = list(score_files(model, files, ["bpd", "recon"], chunk=3, batch_size=2))
+    parts = [e.value for e in events if isinstance(e, Partial)]
+    assert [p["start"] for p in parts] == [0, 3, 6]
+    errors = [e for p in parts for e in p["errors"]]
+    assert [bool(e) for e in errors] == [True, False, False, False, False, False, True]
+    assert "bad.png" in errors[0] and "missing.png" in errors[-1]
+    bpd = np.concatenate([p["scores"]["bpd"] for p in parts])
+    assert np.isnan(bpd[[0, 6]]).all() and np.isfinite(bpd[1:6]).all()
+    assert parts[0]["pixels"].shape == (3, 8, 8, 1) and parts[0]["pixels"].dtype == np.uint8
+    assert events[-1] == Result({"scored": 5, "unreadable": 2})
+    # the scores are those of the images as the model sees them
+    seen = np.concatenate([p["pixels"] for p in parts])[1:6]
+    direct = scores(model, seen.transpose(0, 3, 1, 2) / 255.0, "recon")
+    np.testing.assert_allclose(np.concatenate([p["scores"]["recon"] for p in parts])[1:6],
+                               direct, rtol=1e-5)
+
+
+def test_rows_threshold_and_export(tmp_path):
+    import csv
+    import io
+    import json
+
+    from genplay.core.ops.outliers import verdict_rows, write_rows
+
+    reference = np.arange(100, dtype=np.float64)
+    rows = verdict_rows(["a", "b", "c"], ["", "", "cannot read c"],
+                        np.array([10.0, 95.5, np.nan]), reference, threshold=94.0)
+    assert [r["verdict"] for r in rows] == ["inlier", "outlier", "unreadable"]
+    assert rows[0]["percentile"] == pytest.approx(11.0) and rows[2]["score"] is None
+    out = io.StringIO()
+    write_rows(out, rows, "csv", {"method": "bpd"})
+    table = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["verdict"] for r in table] == ["inlier", "outlier", "unreadable"]
+    out = io.StringIO()
+    write_rows(out, rows, "json", {"method": "bpd"})
+    assert json.loads(out.getvalue())["method"] == "bpd"
+    with pytest.raises(GenplayError):
+        write_rows(io.StringIO(), rows, "xlsx", {})
+
+
+@pytest.mark.parametrize("family", ["pixelcnn", "vae"])
+def test_pixel_bits(family):
+    import torch
+
+    from genplay.core.ops.outliers import pixel_bits
+
+    model = tiny(family)
+    x = torch.rand(3, 1, 8, 8)
+    bits = pixel_bits(model, x)
+    assert bits.shape == (3, 8, 8) and np.isfinite(bits).all()
+    if family == "pixelcnn":  # exact: the pixels' bits add up to the image's
+        q = torch.round(x * 255) / 255
+        total = -model.log_prob(q).double().numpy() / np.log(2)
+        np.testing.assert_allclose(bits.sum(axis=(1, 2)), total, rtol=1e-5)
+    assert isinstance(model.pixel_bits_note, str)
+    assert pixel_bits(tiny("flow"), x) is None

@@ -157,6 +157,13 @@ class PixelCNN(GenerativeModel):
         """Exact log p(x) of 8-bit images in nats, shape (N,)."""
         return self.log_prob_pixels(x).sum(dim=(1, 2, 3))
 
+    pixel_bits_note = ("exact: -log2 p(pixel | the pixels above and to its left), summed over "
+                       "colour channels; the image's bits are the sum over its pixels")
+
+    def pixel_nll(self, x: torch.Tensor) -> torch.Tensor:
+        """Bits each pixel costs, (N, H, W); sums to the image's exact -log2 p(x)."""
+        return -self.log_prob_pixels(x).sum(dim=1) / math.log(2)
+
     # --- Sampler ----------------------------------------------------------------------------
     def sample_options(self) -> list[SampleOption]:
         return [SampleOption(

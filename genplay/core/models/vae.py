@@ -97,6 +97,15 @@ class VAE(GenerativeModel):
         kl = 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum(dim=1)
         return self._pixel_log_prob(x, z), kl
 
+    pixel_bits_note = ("approximate: -log2 p(pixel | z) under the decoder at the posterior mean "
+                       "z; the KL term of the bound belongs to no pixel and is left out")
+
+    def pixel_nll(self, x: torch.Tensor) -> torch.Tensor:
+        """Bits per pixel of the reconstruction at the posterior mean, (N, H, W)."""
+        mu, _ = self.posterior(x)
+        params = self.decoder_params(mu)
+        return -likelihood.log_prob(x, params, self.config.n_mix).sum(dim=1) / math.log(2)
+
     # --- training ---------------------------------------------------------------------------
     def train_step(self, x, labels, optimizers: Mapping[str, torch.optim.Optimizer], step):
         rec, kl = self.elbo_terms(x)

@@ -15,8 +15,10 @@ threshold is set at a chosen false-positive rate on that split.
 
 from __future__ import annotations
 
+import csv
 import inspect
 import io
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genplay.core.errors import GenplayError
-from genplay.core.events import Progress, Result
+from genplay.core.errors import GenplayError, ImageError
+from genplay.core.events import Partial, Progress, Result
+from genplay.core.images import load_image, prepare_for_model, to_float_chw
 from genplay.core.models.base import Density, Latent, bits_per_dim, encode, is_importance_weighted
 
 
@@ -142,6 +145,94 @@ def score_many(
         yield Progress(min(start + batch_size, len(x_all)), len(x_all),
                        message=f"scores: {', '.join(methods)}")
     yield Result({m: np.concatenate(p) if p else np.zeros(0) for m, p in parts.items()})
+
+
+def score_files(
+    model, files: list[Path], methods: list[str], *, typical_bpd: float | None = None,
+    chunk: int = 256, batch_size: int = 64, seed: int = 0,
+) -> Iterator[Progress | Partial | Result]:
+    """Loads and scores image files a chunk at a time, so memory stays bounded however
+    many there are; unreadable files become rows with their error, never a failure.
+
+    Each chunk yields Partial({"start", "files", "errors", "pixels", "scores"}): the
+    file names, "" or the reason a file could not be read, the images as the model
+    sees them (uint8 (n, H, W, C), zeros where unreadable) and {method: float64 (n,)}
+    (NaN where unreadable). The Result is {"scored": count, "unreadable": count}.
+    """
+    channels, size = model.image_shape[0], model.image_shape[1]
+    counts = {"scored": 0, "unreadable": 0}
+    for start in range(0, len(files), chunk):
+        names = [str(f) for f in files[start : start + chunk]]
+        pixels = np.zeros((len(names), size, size, channels), dtype=np.uint8)
+        errors = [""] * len(names)
+        for i, name in enumerate(names):
+            try:
+                pixels[i], _ = prepare_for_model(load_image(name), size=size, channels=channels)
+            except ImageError as exc:
+                errors[i] = str(exc)
+        ok = np.array([not e for e in errors], dtype=bool)
+        scores = {m: np.full(len(names), np.nan) for m in methods}
+        if ok.any():
+            x = np.stack([to_float_chw(p) for p in pixels[ok]])
+            for event in score_many(model, x, methods, batch_size=batch_size,
+                                    typical_bpd=typical_bpd, seed=seed + start):
+                if isinstance(event, Result):
+                    for m, values in event.value.items():
+                        scores[m][ok] = values
+                else:
+                    yield Progress(start + event.step, len(files),
+                                   message=f"scoring {len(files)} images")
+        counts["scored"] += int(ok.sum())
+        counts["unreadable"] += int((~ok).sum())
+        yield Partial({"start": start, "files": names, "errors": errors, "pixels": pixels,
+                       "scores": scores})
+        yield Progress(start + len(names), len(files), message=f"scoring {len(files)} images")
+    yield Result(counts)
+
+
+ROW_FIELDS = ("file", "score", "percentile", "verdict", "error")
+
+
+def verdict_rows(files: list[str], errors: list[str], scores: np.ndarray,
+                 reference: np.ndarray, threshold: float) -> list[dict]:
+    """One row per file: score, percentile against the reference, and the verdict."""
+    percentiles = percentile_of(scores, reference)
+    rows = []
+    for name, error, score, pct in zip(files, errors, scores, percentiles):
+        if error:
+            rows.append({"file": name, "score": None, "percentile": None,
+                         "verdict": "unreadable", "error": error})
+        else:
+            rows.append({"file": name, "score": float(score), "percentile": float(pct),
+                         "verdict": "outlier" if score > threshold else "inlier", "error": ""})
+    return rows
+
+
+def write_rows(fh, rows: list[dict], fmt: str, header: dict) -> None:
+    """Writes scored rows to a text stream as CSV (rows only, for any spreadsheet) or as
+    JSON ({**header, "rows": rows})."""
+    if fmt == "json":
+        json.dump({**header, "rows": rows}, fh, indent=2)
+        fh.write("\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(fh, ROW_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        raise GenplayError(f"unknown table format {fmt!r}; use csv or json")
+
+
+def pixel_bits(model, x: torch.Tensor) -> np.ndarray | None:
+    """Bits each pixel costs under the model, float (N, H, W), or None if it gives none.
+
+    Exact for autoregressive models; what other models give is described by their
+    ``pixel_bits_note``.
+    """
+    if not hasattr(model, "pixel_nll"):
+        return None
+    x = torch.round(x.clamp(0, 1) * 255) / 255
+    with torch.no_grad():
+        return model.pixel_nll(x.to(getattr(model, "device", "cpu"))).double().cpu().numpy()
 
 
 def iterative_encoder(model) -> bool:
