@@ -11,7 +11,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 
 def main() -> None:
@@ -22,6 +22,8 @@ def main() -> None:
                         default="resources/samples/fashion-mnist/9-ankle-boot-test0000.png")
     parser.add_argument("--image-b",
                         default="resources/samples/fashion-mnist/0-t-shirt-top-test0019.png")
+    parser.add_argument("--score-folders", nargs="+", help="folders for the Outlier panel",
+                        default=["resources/samples/fashion-mnist", "resources/samples/mnist"])
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,6 +65,16 @@ def main() -> None:
     latent.direction_sliders[1].setValue(-100)
     wait(lambda: not window.engine.is_busy())
     window.grab().save(str(out / "sliders.png"))
+
+    window.tabs.setCurrentIndex(window.panels.index(window.outliers))
+    outliers = window.outliers
+    wait(lambda: outliers.facts is not None)
+    outliers.add_paths(args.score_folders)
+    wait(lambda: not outliers._jobs and len(outliers.table_model.files) > 0)
+    outliers.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    outliers.table.selectRow(0)
+    wait(lambda: outliers.heat is not None or not outliers.facts["pixel_note"])
+    window.grab().save(str(out / "outliers.png"))
     window.close()
     print(f"screenshots in {out}")
 

@@ -139,13 +139,14 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(open_button)
 
         from genplay.gui.panels.latent import LatentPanel
+        from genplay.gui.panels.outliers import OutlierPanel
         from genplay.gui.panels.sampling import SamplingPanel
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.panels: list[Panel] = []
         self._stacks: list[tuple[QStackedWidget, Panel, NeedsCapability]] = []
-        for cls in (SamplingPanel, LatentPanel):
+        for cls in (SamplingPanel, LatentPanel, OutlierPanel):
             panel = cls(self.engine, self.settings, self.messages)
             needs = NeedsCapability(self, panel.capability)
             stack = QStackedWidget()
@@ -155,7 +156,7 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(stack, panel.title)
             self.panels.append(panel)
             self._stacks.append((stack, panel, needs))
-        self.sampling, self.latent = self.panels
+        self.sampling, self.latent, self.outliers = self.panels
         self.sampling.endpoint_requested.connect(self._use_as_endpoint)
 
         right = QWidget()
