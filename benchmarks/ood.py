@@ -1,0 +1,250 @@
+"""Outlier detection by the likelihood checkpoints: Fashion-MNIST against MNIST.
+
+    python -m benchmarks.ood [--dir checkpoints] [--limit N] [--threads T]
+                             [--json benchmarks/results/ood.json] [--data-root PATH]
+
+Every checkpoint with a density trained on fashion-mnist or mnist scores the test split
+of its own dataset (inliers) and of the other one (outliers) by every outlier score it
+can compute. Prints one row per model: the mean bits/dim of both splits (a Fashion-MNIST
+model famously gives digits the lower bits/dim), the AUROC of each score (1 = outliers
+always score higher, 0.5 = chance, near 0 = inverted) and the scoring speed.
+
+Nothing about the outliers is fitted: the typicality score's centre is the mean bits/dim
+stored with the checkpoint's reference scores (`genplay eval --scores-only`), else the
+mean bits/dim of the in-distribution test split; the output says which.
+
+--data-root names a folder holding one sub-folder per dataset (fashion-mnist/, mnist/);
+without it the datasets are found where genplay always looks for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genplay import __version__
+from genplay.core import checkpoints, runtime
+from genplay.core.data import find_dataset, load_dataset
+from genplay.core.errors import GenplayError
+from genplay.core.events import final_value
+from genplay.core.ops import outliers
+
+# in-distribution dataset -> the dataset whose test split serves as outliers
+OUT_DATASET = {"fashion-mnist": "mnist", "mnist": "fashion-mnist"}
+THROUGHPUT_BATCH = 256
+THROUGHPUT_IMAGES = 2048
+SOURCE_REFERENCE = "reference"  # the checkpoint's reference_scores.npz
+SOURCE_IN_TEST = "in-test split"  # measured here on the (possibly limited) in-distribution test
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _Datasets:
+    """Test splits loaded once per (dataset, image shape); a missing one is remembered."""
+
+    def __init__(self, data_root: str | None, limit: int | None) -> None:
+        self.data_root = data_root
+        self.limit = limit
+        self._cache: dict[tuple[str, tuple[int, int, int]], np.ndarray | GenplayError] = {}
+
+    def folder(self, name: str) -> Path:
+        return find_dataset(name, self.data_root, "test")
+
+    def test_images(self, name: str, shape: tuple[int, int, int]) -> np.ndarray:
+        """Float (N, C, H, W) images in [0, 1]; raises GenplayError if the data is missing."""
+        key = (name, tuple(shape))
+        if key not in self._cache:
+            try:
+                data = load_dataset(name, "test", size=shape[1], channels=shape[0],
+                                    root=self.data_root)
+                if self.limit:
+                    data = data.subset(torch.arange(min(self.limit, len(data))))
+                self._cache[key] = data.as_float().numpy()
+            except GenplayError as exc:
+                self._cache[key] = exc
+        value = self._cache[key]
+        if isinstance(value, GenplayError):
+            raise value
+        return value
+
+
+def _typical_bpd(info: checkpoints.CheckpointInfo, in_bpd: np.ndarray) -> tuple[float, str, str]:
+    """(typical bpd, its source, why the reference was not used or '')."""
+    try:
+        _, typical = outliers.load_reference(info.path, checkpoints.weights_hash(info.path))
+    except GenplayError as exc:
+        reason = str(exc)
+    else:
+        if typical is not None:
+            return float(typical), SOURCE_REFERENCE, ""
+        reason = "the reference scores hold no typical bits/dim"
+    return float(in_bpd.mean()), SOURCE_IN_TEST, reason
+
+
+def _images_per_s(model, images: np.ndarray, methods: list[str],
+                  typical_bpd: float | None) -> float:
+    """Scoring speed at batch 256 on up to 2048 images, after one warm-up batch."""
+    images = images[:THROUGHPUT_IMAGES]
+    kwargs = {"batch_size": THROUGHPUT_BATCH, "typical_bpd": typical_bpd}
+    final_value(outliers.score_many(model, images[:THROUGHPUT_BATCH], methods, **kwargs))
+    start = time.perf_counter()
+    final_value(outliers.score_many(model, images, methods, **kwargs))
+    return len(images) / (time.perf_counter() - start)
+
+
+def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray,
+                  out_images: np.ndarray) -> dict[str, Any]:
+    """AUROC of every score this model has, the mean bits/dim of both splits, and speed."""
+    methods = outliers.available_methods(model)
+    skipped_methods = {}
+    if "recon" in methods and outliers.iterative_encoder(model):
+        methods.remove("recon")
+        skipped_methods["recon"] = "this model encodes by optimisation (too slow for a split)"
+    # typicality is |bpd - typical bpd|: derived from the bpd pass, whose in-split mean
+    # may be the typical bpd itself, so score_many runs without it
+    direct = [m for m in methods if m != "typicality"]
+    in_dataset, out_dataset = info.dataset, OUT_DATASET[info.dataset]
+    _log(f"scoring {info.name} on {in_dataset} test ({len(in_images)} images)…")
+    in_scores = final_value(outliers.score_many(model, in_images, direct))
+    _log(f"scoring {info.name} on {out_dataset} test ({len(out_images)} images)…")
+    out_scores = final_value(outliers.score_many(model, out_images, direct))
+    typical, source, note = _typical_bpd(info, in_scores["bpd"])
+    if "typicality" in methods:
+        in_scores["typicality"] = np.abs(in_scores["bpd"] - typical)
+        out_scores["typicality"] = np.abs(out_scores["bpd"] - typical)
+    aurocs = {m: outliers.auroc(in_scores[m], out_scores[m]) for m in methods}
+    speed_method = "bpd" if "bpd" in methods else methods[0]
+    _log(f"timing {info.name}: {speed_method}, then all {len(methods)} scores…")
+    speed = _images_per_s(model, in_images, [speed_method], typical)
+    speed_all = _images_per_s(model, in_images, methods, typical)
+    return {
+        "model": info.name, "family": info.family, "path": str(info.path),
+        "checkpoint_hash": checkpoints.weights_hash(info.path),
+        "in_dataset": in_dataset, "out_dataset": out_dataset,
+        "in_images": len(in_images), "out_images": len(out_images),
+        "in_bpd": float(in_scores["bpd"].mean()), "out_bpd": float(out_scores["bpd"].mean()),
+        "methods": methods, "skipped_methods": skipped_methods,
+        "auroc": aurocs, "best_method": max(aurocs, key=aurocs.get),
+        "typical_bpd": typical, "typical_bpd_source": source, "typical_bpd_note": note,
+        "speed_method": speed_method, "speed_images": min(len(in_images), THROUGHPUT_IMAGES),
+        "speed_batch_size": THROUGHPUT_BATCH, "images_per_s": speed, "images_per_s_all": speed_all,
+    }
+
+
+def run(directory: str | Path, limit: int | None = None, data_root: str | None = None,
+        threads: int | None = None) -> dict[str, Any]:
+    """Measures every density checkpoint of fashion-mnist or mnist below directory."""
+    threads = runtime.set_threads(threads)
+    found, broken = checkpoints.scan(directory)
+    skipped = [{"model": Path(folder).name, "reason": reason} for folder, reason in broken]
+    datasets = _Datasets(data_root, limit)
+    rows = []
+    for info in found:
+        if "density" not in info.capabilities:
+            continue
+        if info.dataset not in OUT_DATASET:
+            skipped.append({"model": info.name, "reason": f"dataset {info.dataset!r} has no "
+                            f"out-distribution here (only {', '.join(OUT_DATASET)})"})
+            continue
+        out_name = OUT_DATASET[info.dataset]
+        try:
+            folder = datasets.folder(info.dataset)
+            if folder.resolve() == datasets.folder(out_name).resolve():  # a root of IDX files
+                raise GenplayError(f"{info.dataset} and {out_name} are the same folder {folder}")
+            in_images = datasets.test_images(info.dataset, info.image_shape)
+            out_images = datasets.test_images(out_name, info.image_shape)
+            model, info = checkpoints.load(info.path)
+        except GenplayError as exc:
+            _log(f"skipping {info.name}: {exc}")
+            skipped.append({"model": info.name, "reason": str(exc)})
+            continue
+        rows.append(measure_model(model, info, in_images, out_images))
+    return {
+        "genplay": __version__, "torch": torch.__version__, "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.processor() or platform.machine(), "platform": platform.platform(),
+        "threads": threads, "limit": limit, "methods": list(outliers.METHODS),
+        "rows": rows, "skipped": skipped,
+    }
+
+
+def header_line(result: dict[str, Any]) -> str:
+    limit = f", first {result['limit']} images of each split" if result["limit"] else ""
+    return (f"genplay {result['genplay']}, torch {result['torch']}, {result['threads']} "
+            f"thread(s), {result['machine']} ({result['platform']}){limit}")
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """One markdown table, a row per (model, direction); '–' where a model lacks a score."""
+    methods = result["methods"]
+    columns = (["model", "family", "in -> out", "in bpd", "out bpd"]
+               + [f"AUROC {m}" for m in methods] + ["img/s (bpd)", "img/s (all)"])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in result["rows"]:
+        cells = [r["model"], r["family"], f"{r['in_dataset']} -> {r['out_dataset']}",
+                 f"{r['in_bpd']:.3f}", f"{r['out_bpd']:.3f}"]
+        for m in methods:
+            value = r["auroc"].get(m)
+            text = "–" if value is None else f"{value:.3f}"
+            cells.append(f"**{text}**" if m == r["best_method"] else text)
+        cells += [f"{r['images_per_s']:.0f}", f"{r['images_per_s_all']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def best_lines(result: dict[str, Any]) -> list[str]:
+    return [f"best AUROC (bold above), {r['model']} {r['in_dataset']} -> {r['out_dataset']}: "
+            f"{r['best_method']} {r['auroc'][r['best_method']]:.3f}" for r in result["rows"]]
+
+
+def notes(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for r in result["rows"]:
+        if r["speed_method"] != "bpd":
+            lines.append(f"{r['model']}: img/s (bpd) is of the {r['speed_method']} score")
+        lines.append(f"{r['model']}: typical bpd {r['typical_bpd']:.3f} from the "
+                     f"{r['typical_bpd_source']}, {r['in_images']} in / {r['out_images']} out "
+                     "test images")
+        for method, why in r["skipped_methods"].items():
+            lines.append(f"{r['model']}: no {method} score: {why}")
+    lines += [f"skipped {s['model']}: {s['reason'].splitlines()[0]}" for s in result["skipped"]]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dir", default=str(checkpoints.default_checkpoint_dir()))
+    parser.add_argument("--limit", type=int, default=None,
+                        help="keep the first N images of each test split")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", default="benchmarks/results/ood.json")
+    parser.add_argument("--data-root", default=None,
+                        help="a folder holding fashion-mnist/ and mnist/")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    result = run(args.dir, args.limit, args.data_root, args.threads)
+    print(header_line(result))
+    print()
+    print(format_table(result))
+    print()
+    for line in best_lines(result) + notes(result):
+        print(line)
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

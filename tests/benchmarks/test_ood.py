@@ -1,0 +1,109 @@
+"""The OOD benchmark on untrained tiny checkpoints and tiny IDX datasets in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import ood
+from genplay.core import checkpoints, data, registry
+from genplay.core.ops import outliers
+from tests.conftest import TINY_CONFIGS, make_idx_dataset
+
+# family -> the dataset its tiny checkpoint claims to be trained on
+TRAINED_ON = {"vae": "fashion-mnist", "pixelcnn": "mnist", "gan": "mnist", "flow": "cifar"}
+
+
+@pytest.fixture
+def ckpt_dir(tmp_path) -> Path:
+    root = tmp_path / "checkpoints"
+    for family, dataset in TRAINED_ON.items():
+        model = registry.build(family, **TINY_CONFIGS[family]).eval()
+        checkpoints.save(model, root / f"{family}-{dataset}", dataset=dataset, recipe="test")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def only_data_root(monkeypatch):
+    """Datasets come from the test's --data-root only, never from the machine's copies."""
+    monkeypatch.setattr(data, "search_places",
+                        lambda name, root=None: [Path(root), Path(root) / name])
+
+
+def test_identical_in_and_out_data_give_chance_auroc(ckpt_dir, tmp_path):
+    root = tmp_path / "data"
+    make_idx_dataset(root / "fashion-mnist", seed=0)
+    shutil.copytree(root / "fashion-mnist", root / "mnist")
+    result = ood.run(ckpt_dir, limit=8, data_root=str(root), threads=1)
+    rows = {r["model"]: r for r in result["rows"]}
+    assert sorted(rows) == ["pixelcnn-mnist", "vae-fashion-mnist"]  # density + known dataset
+    assert rows["vae-fashion-mnist"]["out_dataset"] == "mnist"
+    assert rows["pixelcnn-mnist"]["out_dataset"] == "fashion-mnist"
+    assert [s["model"] for s in result["skipped"]] == ["flow-cifar"]
+    for family, row in (("vae", rows["vae-fashion-mnist"]), ("pixelcnn", rows["pixelcnn-mnist"])):
+        model = registry.build(family, **TINY_CONFIGS[family])
+        assert row["methods"] == list(row["auroc"]) == outliers.available_methods(model)
+        assert row["in_images"] == row["out_images"] == row["speed_images"] == 8
+        # the same images, scored with the same seed: every score ties, AUROC is chance
+        assert row["auroc"] == {m: 0.5 for m in row["methods"]}
+        assert row["in_bpd"] == row["out_bpd"] and np.isfinite(row["in_bpd"])
+        assert row["typical_bpd_source"] == ood.SOURCE_IN_TEST
+        assert row["typical_bpd"] == pytest.approx(row["in_bpd"])
+        assert row["images_per_s"] > 0 and row["images_per_s_all"] > 0
+
+
+def test_main_prints_one_table_and_writes_json_with_reference_typicality(
+    ckpt_dir, tmp_path, capsys
+):
+    root = tmp_path / "data"
+    make_idx_dataset(root / "fashion-mnist", seed=0)
+    make_idx_dataset(root / "mnist", seed=1)
+    vae = ckpt_dir / "vae-fashion-mnist"
+    outliers.save_reference(vae, {"bpd": np.zeros(3)}, 2.5, checkpoints.weights_hash(vae))
+    outliers.save_reference(ckpt_dir / "pixelcnn-mnist", {"bpd": np.zeros(3)}, 9.0, "stale")
+    out = tmp_path / "ood.json"
+    ood.main(["--dir", str(ckpt_dir), "--limit", "6", "--threads", "1", "--json", str(out),
+              "--data-root", str(root)])
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    methods = list(outliers.METHODS)
+    assert table[0].split(" | ")[5:-2] == [f"AUROC {m}" for m in methods]
+    assert len(table) == 4  # header, rule, two rows
+    pixelcnn_cells = next(line for line in table if "pixelcnn-mnist" in line).split(" | ")
+    assert pixelcnn_cells[5 + methods.index("elbo")] == "–"
+    assert pixelcnn_cells[5 + methods.index("recon")] == "–"
+    saved = json.loads(out.read_text())
+    assert {"torch", "genplay", "threads", "limit", "rows", "skipped"} <= set(saved)
+    assert saved["limit"] == 6 and saved["threads"] == 1
+    rows = {r["model"]: r for r in saved["rows"]}
+    assert rows["vae-fashion-mnist"]["typical_bpd_source"] == ood.SOURCE_REFERENCE
+    assert rows["vae-fashion-mnist"]["typical_bpd"] == 2.5
+    stale = rows["pixelcnn-mnist"]
+    assert stale["typical_bpd_source"] == ood.SOURCE_IN_TEST and "other weights" in (
+        stale["typical_bpd_note"])
+    # the fallback is fitted on inliers only, never on the outliers
+    assert stale["typical_bpd"] == pytest.approx(stale["in_bpd"]) != stale["out_bpd"]
+    for row in rows.values():
+        assert row["in_images"] == row["out_images"] == 6
+        assert all(0.0 <= v <= 1.0 for v in row["auroc"].values())
+        assert row["best_method"] == max(row["auroc"], key=row["auroc"].get)
+
+
+def test_missing_or_conflated_datasets_are_skipped_not_fatal(ckpt_dir, tmp_path, capsys):
+    root = tmp_path / "data"
+    make_idx_dataset(root / "fashion-mnist")  # no mnist at all
+    result = ood.run(ckpt_dir, limit=4, data_root=str(root), threads=1)
+    assert result["rows"] == []
+    reasons = {s["model"]: s["reason"] for s in result["skipped"]}
+    assert "'mnist' (test split) not found" in reasons["vae-fashion-mnist"]
+    assert "'mnist' (test split) not found" in reasons["pixelcnn-mnist"]
+    assert "skipping vae-fashion-mnist" in capsys.readouterr().err
+    # a root holding IDX files itself would serve both datasets: no row compares it with itself
+    result = ood.run(ckpt_dir, limit=4, data_root=str(root / "fashion-mnist"), threads=1)
+    assert result["rows"] == []
+    reasons = {s["model"]: s["reason"] for s in result["skipped"]}
+    assert "same folder" in reasons["vae-fashion-mnist"]
+    assert "same folder" in reasons["pixelcnn-mnist"]
