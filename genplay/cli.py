@@ -330,8 +330,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from genplay.core import checkpoints, runtime
-    from genplay.core.metrics import evaluate_checkpoint
+    from genplay.core import runtime
+    from genplay.core.metrics import evaluate_checkpoint, store_evaluation
 
     runtime.set_threads(args.threads)
     metrics, reference = None, None
@@ -366,17 +366,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     assert metrics is not None
-    if args.scores_only:  # keep what was measured before; replace the score figures only
-        previous = checkpoints.read_info(args.checkpoint).metrics
-        if previous.get("checkpoint_hash") not in (None, metrics["checkpoint_hash"]):
-            raise GenplayError("metrics.json was measured for other weights; run a full eval")
-        metrics = {**previous, **metrics}
-    if not args.dry_run:
-        if reference is not None:
-            from genplay.core.ops.outliers import save_reference
-
-            save_reference(args.checkpoint, *reference, metrics["checkpoint_hash"])
-        checkpoints.write_metrics(args.checkpoint, metrics)
+    metrics = store_evaluation(args.checkpoint, metrics, reference, merge=args.scores_only,
+                               write=not args.dry_run)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
 

@@ -19,7 +19,7 @@ import torch
 from genplay import __version__
 from genplay.core import checkpoints
 from genplay.core.data import ImageDataset, load_dataset
-from genplay.core.errors import CheckpointError
+from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Progress, Result
 from genplay.core.models.base import Density, Sampler, bits_per_dim, is_importance_weighted
 from genplay.core.ops.sampling import sample_images
@@ -166,6 +166,37 @@ def evaluate_checkpoint(
         yield from _sample_quality(model, info, test, metrics, features, n_samples, seed,
                                    data_root)
     yield Result(metrics, reference)
+
+
+def store_evaluation(path: str | os.PathLike, metrics: dict[str, Any], reference,
+                     *, merge: bool, write: bool = True) -> dict[str, Any]:
+    """Writes what evaluate_checkpoint measured beside the checkpoint: metrics.json and
+    the reference scores. merge keeps the figures measured before (a scores-only run
+    replaces the score figures only). Returns the metrics as written."""
+    if merge:
+        previous = checkpoints.read_info(path).metrics
+        if previous.get("checkpoint_hash") not in (None, metrics["checkpoint_hash"]):
+            raise GenplayError("metrics.json was measured for other weights; run a full eval")
+        metrics = {**previous, **metrics}
+    if write:
+        if reference:
+            from genplay.core.ops.outliers import save_reference
+
+            save_reference(path, *reference, metrics["checkpoint_hash"])
+        checkpoints.write_metrics(path, metrics)
+    return metrics
+
+
+def measure_reference(path: str | os.PathLike, data_root: str | None = None,
+                      ) -> Iterator[Progress | Result]:
+    """Measures and stores a checkpoint's reference outlier scores on its test split
+    (what `genplay eval --scores-only` does); Result(the methods measured)."""
+    for event in evaluate_checkpoint(path, quality=False, data_root=data_root):
+        if isinstance(event, Result):
+            store_evaluation(path, event.value, event.summary.get("reference"), merge=True)
+            yield Result(sorted(event.value.get("scores", {})))
+        else:
+            yield event
 
 
 def _reference_scores(model, test, metrics, seed, slow_scores):

@@ -190,3 +190,8 @@ def test_model_change_rescores_and_a_missing_reference_is_explained(qtbot, panel
     choose(qtbot, panel_window, "flow-tiny")
     qtbot.waitUntil(lambda: "genplay eval" in panel.model_label.text(), timeout=20000)
     assert not panel.add_files_button.isEnabled()
+    assert panel.measure_button.isVisible()
+    panel.measure_reference()  # measures the flow's test split, then scores the images
+    wait_scored(qtbot, panel, 7)
+    assert panel.facts["methods"] == ["bpd", "complexity", "typicality", "recon"]
+    assert not panel.measure_button.isVisible() and panel.add_files_button.isEnabled()

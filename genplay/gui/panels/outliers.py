@@ -56,6 +56,17 @@ def _facts(model, folder: str) -> dict[str, Any]:
             "pixel_note": getattr(model, "pixel_bits_note", "")}
 
 
+def _measure_reference(folder: str):
+    from genplay.core.errors import GenplayError
+    from genplay.core.metrics import measure_reference
+
+    try:
+        yield from measure_reference(folder)
+    except OSError as exc:
+        raise GenplayError(f"could not write the reference scores into {folder}: "
+                           f"{exc.strerror or exc}") from None
+
+
 def _score(model, paths: list[str], known: set[str], methods: list[str], typical):
     from genplay.core.events import Progress
     from genplay.core.images import find_images
@@ -154,6 +165,12 @@ class OutlierPanel(Panel):
         self.export_json_button.clicked.connect(lambda: self.export_dialog("json"))
         self.model_label = QLabel(wordWrap=True)
         self.model_label.setStyleSheet(MUTED)
+        self.measure_button = QPushButton("Measure reference scores")
+        self.measure_button.setToolTip(
+            "Score the model's test split once, so your images can be read against it "
+            "(same as genplay eval --scores-only)")
+        self.measure_button.clicked.connect(self.measure_reference)
+        self.measure_button.hide()
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_files_button)
@@ -177,6 +194,7 @@ class OutlierPanel(Panel):
         column.addWidget(self.summary)
         column.addLayout(exports)
         column.addWidget(self.model_label)
+        column.addWidget(self.measure_button)
         column.addStretch()
 
         self.histogram = ScoreHistogram()
@@ -234,6 +252,7 @@ class OutlierPanel(Panel):
     # --- model ---------------------------------------------------------------------------
     def model_changed(self, info) -> None:
         self.facts = None
+        self.measure_button.hide()
         self._enable(False)
         self._reset_table()
         self.model_label.setText(f"{info.name}: loading…")
@@ -245,6 +264,28 @@ class OutlierPanel(Panel):
     def _on_facts_error(self, message: str) -> None:
         self.model_label.setText(message)
         self.histogram.set_reference(np.zeros(0), "")
+        self.measure_button.setVisible("reference" in message)
+        self.measure_button.setEnabled(True)
+
+    def measure_reference(self) -> None:
+        """Scores the model's test split (in the engine) and reloads the panel with it."""
+        info = self.info
+        if info is None:
+            return
+        self.measure_button.setEnabled(False)
+        self.model_label.setText(f"{info.name}: scoring its test split…")
+
+        def measured(_methods, _summary):
+            self.measure_button.hide()
+            self.model_changed(info)
+
+        def failed(message):
+            self.measure_button.setEnabled(True)
+            self.model_label.setText(message)
+
+        self.engine.submit(_measure_reference, str(info.path), key="outlier-reference",
+                           label=f"measuring the reference scores of {info.name}",
+                           on_result=self.for_model(measured), on_error=self.for_model(failed))
 
     def _on_facts(self, facts: dict[str, Any], _summary: dict) -> None:
         self.facts = facts
