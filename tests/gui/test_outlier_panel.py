@@ -187,10 +187,12 @@ def test_model_change_rescores_and_a_missing_reference_is_explained(qtbot, panel
     wait_scored(qtbot, panel, 7)
     assert not np.allclose(np.nan_to_num(vae_scores),
                            np.nan_to_num(panel.table_model.scores["bpd"]))
+    panel_window.messages.hide()
     choose(qtbot, panel_window, "flow-tiny")
     qtbot.waitUntil(lambda: "genplay eval" in panel.model_label.text(), timeout=20000)
     assert not panel.add_files_button.isEnabled()
     assert panel.measure_button.isVisible()
+    assert not panel_window.messages.isVisible()  # the panel explains it; no error bar
     panel.measure_reference()  # measures the flow's test split, then scores the images
     wait_scored(qtbot, panel, 7)
     assert panel.facts["methods"] == ["bpd", "complexity", "typicality", "recon"]

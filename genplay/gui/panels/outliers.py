@@ -44,11 +44,16 @@ MUTED = "color: palette(placeholder-text);"
 
 
 def _facts(model, folder: str) -> dict[str, Any]:
-    """What the panel needs of a model: its reference scores and what it can compute."""
+    """What the panel needs of a model: its reference scores and what it can compute.
+    A missing reference is a state the panel explains, not an error for the message bar."""
     from genplay.core import checkpoints
+    from genplay.core.errors import GenplayError
     from genplay.core.ops import outliers
 
-    reference, typical = outliers.load_reference(folder, checkpoints.weights_hash(folder))
+    try:
+        reference, typical = outliers.load_reference(folder, checkpoints.weights_hash(folder))
+    except GenplayError as exc:
+        return {"missing": str(exc)}
     methods = [m for m in outliers.available_methods(model) if m in reference]
     return {"reference": {m: reference[m] for m in methods}, "typical": typical,
             "methods": methods,
@@ -259,12 +264,12 @@ class OutlierPanel(Panel):
         self.engine.submit(_facts, str(info.path), checkpoint=info.path, key="outlier-model",
                            label=f"loading {info.name}",
                            on_result=self.for_model(self._on_facts),
-                           on_error=self.for_model(self._on_facts_error))
+                           on_error=self.for_model(self.model_label.setText))
 
-    def _on_facts_error(self, message: str) -> None:
+    def _no_reference(self, message: str) -> None:
         self.model_label.setText(message)
         self.histogram.set_reference(np.zeros(0), "")
-        self.measure_button.setVisible("reference" in message)
+        self.measure_button.show()
         self.measure_button.setEnabled(True)
 
     def measure_reference(self) -> None:
@@ -288,6 +293,9 @@ class OutlierPanel(Panel):
                            on_result=self.for_model(measured), on_error=self.for_model(failed))
 
     def _on_facts(self, facts: dict[str, Any], _summary: dict) -> None:
+        if "missing" in facts:
+            self._no_reference(facts["missing"])
+            return
         self.facts = facts
         info = self.info
         refs = facts["reference"]
