@@ -182,3 +182,25 @@ def test_training_on_one_image_lowers_its_bits_per_dim():
         model.train_step(x, None, opts, step)
     after = bits_per_dim(model.log_prob(x), model.image_shape).mean().item()
     assert after < 0.5 * before
+
+
+def test_sample_images_shows_pixels_forming_and_draws_what_sample_draws():
+    from genplay.core.ops.sampling import CHUNK, chunk_seed, sample_images
+
+    model = tiny()
+    events = list(sample_images(model, 70, seed=5, temperature=0.9))
+    previews = [e for e in events if isinstance(e, Preview)]
+    progress = [e.step for e in events if isinstance(e, Progress)]
+    images = events[-1].value
+    assert isinstance(events[-1], Result) and images.shape == (70, 1, 8, 8)
+    assert progress == sorted(progress) and progress[-1] == 70 and len(progress) > 2
+    # previews of the second chunk hold the first chunk's finished images too
+    last = previews[-1].images
+    assert last.shape == (70, 8, 8, 1) and last.dtype == np.uint8
+    np.testing.assert_array_equal(last[:CHUNK], np.round(images[:CHUNK] * 255)
+                                  .astype(np.uint8).transpose(0, 2, 3, 1))
+    for chunk in range(2):
+        generator = torch.Generator().manual_seed(chunk_seed(5, chunk))
+        direct = model.sample(CHUNK, generator=generator, temperature=0.9).numpy()
+        part = images[chunk * CHUNK : (chunk + 1) * CHUNK]
+        np.testing.assert_array_equal(part, direct[: len(part)])

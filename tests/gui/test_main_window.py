@@ -189,3 +189,16 @@ def test_the_app_starts_and_quits_cleanly_as_a_process(tmp_path):
                           timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     assert "QThread" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_pixel_by_pixel_sampling_shows_previews(qtbot, window):
+    select(qtbot, window, "pixelcnn-tiny")
+    panel = window.sampling
+    shown = []
+    original = panel._show_preview
+    panel._show_preview = lambda images: (shown.append(images.shape), original(images))
+    panel.count.setValue(3)
+    panel.generate()
+    qtbot.waitUntil(lambda: panel.images is not None, timeout=20000)
+    assert shown and all(shape[0] == 3 for shape in shown)
+    assert panel.images.shape[0] == 3

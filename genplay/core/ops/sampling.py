@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from genplay.core.errors import GenplayError
-from genplay.core.events import Progress, Result
+from genplay.core.events import Preview, Progress, Result
+from genplay.core.images import to_uint8_hwc
 from genplay.core.models.base import Sampler
 
 CHUNK = 64
@@ -53,8 +54,14 @@ def check_options(model: Sampler, opts: dict[str, float]) -> dict[str, float]:
 
 def sample_images(
     model: Sampler, n: int, seed: int, **opts: float
-) -> Iterator[Progress | Result]:
-    """Yields Progress per chunk, then Result(float32 array (n, C, H, W) in [0, 1])."""
+) -> Iterator[Progress | Preview | Result]:
+    """Yields Progress per chunk, then Result(float32 array (n, C, H, W) in [0, 1]).
+
+    Models that draw step by step (``sample_steps``, e.g. pixel by pixel) report
+    progress within a chunk and Previews of every image so far (uint8 NHWC), so a long
+    request shows its images forming and can be cancelled mid-chunk. The images are
+    those of ``sample()`` with the same generator: previews change nothing drawn.
+    """
     if not isinstance(model, Sampler):
         raise GenplayError("this model cannot sample images")
     if n < 1:
@@ -65,8 +72,20 @@ def sample_images(
     for chunk in range((n + CHUNK - 1) // CHUNK):
         count = min(CHUNK, n - chunk * CHUNK)
         generator = torch.Generator(device=model.device).manual_seed(chunk_seed(seed, chunk))
-        with torch.no_grad():
-            images = model.sample(CHUNK, generator=generator, **checked)[:count]
+        if hasattr(model, "sample_steps"):
+            images = None
+            for event in model.sample_steps(CHUNK, generator, **checked):
+                if isinstance(event, Progress) and event.total:
+                    yield Progress(done + count * event.step // event.total, n,
+                                   message="sampling")
+                elif isinstance(event, Preview):
+                    yield Preview(event.step, np.concatenate(
+                        [to_uint8_hwc(p) for p in parts] + [event.images[:count]]))
+                elif isinstance(event, Result):
+                    images = torch.as_tensor(event.value)[:count]
+        else:
+            with torch.no_grad():
+                images = model.sample(CHUNK, generator=generator, **checked)[:count]
         parts.append(images.float().clamp(0, 1).cpu().numpy())
         done += count
         yield Progress(done, n, message="sampling")
