@@ -129,6 +129,8 @@ def train_recipe(args: argparse.Namespace) -> str:
         parts += ["--seed", str(args.seed)]
     for pair in args.set:
         parts += ["--set", pair]
+    if args.perturb:
+        parts += ["--perturb", str(args.perturb)]
     parts += ["--out", args.out]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -146,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
         minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,
         resume=args.resume, overrides=_parse_sets(args.set), data_root=args.data_root,
-        recipe=recipe,
+        recipe=recipe, perturb=args.perturb,
     )
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     print(f"training {args.family} on {args.data} with {threads} thread(s) -> {args.out}",
@@ -404,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a config field, e.g. --set latent_dim=16")
+    p.add_argument("--perturb", type=float, default=0.0, metavar="RATE",
+                   help="replace this fraction of the pixels by noise: trains a background "
+                        "model for the likelihood-ratio outlier score (e.g. 0.2)")
     p.add_argument("--preview-dir", help="also save a sample grid every few hundred steps here")
     p.add_argument("--log-every", type=int, default=0, help="print the losses every N steps")
     add_threads(p)

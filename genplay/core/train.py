@@ -45,6 +45,10 @@ class TrainSettings:
     save_every_s: float = 300.0
     preview_count: int = 16
     recipe: str = ""
+    # Replace each pixel of a training image, with this probability, by a uniformly random
+    # value: a background model for the likelihood-ratio outlier score (Ren et al. 2019)
+    # learns the statistics such noise does not destroy, and not the objects.
+    perturb: float = 0.0
 
 
 def _build(settings: TrainSettings) -> GenerativeModel:
@@ -152,6 +156,16 @@ def _validate(model: GenerativeModel, val, batch_size: int) -> dict[str, float]:
     return {k: v / count for k, v in totals.items()}
 
 
+def perturb(x: torch.Tensor, rate: float, seed: int) -> torch.Tensor:
+    """Each pixel (all its channels together) replaced, with probability rate, by a
+    uniformly random 8-bit value; seeded, so a resumed run sees the same batches."""
+    g = torch.Generator().manual_seed(seed)
+    n, c, h, w = x.shape
+    hit = torch.rand((n, 1, h, w), generator=g) < rate
+    noise = torch.randint(0, 256, (n, c, h, w), generator=g).to(x.dtype) / 255.0
+    return torch.where(hit, noise, x)
+
+
 def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation | Saved | Result]:
     """Trains until the budget is spent; yields events; closing it saves and stops."""
     if settings.epochs is None and settings.minutes is None:
@@ -167,6 +181,10 @@ def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation |
         Path(settings.data).resolve())
     summary = {"train_images": len(train_set), "val_images": len(val_set),
                "skipped_files": len(data.skipped)}
+    if not 0.0 <= settings.perturb < 1.0:
+        raise GenplayError(f"--perturb must be from 0 to below 1, not {settings.perturb}")
+    if settings.perturb:
+        summary["perturb"] = settings.perturb
     if data.skipped:
         yield Progress(run.step, None, run.epoch,
                        message=f"skipped {len(data.skipped)} unreadable files, "
@@ -196,6 +214,8 @@ def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation |
                     break
                 index = order[i * batch : (i + 1) * batch]
                 x = train_set.as_float(index)
+                if settings.perturb > 0:
+                    x = perturb(x, settings.perturb, settings.seed * 1_000_003 + run.step)
                 labels = None if train_set.labels is None else train_set.labels[index]
                 if cfg.cosine_lr and total is not None:
                     _set_lr(run, 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * run.step / total)))

@@ -108,3 +108,24 @@ def test_image_folder_with_unreadable_files_trains_on_the_rest(tmp_path):
     assert "skipped 1 unreadable" in events[0].message
     info = checkpoints.read_info(tmp_path / "m")
     assert info.image_shape == (3, 8, 8) and info.dataset == str(folder.resolve())
+
+
+def test_perturbed_training_for_a_background_model(tiny_data, tmp_path):
+    from genplay.core.train import perturb
+
+    x = torch.rand(64, 3, 8, 8)
+    y = perturb(x, 0.25, seed=3)
+    changed = (y != x).any(dim=1)
+    assert 0.18 < changed.float().mean() < 0.32  # about the rate, whole pixels at a time
+    assert ((y != x) == changed[:, None]).float().mean() > 0.99
+    assert torch.equal(y, perturb(x, 0.25, seed=3)) and not torch.equal(y, perturb(x, 0.25, 4))
+    assert torch.equal(perturb(x, 0.0, seed=3), x)
+    clean = tmp_path / "clean"
+    noisy = tmp_path / "noisy"
+    list(train(settings(tiny_data, clean, family="vae", epochs=1)))
+    list(train(settings(tiny_data, noisy, family="vae", epochs=1, perturb=0.3)))
+    assert checkpoints.read_info(noisy).training["perturb"] == 0.3
+    assert "perturb" not in checkpoints.read_info(clean).training
+    assert checkpoints.weights_hash(clean) != checkpoints.weights_hash(noisy)
+    with pytest.raises(GenplayError, match="perturb"):
+        list(train(settings(tiny_data, tmp_path / "bad", family="vae", epochs=1, perturb=1.5)))
