@@ -92,10 +92,12 @@ def _typical_bpd(info: checkpoints.CheckpointInfo, in_bpd: np.ndarray) -> tuple[
 
 
 def _images_per_s(model, images: np.ndarray, methods: list[str],
-                  typical_bpd: float | None) -> float:
-    """Scoring speed at batch 256 on up to 2048 images, after one warm-up batch."""
-    images = images[:THROUGHPUT_IMAGES]
-    kwargs = {"batch_size": THROUGHPUT_BATCH, "typical_bpd": typical_bpd}
+                  typical_bpd: float | None, background=None,
+                  count: int = THROUGHPUT_IMAGES) -> float:
+    """Scoring speed at batch 256 on up to `count` images, after one warm-up batch."""
+    images = images[:count]
+    kwargs = {"batch_size": THROUGHPUT_BATCH, "typical_bpd": typical_bpd,
+              "background": background}
     final_value(outliers.score_many(model, images[:THROUGHPUT_BATCH], methods, **kwargs))
     start = time.perf_counter()
     final_value(outliers.score_many(model, images, methods, **kwargs))
@@ -105,7 +107,8 @@ def _images_per_s(model, images: np.ndarray, methods: list[str],
 def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray,
                   out_images: np.ndarray) -> dict[str, Any]:
     """AUROC of every score this model has, the mean bits/dim of both splits, and speed."""
-    methods = outliers.available_methods(model)
+    background = outliers.load_background(info.path)
+    methods = outliers.available_methods(model, background)
     skipped_methods = {}
     if "recon" in methods and outliers.iterative_encoder(model):
         methods.remove("recon")
@@ -115,9 +118,11 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
     direct = [m for m in methods if m != "typicality"]
     in_dataset, out_dataset = info.dataset, OUT_DATASET[info.dataset]
     _log(f"scoring {info.name} on {in_dataset} test ({len(in_images)} images)…")
-    in_scores = final_value(outliers.score_many(model, in_images, direct))
+    in_scores = final_value(outliers.score_many(model, in_images, direct,
+                                                background=background))
     _log(f"scoring {info.name} on {out_dataset} test ({len(out_images)} images)…")
-    out_scores = final_value(outliers.score_many(model, out_images, direct))
+    out_scores = final_value(outliers.score_many(model, out_images, direct,
+                                                 background=background))
     typical, source, note = _typical_bpd(info, in_scores["bpd"])
     if "typicality" in methods:
         in_scores["typicality"] = np.abs(in_scores["bpd"] - typical)
@@ -125,8 +130,10 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
     aurocs = {m: outliers.auroc(in_scores[m], out_scores[m]) for m in methods}
     speed_method = "bpd" if "bpd" in methods else methods[0]
     _log(f"timing {info.name}: {speed_method}, then all {len(methods)} scores…")
-    speed = _images_per_s(model, in_images, [speed_method], typical)
-    speed_all = _images_per_s(model, in_images, methods, typical)
+    speed = _images_per_s(model, in_images, [speed_method], typical, background)
+    speed_all = _images_per_s(model, in_images, methods, typical, background)
+    by_method = {m: _images_per_s(model, in_images, [m], typical, background, count=512)
+                 for m in methods}
     return {
         "model": info.name, "family": info.family, "path": str(info.path),
         "checkpoint_hash": checkpoints.weights_hash(info.path),
@@ -138,6 +145,7 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
         "typical_bpd": typical, "typical_bpd_source": source, "typical_bpd_note": note,
         "speed_method": speed_method, "speed_images": min(len(in_images), THROUGHPUT_IMAGES),
         "speed_batch_size": THROUGHPUT_BATCH, "images_per_s": speed, "images_per_s_all": speed_all,
+        "images_per_s_by_method": by_method,
     }
 
 
@@ -202,6 +210,18 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_speed_table(result: dict[str, Any]) -> str:
+    """Scoring speed of each score alone (batch 256, 512 images), a row per model."""
+    methods = result["methods"]
+    lines = ["| model | " + " | ".join(f"img/s {m}" for m in methods) + " |",
+             "|" + "---|" * (len(methods) + 1)]
+    for r in result["rows"]:
+        speeds = r["images_per_s_by_method"]
+        lines.append(f"| {r['model']} | " + " | ".join(
+            f"{speeds[m]:.0f}" if m in speeds else "–" for m in methods) + " |")
+    return "\n".join(lines)
+
+
 def best_lines(result: dict[str, Any]) -> list[str]:
     return [f"best AUROC (bold above), {r['model']} {r['in_dataset']} -> {r['out_dataset']}: "
             f"{r['best_method']} {r['auroc'][r['best_method']]:.3f}" for r in result["rows"]]
@@ -237,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     print(header_line(result))
     print()
     print(format_table(result))
+    print()
+    print(format_speed_table(result))
     print()
     for line in best_lines(result) + notes(result):
         print(line)

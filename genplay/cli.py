@@ -298,6 +298,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     runtime.set_threads(args.threads)
     model, info = _load(args.checkpoint)
     reference, typical = outliers.load_reference(info.path, checkpoints.weights_hash(info.path))
+    background = outliers.load_background(info.path)
     method = args.method or next((m for m in ("complexity", "recon", "bpd") if m in reference),
                                  None)
     if method not in reference:
@@ -313,8 +314,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         rows.extend(outliers.verdict_rows(part["files"], part["errors"], part["scores"][method],
                                           reference[method], threshold))
 
-    _run_with_bar(outliers.score_files(model, files, [method], typical_bpd=typical), "scoring",
-                  len(files), "img", on_partial=add_rows)
+    _run_with_bar(outliers.score_files(model, files, [method], typical_bpd=typical,
+                                       background=background),
+                  "scoring", len(files), "img", on_partial=add_rows)
     header = {"checkpoint": info.name, "method": method, "fpr": args.fpr,
               "threshold": threshold}
     if args.json or args.csv:
@@ -447,7 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="how strange each image is to a model (outlier scores)")
     p.add_argument("checkpoint")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    p.add_argument("--method", choices=["bpd", "complexity", "typicality", "elbo", "recon"],
+    p.add_argument("--method", choices=["bpd", "complexity", "ratio", "typicality", "elbo",
+                                        "recon"],
                    help="score (default: complexity, else recon, else bpd)")
     p.add_argument("--fpr", type=float, default=0.05,
                    help="flag images stranger than all but this fraction of the test split")

@@ -134,7 +134,8 @@ def evaluate_checkpoint(
     }
     reference = {}
     if scores:
-        reference = yield from _reference_scores(model, test, metrics, seed, slow_scores)
+        reference = yield from _reference_scores(model, test, metrics, seed, slow_scores,
+                                                 info.path)
     if not quality:
         yield Result(metrics, reference)
         return
@@ -199,10 +200,15 @@ def measure_reference(path: str | os.PathLike, data_root: str | None = None,
             yield event
 
 
-def _reference_scores(model, test, metrics, seed, slow_scores):
+def _reference_scores(model, test, metrics, seed, slow_scores, folder):
     from genplay.core.ops import outliers
 
-    methods = outliers.available_methods(model)
+    background = outliers.load_background(folder)
+    if background is not None:
+        metrics["background"] = {
+            "checkpoint_hash": checkpoints.weights_hash(Path(folder) / outliers.BACKGROUND_DIR),
+            "training": checkpoints.read_info(Path(folder) / outliers.BACKGROUND_DIR).training}
+    methods = outliers.available_methods(model, background)
     if "recon" in methods and not slow_scores and outliers.iterative_encoder(model):
         methods.remove("recon")
         metrics["scores_note"] = ("no reference for recon: this model encodes by "
@@ -214,7 +220,8 @@ def _reference_scores(model, test, metrics, seed, slow_scores):
     if "typicality" in methods and "bpd" not in direct:
         direct.insert(0, "bpd")
     values = None
-    for event in outliers.score_many(model, test.as_float().numpy(), direct, seed=seed):
+    for event in outliers.score_many(model, test.as_float().numpy(), direct, seed=seed,
+                                     background=background):
         if isinstance(event, Result):
             values = event.value
         else:

@@ -68,10 +68,19 @@ def test_main_prints_one_table_and_writes_json_with_reference_typicality(
     out = tmp_path / "ood.json"
     ood.main(["--dir", str(ckpt_dir), "--limit", "6", "--threads", "1", "--json", str(out),
               "--data-root", str(root)])
-    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    lines = capsys.readouterr().out.splitlines()
+    tables = [[]]
+    for line in lines:
+        if line.startswith("|"):
+            tables[-1].append(line)
+        elif tables[-1]:
+            tables.append([])
+    table, speeds = tables[0], tables[1]
     methods = list(outliers.METHODS)
     assert table[0].split(" | ")[5:-2] == [f"AUROC {m}" for m in methods]
-    assert len(table) == 4  # header, rule, two rows
+    assert len(table) == 4 and len(speeds) == 4  # header, rule, two rows each
+    assert speeds[0].split(" | ")[1:] == [f"img/s {m}" for m in methods[:-1]] + [
+        f"img/s {methods[-1]} |"]
     pixelcnn_cells = next(line for line in table if "pixelcnn-mnist" in line).split(" | ")
     assert pixelcnn_cells[5 + methods.index("elbo")] == "–"
     assert pixelcnn_cells[5 + methods.index("recon")] == "–"

@@ -171,3 +171,52 @@ def test_pixel_bits(family):
         np.testing.assert_allclose(bits.sum(axis=(1, 2)), total, rtol=1e-5)
     assert isinstance(model.pixel_bits_note, str)
     assert pixel_bits(tiny("flow"), x) is None
+
+
+def test_likelihood_ratio_with_a_background_model(tmp_path, tiny_checkpoints):
+    import shutil
+
+    from genplay.core import checkpoints
+    from genplay.core.events import final_value
+    from genplay.core.metrics import measure_reference
+    from genplay.core.ops.outliers import load_background, load_reference, score_many
+
+    main = tmp_path / "pixelcnn"
+    shutil.copytree(tiny_checkpoints / "pixelcnn-tiny", main)
+    model, _ = checkpoints.load(main)
+    assert load_background(main) is None and "ratio" not in available_methods(model)
+    images = np.random.default_rng(0).random((6, 1, 8, 8)).astype(np.float32)
+    with pytest.raises(GenplayError, match="ratio"):
+        final_value(score_many(model, images, ["ratio"]))
+
+    # a background identical to the model: the ratio is exactly zero
+    shutil.copytree(main, main / "background", ignore=shutil.ignore_patterns("background"))
+    background = load_background(main)
+    assert available_methods(model, background) == ["bpd", "complexity", "ratio", "typicality"]
+    values = final_value(score_many(model, images, ["bpd", "ratio"], background=background))
+    np.testing.assert_allclose(values["ratio"], 0.0, atol=1e-9)
+
+    # another model as background: the ratio is the difference of the two bits/dim
+    shutil.rmtree(main / "background")
+    shutil.copytree(tiny_checkpoints / "vae-tiny", main / "background")
+    background = load_background(main)
+    values = final_value(score_many(model, images, ["bpd", "ratio"], background=background))
+    bg_bpd = final_value(score_many(background, images, ["bpd"]))["bpd"]
+    np.testing.assert_allclose(values["ratio"], values["bpd"] - bg_bpd, rtol=1e-5)
+
+    # eval measures its reference; it is stored with the others
+    final_value(measure_reference(main))
+    reference, _ = load_reference(main, checkpoints.weights_hash(main))
+    assert set(reference) == {"bpd", "complexity", "ratio", "typicality"}
+    from PIL import Image
+
+    from genplay.cli import main as cli
+
+    Image.new("L", (8, 8), 200).save(tmp_path / "x.png")
+    assert cli(["score", str(main), str(tmp_path / "x.png"), "--method", "ratio"]) == 0
+
+    # a background of another image shape is refused with a clear message
+    shutil.rmtree(main / "background")
+    shutil.copytree(tiny_checkpoints / "classifier-tiny", main / "background")
+    with pytest.raises(GenplayError, match="background"):
+        load_background(main)

@@ -5,6 +5,11 @@ outlier score (models trained on clothes give digits a higher likelihood, Nalisn
 et al. 2019), so besides bits/dim there are the corrections that fix much of that:
 - complexity: bits/dim minus what a generic lossless compressor (PNG) needs for the same
   image, so simple images stop looking "likely" just for being simple (Serrà et al. 2020);
+- ratio: bits/dim minus the bits/dim of a background model of the same data trained
+  with a fifth of its pixels replaced by noise, which learns the low-level statistics
+  (smooth black backgrounds) but not the objects; the difference is what the model
+  knows about the objects themselves (the likelihood ratio of Ren et al. 2019). Only
+  for checkpoints that hold such a model in their background/ folder;
 - typicality: distance of the bits/dim from what the model's own test images get
   (Nalisnick et al. 2019, one image at a time);
 - elbo (latent-variable models): the single-sample bound instead of the tighter one;
@@ -45,6 +50,9 @@ METHODS = {
     "bpd": ScoreMethod("bpd", Density, "bits per dimension under the model"),
     "complexity": ScoreMethod("complexity", Density,
                               "bits/dim minus the PNG-compressed bits/dim of the image"),
+    "ratio": ScoreMethod("ratio", Density,
+                         "bits/dim minus the bits/dim of a background model trained on noisy "
+                         "images (a likelihood ratio)"),
     "typicality": ScoreMethod("typicality", Density,
                               "distance of bits/dim from the test split's mean bits/dim"),
     "elbo": ScoreMethod("elbo", Density, "negative single-sample ELBO in bits/dim"),
@@ -52,16 +60,38 @@ METHODS = {
 }
 
 
-def available_methods(model) -> list[str]:
-    """Score methods this model can compute, in a fixed order."""
+def available_methods(model, background=None) -> list[str]:
+    """Score methods this model (with its background model, if any) can compute, in a
+    fixed order."""
     names = []
     for name, method in METHODS.items():
         if not isinstance(model, method.capability):
             continue
         if name == "elbo" and not is_importance_weighted(model):
             continue  # exact likelihoods have no looser bound to offer
+        if name == "ratio" and not isinstance(background, Density):
+            continue
         names.append(name)
     return names
+
+
+BACKGROUND_DIR = "background"
+
+
+def load_background(folder, device: str = "cpu"):
+    """The background model stored in a checkpoint's background/ folder, or None."""
+    from genplay.core import checkpoints
+
+    path = Path(folder) / BACKGROUND_DIR
+    if not (path / checkpoints.CONFIG_FILE).is_file():
+        return None
+    background, info = checkpoints.load(path, device=device)
+    main = checkpoints.read_info(folder)
+    if tuple(info.image_shape) != tuple(main.image_shape) or not isinstance(background,
+                                                                            Density):
+        raise GenplayError(f"{path}: not a background model for {folder} (it needs a "
+                           f"likelihood and images of shape {main.image_shape})")
+    return background.eval()
 
 
 def compression_bpd(images: np.ndarray) -> np.ndarray:
@@ -86,11 +116,12 @@ def _bpd(model, x: torch.Tensor, generator: torch.Generator, k: int | None) -> t
 
 def score_images(
     model, images: np.ndarray, method: str = "bpd", *, batch_size: int = 64,
-    typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0,
+    typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0, background=None,
 ) -> Iterator[Progress | Result]:
     """Scores float (N, C, H, W) images in [0, 1] by one method; Result(float64 (N,))."""
     for event in score_many(model, images, [method], batch_size=batch_size,
-                            typical_bpd=typical_bpd, iwae_k=iwae_k, seed=seed):
+                            typical_bpd=typical_bpd, iwae_k=iwae_k, seed=seed,
+                            background=background):
         if isinstance(event, Result):
             yield Result(event.value[method], {"method": method})
         else:
@@ -99,21 +130,23 @@ def score_images(
 
 def score_many(
     model, images: np.ndarray, methods: list[str], *, batch_size: int = 64,
-    typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0,
+    typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0, background=None,
 ) -> Iterator[Progress | Result]:
     """Scores images by several methods in one pass; Result({method: float64 (N,)}).
 
     bits/dim is computed once and shared by bpd, complexity and typicality.
-    typical_bpd (the mean bits/dim of the test split) is needed by "typicality".
+    typical_bpd (the mean bits/dim of the test split) is needed by "typicality", the
+    background model (load_background) by "ratio".
     Seeded: the same call gives the same scores (stochastic bounds draw their samples
     per batch, so a different batch_size gives slightly different estimates).
     """
     for method in methods:
         if method not in METHODS:
             raise GenplayError(f"unknown score method {method!r}; known: {', '.join(METHODS)}")
-        if method not in available_methods(model):
+        can = available_methods(model, background)
+        if method not in can:
             raise GenplayError(f"this model cannot compute the {method!r} score "
-                               f"(it can: {', '.join(available_methods(model)) or 'none'})")
+                               f"(it can: {', '.join(can) or 'none'})")
     if "typicality" in methods and typical_bpd is None:
         raise GenplayError("the typicality score needs the test split's mean bits/dim")
     x_all = torch.as_tensor(np.asarray(images, dtype=np.float32))
@@ -124,7 +157,7 @@ def score_many(
     for start in range(0, len(x_all), batch_size):
         x = x_all[start : start + batch_size].to(getattr(model, "device", "cpu"))
         bpd = None
-        if {"bpd", "complexity", "typicality"} & set(methods):
+        if {"bpd", "complexity", "typicality", "ratio"} & set(methods):
             bpd = _bpd(model, x, generator, k)
         for method in methods:
             if method == "recon":
@@ -139,6 +172,9 @@ def score_many(
                 part = bpd - torch.from_numpy(compression_bpd(pixels)).to(bpd)
             elif method == "typicality":
                 part = (bpd - typical_bpd).abs()
+            elif method == "ratio":
+                k_bg = iwae_k if is_importance_weighted(background) else None
+                part = bpd - _bpd(background, x, generator, k_bg).to(bpd)
             else:
                 part = bpd
             parts[method].append(part.double().cpu().numpy())
@@ -149,7 +185,7 @@ def score_many(
 
 def score_files(
     model, files: list[Path], methods: list[str], *, typical_bpd: float | None = None,
-    chunk: int = 256, batch_size: int = 64, seed: int = 0,
+    chunk: int = 256, batch_size: int = 64, seed: int = 0, background=None,
 ) -> Iterator[Progress | Partial | Result]:
     """Loads and scores image files a chunk at a time, so memory stays bounded however
     many there are; unreadable files become rows with their error, never a failure.
@@ -175,7 +211,8 @@ def score_files(
         if ok.any():
             x = np.stack([to_float_chw(p) for p in pixels[ok]])
             for event in score_many(model, x, methods, batch_size=batch_size,
-                                    typical_bpd=typical_bpd, seed=seed + start):
+                                    typical_bpd=typical_bpd, seed=seed + start,
+                                    background=background):
                 if isinstance(event, Result):
                     for m, values in event.value.items():
                         scores[m][ok] = values

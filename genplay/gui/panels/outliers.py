@@ -54,7 +54,8 @@ def _facts(model, folder: str) -> dict[str, Any]:
         reference, typical = outliers.load_reference(folder, checkpoints.weights_hash(folder))
     except GenplayError as exc:
         return {"missing": str(exc)}
-    methods = [m for m in outliers.available_methods(model) if m in reference]
+    background = outliers.load_background(folder)
+    methods = [m for m in outliers.available_methods(model, background) if m in reference]
     return {"reference": {m: reference[m] for m in methods}, "typical": typical,
             "methods": methods,
             "descriptions": {m: outliers.METHODS[m].description for m in methods},
@@ -72,14 +73,15 @@ def _measure_reference(folder: str):
                            f"{exc.strerror or exc}") from None
 
 
-def _score(model, paths: list[str], known: set[str], methods: list[str], typical):
+def _score(model, folder: str, paths: list[str], known: set[str], methods: list[str], typical):
     from genplay.core.events import Progress
     from genplay.core.images import find_images
-    from genplay.core.ops.outliers import score_files
+    from genplay.core.ops.outliers import load_background, score_files
 
     yield Progress(0, None, message="looking for images…")
+    background = load_background(folder, device=str(model.device)) if "ratio" in methods else None
     files = [f for f in find_images(paths) if str(f) not in known]
-    yield from score_files(model, files, methods, typical_bpd=typical)
+    yield from score_files(model, files, methods, typical_bpd=typical, background=background)
 
 
 def _pixel_bits(model, pixels: np.ndarray):
@@ -405,7 +407,8 @@ class OutlierPanel(Panel):
 
         known = set(self.table_model.files)
         job = self.engine.submit(
-            _score, list(paths), known, list(self.facts["methods"]), self.facts["typical"],
+            _score, str(self.info.path), list(paths), known, list(self.facts["methods"]),
+            self.facts["typical"],
             checkpoint=self.info.path, label=f"scoring images with {self.info.name}",
             on_partial=self.for_model(partial), on_result=self.for_model(self._scored),
             on_done=done)
