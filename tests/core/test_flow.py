@@ -154,3 +154,28 @@ def test_save_load_keeps_the_initialised_actnorm(tmp_path):
     assert info.family == "flow" and loaded.initialized.item() == 1
     g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
     assert torch.equal(model.sample(3, g1), loaded.sample(3, g2))
+
+
+@pytest.mark.parametrize("size,channels", [(8, 1), (28, 1), (32, 3)])
+def test_pixel_bits_share_out_the_exact_bits_at_the_bin_centres(size, channels):
+    model = scrambled(tiny(image_size=size, channels=channels)).eval()
+    with torch.no_grad():
+        model._forward(torch.randn(8, channels, size, size), init=True)
+    x = images8(3, (channels, size, size))
+    bits = model.pixel_nll(x)
+    assert bits.shape == (3, size, size) and torch.all(torch.isfinite(bits))
+    y = (255 * x + 0.5) / 256  # the bin centres
+    h, ld_logit = model._logit(y)
+    z, ld_flow = model._forward(h)
+    prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).flatten(1).sum(1)
+    exact = -(prior + ld_flow + ld_logit - x[0].numel() * math.log(256)) / math.log(2)
+    assert torch.allclose(bits.sum(dim=(1, 2)), exact, rtol=1e-4)
+    # a pixel's bits move with that pixel's neighbourhood, not with far away pixels
+    changed = x.clone()
+    changed[:, :, :4, :4] = 1 - changed[:, :, :4, :4]
+    delta = (model.pixel_nll(changed) - bits).abs()
+    far = delta[:, size // 2 + 2 :, size // 2 + 2 :] if size >= 16 else None
+    near = delta[:, :4, :4]
+    assert near.mean() > 0
+    if far is not None:
+        assert far.mean() < near.mean()

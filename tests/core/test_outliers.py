@@ -155,7 +155,7 @@ def test_rows_threshold_and_export(tmp_path):
         write_rows(io.StringIO(), rows, "xlsx", {})
 
 
-@pytest.mark.parametrize("family", ["pixelcnn", "vae"])
+@pytest.mark.parametrize("family", ["pixelcnn", "vae", "flow"])
 def test_pixel_bits(family):
     import torch
 
@@ -170,7 +170,7 @@ def test_pixel_bits(family):
         total = -model.log_prob(q).double().numpy() / np.log(2)
         np.testing.assert_allclose(bits.sum(axis=(1, 2)), total, rtol=1e-5)
     assert isinstance(model.pixel_bits_note, str)
-    assert pixel_bits(tiny("flow"), x) is None
+    assert pixel_bits(tiny("gan"), x) is None
 
 
 def test_likelihood_ratio_with_a_background_model(tmp_path, tiny_checkpoints):

@@ -84,6 +84,10 @@ def unsqueeze(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(n, c // 4, 2 * h, 2 * w)
 
 
+# Every layer returns its log|det| per spatial position, (N, H, W) at its own scale: the
+# model sums them for an image, and pixel_nll spreads them over the pixels they cover.
+
+
 class ActNorm(nn.Module):
     """Per-channel affine y = (x + bias) * exp(logs). Starts as the identity; the model
     sets it from the statistics of the first training batch so every step starts with
@@ -100,8 +104,8 @@ class ActNorm(nn.Module):
                 self.bias.copy_(-x.mean(dim=(0, 2, 3), keepdim=True))
                 std = x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
                 self.logs.copy_(-torch.log(std))
-        logdet = self.logs.sum() * x.shape[2] * x.shape[3]
-        return (x + self.bias) * torch.exp(self.logs), logdet.expand(x.shape[0])
+        logdet = self.logs.sum().expand(x.shape[0], *x.shape[2:])  # per position
+        return (x + self.bias) * torch.exp(self.logs), logdet
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         return y * torch.exp(-self.logs) - self.bias
@@ -119,8 +123,8 @@ class InvConv1x1(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.weight.shape[0]
-        logdet = torch.linalg.slogdet(self.weight)[1] * x.shape[2] * x.shape[3]
-        return F.conv2d(x, self.weight.view(c, c, 1, 1)), logdet.expand(x.shape[0])
+        logdet = torch.linalg.slogdet(self.weight)[1].expand(x.shape[0], *x.shape[2:])
+        return F.conv2d(x, self.weight.view(c, c, 1, 1)), logdet
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         c = self.weight.shape[0]
@@ -156,7 +160,7 @@ class AffineCoupling(nn.Module):
         xa, xb = x[:, : self.half], x[:, self.half :]
         shift, raw = self._shift_scale(xa)
         yb = (xb + shift) * torch.sigmoid(raw)
-        logdet = F.logsigmoid(raw).sum(dim=(1, 2, 3))
+        logdet = F.logsigmoid(raw).sum(dim=1)  # per position
         return torch.cat([xa, yb], dim=1), logdet
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
@@ -220,11 +224,15 @@ class Flow(GenerativeModel):
         d/dy = (1 - 2 alpha) / (s (1 - s)), and -log s - log(1 - s) is
         softplus(-y') + softplus(y'), which stays finite at both ends.
         """
+        out, logdet = self._logit_map(y)
+        return out, logdet.flatten(1).sum(dim=1)
+
+    def _logit_map(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """_logit with log|det| per sub-pixel, (N, C, H, W)."""
         a = self.config.logit_alpha
         s = a + (1.0 - 2.0 * a) * y
         out = torch.log(s) - torch.log1p(-s)
-        logdet = math.log(1.0 - 2.0 * a) + F.softplus(-out) + F.softplus(out)
-        return out, logdet.flatten(1).sum(dim=1)
+        return out, math.log(1.0 - 2.0 * a) + F.softplus(-out) + F.softplus(out)
 
     def _unlogit(self, out: torch.Tensor) -> torch.Tensor:
         a = self.config.logit_alpha
@@ -235,18 +243,26 @@ class Flow(GenerativeModel):
 
         init=True sets every actnorm from the statistics of the activations it sees.
         """
-        logdet = torch.zeros(h.shape[0], device=h.device, dtype=h.dtype)
+        z, maps = self._forward_maps(h, init)
+        return z, sum(m.flatten(1).sum(dim=1) for m in maps)
+
+    def _forward_maps(self, h: torch.Tensor, init: bool = False,
+                      ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Like _forward, with log|det| per position of each scale: [(N, H_i, W_i)]."""
+        maps = []
         parts = []
         for i, steps in enumerate(self.scales):
             h = squeeze(h)
+            logdet = torch.zeros(h.shape[0], *h.shape[2:], device=h.device, dtype=h.dtype)
             for step in steps:
                 h, ld = step(h, init)
                 logdet = logdet + ld
+            maps.append(logdet)
             if i < self.n_scales - 1:
                 out, h = h[:, : h.shape[1] // 2], h[:, h.shape[1] // 2 :]
                 parts.append(out.flatten(1))
         parts.append(h.flatten(1))
-        return torch.cat(parts, dim=1).reshape(h.shape[0], *self.image_shape), logdet
+        return torch.cat(parts, dim=1).reshape(h.shape[0], *self.image_shape), maps
 
     def _split_latent(self, z: torch.Tensor) -> list[torch.Tensor]:
         """The latent's pieces per scale, in their (channels, size, size) shapes."""
@@ -323,6 +339,28 @@ class Flow(GenerativeModel):
         """Exact and deterministic: the forward map of the bin centres (u = 1/2)."""
         y = (255.0 * x.clamp(0.0, 1.0) + 0.5) / 256.0
         yield 1, 1, self._forward(self._logit(y)[0])[0]
+
+    pixel_bits_note = (
+        "approximate: the image's exact bits at the centre of each pixel's bin, shared out "
+        "by position: each term of the flow's log-likelihood (a latent's prior density, a "
+        "layer's volume change) belongs to a position of a squeezed grid and is spread "
+        "evenly over the block of pixels that position covers")
+
+    @torch.no_grad()
+    def pixel_nll(self, x: torch.Tensor) -> torch.Tensor:
+        """Bits per pixel, (N, H, W), summing to -log2 p(x) at the bin centres."""
+        y = (255.0 * x.clamp(0.0, 1.0) + 0.5) / 256.0
+        h, logit_map = self._logit_map(y)
+        z, maps = self._forward_maps(h)
+        size = x.shape[-1]
+        nats = math.log(256.0) * x.shape[1] - logit_map.sum(dim=1)  # (N, H, W)
+        # scale i has its layers' volume change and the latent piece it factors out
+        for logdet, piece in zip(maps, self._split_latent(z), strict=True):
+            term = 0.5 * (piece.square() + _LOG_2PI).sum(dim=1) - logdet
+            factor = size // term.shape[-1]
+            spread = term.repeat_interleave(factor, 1).repeat_interleave(factor, 2)
+            nats = nats + spread / (factor * factor)
+        return nats / math.log(2)
 
     # --- Density ----------------------------------------------------------------------------
     @torch.no_grad()
