@@ -38,12 +38,13 @@ def main() -> None:
             f"`{folder.name}`", config["family"], config["dataset"],
             f"{params / 1e6:.2f}M" if isinstance(params, int) else params,
             str(t.get("epochs", "–")), f"{t.get('seconds', 0) / 60:.0f} min",
-            fmt(m.get("test_accuracy"), ".2%"), fmt(m.get("elbo_bpd"), ".3f"),
+            fmt(m.get("test_accuracy"), ".2%"), fmt(m.get("bpd"), ".3f"),
+            fmt(m.get("elbo_bpd"), ".3f"),
             fmt(m.get("iwae_bpd"), ".3f"), fmt(m.get("fid"), ".2f"),
             fmt(m.get("fid_real_floor"), ".2f"), fmt(m.get("kid"), ".4f"),
         ])
     head = ["checkpoint", "family", "dataset", "params", "epochs", "CPU time",
-            "test acc.", "ELBO bpd", "IWAE bpd", "FID", "FID floor", "KID"]
+            "test acc.", "bpd", "ELBO bpd", "IWAE bpd", "FID", "FID floor", "KID"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in rows:
