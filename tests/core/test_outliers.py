@@ -31,7 +31,7 @@ def test_methods_follow_capabilities():
     assert available_methods(tiny("vae")) == ["bpd", "complexity", "typicality", "elbo", "recon"]
     assert available_methods(tiny("gan")) == ["recon"]
     assert available_methods(tiny("pixelcnn")) == ["bpd", "complexity", "typicality"]
-    assert available_methods(tiny("flow")) == ["bpd", "complexity", "typicality", "recon"]
+    assert available_methods(tiny("flow")) == ["bpd", "complexity", "typicality"]
     assert available_methods(tiny("classifier")) == []
 
 

@@ -195,5 +195,5 @@ def test_model_change_rescores_and_a_missing_reference_is_explained(qtbot, panel
     assert not panel_window.messages.isVisible()  # the panel explains it; no error bar
     panel.measure_reference()  # measures the flow's test split, then scores the images
     wait_scored(qtbot, panel, 7)
-    assert panel.facts["methods"] == ["bpd", "complexity", "typicality", "recon"]
+    assert panel.facts["methods"] == ["bpd", "complexity", "typicality"]
     assert not panel.measure_button.isVisible() and panel.add_files_button.isEnabled()

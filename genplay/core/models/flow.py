@@ -188,6 +188,8 @@ class FlowStep(nn.Module):
 
 @register("flow", FlowConfig)
 class Flow(GenerativeModel):
+    exact_inverse = True  # decode(encode(x)) == x for 8-bit images
+
     def __init__(self, config: FlowConfig) -> None:
         super().__init__(config)
         c = config
