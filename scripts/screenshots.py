@@ -22,6 +22,7 @@ def main() -> None:
                         default="resources/samples/fashion-mnist/9-ankle-boot-test0000.png")
     parser.add_argument("--image-b",
                         default="resources/samples/fashion-mnist/0-t-shirt-top-test0019.png")
+    parser.add_argument("--outlier-model", default="pixelcnn-fashion-mnist")
     parser.add_argument("--score-folders", nargs="+", help="folders for the Outlier panel",
                         default=["resources/samples/fashion-mnist", "resources/samples/mnist"])
     args = parser.parse_args()
@@ -66,6 +67,7 @@ def main() -> None:
     wait(lambda: not window.engine.is_busy())
     window.grab().save(str(out / "sliders.png"))
 
+    window.select_model(next(i.path for i in window.infos if i.name == args.outlier_model))
     window.tabs.setCurrentIndex(window.panels.index(window.outliers))
     outliers = window.outliers
     wait(lambda: outliers.facts is not None)
