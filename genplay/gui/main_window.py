@@ -102,6 +102,11 @@ class NeedsCapability(QWidget):
         self.buttons.addStretch()
 
 
+def _fid_or_inf(metrics: dict) -> float:
+    fid = metrics.get("fid")
+    return float(fid) if isinstance(fid, int | float) else float("inf")
+
+
 class MainWindow(QMainWindow):
     def __init__(self, checkpoint_dirs: list[Path] | None = None,
                  settings: QSettings | None = None) -> None:
@@ -323,7 +328,9 @@ class MainWindow(QMainWindow):
             self.messages.show_message(
                 "Some checkpoint folders could not be read: "
                 + "; ".join(reason for _, reason in broken[:3]), "error")
-        generative = [i for i in self.infos if i.capabilities]
+        # First start: the sampler whose samples measured best (lowest FID) is shown first.
+        generative = sorted((i for i in self.infos if i.capabilities),
+                            key=lambda i: _fid_or_inf(i.metrics))
         target = next((i for i in self.infos if str(i.path) == str(wanted)), None)
         target = target or (generative[0] if generative else None)
         if target is not None:

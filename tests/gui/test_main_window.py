@@ -202,3 +202,20 @@ def test_pixel_by_pixel_sampling_shows_previews(qtbot, window):
     qtbot.waitUntil(lambda: panel.images is not None, timeout=20000)
     assert shown and all(shape[0] == 3 for shape in shown)
     assert panel.images.shape[0] == 3
+
+
+def test_first_start_shows_the_sampler_with_the_best_fid(qtbot, tiny_checkpoints, settings,
+                                                         tmp_path):
+    import json
+    import shutil
+
+    from genplay.gui.main_window import MainWindow
+
+    for name, fid in (("vae-tiny", 50.0), ("gan-tiny", 10.0), ("flow-tiny", 90.0)):
+        shutil.copytree(tiny_checkpoints / name, tmp_path / name)
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"fid": fid}))
+    w = MainWindow(checkpoint_dirs=[tmp_path], settings=settings)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.current is not None, timeout=20000)
+    assert w.current.name == "gan-tiny"
+    w.close()
