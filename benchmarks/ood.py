@@ -34,7 +34,7 @@ from genplay import __version__
 from genplay.core import checkpoints, runtime
 from genplay.core.data import find_dataset, load_dataset
 from genplay.core.errors import GenplayError
-from genplay.core.events import final_value
+from genplay.core.events import Result, final_value
 from genplay.core.ops import outliers
 
 # in-distribution dataset -> the dataset whose test split serves as outliers
@@ -78,17 +78,15 @@ class _Datasets:
         return value
 
 
-def _typical_bpd(info: checkpoints.CheckpointInfo, in_bpd: np.ndarray) -> tuple[float, str, str]:
-    """(typical bpd, its source, why the reference was not used or '')."""
+def _typical_bpd(info: checkpoints.CheckpointInfo) -> tuple[float | None, str]:
+    """(the typical bpd stored with the reference, or None; why it could not be used)."""
     try:
         _, typical = outliers.load_reference(info.path, checkpoints.weights_hash(info.path))
     except GenplayError as exc:
-        reason = str(exc)
-    else:
-        if typical is not None:
-            return float(typical), SOURCE_REFERENCE, ""
-        reason = "the reference scores hold no typical bits/dim"
-    return float(in_bpd.mean()), SOURCE_IN_TEST, reason
+        return None, str(exc)
+    if typical is None:
+        return None, "the reference scores hold no typical bits/dim"
+    return float(typical), ""
 
 
 def _images_per_s(model, images: np.ndarray, methods: list[str],
@@ -108,25 +106,22 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
                   out_images: np.ndarray) -> dict[str, Any]:
     """AUROC of every score this model has, the mean bits/dim of both splits, and speed."""
     background = outliers.load_background(info.path)
-    methods = outliers.available_methods(model, background)
-    skipped_methods = {}
-    if "recon" in methods and outliers.iterative_encoder(model):
-        methods.remove("recon")
-        skipped_methods["recon"] = "this model encodes by optimisation (too slow for a split)"
-    # typicality is |bpd - typical bpd|: derived from the bpd pass, whose in-split mean
-    # may be the typical bpd itself, so score_many runs without it
-    direct = [m for m in methods if m != "typicality"]
+    methods, left_out = outliers.split_methods(model, background)
+    skipped_methods = {m: "this model encodes by optimisation (too slow for a split)"
+                       for m in left_out}
+    # typicality is measured against the reference's typical bpd where there is one,
+    # else against the in-split's own mean bpd; never against anything of the outliers
+    stored, note = _typical_bpd(info)
+    source = SOURCE_REFERENCE if stored is not None else SOURCE_IN_TEST
     in_dataset, out_dataset = info.dataset, OUT_DATASET[info.dataset]
     _log(f"scoring {info.name} on {in_dataset} test ({len(in_images)} images)…")
-    in_scores = final_value(outliers.score_many(model, in_images, direct,
-                                                background=background))
+    in_result = next(e for e in outliers.score_split(
+        model, in_images, methods, typical_bpd=stored, background=background)
+        if isinstance(e, Result))
+    in_scores, typical = in_result.value, in_result.summary["typical_bpd"]
     _log(f"scoring {info.name} on {out_dataset} test ({len(out_images)} images)…")
-    out_scores = final_value(outliers.score_many(model, out_images, direct,
-                                                 background=background))
-    typical, source, note = _typical_bpd(info, in_scores["bpd"])
-    if "typicality" in methods:
-        in_scores["typicality"] = np.abs(in_scores["bpd"] - typical)
-        out_scores["typicality"] = np.abs(out_scores["bpd"] - typical)
+    out_scores = final_value(outliers.score_split(model, out_images, methods,
+                                                  typical_bpd=typical, background=background))
     aurocs = {m: outliers.auroc(in_scores[m], out_scores[m]) for m in methods}
     speed_method = "bpd" if "bpd" in methods else methods[0]
     _log(f"timing {info.name}: {speed_method}, then all {len(methods)} scores…")

@@ -6,7 +6,7 @@ pass them across threads and the CLI can print them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,3 +67,13 @@ def final_value(events: Iterator[Any]) -> Any:
     if not seen:
         raise RuntimeError("the generator ended without a Result")
     return value
+
+
+def relay(events: Iterator[Any]) -> Generator[Any, None, Result]:
+    """Passes a generator's events on up to its Result, and returns that Result:
+    ``result = yield from relay(inner)`` inside another generator of events."""
+    for event in events:
+        if isinstance(event, Result):
+            return event
+        yield event
+    raise RuntimeError("the generator ended without a Result")

@@ -20,7 +20,7 @@ from genplay import __version__
 from genplay.core import checkpoints
 from genplay.core.data import ImageDataset, load_dataset
 from genplay.core.errors import CheckpointError, GenplayError
-from genplay.core.events import Progress, Result
+from genplay.core.events import Progress, Result, relay
 from genplay.core.models.base import Density, Sampler, bits_per_dim, is_importance_weighted
 from genplay.core.ops.sampling import sample_images
 
@@ -208,28 +208,15 @@ def _reference_scores(model, test, metrics, seed, slow_scores, folder):
         metrics["background"] = {
             "checkpoint_hash": checkpoints.weights_hash(Path(folder) / outliers.BACKGROUND_DIR),
             "training": checkpoints.read_info(Path(folder) / outliers.BACKGROUND_DIR).training}
-    methods = outliers.available_methods(model, background)
-    if "recon" in methods and not slow_scores and outliers.iterative_encoder(model):
-        methods.remove("recon")
+    methods, left_out = outliers.split_methods(model, background, slow_scores)
+    if left_out:
         metrics["scores_note"] = ("no reference for recon: this model encodes by "
                                   "optimisation (genplay eval --slow-scores measures it)")
     if not methods:
         return {}
-    # typicality is |bpd - mean test bpd|: derived from the bpd pass, not a second one
-    direct = [m for m in methods if m != "typicality"]
-    if "typicality" in methods and "bpd" not in direct:
-        direct.insert(0, "bpd")
-    values = None
-    for event in outliers.score_many(model, test.as_float().numpy(), direct, seed=seed,
-                                     background=background):
-        if isinstance(event, Result):
-            values = event.value
-        else:
-            yield event
-    typical = float(values["bpd"].mean()) if "bpd" in values else None
-    if "typicality" in methods:
-        values["typicality"] = np.abs(values["bpd"] - typical)
-    values = {m: values[m] for m in methods}
+    result = yield from relay(outliers.score_split(model, test.as_float().numpy(), methods,
+                                                      seed=seed, background=background))
+    values, typical = result.value, result.summary["typical_bpd"]
     metrics["typical_bpd"] = typical
     metrics["scores"] = {
         m: {"mean": float(v.mean()), "threshold_at_fpr_0.05": outliers.threshold_at_fpr(v, 0.05)}

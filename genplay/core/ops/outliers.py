@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 
 from genplay.core.errors import GenplayError, ImageError
-from genplay.core.events import Partial, Progress, Result
+from genplay.core.events import Partial, Progress, Result, relay
 from genplay.core.images import load_image, prepare_for_model, to_float_chw
 from genplay.core.models.base import Density, Latent, bits_per_dim, encode, is_importance_weighted
 
@@ -183,6 +183,37 @@ def score_many(
         yield Progress(min(start + batch_size, len(x_all)), len(x_all),
                        message=f"scores: {', '.join(methods)}")
     yield Result({m: np.concatenate(p) if p else np.zeros(0) for m, p in parts.items()})
+
+
+def split_methods(model, background=None, slow: bool = False) -> tuple[list[str], list[str]]:
+    """(methods worth scoring a whole split by, methods left out): every available one,
+    but recon only with slow=True for models that encode by optimisation."""
+    methods = available_methods(model, background)
+    if "recon" in methods and not slow and iterative_encoder(model):
+        methods.remove("recon")
+        return methods, ["recon"]
+    return methods, []
+
+
+def score_split(
+    model, images: np.ndarray, methods: list[str], *, typical_bpd: float | None = None,
+    seed: int = 0, background=None,
+) -> Iterator[Progress | Result]:
+    """score_many for a whole split, with typicality derived from the one bpd pass:
+    against typical_bpd, or the split's own mean bits/dim when None.
+    Result({method: scores}, {"typical_bpd": the centre used, or None without bpd})."""
+    direct = [m for m in methods if m != "typicality"]
+    if "typicality" in methods and "bpd" not in direct:
+        direct.insert(0, "bpd")
+    result = yield from relay(score_many(model, images, direct, seed=seed,
+                                         background=background))
+    values = result.value
+    typical = typical_bpd
+    if typical is None and "bpd" in values:
+        typical = float(values["bpd"].mean())
+    if "typicality" in methods:
+        values["typicality"] = np.abs(values["bpd"] - typical)
+    yield Result({m: values[m] for m in methods}, {"typical_bpd": typical})
 
 
 def score_files(
