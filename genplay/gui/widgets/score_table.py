@@ -67,7 +67,7 @@ class ScoreTableModel(QAbstractTableModel):
             self.sort(*self._sort)
 
     def set_method(self, method: str, reference: np.ndarray) -> None:
-        self.method, self.reference = method, np.sort(np.asarray(reference, np.float64))
+        self.method, self.reference = method, np.asarray(reference, np.float64)
         self._update_percentiles()
         self._columns_changed(2, 4)
         if self._sort is not None and self._sort[0] >= 2:
