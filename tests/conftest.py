@@ -21,6 +21,8 @@ TINY_CONFIGS: dict[str, dict] = {
     "pixelcnn": {"image_size": 8, "hidden_channels": 4, "n_layers": 2, "n_mix": 2, "batch_size": 8},
     "flow": {"image_size": 8, "hidden_channels": 4, "n_scales": 2, "steps_per_scale": 2,
              "n_blocks": 1, "batch_size": 8},
+    "diffusion": {"image_size": 8, "base_channels": 8, "blocks_per_level": 1,
+                  "attention_heads": 2, "timesteps": 50, "batch_size": 8},
 }
 
 

@@ -197,6 +197,8 @@ def load(
     info = read_info(folder)
     model = build_model(info)
     load_weights(model, info.path / WEIGHTS_FILE)
+    # Names for the class choices of class-conditional models ("T-shirt/top", not "0").
+    model.class_names = list(info.class_names) if info.class_names else None
     return model.to(device).eval(), info
 
 

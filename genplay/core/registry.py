@@ -18,6 +18,7 @@ _FAMILY_MODULES = (
     "genplay.core.models.features",
     "genplay.core.models.pixelcnn",
     "genplay.core.models.flow",
+    "genplay.core.models.diffusion",
 )
 
 

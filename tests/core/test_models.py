@@ -39,6 +39,8 @@ def test_expected_capabilities():
     assert capabilities_of(registry.get("classifier")) == []
     assert capabilities_of(registry.get("pixelcnn")) == ["sampler", "density"]
     assert capabilities_of(registry.get("flow")) == ["sampler", "latent", "density"]
+    assert capabilities_of(registry.get("diffusion")) == [
+        "sampler", "latent", "density", "conditional"]
 
 
 @pytest.mark.parametrize("size,expected", [(28, (7, 2)), (32, (8, 2)), (64, (8, 3)), (8, (4, 1))])
@@ -64,7 +66,10 @@ def test_two_training_steps_change_weights(family):
 def test_sampler_shapes_range_and_determinism(family):
     model = tiny(family)
     for option in model.sample_options():
-        assert option.minimum <= option.default <= option.maximum
+        if option.choices:
+            assert option.default in option.choices
+        else:
+            assert option.minimum <= option.default <= option.maximum
     a = model.sample(5, generator=torch.Generator().manual_seed(3))
     b = model.sample(5, generator=torch.Generator().manual_seed(3))
     c = model.sample(5, generator=torch.Generator().manual_seed(4))
@@ -167,7 +172,10 @@ def test_latent_samplers_draw_their_latents_first(family):
     from genplay.core.ops.sampling import CHUNK, chunk_seed, sample_images, sample_latent
 
     model = tiny(family)
-    images = list(sample_images(model, 70, seed=9, temperature=0.5))[-1].value
+    # Diffusion models decode by deterministic DDIM; their default sampler is DPM-Solver++.
+    deterministic = ({"sampler": "ddim", "steps": model.latent_steps}
+                     if family == "diffusion" else {})
+    images = list(sample_images(model, 70, seed=9, temperature=0.5, **deterministic))[-1].value
     for index in (3, 66):
         z = sample_latent(model, 9, index) * 0.5
         assert torch.allclose(model.decode(z[None])[0], torch.from_numpy(images[index]), atol=1e-5)

@@ -54,10 +54,12 @@ class SampleOption:
     """An option a sampler accepts, described so a panel or the CLI can offer it."""
 
     name: str
-    default: float
+    default: float | str
     minimum: float
     maximum: float
     help: str
+    choices: tuple[str, ...] = ()  # a choice among names (minimum, maximum unused)
+    integer: bool = False  # a whole number (e.g. a number of steps)
 
 
 class GenerativeModel(nn.Module):
@@ -73,6 +75,7 @@ class GenerativeModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        self.class_names: list[str] | None = None  # set by checkpoints.load where known
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

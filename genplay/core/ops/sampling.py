@@ -35,25 +35,44 @@ def sample_latent(model, seed: int, index: int) -> torch.Tensor:
     return model.prior_sample(CHUNK, generator)[index % CHUNK]
 
 
-def check_options(model: Sampler, opts: dict[str, float]) -> dict[str, float]:
-    """Validates sampler options against what the model declares; fills defaults."""
+def check_options(model: Sampler, opts: dict[str, float | str]) -> dict[str, float | str]:
+    """Validates sampler options against what the model declares; fills defaults.
+
+    Choice options (a sampler's name, a class) stay strings; whole-number options
+    become ints; the rest floats. Values may arrive as text (from the command line).
+    """
     declared = {o.name: o for o in model.sample_options()}
     unknown = sorted(set(opts) - set(declared))
     if unknown:
         names = ", ".join(declared) or "none"
         raise GenplayError(f"option {unknown[0]!r} is not understood by this model "
                            f"(its options: {names})")
-    checked = {}
+    checked: dict[str, float | str] = {}
     for name, option in declared.items():
-        value = float(opts.get(name, option.default))
+        raw = opts.get(name, option.default)
+        if option.choices:
+            if str(raw) not in option.choices:
+                raise GenplayError(f"{name} must be one of: {', '.join(option.choices)} "
+                                   f"(not {raw!r})")
+            checked[name] = str(raw)
+            continue
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise GenplayError(f"{name} must be a number, not {raw!r}") from None
+        if option.integer:
+            if value != int(value):
+                raise GenplayError(f"{name} must be a whole number, not {raw!r}")
+            value = int(value)
         if not option.minimum <= value <= option.maximum:
-            raise GenplayError(f"{name} must be between {option.minimum} and {option.maximum}")
+            raise GenplayError(f"{name} must be between {option.minimum:g} and "
+                               f"{option.maximum:g}")
         checked[name] = value
     return checked
 
 
 def sample_images(
-    model: Sampler, n: int, seed: int, **opts: float
+    model: Sampler, n: int, seed: int, **opts: float | str
 ) -> Iterator[Progress | Preview | Result]:
     """Yields Progress per chunk, then Result(float32 array (n, C, H, W) in [0, 1]).
 
@@ -103,7 +122,7 @@ def render(images: np.ndarray, index: int | None = None, nrow: int | None = None
 
 def sample_record(
     *, checkpoint: str, model: str, family: str, checkpoint_hash: str, seed: int, n: int,
-    options: dict[str, float], index: int | None = None, nrow: int | None = None,
+    options: dict[str, float | str], index: int | None = None, nrow: int | None = None,
 ) -> dict:
     """Everything needed to draw the same pixels again; saved in the PNG and its sidecar."""
     from genplay import __version__

@@ -1,0 +1,247 @@
+"""Noise schedule and samplers of the diffusion family, kept apart from its network.
+
+Everything here works on a *denoiser*: a function ``denoise(x_t, t) -> (x0, eps)``
+giving the network's estimate of the clean image and of the noise at integer
+timestep t (a tensor of shape (N,)), guidance already applied. Samplers never see
+the network, so any denoiser (a U-Net, a test's analytic one) drives them all.
+
+Notation (Ho et al. 2020; Kingma et al. 2021): x_t = a_t x0 + s_t eps with
+a_t = sqrt(alpha_bar_t), s_t = sqrt(1 - alpha_bar_t), and lambda_t = log(a_t / s_t),
+half the log signal-to-noise ratio. Images are scaled to [-1, 1] here.
+
+Every sampler is a generator over a decreasing list of timesteps. It evaluates the
+denoiser once per timestep, and yields ``(i, n, x0_estimate)`` after each evaluation
+so a caller can preview and cancel; after the last timestep it steps to the clean
+image, which is the last thing it yields (with i == n).
+
+``project(x, t)``, when given, is applied to x_t before each evaluation and to the
+final image (with t == -1, "clean"); inpainting uses it to hold the known pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+Projection = Callable[[torch.Tensor, int], torch.Tensor]
+Steps = Iterator[tuple[int, int, torch.Tensor]]
+
+SAMPLERS = ("ddpm", "ddim", "dpmpp")
+
+
+class CosineSchedule:
+    """The cosine schedule of Nichol & Dhariwal (2021) over T discrete timesteps.
+
+    alpha_bar(t) = f(t) / f(0) with f(t) = cos^2(((t + 1) / T + 0.008) / 1.008 * pi / 2), so
+    timestep 0 is already slightly noisy and timestep T - 1 is noise; the betas are
+    clipped at 0.999 as in the paper. Index -1 stands for the clean image (alpha_bar 1).
+    """
+
+    def __init__(self, timesteps: int = 1000, offset: float = 0.008) -> None:
+        self.timesteps = timesteps
+        steps = torch.arange(timesteps + 1, dtype=torch.float64)
+        f = torch.cos(((steps / timesteps) + offset) / (1 + offset) * math.pi / 2) ** 2
+        alpha_bar = f / f[0]
+        betas = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
+        self.alpha_bar = torch.cumprod(1 - betas, dim=0)  # index t = 0 .. T-1
+
+    def ab(self, t: int | torch.Tensor) -> torch.Tensor:
+        """alpha_bar at integer timesteps; -1 gives 1 (clean)."""
+        t = torch.as_tensor(t).cpu()  # the table lives on the CPU, in float64
+        padded = torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bar])
+        return padded[t + 1]
+
+    def a_s(self, t: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ab = self.ab(t)
+        return ab.sqrt(), (1 - ab).sqrt()
+
+    def snr(self, t: int | torch.Tensor) -> torch.Tensor:
+        ab = self.ab(t)
+        return ab / (1 - ab)
+
+    def add_noise(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        a, s = self.a_s(t)
+        shape = (-1,) + (1,) * (x0.dim() - 1)
+        return a.to(x0).view(shape) * x0 + s.to(x0).view(shape) * eps
+
+    def spaced(self, steps: int, start: int | None = None, spacing: str = "time") -> list[int]:
+        """About `steps` distinct timesteps from `start` (default T - 1) down to 0.
+
+        spacing "time": even in t; "quadratic": even in sqrt(t), so more steps near the
+        clean end (DDIM's choice for small images); "logsnr": even in lambda, DPM-Solver's
+        choice for pixel-space models. On a Gaussian toy (tests/core/test_diffusion.py)
+        DPM-Solver++ at 10 steps gets the spread of the data within 1% with "logsnr"
+        and 29% too wide with "time".
+        """
+        start = self.timesteps - 1 if start is None else start
+        if steps < 1:
+            raise ValueError("steps must be at least 1")
+        steps = min(steps, start + 1)
+        if steps == 1:
+            return [start]
+        u = torch.linspace(1, 0, steps, dtype=torch.float64)
+        if spacing == "time":
+            points = u * start
+        elif spacing == "quadratic":
+            points = u**2 * start
+        elif spacing == "logsnr":
+            lam = self.log_snr_half()
+            targets = lam[start] + (1 - u) * (lam[0] - lam[start])
+            points = (lam[None, : start + 1] - targets[:, None]).abs().argmin(dim=1).double()
+        else:
+            raise ValueError(f"unknown spacing {spacing!r}")
+        # Rounding can land two steps on one timestep (lambda moves fast at both ends):
+        # nudge them apart, keeping start and 0, so there are exactly `steps` of them.
+        ascending = sorted(points.round().long().tolist())
+        ascending[0], ascending[-1] = 0, start
+        for i in range(1, steps):
+            ascending[i] = max(ascending[i], ascending[i - 1] + 1)
+        ascending[-1] = start
+        for i in range(steps - 2, -1, -1):
+            ascending[i] = min(ascending[i], ascending[i + 1] - 1)
+        return ascending[::-1]
+
+    def log_snr_half(self) -> torch.Tensor:
+        """lambda_t = log(a_t / s_t) for t = 0 .. T-1 (decreasing)."""
+        return 0.5 * torch.log(self.alpha_bar / (1 - self.alpha_bar))
+
+
+SPACING = {"ddpm": "time", "ddim": "time", "dpmpp": "logsnr"}
+
+
+def timesteps_for(sampler: str, schedule: CosineSchedule, steps: int,
+                  start: int | None = None) -> list[int]:
+    """The timesteps a sampler runs through by default (see ``CosineSchedule.spaced``)."""
+    if sampler not in SPACING:
+        raise ValueError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
+    return schedule.spaced(steps, start, SPACING[sampler])
+
+
+def _scalar(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.to(dtype=like.dtype, device=like.device)
+
+
+def _t(t: int, x: torch.Tensor) -> torch.Tensor:
+    return torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+
+
+def _project(project: Projection | None, x: torch.Tensor, t: int) -> torch.Tensor:
+    return x if project is None else project(x, t)
+
+
+def ddim(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor, timesteps: list[int],
+         eta: float = 0.0, generator: torch.Generator | None = None,
+         project: Projection | None = None) -> Steps:
+    """DDIM (Song et al. 2021). eta = 0 is deterministic; eta = 1 is ancestral DDPM.
+
+    From t to the next timestep u: x_u = a_u x0 + sqrt(1 - a_u^2 - sigma^2) eps + sigma z,
+    sigma = eta * sqrt((1 - ab_u) / (1 - ab_t)) * sqrt(1 - ab_t / ab_u).
+    """
+    n = len(timesteps)
+    for i, t in enumerate(timesteps):
+        x = _project(project, x, t)
+        x0, eps = denoise(x, _t(t, x))
+        u = timesteps[i + 1] if i + 1 < n else -1
+        ab_t, ab_u = schedule.ab(t), schedule.ab(u)
+        sigma = eta * ((1 - ab_u) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_u).sqrt()
+        x = ab_u.sqrt().to(x) * x0 + _scalar((1 - ab_u - sigma**2).clamp(min=0).sqrt(), x) * eps
+        if eta > 0 and u >= 0:
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x = x + _scalar(sigma, x) * noise
+        if i + 1 < n:
+            yield i + 1, n, x0
+    yield n, n, _project(project, x, -1)
+
+
+def ddpm(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor, timesteps: list[int],
+         generator: torch.Generator | None = None, project: Projection | None = None) -> Steps:
+    """Ancestral sampling (Ho et al. 2020): each step draws x_u from the posterior
+    q(x_u | x_t, x0 estimate), which is exactly DDIM's update with eta = 1."""
+    return ddim(denoise, schedule, x, timesteps, eta=1.0, generator=generator, project=project)
+
+
+def dpmpp_2m(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
+             timesteps: list[int], generator: torch.Generator | None = None,
+             project: Projection | None = None) -> Steps:
+    """DPM-Solver++(2M) (Lu et al. 2022): a multistep second-order solver of the
+    diffusion ODE in data prediction, exact in its linear part.
+
+    With h = lambda_u - lambda_t: x_u = (s_u / s_t) x_t - a_u (exp(-h) - 1) D, where D is
+    the x0 estimate at t, corrected to second order by the previous estimate:
+    D = (1 + 1/(2r)) x0_t - 1/(2r) x0_prev, r = h_prev / h. The step to the clean
+    image (lambda = infinity) takes D = x0_t, first order, as is usual for few steps.
+    """
+    del generator  # deterministic
+    n = len(timesteps)
+    prev_x0, prev_h = None, None
+    for i, t in enumerate(timesteps):
+        x = _project(project, x, t)
+        x0, _eps = denoise(x, _t(t, x))
+        u = timesteps[i + 1] if i + 1 < n else -1
+        if u < 0:
+            x = x0
+        else:
+            a_t, s_t = schedule.a_s(t)
+            a_u, s_u = schedule.a_s(u)
+            h = torch.log(a_u / s_u) - torch.log(a_t / s_t)
+            d = x0
+            if prev_x0 is not None:
+                r = prev_h / h
+                d = (1 + 1 / (2 * r)).to(x) * x0 - (1 / (2 * r)).to(x) * prev_x0
+            x = _scalar(s_u / s_t, x) * x - _scalar(a_u * torch.expm1(-h), x) * d
+            prev_x0, prev_h = x0, h
+        if i + 1 < n:
+            yield i + 1, n, x0
+    yield n, n, _project(project, x, -1)
+
+
+def run(name: str, denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
+        timesteps: list[int], eta: float = 0.0, generator: torch.Generator | None = None,
+        project: Projection | None = None) -> Steps:
+    """One of SAMPLERS by name."""
+    if name == "ddim":
+        return ddim(denoise, schedule, x, timesteps, eta, generator, project)
+    if name == "ddpm":
+        return ddpm(denoise, schedule, x, timesteps, generator, project)
+    if name == "dpmpp":
+        return dpmpp_2m(denoise, schedule, x, timesteps, generator, project)
+    raise ValueError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
+
+
+def invert(denoise: Denoiser, schedule: CosineSchedule, x0: torch.Tensor,
+           timesteps: list[int], iterations: int = 2) -> Steps:
+    """Deterministic DDIM inversion: the x_T from which ``ddim(eta=0)`` over `timesteps`
+    returns x0. Walks the timesteps from the clean end, yields (i, n, x); the last x
+    is the latent at timesteps[0].
+
+    The plain inversion takes each step with the noise estimate of the point it
+    starts from (the less noisy one), so the round trip is off: on a Gaussian toy, 0.18
+    at 25 steps. Each step is then refined by `iterations` fixed-point passes: with the
+    noise estimate at the current guess for x_t, the x0 that the forward step would
+    have needed to land on x_prev, and from them a new guess. Two passes bring that
+    error to 0.004 for three network evaluations a step.
+    """
+    ascending = list(reversed(timesteps))
+    n = len(ascending)
+    x = x0
+    prev = -1
+    for i, t in enumerate(ascending):
+        a_t, s_t = (_scalar(v, x) for v in schedule.a_s(t))
+        a_p, s_p = (_scalar(v, x) for v in schedule.a_s(prev))
+        if prev < 0:
+            # From the clean image: its x0 is itself; the noise estimate comes from the
+            # network at t on the image scaled to that level.
+            _x0, eps = denoise(a_t * x, _t(t, x))
+            x0_est = x
+        else:
+            x0_est, eps = denoise(x, _t(prev, x))
+        guess = a_t * x0_est + s_t * eps
+        for _ in range(iterations):
+            _x0, eps = denoise(guess, _t(t, x))
+            guess = a_t * (x - s_p * eps) / a_p + s_t * eps
+        x = guess
+        prev = t
+        yield i + 1, n, x

@@ -1,0 +1,184 @@
+"""Diffusion: the schedule, the samplers (on analytic denoisers, where the right answer is
+known), DDIM inversion, SDEdit, inpainting, guidance and the bound, on tiny models."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from genplay.core import registry
+from genplay.core.events import Preview, Progress, Result
+from genplay.core.models import diffusion_samplers as samplers
+from tests.conftest import TINY_CONFIGS
+
+
+def tiny(**overrides):
+    torch.manual_seed(0)
+    model = registry.build("diffusion", **{**TINY_CONFIGS["diffusion"], **overrides}).eval()
+    # Residual branches and the output layer start at zero (v = 0 everywhere); give them
+    # weights so the tests see a network whose answers depend on its inputs.
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() > 1 and not parameter.any():
+                parameter.normal_(0, 0.05)
+    return model
+
+
+def gaussian_denoiser(schedule: samplers.CosineSchedule, sigma: float):
+    """The exact denoiser of data ~ N(0, sigma^2):
+    E[x0 | x_t] = a sigma^2 x_t / (a^2 sigma^2 + s^2)."""
+
+    def denoise(x_t, t):
+        a, s = schedule.a_s(t)
+        a, s = a.float()[:, None], s.float()[:, None]
+        x0 = a * sigma**2 * x_t / (a**2 * sigma**2 + s**2)
+        return x0, (x_t - a * x0) / s
+
+    return denoise
+
+
+def run_to_end(steps):
+    return list(steps)[-1][2]
+
+
+def test_cosine_schedule_runs_from_clean_to_noise():
+    sched = samplers.CosineSchedule(1000)
+    ab = sched.alpha_bar
+    assert torch.all(ab[1:] < ab[:-1])
+    assert sched.ab(-1).item() == 1.0
+    assert 0.9999 < ab[0].item() < 1.0 and ab[-1].item() < 1e-4
+    assert sched.spaced(5, start=3) == [3, 2, 1, 0]  # never more steps than timesteps
+
+
+def gaussian_spread(name: str, steps: int) -> float:
+    """The std of samples made with the exact denoiser of N(0, 0.5^2) data."""
+    sched = samplers.CosineSchedule(1000)
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(20_000, 1, generator=g)
+    x = run_to_end(samplers.run(name, gaussian_denoiser(sched, 0.5), sched, z,
+                                samplers.timesteps_for(name, sched, steps), generator=g))
+    assert abs(x.mean().item()) < 0.02
+    return x.std().item()
+
+
+@pytest.mark.parametrize("name,steps", [("ddpm", 1000), ("ddim", 200), ("dpmpp", 50)])
+def test_samplers_converge_to_the_spread_of_gaussian_data(name, steps):
+    assert gaussian_spread(name, steps) == pytest.approx(0.5, rel=0.02)
+
+
+def test_dpm_solver_is_closer_than_ddim_in_few_steps():
+    for steps in (10, 20):
+        dpm = abs(gaussian_spread("dpmpp", steps) - 0.5)
+        ddim = abs(gaussian_spread("ddim", steps) - 0.5)
+        assert dpm < ddim and dpm < 0.02
+
+
+def test_timesteps_are_distinct_decreasing_and_exactly_as_many_as_asked():
+    sched = samplers.CosineSchedule(1000)
+    for name in samplers.SAMPLERS:
+        for steps, start in ((10, None), (20, None), (7, 400), (1000, None)):
+            ts = samplers.timesteps_for(name, sched, steps, start)
+            assert len(ts) == steps and ts[-1] == 0 and ts[0] == (start or 999)
+            assert all(a > b for a, b in zip(ts, ts[1:]))
+
+
+def test_ddim_inversion_round_trip_on_an_exact_denoiser():
+    sched = samplers.CosineSchedule(1000)
+    denoise = gaussian_denoiser(sched, 0.5)
+    x0 = torch.randn(64, 1, generator=torch.Generator().manual_seed(1)) * 0.5
+    timesteps = samplers.timesteps_for("ddim", sched, 25)
+    z = run_to_end(samplers.invert(denoise, sched, x0, timesteps))
+    assert z.std().item() == pytest.approx(1.0, rel=0.2)  # noise-like latents
+    back = run_to_end(samplers.ddim(denoise, sched, z, timesteps))
+    assert (back - x0).abs().max().item() < 0.01
+    plain = run_to_end(samplers.invert(denoise, sched, x0, timesteps, iterations=0))
+    plain_back = run_to_end(samplers.ddim(denoise, sched, plain, timesteps))
+    assert (plain_back - x0).abs().max().item() > 0.1  # what the refinement is for
+
+
+def test_model_ddim_inversion_round_trip_is_close():
+    model = tiny()
+    x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    z = run_to_end(model.encode_steps(x))
+    error = (model.decode(z) - x).abs().mean().item()
+    assert error < 0.02
+
+
+def test_sampling_is_seeded_and_previews_each_step():
+    model = tiny()
+    events = list(model.sample_steps(2, torch.Generator().manual_seed(0), steps=5))
+    assert sum(isinstance(e, Preview) for e in events) == 4
+    assert [e.step for e in events if isinstance(e, Progress)] == [1, 2, 3, 4, 5]
+    first = events[-1].value
+    again = model.sample(2, torch.Generator().manual_seed(0), steps=5).numpy()
+    assert isinstance(events[-1], Result) and np.array_equal(first, again)
+    for sampler in ("ddpm", "ddim", "dpmpp"):
+        a = model.sample(2, torch.Generator().manual_seed(0), sampler=sampler, steps=4)
+        b = model.sample(2, torch.Generator().manual_seed(1), sampler=sampler, steps=4)
+        assert a.shape == (2, 1, 8, 8) and not torch.equal(a, b)
+
+
+def test_guidance_changes_samples_and_classes_are_checked():
+    model = tiny()
+    model.class_names = [f"c{i}" for i in range(10)]
+    assert model.class_choices()[3] == "c3"
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    plain = model.sample(2, g(), steps=3)
+    guided = model.sample(2, g(), steps=3, **{"class": "c3", "guidance": 3.0})
+    other = model.sample(2, g(), steps=3, **{"class": "c4", "guidance": 3.0})
+    assert not torch.equal(plain, guided) and not torch.equal(guided, other)
+    with pytest.raises(ValueError, match="unknown class"):
+        model.sample(1, g(), steps=2, **{"class": "nope"})
+
+
+def test_sdedit_strength_zero_returns_the_guide_and_low_strength_stays_near_it():
+    model = tiny()
+    guide = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(model.condition(guide, 0.0), guide)
+    near = model.condition(guide, 0.1, generator=torch.Generator().manual_seed(0), steps=20)
+    far = model.condition(guide, 1.0, generator=torch.Generator().manual_seed(0), steps=20)
+    assert (near - guide).abs().mean() < (far - guide).abs().mean()
+    # steps count a whole schedule: strength 0.5 of 20 steps is 10 evaluations
+    events = list(model.condition_steps(guide, 0.5, generator=torch.Generator(), steps=20))
+    assert max(e.step for e in events if isinstance(e, Progress)) == 10
+    with pytest.raises(ValueError, match="strength"):
+        model.condition(guide, 1.5)
+
+
+def test_inpainting_keeps_the_unmasked_pixels_exactly():
+    model = tiny()
+    image = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(4))
+    hole = torch.zeros(8, 8, dtype=torch.bool)
+    hole[2:6, 2:6] = True
+    out = model.inpaint(image, hole, generator=torch.Generator().manual_seed(0), steps=6)
+    assert torch.equal(out[:, :, ~hole], image[:, :, ~hole])
+    assert not torch.equal(out[:, :, hole], image[:, :, hole])
+    with pytest.raises(ValueError, match="mask"):
+        model.inpaint(image, torch.zeros(4, 4, dtype=torch.bool))
+
+
+def test_bound_is_positive_deterministic_and_sums_over_pixels():
+    model = tiny()
+    x = torch.randint(0, 256, (3, 1, 8, 8)).float() / 255
+    logp = model.log_prob(x)
+    assert torch.equal(logp, model.log_prob(x))  # fixed noise: the same image, the same bound
+    assert torch.all(torch.isfinite(logp)) and torch.all(logp < 0)
+    pixels = model.pixel_nll(x)
+    assert pixels.shape == (3, 8, 8)
+    assert torch.allclose(pixels.sum(dim=(1, 2)), -logp / math.log(2), rtol=1e-4)
+
+
+def test_v_and_eps_prediction_both_train():
+    for prediction in ("v", "eps"):
+        model = registry.build("diffusion", **{**TINY_CONFIGS["diffusion"],
+                                               "prediction": prediction})
+        opts = model.configure_optimizers()
+        x = torch.rand(8, 1, 8, 8)
+        losses = [model.train_step(x, torch.randint(0, 10, (8,)), opts, i)["loss"]
+                  for i in range(2)]
+        assert all(math.isfinite(v) for v in losses)
+    with pytest.raises(ValueError, match="prediction"):
+        registry.build("diffusion", **{**TINY_CONFIGS["diffusion"], "prediction": "x"})
