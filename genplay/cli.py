@@ -206,7 +206,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not args.output and not args.out_dir:
         raise GenplayError("say where to write: -o grid.png or --out-dir DIR")
     model, info = _load(args.checkpoint)
-    opts = _parse_sets(args.set)
+    opts = {**_parse_sets(args.set), **_diffusion_options(args)}
     if args.temperature is not None:
         opts["temperature"] = args.temperature
     result = _run_with_bar(sample_images(model, args.n, args.seed, **opts), "sampling", args.n,
@@ -225,6 +225,129 @@ def cmd_sample(args: argparse.Namespace) -> int:
             save_png(out / f"{info.name}-seed{args.seed}-{i:05d}.png",
                      render(result.value, index=i), png_metadata({**record, "index": i}))
         print(f"{args.n} images in {out}")
+    return 0
+
+
+def _diffusion_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--sampler, --steps, --eta, --class, --guidance where given (sample, sketch, inpaint)."""
+    names = {"sampler": "sampler", "steps": "steps", "eta": "eta", "label": "class",
+             "guidance": "guidance"}
+    return {option: getattr(args, attr) for attr, option in names.items()
+            if getattr(args, attr, None) is not None}
+
+
+def _add_diffusion_options(p: argparse.ArgumentParser, steps_help: str) -> None:
+    p.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp"],
+                   help="diffusion sampler (default dpmpp: DPM-Solver++(2M))")
+    p.add_argument("--steps", type=int, help=steps_help)
+    p.add_argument("--eta", type=float, help="DDIM noise: 0 deterministic, 1 like DDPM")
+    p.add_argument("--class", dest="label", metavar="NAME",
+                   help="class to draw, by name (see genplay models) or index")
+    p.add_argument("--guidance", type=float,
+                   help="classifier-free guidance scale with --class (default 1)")
+
+
+def _load_guide(model, path: str, invert: str):
+    """An image file as a model input (1, C, H, W), letterboxed; inverted when dark on light
+    (--invert auto decides from the border)."""
+    from genplay.core.images import load_image
+    from genplay.core.ops.sketch import guide_tensor
+
+    return guide_tensor(model, load_image(path), {"auto": None, "yes": True, "no": False}[invert])
+
+
+def _save_candidates(args: argparse.Namespace, images, info, stem: str, record: dict) -> None:
+    from genplay.core.images import make_grid, save_png, to_uint8_hwc
+
+    pixels = to_uint8_hwc(images)
+    metadata = {"model": info.name, "genplay_version": __version__, **record}
+    if args.output:  # one image as itself, several as a grid
+        grid = pixels[0] if len(pixels) == 1 else make_grid(pixels, nrow=args.nrow)
+        save_png(args.output, grid, metadata)
+        print(args.output)
+    if args.out_dir:
+        out = Path(args.out_dir)
+        for i, image in enumerate(pixels):
+            save_png(out / f"{stem}-{i:02d}.png", image, {**metadata, "index": i})
+        print(f"{len(pixels)} images in {out}")
+
+
+def _check_model_options(model, opts: dict[str, Any]) -> dict[str, Any]:
+    """Diffusion options checked against what the model declares (temperature excluded)."""
+    from genplay.core.models.base import Sampler
+    from genplay.core.ops.sampling import check_options
+
+    if not opts:
+        return {}
+    if not isinstance(model, Sampler):
+        raise GenplayError(f"this model takes none of: {', '.join(opts)}")
+    checked = check_options(model, opts)
+    return {k: v for k, v in checked.items() if k in opts}
+
+
+def cmd_sketch(args: argparse.Namespace) -> int:
+    from genplay.core import runtime
+    from genplay.core.ops.sketch import sketch_images, sketch_method
+
+    runtime.set_threads(args.threads)
+    if not args.output and not args.out_dir:
+        raise GenplayError("say where to write: -o grid.png or --out-dir DIR")
+    model, info = _load(args.checkpoint)
+    method = sketch_method(model)
+    if method is None:
+        raise GenplayError(f"{info.name} ({info.family}) cannot make images from a sketch")
+    opts = _diffusion_options(args)
+    if method == "latent":
+        extra = sorted(set(opts) - {"steps"})
+        if extra:
+            raise GenplayError(f"{info.name} fits a latent to the sketch; --{extra[0]} is for "
+                               "diffusion models")
+    else:
+        opts = _check_model_options(model, opts)
+    guide = _load_guide(model, args.sketch, args.invert)
+    result = _run_with_bar(sketch_images(model, guide, n=args.n, seed=args.seed,
+                                         strength=args.strength, **opts), "sketch")
+    record = {"sketch": Path(args.sketch).name, "method": method, "strength": args.strength,
+              "seed": args.seed, "options": opts}
+    _save_candidates(args, result.value, info, f"{Path(args.sketch).stem}-{info.name}", record)
+    return 0
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    from genplay.core import runtime
+    from genplay.core.images import load_image, prepare_for_model
+    from genplay.core.ops.sketch import inpaint_images, inpaint_method
+
+    runtime.set_threads(args.threads)
+    if not args.output and not args.out_dir:
+        raise GenplayError("say where to write: -o out.png or --out-dir DIR")
+    model, info = _load(args.checkpoint)
+    method = inpaint_method(model)
+    if method is None:
+        raise GenplayError(f"{info.name} ({info.family}) cannot inpaint; use a diffusion "
+                           "model or a PixelCNN")
+    opts = _diffusion_options(args)
+    if method == "autoregressive":
+        if opts:
+            raise GenplayError(f"{info.name} completes pixel by pixel; --{sorted(opts)[0]} "
+                               "is for diffusion models")
+    else:
+        opts = _check_model_options(model, opts)
+    pixels = load_image(args.image)
+    mask_pixels = load_image(args.mask)
+    if mask_pixels.shape[:2] != pixels.shape[:2]:
+        raise GenplayError(f"the mask is {mask_pixels.shape[1]}x{mask_pixels.shape[0]} pixels, "
+                           f"the image {pixels.shape[1]}x{pixels.shape[0]}: they must match")
+    image = _load_guide(model, args.image, args.invert)
+    # The mask goes through the same letterbox as the image (never inverted): white = fill.
+    size = model.image_shape[1]
+    mask, _ = prepare_for_model(mask_pixels, size=size, channels=1, invert=False)
+    hole = mask[..., 0] > 127
+    result = _run_with_bar(inpaint_images(model, image, hole, n=args.n, seed=args.seed,
+                                          **opts), "inpainting")
+    record = {"image": Path(args.image).name, "mask": Path(args.mask).name, "method": method,
+              "seed": args.seed, "options": opts}
+    _save_candidates(args, result.value, info, f"{Path(args.image).stem}-{info.name}", record)
     return 0
 
 
@@ -423,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=64, help="number of samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, help="scale of the latent / prior noise")
+    _add_diffusion_options(p, "diffusion: network evaluations per image (default 20)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="another sampler option the model declares")
     p.add_argument("-o", "--output", help="write a grid PNG here")
@@ -445,6 +569,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npz", help="also write the latents of the frames here")
     add_threads(p)
     p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("sketch", help="images that follow a drawing (SDEdit or latent fitting)")
+    p.add_argument("checkpoint")
+    p.add_argument("sketch", help="the drawing: light lines on dark, or dark on light")
+    p.add_argument("--strength", type=float, default=0.5,
+                   help="0 keeps the drawing, 1 ignores it (diffusion: the noise level)")
+    p.add_argument("-n", type=int, default=4, help="candidates, 1 to 16")
+    p.add_argument("--seed", type=int, default=0)
+    _add_diffusion_options(p, "diffusion: steps of a full schedule (strength 0.5 runs half); "
+                              "others: latent-fitting steps (default 150)")
+    p.add_argument("--invert", choices=["auto", "yes", "no"], default="auto",
+                   help="invert the drawing first (auto: when its border is light)")
+    p.add_argument("-o", "--output", help="write the candidates as a grid PNG here")
+    p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
+    p.add_argument("--out-dir", help="write one PNG per candidate into this folder")
+    add_threads(p)
+    p.set_defaults(func=cmd_sketch)
+
+    p = sub.add_parser("inpaint", help="fill the masked part of an image")
+    p.add_argument("checkpoint")
+    p.add_argument("image")
+    p.add_argument("--mask", required=True,
+                   help="an image of the same size: white where the model should fill")
+    p.add_argument("-n", type=int, default=1, help="fillings, 1 to 16")
+    p.add_argument("--seed", type=int, default=0)
+    _add_diffusion_options(p, "diffusion: network evaluations (default 50)")
+    p.add_argument("--invert", choices=["auto", "yes", "no"], default="auto",
+                   help="invert the image first (auto: when its border is light)")
+    p.add_argument("-o", "--output", help="write the result(s) as a grid PNG here")
+    p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
+    p.add_argument("--out-dir", help="write one PNG per result into this folder")
+    add_threads(p)
+    p.set_defaults(func=cmd_inpaint)
 
     p = sub.add_parser("score", help="how strange each image is to a model (outlier scores)")
     p.add_argument("checkpoint")

@@ -237,3 +237,71 @@ def test_score_needs_a_measured_method(capsys, tiny_checkpoints, tmp_path):
     code, _, err = run(capsys, "eval", ckpt, "--scores-only")
     assert code == 0, err
     assert "optimisation" in json.loads((ckpt / "metrics.json").read_text())["scores_note"]
+
+
+def _drawing(path: Path) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.full((64, 48), 255, np.uint8)
+    pixels[10:50, 20:28] = 0  # dark stroke on light paper: inverted automatically
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_sketch_writes_candidates_for_diffusion_and_latent_models(capsys, tiny_checkpoints,
+                                                                   tmp_path):
+    sketch = _drawing(tmp_path / "sketch.png")
+    code, out, err = run(capsys, "sketch", tiny_checkpoints / "diffusion-tiny", sketch, "-n", 3,
+                         "--strength", 0.6, "--steps", 5, "--class", 2, "--guidance", 1.5,
+                         "-o", tmp_path / "grid.png", "--out-dir", tmp_path / "each")
+    assert code == 0, err
+    assert len(list((tmp_path / "each").glob("*.png"))) == 3
+    meta = read_png_metadata(tmp_path / "grid.png")
+    assert meta["method"] == "sdedit" and meta["strength"] == "0.6"
+    code, _, err = run(capsys, "sketch", tiny_checkpoints / "vae-tiny", sketch, "-n", 2,
+                       "--steps", 5, "-o", tmp_path / "vae.png")
+    assert code == 0, err
+    code, _, err = run(capsys, "sketch", tiny_checkpoints / "vae-tiny", sketch, "--class", 1,
+                       "-o", tmp_path / "x.png")
+    assert code == 2 and "diffusion" in err
+    code, _, err = run(capsys, "sketch", tiny_checkpoints / "pixelcnn-tiny", sketch,
+                       "-o", tmp_path / "x.png")
+    assert code == 2 and "cannot make images from a sketch" in err
+
+
+def test_inpaint_keeps_the_unmasked_pixels_of_the_image(capsys, tiny_checkpoints, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    image = np.zeros((8, 8), np.uint8)
+    image[1:7, 3:5] = 200
+    Image.fromarray(image).save(tmp_path / "image.png")
+    mask = np.zeros((8, 8), np.uint8)
+    mask[4:, :] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    for name in ("diffusion-tiny", "pixelcnn-tiny"):
+        out = tmp_path / f"{name}.png"
+        code, _, err = run(capsys, "inpaint", tiny_checkpoints / name, tmp_path / "image.png",
+                           "--mask", tmp_path / "mask.png", "--invert", "no", "-o", out)
+        assert code == 0, err
+        filled = load_image(out)
+        np.testing.assert_array_equal(filled[:4], image[:4])
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "empty.png")
+    code, _, err = run(capsys, "inpaint", tiny_checkpoints / "diffusion-tiny",
+                       tmp_path / "image.png", "--mask", tmp_path / "empty.png", "-o", out)
+    assert code == 2 and "nothing to fill" in err
+
+
+def test_sample_takes_diffusion_options(capsys, tiny_checkpoints, tmp_path):
+    ckpt = tiny_checkpoints / "diffusion-tiny"
+    code, _, err = run(capsys, "sample", ckpt, "-n", 4, "--sampler", "ddim", "--steps", 3,
+                       "--class", 1, "--guidance", 2, "-o", tmp_path / "a.png")
+    assert code == 0, err
+    meta = json.loads(read_png_metadata(tmp_path / "a.png")["options"])
+    assert meta["sampler"] == "ddim" and meta["steps"] == 3 and meta["class"] == "1"
+    code, _, err = run(capsys, "sample", ckpt, "--class", "cat", "-o", tmp_path / "b.png")
+    assert code == 2 and "class must be one of" in err
+    code, _, err = run(capsys, "sample", tiny_checkpoints / "vae-tiny", "--steps", 3,
+                       "-o", tmp_path / "c.png")
+    assert code == 2 and "not understood" in err

@@ -60,6 +60,16 @@ class SampleOption:
     help: str
     choices: tuple[str, ...] = ()  # a choice among names (minimum, maximum unused)
     integer: bool = False  # a whole number (e.g. a number of steps)
+    # When the option matters: "" always, "sampler=ddim" or "class!=any" (another
+    # option's value), so a panel can grey it out otherwise.
+    when: str = ""
+
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        if not self.when:
+            return True
+        negate = "!=" in self.when
+        name, value = self.when.split("!=" if negate else "=", 1)
+        return (str(values.get(name)) == value) != negate
 
 
 class GenerativeModel(nn.Module):

@@ -92,3 +92,27 @@ class EMA:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         for key, value in state.items():
             self.shadow[key].copy_(value)
+
+
+class TensorAdam:
+    """Adam for one tensor, written out: the first torch.optim optimiser of a process
+    imports torch._dynamo (2 s of Python), which would freeze the app's UI thread.
+    Fitting a latent to an image (GAN encoding, sketches) uses it."""
+
+    def __init__(self, like: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999)
+                 ) -> None:
+        self.lr = lr
+        self.beta1, self.beta2 = betas
+        self.m = torch.zeros_like(like)
+        self.v = torch.zeros_like(like)
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self, value: torch.Tensor, grad: torch.Tensor) -> None:
+        """Updates `value` in place."""
+        self.steps += 1
+        self.m.lerp_(grad, 1 - self.beta1)
+        self.v.lerp_(grad * grad, 1 - self.beta2)
+        m_hat = self.m / (1 - self.beta1**self.steps)
+        v_hat = self.v / (1 - self.beta2**self.steps)
+        value -= self.lr * m_hat / (v_hat.sqrt() + 1e-8)

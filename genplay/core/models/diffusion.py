@@ -333,7 +333,8 @@ class Diffusion(GenerativeModel):
                          choices=samplers.SAMPLERS),
             SampleOption("steps", self.default_steps, 1, self.config.timesteps,
                          "network evaluations per image (doubled with guidance)", integer=True),
-            SampleOption("eta", 0.0, 0.0, 1.0, "DDIM only: 0 deterministic, 1 as noisy as DDPM"),
+            SampleOption("eta", 0.0, 0.0, 1.0, "DDIM only: 0 deterministic, 1 as noisy as DDPM",
+                         when="sampler=ddim"),
             SampleOption("temperature", 1.0, 0.5, 1.5,
                          "scales the starting noise: below 1 gives smoother, plainer images"),
         ]
@@ -343,13 +344,19 @@ class Diffusion(GenerativeModel):
                              choices=("any", *self.class_choices())),
                 SampleOption("guidance", 1.0, 0.0, 10.0,
                              "classifier-free guidance with a class: 0 is the plain "
-                             "conditional model, higher follows the class harder, less varied"),
+                             "conditional model, higher follows the class harder, less varied",
+                             when="class!=any"),
             ]
         return options
 
+    # sample_steps(n, keep=k) draws the starting noise of n images and makes the first k:
+    # with a deterministic sampler they are the first k of the n. Stochastic samplers
+    # (ddpm, ddim with eta > 0) draw their later noise for the k only.
+    partial_chunks = True
+
     def sample_steps(self, n: int, generator: torch.Generator | None = None,
-                     **opts: Any) -> Iterator[Progress | Preview | Result]:
-        z = self.prior_sample(n, generator) * float(opts.get("temperature", 1.0))
+                     keep: int | None = None, **opts: Any) -> Iterator[Progress | Preview | Result]:
+        z = self.prior_sample(n, generator)[:keep] * float(opts.get("temperature", 1.0))
         sampler = str(opts.get("sampler", self.default_sampler))
         timesteps = samplers.timesteps_for(sampler, self.schedule,
                                            int(opts.get("steps", self.default_steps)))

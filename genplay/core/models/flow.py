@@ -332,9 +332,13 @@ class Flow(GenerativeModel):
         grid, so sample() == decode(temperature * prior_sample()) exactly and
         decode(encode(x)) == x for 8-bit x. A latent far outside the prior may
         overflow; such pixels come out mid-grey rather than NaN."""
+        return torch.round(self.decode_continuous(z) * 255.0) / 255.0
+
+    def decode_continuous(self, z: torch.Tensor) -> torch.Tensor:
+        """decode() before rounding to the 8-bit grid, with gradients, for fitting latents."""
         y = self._unlogit(torch.nan_to_num(self._inverse(z), nan=0.0))
         x = (256.0 * y - 0.5) / 255.0  # the inverse of the bin-centre dequantization
-        return torch.round(x.clamp(0.0, 1.0) * 255.0) / 255.0
+        return x.clamp(0.0, 1.0)
 
     @torch.no_grad()
     def encode_steps(self, x: torch.Tensor, **opts) -> Iterator[tuple[int, int, torch.Tensor]]:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
-from genplay.core.models.blocks import channel_widths, resolution_plan
+from genplay.core.models.blocks import TensorAdam, channel_widths, resolution_plan
 from genplay.core.registry import register
 
 
@@ -147,6 +147,10 @@ class GAN(GenerativeModel):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode_continuous(z)
+
+    def decode_continuous(self, z: torch.Tensor) -> torch.Tensor:
+        """decode() with gradients, for fitting latents to an image."""
         return (self.generator(z) + 1.0) / 2.0
 
     def encode_steps(
@@ -163,10 +167,7 @@ class GAN(GenerativeModel):
         n = x.shape[0]
         target = (x * 2.0 - 1.0).repeat(restarts, 1, 1, 1)
         z = self.prior_sample(n * restarts, generator).requires_grad_(True)
-        # Adam written out for this one tensor: the first torch.optim optimiser of a
-        # process imports torch._dynamo (2 s of Python), freezing the app's UI thread.
-        m, v = torch.zeros_like(z), torch.zeros_like(z)
-        beta1, beta2 = 0.9, 0.999
+        adam = TensorAdam(z, lr)
         for p in self.generator.parameters():
             p.requires_grad_(False)
         try:
@@ -174,12 +175,7 @@ class GAN(GenerativeModel):
                 err = (self.generator(z) - target).pow(2).mean(dim=(1, 2, 3))
                 loss = err + prior_weight * z.pow(2).mean(dim=1)
                 (grad,) = torch.autograd.grad(loss.sum(), z)
-                with torch.no_grad():
-                    m.lerp_(grad, 1 - beta1)
-                    v.lerp_(grad * grad, 1 - beta2)
-                    m_hat = m / (1 - beta1**step)
-                    v_hat = v / (1 - beta2**step)
-                    z -= lr * m_hat / (v_hat.sqrt() + 1e-8)
+                adam.step(z, grad)
                 best = loss.detach().view(restarts, n).argmin(dim=0)
                 chosen = z.detach().view(restarts, n, -1)[best, torch.arange(n)]
                 yield step, steps, chosen

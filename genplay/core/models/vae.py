@@ -150,6 +150,10 @@ class VAE(GenerativeModel):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode_continuous(z)
+
+    def decode_continuous(self, z: torch.Tensor) -> torch.Tensor:
+        """decode() with gradients (the decoder's mean image), for fitting latents."""
         return likelihood.mean(self.decoder_params(z), self.config.channels, self.config.n_mix)
 
     @torch.no_grad()

@@ -93,7 +93,10 @@ def sample_images(
         generator = torch.Generator(device=model.device).manual_seed(chunk_seed(seed, chunk))
         if hasattr(model, "sample_steps"):
             images = None
-            for event in model.sample_steps(CHUNK, generator, **checked):
+            # Models that draw all their starting noise first can stop after `count`
+            # images of the chunk: 8 diffusion samples cost 8, not 64, network passes.
+            keep = {"keep": count} if getattr(model, "partial_chunks", False) else {}
+            for event in model.sample_steps(CHUNK, generator, **checked, **keep):
                 if isinstance(event, Progress) and event.total:
                     yield Progress(done + count * event.step // event.total, n,
                                    message="sampling")

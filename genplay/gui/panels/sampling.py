@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -50,6 +51,25 @@ def _sample(model, n: int, seed: int, options: dict[str, float]):
     yield from sample_images(model, n, seed, **options)
 
 
+def _option_box(option) -> QWidget:
+    """The editor of one sampler option: a list of choices, a whole number or a number."""
+    if option.choices:
+        box = QComboBox()
+        box.addItems(list(option.choices))
+        box.setCurrentText(str(option.default))
+        return box
+    if option.integer:
+        return QSpinBox(minimum=int(option.minimum), maximum=int(option.maximum),
+                        value=int(option.default))
+    return QDoubleSpinBox(minimum=option.minimum, maximum=option.maximum,
+                          value=float(option.default), singleStep=0.05, decimals=2)
+
+
+def describe_options(options: dict[str, float | str]) -> str:
+    return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in options.items())
+
+
 class SampleDialog(QDialog):
     """One sample, large, with its seed and index."""
 
@@ -77,7 +97,8 @@ class SamplingPanel(Panel):
         self.images: np.ndarray | None = None  # float (N, C, H, W) of the last request
         self.request: dict[str, Any] | None = None
         self.checkpoint_hash = ""
-        self._option_boxes: dict[str, QDoubleSpinBox] = {}
+        self._option_boxes: dict[str, QWidget] = {}
+        self._option_specs: list = []
 
         self.seed = QSpinBox(maximum=MAX_SEED, value=int(settings.value("seed", 0)))
         self.seed.setToolTip("The same seed and options give the same images")
@@ -134,12 +155,15 @@ class SamplingPanel(Panel):
     def _on_facts(self, facts: dict[str, Any], _summary: dict) -> None:
         for name in list(self._option_boxes):
             self.form.removeRow(self._option_boxes.pop(name))
-        for option in facts["options"]:
-            box = QDoubleSpinBox(minimum=option.minimum, maximum=option.maximum,
-                                 value=option.default, singleStep=0.05, decimals=2)
+        self._option_specs = list(facts["options"])
+        for option in self._option_specs:
+            box = _option_box(option)
             box.setToolTip(option.help)
+            signal = box.currentTextChanged if isinstance(box, QComboBox) else box.valueChanged
+            signal.connect(self._update_option_states)
             self.form.addRow(option.name.replace("_", " ").capitalize(), box)
             self._option_boxes[option.name] = box
+        self._update_option_states()
         self.checkpoint_hash = facts["hash"]
         info = self.info
         if info is not None:
@@ -147,8 +171,16 @@ class SamplingPanel(Panel):
                                      f"\n{info.key_metrics()}")
         self.generate_button.setEnabled(True)
 
-    def options(self) -> dict[str, float]:
-        return {name: box.value() for name, box in self._option_boxes.items()}
+    def _update_option_states(self, *_args) -> None:
+        """Greys out options that do nothing with the others' values (eta unless DDIM,
+        guidance without a class)."""
+        values = self.options()
+        for option in self._option_specs:
+            self._option_boxes[option.name].setEnabled(option.applies(values))
+
+    def options(self) -> dict[str, float | str]:
+        return {name: box.currentText() if isinstance(box, QComboBox) else box.value()
+                for name, box in self._option_boxes.items()}
 
     # --- sampling -----------------------------------------------------------------------
     def generate(self) -> None:
@@ -179,7 +211,7 @@ class SamplingPanel(Panel):
         grid = make_grid(to_uint8_hwc(images), padding=PADDING)
         tips = [f"seed {request['seed']} · sample {i}" for i in range(n)]
         self.view.set_grid(grid, h, w, PADDING, n, tips)
-        opts = ", ".join(f"{k} {v:g}" for k, v in request["options"].items())
+        opts = describe_options(request["options"])
         head = f"{n} samples · seed {request['seed']}" + (f" · {opts}" if opts else "")
         self.caption.setText(head + " — hover for a sample's seed, click to enlarge, "
                              "right-click for more")

@@ -1,0 +1,193 @@
+"""Images from a sketch, and inpainting: what the Sketch panel and `genplay sketch` /
+`genplay inpaint` run, for any model that can.
+
+The method follows the model's capabilities, not its family:
+- Conditional models with ``condition_steps`` (diffusion) use SDEdit: the sketch is
+  noised to the level `strength` and denoised, once per candidate, each candidate
+  with its own seeded noise.
+- Latent models (VAE, GAN, flow) fit a latent per candidate: starting from a seeded
+  prior sample, gradient descent on
+      |decode(z) - sketch|^2 / (2 sigma^2) + |z|^2 / 2,
+  the most probable latent if the sketch were the image plus Gaussian noise of
+  standard deviation sigma. `strength` sets sigma (0.05 at strength 0 to 0.55 at
+  strength 1): a higher strength lets the image stray further from the lines
+  towards what the model finds likely, as with SDEdit.
+
+Candidate k of a request with seed S always gets the same noise, so asking for more
+candidates keeps the first ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from genplay.core.errors import GenplayError
+from genplay.core.events import Preview, Progress, Result
+from genplay.core.images import prepare_for_model, to_float_chw, to_uint8_hwc
+from genplay.core.models.base import Latent
+from genplay.core.models.blocks import TensorAdam
+
+MAX_CANDIDATES = 16
+DEFAULT_STRENGTH = 0.5
+FIT_STEPS = 150  # latent-fitting steps for models without SDEdit
+
+
+def sketch_method(model: Any) -> str | None:
+    """"sdedit", "latent" or None (the model cannot turn sketches into images)."""
+    if hasattr(model, "condition_steps"):
+        return "sdedit"
+    if isinstance(model, Latent) and hasattr(model, "decode_continuous"):
+        return "latent"
+    return None
+
+
+def inpaint_method(model: Any) -> str | None:
+    """"diffusion" (denoising with the known pixels held), "autoregressive" (PixelCNN
+    completion) or None."""
+    if hasattr(model, "inpaint_steps"):
+        return "diffusion"
+    if hasattr(model, "complete_steps"):
+        return "autoregressive"
+    return None
+
+
+def guide_tensor(model: Any, pixels: np.ndarray, invert: bool | None = None) -> torch.Tensor:
+    """A user's drawing or image (uint8 HW or HWC, any size) as the model's input
+    (1, C, H, W) in [0, 1]: letterboxed, and inverted when drawn dark on light."""
+    c, size, _ = model.image_shape
+    prepared, _inverted = prepare_for_model(pixels, size=size, channels=c, invert=invert)
+    return torch.from_numpy(to_float_chw(prepared))[None]
+
+
+def _candidate_generator(seed: int, k: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed((seed * 0x9E3779B1 + 7919 * k) % 2**63)
+
+
+def sketch_images(model: Any, guide: torch.Tensor, n: int = 4, seed: int = 0,
+                  strength: float = DEFAULT_STRENGTH, **opts: Any
+                  ) -> Iterator[Progress | Preview | Result]:
+    """n candidates for one guide (1, C, H, W) in [0, 1]; Progress and Previews (uint8 NHWC
+    of every candidate so far), then Result(float32 (n, C, H, W), summary)."""
+    method = sketch_method(model)
+    if method is None:
+        raise GenplayError("this model cannot make images from a sketch: it needs SDEdit "
+                           "(diffusion) or a latent space (VAE, GAN, flow)")
+    if not 1 <= n <= MAX_CANDIDATES:
+        raise GenplayError(f"the number of candidates must be from 1 to {MAX_CANDIDATES}")
+    if not 0.0 <= strength <= 1.0:
+        raise GenplayError(f"strength must be from 0 to 1, not {strength}")
+    if guide.dim() == 3:
+        guide = guide[None]
+    if tuple(guide.shape[1:]) != tuple(model.image_shape):
+        raise GenplayError(f"the sketch is {tuple(guide.shape[1:])}, the model makes "
+                           f"{tuple(model.image_shape)} images")
+    device = model.device
+    guide = guide.to(device, torch.float32).clamp(0, 1)
+    if method == "sdedit":
+        events = _sdedit(model, guide, n, seed, strength, opts)
+    else:
+        events = _fit_latents(model, guide, n, seed, strength, opts)
+    images = None
+    for event in events:
+        if isinstance(event, Result):
+            images = event.value
+        else:
+            yield event
+    yield Result(images, {"method": method, "seed": seed, "n": n, "strength": strength,
+                          "options": dict(opts)})
+
+
+def _sdedit(model, guide, n, seed, strength, opts):
+    """One candidate at a time, so each has its own seeded noise and previews come early."""
+    done: list[np.ndarray] = []
+    for k in range(n):
+        generator = _candidate_generator(seed, k, model.device)
+        final = None
+        for event in model.condition_steps(guide, strength, generator=generator, **opts):
+            if isinstance(event, Progress) and event.total:
+                yield Progress(k * event.total + event.step, n * event.total,
+                               message=f"candidate {k + 1} of {n}")
+            elif isinstance(event, Preview):
+                yield Preview(event.step, np.concatenate(
+                    [to_uint8_hwc(d) for d in done] + [event.images]))
+            elif isinstance(event, Result):
+                final = np.asarray(event.value, dtype=np.float32)
+        done.append(final)
+        yield Preview(k, to_uint8_hwc(np.concatenate(done)))
+    yield Result(np.concatenate(done))
+
+
+def _fit_latents(model, guide, n, seed, strength, opts):
+    steps = int(opts.pop("steps", FIT_STEPS))
+    if steps < 1:
+        raise GenplayError("steps must be at least 1")
+    lr = float(opts.pop("lr", 0.05))
+    if opts:
+        raise GenplayError(f"option {sorted(opts)[0]!r} is not understood when fitting a "
+                           "latent (its options: steps, lr)")
+    sigma = 0.05 + 0.5 * strength
+    z = torch.cat([model.prior_sample(1, _candidate_generator(seed, k, model.device))
+                   for k in range(n)]).requires_grad_(True)
+    target = guide.expand(n, -1, -1, -1)
+    adam = TensorAdam(z, lr)
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        for step in range(1, steps + 1):
+            image = model.decode_continuous(z)
+            fit = (image - target).pow(2).flatten(1).sum(1) / (2 * sigma**2)
+            loss = fit + 0.5 * z.pow(2).flatten(1).sum(1)
+            (grad,) = torch.autograd.grad(loss.sum(), z)
+            adam.step(z, grad)
+            yield Progress(step, steps, message="fitting latents to the sketch")
+            if step % 10 == 0 and step < steps:
+                yield Preview(step, to_uint8_hwc(image.detach().clamp(0, 1).cpu().numpy()))
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    with torch.no_grad():
+        yield Result(model.decode(z.detach()).clamp(0, 1).float().cpu().numpy())
+
+
+def inpaint_images(model: Any, image: torch.Tensor, hole: torch.Tensor, n: int = 1,
+                   seed: int = 0, **opts: Any) -> Iterator[Progress | Preview | Result]:
+    """n fillings of the pixels where `hole` (H, W bool) is True in image (1, C, H, W);
+    the other pixels come back unchanged. Result(float32 (n, C, H, W), summary)."""
+    method = inpaint_method(model)
+    if method is None:
+        raise GenplayError("this model cannot inpaint: it needs a diffusion model or a "
+                           "PixelCNN")
+    if not 1 <= n <= MAX_CANDIDATES:
+        raise GenplayError(f"the number of images must be from 1 to {MAX_CANDIDATES}")
+    hole = torch.as_tensor(hole).bool()
+    if image.dim() == 3:
+        image = image[None]
+    if hole.shape != image.shape[-2:]:
+        raise GenplayError(f"the mask is {tuple(hole.shape)} pixels, the image "
+                           f"{tuple(image.shape[-2:])}")
+    if not hole.any():
+        raise GenplayError("the mask marks nothing to fill (white marks the pixels to fill)")
+    image = image.to(model.device, torch.float32).clamp(0, 1)
+    done: list[np.ndarray] = []
+    for k in range(n):
+        generator = _candidate_generator(seed, k, model.device)
+        if method == "diffusion":
+            events = model.inpaint_steps(image, hole, generator=generator, **opts)
+        else:
+            events = model.complete_steps(image, ~hole, generator=generator, **opts)
+        for event in events:
+            if isinstance(event, Progress) and event.total:
+                yield Progress(k * event.total + event.step, n * event.total,
+                               message=f"image {k + 1} of {n}")
+            elif isinstance(event, Result):
+                filled = torch.as_tensor(np.asarray(event.value, dtype=np.float32))
+                kept = image.cpu()
+                done.append(torch.where(hole.expand_as(filled), filled, kept).numpy())
+        yield Preview(k, to_uint8_hwc(np.concatenate(done)))
+    yield Result(np.concatenate(done), {"method": method, "seed": seed, "n": n,
+                                        "options": dict(opts)})
