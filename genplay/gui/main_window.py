@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from genplay.core.checkpoints import CheckpointInfo
 
 CAPABILITY_WORDS = {"sampler": "draw samples", "latent": "map images to and from a latent space",
-                    "density": "score images by likelihood", "conditional": "follow a guide image"}
+                    "density": "score images by likelihood", "conditional": "follow a guide image",
+                    "sketch": "turn a drawing into images (that needs a diffusion model "
+                              "or a latent space)"}
 
 
 def scan_folders(folders: list[Path], extra: list[Path]) -> tuple[list, list]:
@@ -146,12 +148,13 @@ class MainWindow(QMainWindow):
         from genplay.gui.panels.latent import LatentPanel
         from genplay.gui.panels.outliers import OutlierPanel
         from genplay.gui.panels.sampling import SamplingPanel
+        from genplay.gui.panels.sketch import SketchPanel
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.panels: list[Panel] = []
         self._stacks: list[tuple[QStackedWidget, Panel, NeedsCapability]] = []
-        for cls in (SamplingPanel, LatentPanel, OutlierPanel):
+        for cls in (SamplingPanel, LatentPanel, SketchPanel, OutlierPanel):
             panel = cls(self.engine, self.settings, self.messages)
             needs = NeedsCapability(self, panel.capability)
             stack = QStackedWidget()
@@ -161,8 +164,10 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(stack, panel.title)
             self.panels.append(panel)
             self._stacks.append((stack, panel, needs))
-        self.sampling, self.latent, self.outliers = self.panels
+        self.sampling, self.latent, self.sketch, self.outliers = self.panels
         self.sampling.endpoint_requested.connect(self._use_as_endpoint)
+        self.sketch.send_to_latent.connect(self._sketch_to_latent)
+        self.sketch.send_to_outliers.connect(self._sketch_to_outliers)
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -354,11 +359,11 @@ class MainWindow(QMainWindow):
     def _apply_model(self) -> None:
         info = self.current
         for stack, panel, needs in self._stacks:
-            if info is not None and panel.capability in info.capabilities:
+            if info is not None and panel.accepts(info.capabilities):
                 stack.setCurrentWidget(panel)
                 panel.set_model(info)
             else:
-                others = [i for i in self.infos if panel.capability in i.capabilities]
+                others = [i for i in self.infos if panel.accepts(i.capabilities)]
                 needs.explain(info, others)
                 stack.setCurrentWidget(needs)
                 panel.set_model(None)
@@ -395,6 +400,14 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(self.panels.index(self.latent))
 
     # --- save / copy / about ----------------------------------------------------------------
+    def _sketch_to_latent(self, path: str) -> None:
+        self.latent.encode_endpoint("A", path)
+        self.tabs.setCurrentIndex(self.panels.index(self.latent))
+
+    def _sketch_to_outliers(self, path: str) -> None:
+        self.outliers.add_paths([path])
+        self.tabs.setCurrentIndex(self.panels.index(self.outliers))
+
     def _current_panel(self) -> Panel:
         return self._stacks[self.tabs.currentIndex()][1]
 

@@ -29,6 +29,10 @@ class Panel(QWidget):
         self.messages = messages
         self.info: CheckpointInfo | None = None
 
+    def accepts(self, capabilities: list[str]) -> bool:
+        """Whether a model with these capabilities can serve this panel."""
+        return self.capability in capabilities
+
     def set_model(self, info: CheckpointInfo | None) -> None:
         """Called with the selected checkpoint when it has this panel's capability, else
         None; calls model_changed() when a different model arrives."""

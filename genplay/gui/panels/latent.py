@@ -184,6 +184,8 @@ class LatentPanel(AcceptsFileDrops, Panel):
         tabs.addTab(self._build_interpolation(), "Interpolation")
         tabs.addTab(self._build_sliders(), "Sliders")
         self.tabs = tabs
+        self._directions_wanted = False
+        tabs.currentChanged.connect(lambda _index: self._find_directions())
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
         self.timer = QTimer(self, interval=100, timeout=self._next_frame)
@@ -511,6 +513,18 @@ class LatentPanel(AcceptsFileDrops, Panel):
         self.slider_note.setText("Computing the principal directions…")
         # The first latent tells the latent's shape; the slider rows are built from it.
         self.set_base(self.base_seed.value())
+        self._directions_wanted = True
+        self._find_directions()
+
+    def _find_directions(self) -> None:
+        """Directions are found when the Sliders tab is open, not on every model change:
+        for a model without them cached (a diffusion model decodes 2000 images by 25 DDIM
+        steps each), the one engine thread would be busy for minutes, and the jobs of
+        other panels would wait behind it."""
+        if not self._directions_wanted or self.info is None or self.tabs.currentIndex() != 1:
+            return
+        self._directions_wanted = False
+        info = self.info
         self.engine.submit(_directions, str(info.path), checkpoint=info.path,
                            key="latent-directions", label="finding latent directions",
                            on_result=self.for_model(self._on_directions), on_error=self.show_error)
