@@ -123,16 +123,24 @@ def _sdedit(model, guide, n, seed, strength, opts):
 
 def _fit_latents(model, guide, n, seed, strength, opts):
     steps = int(opts.pop("steps", FIT_STEPS))
-    if steps < 1:
-        raise GenplayError("steps must be at least 1")
     lr = float(opts.pop("lr", 0.05))
     if opts:
         raise GenplayError(f"option {sorted(opts)[0]!r} is not understood when fitting a "
                            "latent (its options: steps, lr)")
-    sigma = 0.05 + 0.5 * strength
     z = torch.cat([model.prior_sample(1, _candidate_generator(seed, k, model.device))
-                   for k in range(n)]).requires_grad_(True)
-    target = guide.expand(n, -1, -1, -1)
+                   for k in range(n)])
+    yield from fit_latents(model, guide.expand(n, -1, -1, -1), z, strength, steps, lr)
+
+
+def fit_latents(model: Any, guides: torch.Tensor, z: torch.Tensor, strength: float,
+                steps: int = FIT_STEPS, lr: float = 0.05) -> Iterator[Progress | Preview | Result]:
+    """Gradient descent from latents z (one per guide) on
+    |decode(z) - guide|^2 / (2 sigma^2) + |z|^2 / 2, sigma = 0.05 + 0.5 strength;
+    Progress per step, a Preview every 10, then Result(the images of the final z)."""
+    if steps < 1:
+        raise GenplayError("steps must be at least 1")
+    sigma = 0.05 + 0.5 * strength
+    z = z.detach().clone().requires_grad_(True)
     adam = TensorAdam(z, lr)
     frozen = [p for p in model.parameters() if p.requires_grad]
     for p in frozen:
@@ -140,7 +148,7 @@ def _fit_latents(model, guide, n, seed, strength, opts):
     try:
         for step in range(1, steps + 1):
             image = model.decode_continuous(z)
-            fit = (image - target).pow(2).flatten(1).sum(1) / (2 * sigma**2)
+            fit = (image - guides).pow(2).flatten(1).sum(1) / (2 * sigma**2)
             loss = fit + 0.5 * z.pow(2).flatten(1).sum(1)
             (grad,) = torch.autograd.grad(loss.sum(), z)
             adam.step(z, grad)

@@ -1,0 +1,300 @@
+"""Diffusion samplers and sketch-conditioned generation, measured.
+
+    python -m benchmarks.diffusion CHECKPOINT [--samples 500] [--sketches 500]
+        [--baseline vae-mnist ...] [--threads T] [--json benchmarks/results/diffusion-NAME.json]
+
+Samplers: FID and KID (genplay's own feature net, against the whole test split) of
+`--samples` unconditional images from DDPM (1000 steps), DDIM (10, 20, 50) and
+DPM-Solver++(2M) (10, 20), each with its seconds per 64 images; beside them the
+real-vs-real floor, the same figures for that many training images. Every row uses
+the same number of images, so the rows compare with each other (FID grows as the
+number of images shrinks; the floor shows by how much).
+
+Sketches: the first `--sketches` test images are turned into sketches (the edges of
+the image, or for digits the skeleton of the ink redrawn with a pen, light on black)
+and SDEdit makes one image from each at
+three strengths. Per row: faithfulness (root-mean-square distance to the sketch, and
+to the image the sketch came from, in [0, 1] pixel units), realism (KID against the
+test split) and class agreement (the fraction the feature net classifies as the class
+of the image the sketch came from). Beside them: the raw sketches, and latent fitting
+by the `--baseline` checkpoints (VAE, GAN) at the default strength.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from genplay import __version__
+from genplay.core import checkpoints, runtime
+from genplay.core.data import load_dataset
+from genplay.core.events import Result, final_value
+from genplay.core.metrics import extract_features, fid, find_feature_net, kid
+from genplay.core.ops.sampling import sample_images
+from genplay.core.ops.sketch import DEFAULT_STRENGTH, fit_latents
+
+SAMPLER_ROWS = [("ddpm", 1000), ("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpmpp", 10),
+                ("dpmpp", 20)]
+STRENGTHS = (0.3, DEFAULT_STRENGTH, 0.7)
+SKETCH_STEPS = 20  # a full schedule's steps: strength 0.5 runs 10
+TARGET_RATIO = 1.2  # DPM-Solver++ at 20 steps within 1.2x of the 1000-step FID
+TARGET_AGREEMENT = 0.85
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def edge_sketch(images: torch.Tensor, threshold: float = 0.25) -> torch.Tensor:
+    """What a person might draw of an image: its outlines as light strokes on black.
+
+    Sobel gradient magnitude of the (slightly blurred) image, normalised per image;
+    pixels above `threshold` of the image's strongest edge become full-intensity ink.
+    """
+    blur = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
+    c = images.shape[1]
+    kx = kx.repeat(c, 1, 1, 1)
+    ky = kx.transpose(2, 3)
+    padded = F.pad(blur, (1, 1, 1, 1), mode="replicate")
+    gx = F.conv2d(padded, kx, groups=c)
+    gy = F.conv2d(padded, ky, groups=c)
+    magnitude = (gx**2 + gy**2).sqrt().amax(dim=1, keepdim=True)
+    peak = magnitude.flatten(1).amax(dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
+    return (magnitude / peak > threshold).float().expand_as(images).contiguous()
+
+
+def _neighbours(b: torch.Tensor) -> list[torch.Tensor]:
+    """P2..P9 of Zhang & Suen: N, NE, E, SE, S, SW, W, NW of every pixel (zero outside)."""
+    p = F.pad(b, (1, 1, 1, 1))
+    h, w = b.shape[-2:]
+    at = lambda dy, dx: p[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]  # noqa: E731
+    return [at(-1, 0), at(-1, 1), at(0, 1), at(1, 1), at(1, 0), at(1, -1), at(0, -1), at(-1, -1)]
+
+
+def thin(binary: torch.Tensor, max_iterations: int = 50) -> torch.Tensor:
+    """Zhang-Suen thinning of a 0/1 image batch to one-pixel-wide skeletons."""
+    b = binary.clone()
+    for _ in range(max_iterations):
+        changed = False
+        for first in (True, False):
+            n = _neighbours(b)
+            count = sum(n)
+            ring = n + [n[0]]
+            transitions = sum(((ring[i] == 0) & (ring[i + 1] == 1)).float() for i in range(8))
+            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
+            if first:
+                side = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
+            else:
+                side = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
+            remove = (b == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & side
+            if remove.any():
+                b = b.masked_fill(remove, 0.0)
+                changed = True
+        if not changed:
+            break
+    return b
+
+
+def stroke_sketch(images: torch.Tensor) -> torch.Tensor:
+    """A pen drawing of a line image (a digit): the skeleton of its ink, redrawn with a
+    3-pixel pen, as a user would trace it on the canvas."""
+    ink = (images.amax(dim=1, keepdim=True) > 0.5).float()
+    pen = F.max_pool2d(thin(ink), 3, stride=1, padding=1)
+    return pen.expand_as(images).contiguous()
+
+
+STYLES = {"edges": edge_sketch, "strokes": stroke_sketch}
+
+
+def default_style(dataset: str) -> str:
+    """Digits are drawn as strokes; clothes by their outlines."""
+    return "strokes" if dataset == "mnist" else "edges"
+
+
+class _Judge:
+    """The feature net of a dataset, its test features and labels."""
+
+    def __init__(self, info, data_root: str | None) -> None:
+        net_path = find_feature_net(info.dataset, info.path.parent)
+        if net_path is None:
+            raise SystemExit(f"no feature net (classifier-{info.dataset}) to measure with")
+        self.net, self.net_info = checkpoints.load(net_path)
+        c, size = info.image_shape[0], info.image_shape[1]
+        self.test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
+        self.train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
+        self.test_features = extract_features(self.net, self.test.images)
+
+    def realism(self, images: np.ndarray) -> dict[str, float]:
+        feats = extract_features(self.net, images)
+        return {"fid": fid(feats, self.test_features),
+                "kid": kid(feats, self.test_features, seed=0)[0]}
+
+    def floor(self, n: int) -> dict[str, float]:
+        pick = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(0))[:n]
+        return self.realism(self.train.as_float(pick).numpy())
+
+    @torch.no_grad()
+    def agreement(self, images: np.ndarray, labels: torch.Tensor) -> float:
+        logits = self.net(torch.as_tensor(images).float())
+        return float((logits.argmax(dim=1) == labels).float().mean())
+
+
+def sampler_table(model, judge: _Judge, n: int, seed: int) -> list[dict[str, Any]]:
+    rows = []
+    for sampler, steps in SAMPLER_ROWS:
+        steps = min(steps, model.config.timesteps)  # a model trained on fewer timesteps
+        _log(f"  {sampler} {steps} steps: {n} images")
+        start = time.perf_counter()
+        images = final_value(sample_images(model, n, seed, sampler=sampler, steps=steps))
+        seconds = time.perf_counter() - start
+        rows.append({"sampler": sampler, "steps": steps, **judge.realism(images),
+                     "seconds_per_64": seconds / n * 64})
+        _log(f"    FID {rows[-1]['fid']:.2f}, {rows[-1]['seconds_per_64']:.1f} s per 64")
+    return rows
+
+
+def _sdedit_batch(model, guides: torch.Tensor, strength: float, seed: int,
+                  batch: int = 64) -> np.ndarray:
+    parts = []
+    for i in range(0, len(guides), batch):
+        generator = torch.Generator().manual_seed(seed + i)
+        events = model.condition_steps(guides[i:i + batch], strength, generator=generator,
+                                       steps=SKETCH_STEPS)
+        parts.append(np.asarray(final_value(events), dtype=np.float32))
+    return np.concatenate(parts)
+
+
+def _fit_batch(model, guides: torch.Tensor, strength: float, seed: int,
+               batch: int = 256) -> np.ndarray:
+    parts = []
+    for i in range(0, len(guides), batch):
+        g = guides[i:i + batch]
+        z = model.prior_sample(len(g), torch.Generator().manual_seed(seed + i))
+        result = [e for e in fit_latents(model, g, z, strength) if isinstance(e, Result)][-1]
+        parts.append(result.value)
+    return np.concatenate(parts)
+
+
+def sketch_table(model, judge: _Judge, n: int, seed: int, baselines: list[str],
+                 style: str) -> list[dict[str, Any]]:
+    n = min(n, len(judge.test))
+    originals = judge.test.as_float(slice(0, n))
+    labels = judge.test.labels[:n]
+    sketches = STYLES[style](originals)
+
+    def row(method: str, strength: float | None, images: np.ndarray, seconds: float):
+        out = torch.as_tensor(images)
+        return {"method": method, "strength": strength,
+                "rms_to_sketch": float((out - sketches).pow(2).mean().sqrt()),
+                "rms_to_image": float((out - originals).pow(2).mean().sqrt()),
+                "kid": judge.realism(images)["kid"],
+                "class_agreement": judge.agreement(images, labels),
+                "seconds_per_image": seconds / n}
+
+    rows = [row("raw sketch", None, sketches.numpy(), 0.0)]
+    for strength in STRENGTHS:
+        _log(f"  SDEdit at strength {strength}: {n} sketches")
+        start = time.perf_counter()
+        images = _sdedit_batch(model, sketches, strength, seed)
+        rows.append(row("sdedit", strength, images, time.perf_counter() - start))
+        _log(f"    class agreement {rows[-1]['class_agreement']:.3f}")
+    for name in baselines:
+        base, base_info = checkpoints.load(name)
+        _log(f"  latent fitting by {base_info.name}: {n} sketches")
+        start = time.perf_counter()
+        images = _fit_batch(base, sketches, DEFAULT_STRENGTH, seed)
+        rows.append(row(f"latent fit ({base_info.name})", DEFAULT_STRENGTH, images,
+                        time.perf_counter() - start))
+    return rows
+
+
+def format_tables(result: dict[str, Any]) -> str:
+    lines = [f"# {result['model']} — samplers ({result['samples']} images each, "
+             f"{result['threads']} threads)", "",
+             "| sampler | steps | FID | KID | s / 64 images |", "|---|---|---|---|---|"]
+    for r in result["samplers"]:
+        lines.append(f"| {r['sampler']} | {r['steps']} | {r['fid']:.2f} | {r['kid']:.4f} | "
+                     f"{r['seconds_per_64']:.1f} |")
+    floor = result["floor"]
+    lines.append(f"| real training images | – | {floor['fid']:.2f} | {floor['kid']:.4f} | – |")
+    if result.get("dpmpp20_over_ddpm1000") is not None:
+        lines += ["", f"DPM-Solver++ 20 steps / DDPM 1000 steps FID: "
+                      f"{result['dpmpp20_over_ddpm1000']:.3f} (target <= {TARGET_RATIO})"]
+    if result.get("sketch"):
+        lines += ["", f"# sketches ({result['sketches']} test images, drawn as "
+                      f"{result['sketch_style']})", "",
+                  "| method | strength | RMS to sketch | RMS to image | KID | class agreement "
+                  "| s / image |", "|---|---|---|---|---|---|---|"]
+        for r in result["sketch"]:
+            strength = "–" if r["strength"] is None else f"{r['strength']:.1f}"
+            lines.append(f"| {r['method']} | {strength} | {r['rms_to_sketch']:.3f} | "
+                         f"{r['rms_to_image']:.3f} | {r['kid']:.4f} | "
+                         f"{r['class_agreement']:.1%} | {r['seconds_per_image']:.3f} |")
+        lines += ["", f"Target: class agreement >= {TARGET_AGREEMENT:.0%} at strength "
+                      f"{DEFAULT_STRENGTH} (SDEdit)."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("--samples", type=int, default=500, help="images per sampler row")
+    parser.add_argument("--sketches", type=int, default=500, help="test images to sketch")
+    parser.add_argument("--baseline", action="append", default=[],
+                        help="a VAE/GAN/flow checkpoint for the latent-fitting baseline")
+    parser.add_argument("--style", choices=sorted(STYLES),
+                        help="how test images become sketches (default: strokes for mnist, "
+                             "edges otherwise)")
+    parser.add_argument("--no-samplers", action="store_true")
+    parser.add_argument("--no-sketches", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--data-root")
+    parser.add_argument("--json", help="write the figures here (and a .txt with the tables)")
+    args = parser.parse_args(argv)
+    threads = runtime.set_threads(args.threads)
+    model, info = checkpoints.load(args.checkpoint)
+    judge = _Judge(info, args.data_root)
+    result: dict[str, Any] = {
+        "model": info.name, "checkpoint_hash": checkpoints.weights_hash(info.path),
+        "feature_net": judge.net_info.name, "samples": args.samples,
+        "sketches": args.sketches, "threads": threads, "seed": args.seed,
+        "genplay_version": __version__, "torch": torch.__version__,
+        "machine": platform.processor() or platform.machine(),
+    }
+    if not args.no_samplers:
+        _log(f"{info.name}: samplers")
+        result["samplers"] = sampler_table(model, judge, args.samples, args.seed)
+        result["floor"] = judge.floor(args.samples)
+        full = min(1000, model.config.timesteps)
+        by = {(r["sampler"], r["steps"]): r["fid"] for r in result["samplers"]}
+        result["dpmpp20_over_ddpm1000"] = by[("dpmpp", min(20, full))] / by[("ddpm", full)]
+    else:
+        result["samplers"], result["floor"] = [], {"fid": float("nan"), "kid": float("nan")}
+    if not args.no_sketches:
+        _log(f"{info.name}: sketches")
+        result["sketch_style"] = args.style or default_style(info.dataset)
+        result["sketch"] = sketch_table(model, judge, args.sketches, args.seed, args.baseline,
+                                        result["sketch_style"])
+    text = format_tables(result)
+    print(text)
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        path.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
+    return result
+
+
+if __name__ == "__main__":
+    main()

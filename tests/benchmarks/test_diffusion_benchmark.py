@@ -1,0 +1,60 @@
+"""benchmarks/diffusion.py on a tiny diffusion model, a tiny feature net and tiny data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import diffusion
+from genplay.core import checkpoints, data, registry
+from tests.conftest import TINY_CONFIGS, make_idx_dataset
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    make_idx_dataset(root / "mnist", n_train=40, n_test=24)
+    monkeypatch.setattr(data, "search_places",
+                        lambda name, root=None: [Path(root), Path(root) / name])
+    ckpts = tmp_path / "checkpoints"
+    for family in ("diffusion", "classifier", "vae"):
+        model = registry.build(family, **TINY_CONFIGS[family]).eval()
+        checkpoints.save(model, ckpts / f"{family}-mnist", dataset="mnist", recipe="test")
+    return root, ckpts
+
+
+def test_tables_and_json(setup, tmp_path, capsys):
+    root, ckpts = setup
+    out = tmp_path / "diffusion.json"
+    result = diffusion.main([str(ckpts / "diffusion-mnist"), "--samples", "6", "--sketches", "5",
+                             "--baseline", str(ckpts / "vae-mnist"), "--threads", "1",
+                             "--data-root", str(root), "--json", str(out)])
+    printed = capsys.readouterr().out
+    # the tiny model has 50 timesteps: the "1000-step" row runs all 50
+    assert [(r["sampler"], r["steps"]) for r in result["samplers"]] == [
+        ("ddpm", 50), ("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpmpp", 10), ("dpmpp", 20)]
+    assert all(r["seconds_per_64"] > 0 and r["fid"] >= 0 for r in result["samplers"])
+    assert result["sketch_style"] == "strokes"  # digits are drawn, not outlined
+    methods = [r["method"] for r in result["sketch"]]
+    assert methods == ["raw sketch", "sdedit", "sdedit", "sdedit", "latent fit (vae-mnist)"]
+    raw = result["sketch"][0]
+    assert raw["rms_to_sketch"] == 0.0 and 0.0 <= raw["class_agreement"] <= 1.0
+    assert json.loads(out.read_text())["model"] == "diffusion-mnist"
+    assert "DPM-Solver++ 20 steps / DDPM 1000 steps FID" in printed
+    assert out.with_suffix(".txt").read_text().strip() == printed.strip()
+
+
+def test_sketch_styles_make_light_strokes_on_black():
+    image = torch.zeros(1, 1, 28, 28)
+    image[0, 0, 6:22, 12:16] = 1.0  # a thick vertical bar
+    strokes = diffusion.stroke_sketch(image)
+    assert strokes[0, 0, :, 8].sum() == 0  # background stays black
+    assert strokes[0, 0, 10:18, 13:15].mean() == 1.0  # the pen runs down the bar's middle
+    assert strokes.sum() < image.sum()  # thinner than the bar
+    block = torch.zeros(1, 1, 28, 28)
+    block[0, 0, 6:22, 6:22] = 1.0  # a filled square
+    edges = diffusion.edge_sketch(block)
+    assert edges[0, 0, 14, 4:8].max() == 1.0 and edges[0, 0, 14, 14] == 0.0  # outline only
