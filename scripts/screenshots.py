@@ -11,7 +11,36 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPointF, QSettings, Qt
+
+# Drawings made with the mouse on the Sketch panel's canvas: strokes of points in
+# units of the canvas's side.
+SHAPES = {
+    "three": [[(0.3, 0.22), (0.45, 0.15), (0.62, 0.18), (0.66, 0.3), (0.55, 0.45), (0.45, 0.48)],
+              [(0.45, 0.48), (0.62, 0.55), (0.68, 0.7), (0.6, 0.82), (0.42, 0.85), (0.3, 0.78)]],
+    "shirt": [[(0.3, 0.15), (0.15, 0.3), (0.22, 0.42), (0.3, 0.36), (0.3, 0.85), (0.7, 0.85),
+               (0.7, 0.36), (0.78, 0.42), (0.85, 0.3), (0.7, 0.15), (0.6, 0.15), (0.5, 0.22),
+               (0.4, 0.15), (0.3, 0.15)],
+              [(0.4, 0.3), (0.4, 0.75)], [(0.5, 0.3), (0.5, 0.75)], [(0.6, 0.3), (0.6, 0.75)]],
+}
+
+
+def draw_shape(canvas, strokes) -> None:
+    """Drags the mouse along each stroke, in steps of a few pixels, as a hand would."""
+    from PySide6.QtTest import QTest
+
+    side = min(canvas.width(), canvas.height())
+    x0, y0 = (canvas.width() - side) / 2, (canvas.height() - side) / 2
+    for stroke in strokes:
+        points = [QPointF(x0 + u * side, y0 + v * side) for u, v in stroke]
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         points[0].toPoint())
+        for a, b in zip(points, points[1:]):
+            n = max(1, int((b - a).manhattanLength() / 6))
+            for i in range(1, n + 1):
+                QTest.mouseMove(canvas, (a + (b - a) * (i / n)).toPoint())
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                           points[-1].toPoint())
 
 
 def main() -> None:
@@ -22,6 +51,8 @@ def main() -> None:
                         default="resources/samples/fashion-mnist/9-ankle-boot-test0000.png")
     parser.add_argument("--image-b",
                         default="resources/samples/fashion-mnist/0-t-shirt-top-test0019.png")
+    parser.add_argument("--sketch-model", default="diffusion-mnist")
+    parser.add_argument("--sketch-shape", choices=sorted(SHAPES), default="three")
     parser.add_argument("--outlier-model", default="pixelcnn-fashion-mnist")
     parser.add_argument("--score-folders", nargs="+", help="folders for the Outlier panel",
                         default=["resources/samples/fashion-mnist", "resources/samples/mnist"])
@@ -66,6 +97,15 @@ def main() -> None:
     latent.direction_sliders[1].setValue(-100)
     wait(lambda: not window.engine.is_busy())
     window.grab().save(str(out / "sliders.png"))
+
+    window.select_model(next(i.path for i in window.infos if i.name == args.sketch_model))
+    sketch = window.sketch
+    window.tabs.setCurrentIndex(window.panels.index(sketch))
+    wait(lambda: sketch.facts is not None)
+    sketch.live.setChecked(True)
+    draw_shape(sketch.canvas, SHAPES[args.sketch_shape])
+    wait(lambda: sketch.images is not None and not window.engine.is_busy())
+    window.grab().save(str(out / "sketch.png"))
 
     window.select_model(next(i.path for i in window.infos if i.name == args.outlier_model))
     window.tabs.setCurrentIndex(window.panels.index(window.outliers))
