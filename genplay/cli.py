@@ -632,7 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "with what was measured before)")
     p.add_argument("--no-scores", action="store_true", help="skip the outlier scores")
     p.add_argument("--slow-scores", action="store_true",
-                   help="also the reconstruction score of encoders by optimisation (GAN)")
+                   help="also the reconstruction score of models that encode in many steps "
+                        "(GAN: by optimisation; diffusion: by DDIM inversion)")
     add_threads(p)
     p.set_defaults(func=cmd_eval)
     return parser

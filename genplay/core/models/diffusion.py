@@ -467,7 +467,21 @@ class Diffusion(GenerativeModel):
         return torch.where(hole, result, image.cpu().float())
 
     # --- Density: the variational bound --------------------------------------------------------
-    bound_terms = 8  # stratified timesteps per image for the diffusion part of the bound
+    bound_terms = 12  # stratified timesteps per image for the diffusion part of the bound
+
+    def _bound_strata(self, k: int) -> list[tuple[int, int]]:
+        """k (or fewer) ranges [lo, hi) covering t = 1 .. T-1, equal in log t.
+
+        The terms fall roughly as 1/t (measured on diffusion-mnist: 0.34 bits/dim at t=1,
+        0.035 at t=8, 0.0006 at t=200), so equal strata in t put t = 1..80 in one stratum
+        represented by one draw, and the estimate swung by 0.3 bits/dim between seeds for
+        the same image. Strata equal in log t keep the terms within a stratum close:
+        0.10 bits/dim between seeds with 12 strata.
+        """
+        last = self.config.timesteps - 1
+        points = np.unique(np.round(np.geomspace(1, last + 1, k + 1)).astype(int)).tolist()
+        points[-1] = last + 1
+        return [(lo, hi) for lo, hi in zip(points[:-1], points[1:]) if hi > lo]
 
     pixel_bits_note = ("an upper bound: the variational bound of the diffusion model "
                        "(Kingma et al. 2021, discrete time), per pixel, estimated at "
@@ -480,7 +494,7 @@ class Diffusion(GenerativeModel):
         prior: KL(q(z_{T-1} | x) || N(0, I));
         diffusion: sum over t = 1 .. T-1 of KL(q(z_{t-1} | z_t, x) || p(z_{t-1} | z_t)),
           = 0.5 (SNR(t-1) - SNR(t)) (x - x_hat(z_t, t))^2, estimated from k timesteps,
-          one drawn in each of k equal strata, each weighted by its stratum's size;
+          one drawn in each of k strata equal in log t, each weighted by its size;
         reconstruction: -log of the probability that a Gaussian at the network's x_hat(z_0, 0)
           with the width of z_0's own noise falls in x's 8-bit bin (the edge bins open).
         Noise and timesteps come from a fixed seed, so an image always gets the same bound.
@@ -495,10 +509,7 @@ class Diffusion(GenerativeModel):
         ab_last = sched.ab(last).item()
         prior = 0.5 * (ab_last * x0**2 + (1 - ab_last) - 1 - math.log(1 - ab_last))
         diffusion = torch.zeros_like(x0)
-        edges = torch.linspace(1, last + 1, k + 1).round().long().tolist()
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            if hi <= lo:
-                continue
+        for lo, hi in self._bound_strata(k):
             t = lo + int(torch.randint(0, hi - lo, (1,), generator=g))
             eps = torch.randn(x0.shape, generator=g).to(x0)
             tt = torch.full((n,), t, device=x0.device)
