@@ -219,3 +219,26 @@ def test_first_start_shows_the_sampler_with_the_best_fid(qtbot, tiny_checkpoints
     qtbot.waitUntil(lambda: w.current is not None, timeout=20000)
     assert w.current.name == "gan-tiny"
     w.close()
+
+
+def test_diffusion_options_in_the_sampling_panel(qtbot, window):
+    from PySide6.QtWidgets import QComboBox, QSpinBox
+
+    select(qtbot, window, "diffusion-tiny")
+    boxes = window.sampling._option_boxes
+    assert isinstance(boxes["sampler"], QComboBox) and boxes["sampler"].currentText() == "dpmpp"
+    assert isinstance(boxes["steps"], QSpinBox)
+    assert not boxes["eta"].isEnabled() and not boxes["guidance"].isEnabled()
+    boxes["sampler"].setCurrentText("ddim")
+    boxes["class"].setCurrentText("3")
+    assert boxes["eta"].isEnabled() and boxes["guidance"].isEnabled()
+    boxes["steps"].setValue(4)
+    window.sampling.count.setValue(3)
+    previews = []
+    show = window.sampling._show_preview
+    window.sampling._show_preview = lambda images: (previews.append(images.shape), show(images))
+    window.sampling.generate()
+    qtbot.waitUntil(lambda: window.sampling.images is not None, timeout=20000)
+    assert window.sampling.images.shape == (3, 1, 8, 8)
+    assert previews and previews[0][0] == 3  # the x0 estimates of each step, 3 images
+    assert "sampler ddim" in window.sampling.caption.text()
