@@ -8,39 +8,14 @@ Used for the README's pictures and to look at the app as a user sees it.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 
-# Drawings made with the mouse on the Sketch panel's canvas: strokes of points in
-# units of the canvas's side.
-SHAPES = {
-    "three": [[(0.3, 0.22), (0.45, 0.15), (0.62, 0.18), (0.66, 0.3), (0.55, 0.45), (0.45, 0.48)],
-              [(0.45, 0.48), (0.62, 0.55), (0.68, 0.7), (0.6, 0.82), (0.42, 0.85), (0.3, 0.78)]],
-    "shirt": [[(0.3, 0.15), (0.15, 0.3), (0.22, 0.42), (0.3, 0.36), (0.3, 0.85), (0.7, 0.85),
-               (0.7, 0.36), (0.78, 0.42), (0.85, 0.3), (0.7, 0.15), (0.6, 0.15), (0.5, 0.22),
-               (0.4, 0.15), (0.3, 0.15)],
-              [(0.4, 0.3), (0.4, 0.75)], [(0.5, 0.3), (0.5, 0.75)], [(0.6, 0.3), (0.6, 0.75)]],
-}
-
-
-def draw_shape(canvas, strokes) -> None:
-    """Drags the mouse along each stroke, in steps of a few pixels, as a hand would."""
-    from PySide6.QtTest import QTest
-
-    side = min(canvas.width(), canvas.height())
-    x0, y0 = (canvas.width() - side) / 2, (canvas.height() - side) / 2
-    for stroke in strokes:
-        points = [QPointF(x0 + u * side, y0 + v * side) for u, v in stroke]
-        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                         points[0].toPoint())
-        for a, b in zip(points, points[1:]):
-            n = max(1, int((b - a).manhattanLength() / 6))
-            for i in range(1, n + 1):
-                QTest.mouseMove(canvas, (a + (b - a) * (i / n)).toPoint())
-        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                           points[-1].toPoint())
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as scripts/screenshots.py
+from benchmarks.common import SHAPES, draw_shape  # noqa: E402
 
 
 def main() -> None:

@@ -402,10 +402,12 @@ class Diffusion(GenerativeModel):
     # --- Conditional: SDEdit and inpainting -----------------------------------------------------
     def condition_steps(self, guide: torch.Tensor, strength: float,
                         generator: torch.Generator | None = None,
+                        noise: torch.Tensor | None = None,
                         **opts: Any) -> Iterator[Progress | Preview | Result]:
         """SDEdit (Meng et al. 2022): noise the guide to the level `strength` (0: none,
         1: pure noise) and denoise it. `steps` counts a full schedule, as in other tools:
-        strength 0.5 with 20 steps runs 10. Strength 0 returns the guide unchanged."""
+        strength 0.5 with 20 steps runs 10. Strength 0 returns the guide unchanged.
+        `noise` (shaped like the guide) replaces the starting noise drawn from `generator`."""
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be from 0 to 1, not {strength}")
         guide = guide.to(self.device, torch.float32)
@@ -415,8 +417,10 @@ class Diffusion(GenerativeModel):
         steps = max(1, math.ceil(int(opts.get("steps", self.default_steps)) * strength))
         sampler = str(opts.get("sampler", self.default_sampler))
         timesteps = samplers.timesteps_for(sampler, self.schedule, steps, start=start)
-        noise = torch.randn(guide.shape, generator=generator, device=self.device)
-        x_t = self.schedule.add_noise(guide * 2 - 1, torch.full((guide.shape[0],), start), noise)
+        if noise is None:
+            noise = torch.randn(guide.shape, generator=generator, device=self.device)
+        x_t = self.schedule.add_noise(guide * 2 - 1, torch.full((guide.shape[0],), start),
+                                      noise.to(self.device, torch.float32))
         return self._denoise_steps(
             x_t, timesteps, sampler=sampler,
             eta=float(opts.get("eta", 0.0)), label=opts.get("class"),
