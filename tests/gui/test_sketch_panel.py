@@ -92,3 +92,23 @@ def test_an_empty_canvas_asks_for_a_drawing(qtbot, window):
     panel.generate()
     assert "Draw something first" in panel.caption.text()
     assert panel.images is None
+
+
+def test_loading_a_picture_starts_the_drawing_and_bad_files_are_explained(qtbot, window,
+                                                                         tmp_path):
+    from PIL import Image
+
+    panel = open_sketch(qtbot, window, "diffusion-tiny")
+    panel.live.setChecked(False)
+    paper = np.full((100, 60), 255, np.uint8)
+    paper[20:80, 25:35] = 0  # a dark stroke on white paper
+    Image.fromarray(paper).save(tmp_path / "drawing.png")
+    panel.load_file(str(tmp_path / "drawing.png"))
+    qtbot.waitUntil(lambda: not panel.canvas.is_empty(), timeout=20000)
+    canvas = panel.canvas.canvas_array()
+    assert canvas[0, 0] == 0 and canvas[140, 140] > 200  # inverted: light stroke on black
+    assert panel.canvas.can_undo()
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    panel.load_file(str(tmp_path / "broken.png"))
+    qtbot.waitUntil(lambda: window.messages.isVisible(), timeout=20000)
+    assert "broken.png" in window.messages.text()
