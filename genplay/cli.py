@@ -247,6 +247,16 @@ def _add_diffusion_options(p: argparse.ArgumentParser, steps_help: str) -> None:
                    help="classifier-free guidance scale with --class (default 1)")
 
 
+def _add_image_outputs(p: argparse.ArgumentParser, what: str) -> None:
+    """--invert for the input, -o / --nrow / --out-dir for the results, --threads."""
+    p.add_argument("--invert", choices=["auto", "yes", "no"], default="auto",
+                   help=f"invert the {what} first (auto: when its border is light)")
+    p.add_argument("-o", "--output", help="write the result as a PNG (several: a grid)")
+    p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
+    p.add_argument("--out-dir", help="write one PNG per result into this folder")
+    add_threads(p)
+
+
 def _load_guide(model, path: str, invert: str):
     """An image file as a model input (1, C, H, W), letterboxed; inverted when dark on light
     (--invert auto decides from the border)."""
@@ -285,25 +295,38 @@ def _check_model_options(model, opts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in checked.items() if k in opts}
 
 
-def cmd_sketch(args: argparse.Namespace) -> int:
+def _method_options(args: argparse.Namespace, model, info, diffusion: bool,
+                    allowed: set[str], what: str) -> dict[str, Any]:
+    """The diffusion options given, checked against the model (a diffusion model), or
+    only those in `allowed` (a model that does `what` another way)."""
+    opts = _diffusion_options(args)
+    if diffusion:
+        return _check_model_options(model, opts)
+    extra = sorted(set(opts) - allowed)
+    if extra:
+        raise GenplayError(f"{info.name} {what}; --{extra[0]} is for diffusion models")
+    return opts
+
+
+def _open_for_writing(args: argparse.Namespace):
+    """Threads set, an output named, the checkpoint loaded: (model, info)."""
     from genplay.core import runtime
-    from genplay.core.ops.sketch import sketch_images, sketch_method
 
     runtime.set_threads(args.threads)
     if not args.output and not args.out_dir:
-        raise GenplayError("say where to write: -o grid.png or --out-dir DIR")
-    model, info = _load(args.checkpoint)
+        raise GenplayError("say where to write: -o FILE.png or --out-dir DIR")
+    return _load(args.checkpoint)
+
+
+def cmd_sketch(args: argparse.Namespace) -> int:
+    from genplay.core.ops.sketch import sketch_images, sketch_method
+
+    model, info = _open_for_writing(args)
     method = sketch_method(model)
     if method is None:
         raise GenplayError(f"{info.name} ({info.family}) cannot make images from a sketch")
-    opts = _diffusion_options(args)
-    if method == "latent":
-        extra = sorted(set(opts) - {"steps"})
-        if extra:
-            raise GenplayError(f"{info.name} fits a latent to the sketch; --{extra[0]} is for "
-                               "diffusion models")
-    else:
-        opts = _check_model_options(model, opts)
+    opts = _method_options(args, model, info, method == "sdedit", {"steps"},
+                           "fits a latent to the sketch")
     guide = _load_guide(model, args.sketch, args.invert)
     result = _run_with_bar(sketch_images(model, guide, n=args.n, seed=args.seed,
                                          strength=args.strength, **opts), "sketch")
@@ -314,25 +337,16 @@ def cmd_sketch(args: argparse.Namespace) -> int:
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
-    from genplay.core import runtime
     from genplay.core.images import load_image, prepare_for_model
     from genplay.core.ops.sketch import inpaint_images, inpaint_method
 
-    runtime.set_threads(args.threads)
-    if not args.output and not args.out_dir:
-        raise GenplayError("say where to write: -o out.png or --out-dir DIR")
-    model, info = _load(args.checkpoint)
+    model, info = _open_for_writing(args)
     method = inpaint_method(model)
     if method is None:
         raise GenplayError(f"{info.name} ({info.family}) cannot inpaint; use a diffusion "
                            "model or a PixelCNN")
-    opts = _diffusion_options(args)
-    if method == "autoregressive":
-        if opts:
-            raise GenplayError(f"{info.name} completes pixel by pixel; --{sorted(opts)[0]} "
-                               "is for diffusion models")
-    else:
-        opts = _check_model_options(model, opts)
+    opts = _method_options(args, model, info, method == "diffusion", set(),
+                           "completes pixel by pixel")
     pixels = load_image(args.image)
     mask_pixels = load_image(args.mask)
     if mask_pixels.shape[:2] != pixels.shape[:2]:
@@ -579,12 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_diffusion_options(p, "diffusion: steps of a full schedule (strength 0.5 runs half); "
                               "others: latent-fitting steps (default 150)")
-    p.add_argument("--invert", choices=["auto", "yes", "no"], default="auto",
-                   help="invert the drawing first (auto: when its border is light)")
-    p.add_argument("-o", "--output", help="write the candidates as a grid PNG here")
-    p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
-    p.add_argument("--out-dir", help="write one PNG per candidate into this folder")
-    add_threads(p)
+    _add_image_outputs(p, "drawing")
     p.set_defaults(func=cmd_sketch)
 
     p = sub.add_parser("inpaint", help="fill the masked part of an image")
@@ -595,12 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=1, help="fillings, 1 to 16")
     p.add_argument("--seed", type=int, default=0)
     _add_diffusion_options(p, "diffusion: network evaluations (default 50)")
-    p.add_argument("--invert", choices=["auto", "yes", "no"], default="auto",
-                   help="invert the image first (auto: when its border is light)")
-    p.add_argument("-o", "--output", help="write the result(s) as a grid PNG here")
-    p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
-    p.add_argument("--out-dir", help="write one PNG per result into this folder")
-    add_threads(p)
+    _add_image_outputs(p, "image")
     p.set_defaults(func=cmd_inpaint)
 
     p = sub.add_parser("score", help="how strange each image is to a model (outlier scores)")
