@@ -247,6 +247,11 @@ def _add_diffusion_options(p: argparse.ArgumentParser, steps_help: str) -> None:
                    help="classifier-free guidance scale with --class (default 1)")
 
 
+def add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=None,
+                   help="PyTorch threads (default: the cores free now)")
+
+
 def _add_image_outputs(p: argparse.ArgumentParser, what: str) -> None:
     """--invert for the input, -o / --nrow / --out-dir for the results, --threads."""
     p.add_argument("--invert", choices=["auto", "yes", "no"], default="auto",
@@ -526,10 +531,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", help="checkpoint folder (default: the shipped checkpoints/)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_models)
-
-    def add_threads(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--threads", type=int, default=None,
-                       help="PyTorch threads (default: the cores free now)")
 
     p = sub.add_parser("train", help="train a model on a dataset or an image folder")
     p.add_argument("family", help="model family: vae, gan, classifier, ...")
