@@ -117,6 +117,9 @@ class SketchPanel(AcceptsFileDrops, Panel):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self._build_tools())
         column.addWidget(self._build_generation())
+        # A wrapped label inside a QFormLayout gets too little height and is clipped;
+        # in the column it gets what it needs.
+        column.addWidget(self.method_label)
         column.addStretch()
 
         self.model_view = PixelView()
@@ -254,9 +257,8 @@ class SketchPanel(AcceptsFileDrops, Panel):
         row.addWidget(self.live)
         row.addWidget(self.generate_button, 1)
         form.addRow(row)
-        self.method_label = QLabel(wordWrap=True)
+        self.method_label = QLabel(wordWrap=True)  # placed under the box (see __init__)
         self.method_label.setStyleSheet("color: palette(placeholder-text);")
-        form.addRow(self.method_label)
         for widget in (self.strength, self.steps, self.count, self.seed, self.guidance):
             widget.valueChanged.connect(self._settings_changed)
         self.label.currentTextChanged.connect(self._settings_changed)
