@@ -182,3 +182,22 @@ def test_v_and_eps_prediction_both_train():
         assert all(math.isfinite(v) for v in losses)
     with pytest.raises(ValueError, match="prediction"):
         registry.build("diffusion", **{**TINY_CONFIGS["diffusion"], "prediction": "x"})
+
+
+def test_sampler_options_check_choices_whole_numbers_and_when_they_apply():
+    from genplay.core.errors import GenplayError
+    from genplay.core.ops.sampling import check_options
+
+    model = tiny()
+    checked = check_options(model, {"steps": "7", "class": "3", "sampler": "ddim"})
+    assert checked["steps"] == 7 and isinstance(checked["steps"], int)
+    assert checked["class"] == "3" and checked["guidance"] == 1.0
+    for bad, message in (({"steps": 2.5}, "whole number"), ({"sampler": "euler"}, "one of"),
+                         ({"steps": 0}, "between"), ({"eta": "x"}, "a number")):
+        with pytest.raises(GenplayError, match=message):
+            check_options(model, bad)
+    options = {o.name: o for o in model.sample_options()}
+    assert options["eta"].applies({"sampler": "ddim"})
+    assert not options["eta"].applies({"sampler": "dpmpp"})
+    assert options["guidance"].applies({"class": "3"})
+    assert not options["guidance"].applies({"class": "any"})
