@@ -165,6 +165,9 @@ def test_bound_is_positive_deterministic_and_sums_over_pixels():
     x = torch.randint(0, 256, (3, 1, 8, 8)).float() / 255
     logp = model.log_prob(x)
     assert torch.equal(logp, model.log_prob(x))  # fixed noise: the same image, the same bound
+    # ... whatever batch it is scored in
+    assert torch.allclose(model.log_prob(x[1:2]), logp[1:2], rtol=1e-5)
+    assert torch.allclose(model.log_prob(torch.cat([x, x]))[3:], logp, rtol=1e-5)
     assert torch.all(torch.isfinite(logp)) and torch.all(logp < 0)
     pixels = model.pixel_nll(x)
     assert pixels.shape == (3, 8, 8)

@@ -29,6 +29,7 @@ from torch import nn
 
 from genplay.core.events import Preview, Progress, Result, final_value
 from genplay.core.images import to_uint8_hwc
+from genplay.core.models import diffusion_bound
 from genplay.core.models import diffusion_samplers as samplers
 from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
 from genplay.core.models.blocks import (
@@ -473,65 +474,15 @@ class Diffusion(GenerativeModel):
     # --- Density: the variational bound --------------------------------------------------------
     bound_terms = 12  # stratified timesteps per image for the diffusion part of the bound
 
-    def _bound_strata(self, k: int) -> list[tuple[int, int]]:
-        """k (or fewer) ranges [lo, hi) covering t = 1 .. T-1, equal in log t.
-
-        The terms fall roughly as 1/t (measured on diffusion-mnist: 0.34 bits/dim at t=1,
-        0.035 at t=8, 0.0006 at t=200), so equal strata in t put t = 1..80 in one stratum
-        represented by one draw, and the estimate swung by 0.3 bits/dim between seeds for
-        the same image. Strata equal in log t keep the terms within a stratum close:
-        0.10 bits/dim between seeds with 12 strata.
-        """
-        last = self.config.timesteps - 1
-        points = np.unique(np.round(np.geomspace(1, last + 1, k + 1)).astype(int)).tolist()
-        points[-1] = last + 1
-        return [(lo, hi) for lo, hi in zip(points[:-1], points[1:]) if hi > lo]
-
     pixel_bits_note = ("an upper bound: the variational bound of the diffusion model "
                        "(Kingma et al. 2021, discrete time), per pixel, estimated at "
                        f"{bound_terms} stratified timesteps with fixed noise")
 
-    @torch.no_grad()
     def bound_pixels(self, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
-        """-log P(x) bound terms per sub-pixel in nats, (N, C, H, W), for 8-bit x in [0, 1].
-
-        prior: KL(q(z_{T-1} | x) || N(0, I));
-        diffusion: sum over t = 1 .. T-1 of KL(q(z_{t-1} | z_t, x) || p(z_{t-1} | z_t)),
-          = 0.5 (SNR(t-1) - SNR(t)) (x - x_hat(z_t, t))^2, estimated from k timesteps,
-          one drawn in each of k strata equal in log t, each weighted by its size;
-        reconstruction: -log of the probability that a Gaussian at the network's x_hat(z_0, 0)
-          with the width of z_0's own noise falls in x's 8-bit bin (the edge bins open).
-        Noise and timesteps come from a fixed seed, so an image always gets the same bound.
-        """
-        k = k or self.bound_terms
-        g = torch.Generator().manual_seed(0)
-        x0 = x.to(self.device, torch.float32) * 2 - 1
-        n = x0.shape[0]
-        sched = self.schedule
-        denoise = self.denoiser(clip=True)
-        last = self.config.timesteps - 1
-        ab_last = sched.ab(last).item()
-        prior = 0.5 * (ab_last * x0**2 + (1 - ab_last) - 1 - math.log(1 - ab_last))
-        diffusion = torch.zeros_like(x0)
-        for lo, hi in self._bound_strata(k):
-            t = lo + int(torch.randint(0, hi - lo, (1,), generator=g))
-            eps = torch.randn(x0.shape, generator=g).to(x0)
-            tt = torch.full((n,), t, device=x0.device)
-            x_hat, _ = denoise(sched.add_noise(x0, tt, eps), tt)
-            weight = 0.5 * (sched.snr(t - 1) - sched.snr(t)).item() * (hi - lo)
-            diffusion += weight * (x0 - x_hat) ** 2
-        a0, s0 = (v.item() for v in sched.a_s(0))
-        t0 = torch.zeros(n, dtype=torch.long, device=x0.device)
-        eps = torch.randn(x0.shape, generator=g).to(x0)
-        x_hat, _ = denoise(sched.add_noise(x0, t0, eps), t0)
-        sigma, half = s0 / a0, 1.0 / 255
-        normal = torch.distributions.Normal(0.0, 1.0)
-        upper = torch.where(x0 > 1 - half, torch.ones_like(x0),
-                            normal.cdf((x0 + half - x_hat) / sigma))
-        lower = torch.where(x0 < -1 + half, torch.zeros_like(x0),
-                            normal.cdf((x0 - half - x_hat) / sigma))
-        recon = -torch.log((upper - lower).clamp(min=1e-12))
-        return prior + diffusion + recon
+        """-log P(x) bound terms per sub-pixel in nats (N, C, H, W); see diffusion_bound."""
+        return diffusion_bound.bound_pixels(self.denoiser(clip=True), self.schedule,
+                                            x.to(self.device, torch.float32),
+                                            k or self.bound_terms)
 
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
