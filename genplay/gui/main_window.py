@@ -88,7 +88,9 @@ class NeedsCapability(QWidget):
 
     def explain(self, info: CheckpointInfo | None, alternatives: list[CheckpointInfo]) -> None:
         while self.buttons.count():
-            self.buttons.takeAt(0).widget().deleteLater()
+            item = self.buttons.takeAt(0)
+            if item.widget() is not None:  # the stretches around the buttons have none
+                item.widget().deleteLater()
         if info is None:
             self.label.setText("Choose a model on the left.")
             return

@@ -27,6 +27,13 @@ def test_window_lists_models_and_gates_panels_by_capability(qtbot, window):
         assert stack.currentWidget() is needs
         assert "cannot" in needs.label.text()
         assert needs.buttons.count() > 0  # suggests models that can
+    # a second model lacking the same capabilities: the suggestions are rebuilt, not stacked
+    count = window._stacks[-1][2].buttons.count()
+    select(qtbot, window, "gan-tiny")
+    select(qtbot, window, "pixelcnn-tiny")  # no latent: the Latent panel explains again
+    stack, _panel, needs = window._stacks[window.panels.index(window.latent)]
+    assert stack.currentWidget() is needs and "pixelcnn-tiny" in needs.label.text()
+    assert window._stacks[-1][2].buttons.count() <= count
 
 
 def test_switching_models_changes_the_sampler_options(qtbot, window):
