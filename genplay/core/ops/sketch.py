@@ -63,6 +63,19 @@ def guide_tensor(model: Any, pixels: np.ndarray, invert: bool | None = None) -> 
     return torch.from_numpy(to_float_chw(prepared))[None]
 
 
+def _one_input(model: Any, x: torch.Tensor, n: int, name: str, results: str) -> torch.Tensor:
+    """One input image as (1, C, H, W) in [0, 1] on the model's device, with the number
+    of results asked for checked."""
+    if not 1 <= n <= MAX_CANDIDATES:
+        raise GenplayError(f"the number of {results} must be from 1 to {MAX_CANDIDATES}")
+    if x.dim() == 3:
+        x = x[None]
+    if tuple(x.shape[1:]) != tuple(model.image_shape):
+        raise GenplayError(f"the {name} is {tuple(x.shape[1:])}, the model makes "
+                           f"{tuple(model.image_shape)} images")
+    return x.to(model.device, torch.float32).clamp(0, 1)
+
+
 def _candidate_generator(seed: int, k: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed((seed * 0x9E3779B1 + 7919 * k) % 2**63)
 
@@ -76,17 +89,9 @@ def sketch_images(model: Any, guide: torch.Tensor, n: int = 4, seed: int = 0,
     if method is None:
         raise GenplayError("this model cannot make images from a sketch: it needs SDEdit "
                            "(diffusion) or a latent space (VAE, GAN, flow)")
-    if not 1 <= n <= MAX_CANDIDATES:
-        raise GenplayError(f"the number of candidates must be from 1 to {MAX_CANDIDATES}")
     if not 0.0 <= strength <= 1.0:
         raise GenplayError(f"strength must be from 0 to 1, not {strength}")
-    if guide.dim() == 3:
-        guide = guide[None]
-    if tuple(guide.shape[1:]) != tuple(model.image_shape):
-        raise GenplayError(f"the sketch is {tuple(guide.shape[1:])}, the model makes "
-                           f"{tuple(model.image_shape)} images")
-    device = model.device
-    guide = guide.to(device, torch.float32).clamp(0, 1)
+    guide = _one_input(model, guide, n, "sketch", "candidates")
     if method == "sdedit":
         events = _sdedit(model, guide, n, seed, strength, opts)
     else:
@@ -187,17 +192,13 @@ def inpaint_images(model: Any, image: torch.Tensor, hole: torch.Tensor, n: int =
     if method is None:
         raise GenplayError("this model cannot inpaint: it needs a diffusion model or a "
                            "PixelCNN")
-    if not 1 <= n <= MAX_CANDIDATES:
-        raise GenplayError(f"the number of images must be from 1 to {MAX_CANDIDATES}")
+    image = _one_input(model, image, n, "image", "images")
     hole = torch.as_tensor(hole).bool()
-    if image.dim() == 3:
-        image = image[None]
     if hole.shape != image.shape[-2:]:
         raise GenplayError(f"the mask is {tuple(hole.shape)} pixels, the image "
                            f"{tuple(image.shape[-2:])}")
     if not hole.any():
         raise GenplayError("the mask marks nothing to fill (white marks the pixels to fill)")
-    image = image.to(model.device, torch.float32).clamp(0, 1)
     done: list[np.ndarray] = []
     for k in range(n):
         generator = _candidate_generator(seed, k, model.device)
