@@ -70,7 +70,9 @@ def test_latent_fitting_moves_images_towards_the_sketch(family):
     guide = bar_guide()
     start = model.decode(torch.cat([
         model.prior_sample(1, torch.Generator().manual_seed(1)) for _ in range(2)]))
-    fitted = result(sketch_images(model, guide, n=2, seed=0, strength=0.0, steps=60)).value
+    fitted_result = result(sketch_images(model, guide, n=2, seed=0, strength=0.0, steps=60))
+    assert fitted_result.summary["options"] == {"steps": 60}  # recorded as asked
+    fitted = fitted_result.value
     before = (start - guide).pow(2).mean().item()
     after = float(((torch.from_numpy(fitted) - guide) ** 2).mean())
     assert after < before

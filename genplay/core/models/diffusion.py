@@ -211,8 +211,7 @@ class Diffusion(GenerativeModel):
     # --- the network's estimates ------------------------------------------------------------
     def _estimates(self, x_t: torch.Tensor, t: torch.Tensor, out: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        a, s = self.schedule.a_s(t)
-        a, s = a.to(x_t)[:, None, None, None], s.to(x_t)[:, None, None, None]
+        a, s = self.schedule.a_s_like(t, x_t)
         if self.config.prediction == "v":
             return a * x_t - s * out, s * x_t + a * out
         return (x_t - s * out) / a, out
@@ -238,8 +237,7 @@ class Diffusion(GenerativeModel):
             x0, eps = self._estimates(x_t, t, out)
             if clip:
                 x0 = x0.clamp(-1, 1)
-                a, s = self.schedule.a_s(t)
-                a, s = a.to(x_t)[:, None, None, None], s.to(x_t)[:, None, None, None]
+                a, s = self.schedule.a_s_like(t, x_t)
                 eps = (x_t - a * x0) / s
             return x0, eps
 
@@ -260,8 +258,8 @@ class Diffusion(GenerativeModel):
             labels = None
         out = self.net(x_t, t, labels)
         if self.config.prediction == "v":
-            a, s = self.schedule.a_s(t)
-            target = (a.to(x)[:, None, None, None] * eps - s.to(x)[:, None, None, None] * x0)
+            a, s = self.schedule.a_s_like(t, x0)
+            target = a * eps - s * x0
         else:
             target = eps
         return F.mse_loss(out, target)
@@ -305,16 +303,17 @@ class Diffusion(GenerativeModel):
         return [str(i) for i in range(self.config.num_classes)]
 
     @torch.no_grad()  # on a generator function, torch restores grad mode at every yield
-    def _denoise_steps(self, x_t: torch.Tensor, timesteps: list[int], *, sampler: str,
-                       eta: float, label: str | int | None, guidance: float,
-                       generator: torch.Generator | None,
+    def _denoise_steps(self, x_t: torch.Tensor, timesteps: list[int], sampler: str,
+                       opts: Mapping[str, Any], generator: torch.Generator | None,
                        project: samplers.Projection | None = None, preview: bool = True,
                        ) -> Iterator[Progress | Preview | Result]:
         """Progress and a Preview of the x0 estimates after each network evaluation,
-        then Result(float32 images in [0, 1])."""
-        denoise = self.denoiser(self._labels(x_t.shape[0], label), guidance)
-        steps = samplers.run(sampler, denoise, self.schedule, x_t, timesteps, eta=eta,
-                             generator=generator, project=project)
+        then Result(float32 images in [0, 1]). opts: eta, class and guidance."""
+        labels = self._labels(x_t.shape[0], opts.get("class"))
+        denoise = self.denoiser(labels, float(opts.get("guidance", 1.0)))
+        steps = samplers.run(sampler, denoise, self.schedule, x_t, timesteps,
+                             eta=float(opts.get("eta", 0.0)), generator=generator,
+                             project=project)
         x = x_t
         for i, n, x in steps:
             yield Progress(i, n, message=f"denoising ({sampler})")
@@ -361,10 +360,7 @@ class Diffusion(GenerativeModel):
         sampler = str(opts.get("sampler", self.default_sampler))
         timesteps = samplers.timesteps_for(sampler, self.schedule,
                                            int(opts.get("steps", self.default_steps)))
-        return self._denoise_steps(
-            z, timesteps, sampler=sampler,
-            eta=float(opts.get("eta", 0.0)), label=opts.get("class"),
-            guidance=float(opts.get("guidance", 1.0)), generator=generator)
+        return self._denoise_steps(z, timesteps, sampler, opts, generator)
 
     def sample(self, n: int, generator: torch.Generator | None = None,
                **opts: Any) -> torch.Tensor:
@@ -387,9 +383,7 @@ class Diffusion(GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The image DDIM (eta 0, unconditional) makes from noise z: a deterministic map."""
         timesteps = samplers.timesteps_for("ddim", self.schedule, self.latent_steps)
-        steps = self._denoise_steps(z, timesteps, sampler="ddim",
-                                    eta=0.0, label=None, guidance=0.0, generator=None,
-                                    preview=False)
+        steps = self._denoise_steps(z, timesteps, "ddim", {}, None, preview=False)
         return torch.from_numpy(final_value(steps)).to(z.device)
 
     @torch.no_grad()
@@ -422,10 +416,7 @@ class Diffusion(GenerativeModel):
             noise = torch.randn(guide.shape, generator=generator, device=self.device)
         x_t = self.schedule.add_noise(guide * 2 - 1, torch.full((guide.shape[0],), start),
                                       noise.to(self.device, torch.float32))
-        return self._denoise_steps(
-            x_t, timesteps, sampler=sampler,
-            eta=float(opts.get("eta", 0.0)), label=opts.get("class"),
-            guidance=float(opts.get("guidance", 1.0)), generator=generator)
+        return self._denoise_steps(x_t, timesteps, sampler, opts, generator)
 
     def condition(self, guide: torch.Tensor, strength: float, **opts: Any) -> torch.Tensor:
         return torch.from_numpy(final_value(self.condition_steps(guide, strength, **opts)))
@@ -438,6 +429,7 @@ class Diffusion(GenerativeModel):
         Before each network evaluation the known pixels of x_t are replaced by the
         image noised to that level (fresh noise each time), so the filled region is
         denoised in agreement with them (the replacement method of Song et al. 2021).
+        The Result holds the given pixels to the bit (the sampler worked in [-1, 1]).
         """
         image = image.to(self.device, torch.float32)
         hole = torch.as_tensor(mask, device=self.device).bool()
@@ -450,7 +442,7 @@ class Diffusion(GenerativeModel):
 
         def project(x: torch.Tensor, t: int) -> torch.Tensor:
             if t < 0:
-                return torch.where(hole, x, known)
+                return x  # the clean image: the Result puts the given pixels back exactly
             noise = torch.randn(x.shape, generator=generator, device=x.device)
             noisy = self.schedule.add_noise(known, torch.full((x.shape[0],), t), noise)
             return torch.where(hole, x, noisy)
@@ -460,16 +452,14 @@ class Diffusion(GenerativeModel):
         # each step); a deterministic solver tends to leave a seam.
         sampler = str(opts.get("sampler", "ddpm"))
         timesteps = samplers.timesteps_for(sampler, self.schedule, int(opts.get("steps", 50)))
-        return self._denoise_steps(
-            z, timesteps, sampler=sampler, eta=float(opts.get("eta", 0.0)),
-            label=opts.get("class"), guidance=float(opts.get("guidance", 1.0)),
-            generator=generator, project=project)
+        for event in self._denoise_steps(z, timesteps, sampler, opts, generator, project):
+            if isinstance(event, Result):
+                filled = torch.from_numpy(event.value).to(self.device)
+                event = Result(torch.where(hole, filled, image).cpu().numpy())
+            yield event
 
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor, **opts: Any) -> torch.Tensor:
-        result = torch.from_numpy(final_value(self.inpaint_steps(image, mask, **opts)))
-        # The known pixels are the given ones to the bit (the sampler worked in [-1, 1]).
-        hole = torch.as_tensor(mask).bool().expand_as(result)
-        return torch.where(hole, result, image.cpu().float())
+        return torch.from_numpy(final_value(self.inpaint_steps(image, mask, **opts)))
 
     # --- Density: the variational bound --------------------------------------------------------
     bound_terms = 12  # stratified timesteps per image for the diffusion part of the bound

@@ -62,10 +62,15 @@ class CosineSchedule:
         ab = self.ab(t)
         return ab / (1 - ab)
 
-    def add_noise(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    def a_s_like(self, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """a_t and s_t per image, shaped (N, 1, 1, ...) and typed to broadcast with `like`."""
         a, s = self.a_s(t)
-        shape = (-1,) + (1,) * (x0.dim() - 1)
-        return a.to(x0).view(shape) * x0 + s.to(x0).view(shape) * eps
+        shape = (-1,) + (1,) * (like.dim() - 1)
+        return a.to(like).view(shape), s.to(like).view(shape)
+
+    def add_noise(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        a, s = self.a_s_like(t, x0)
+        return a * x0 + s * eps
 
     def spaced(self, steps: int, start: int | None = None, spacing: str = "time") -> list[int]:
         """About `steps` distinct timesteps from `start` (default T - 1) down to 0.
@@ -196,6 +201,12 @@ def dpmpp_2m(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
         if i + 1 < n:
             yield i + 1, n, x0
     yield n, n, _project(project, x, -1)
+
+
+def is_deterministic(name: str, eta: float = 0.0) -> bool:
+    """Whether a sampler draws no noise after the starting noise (its images are then the
+    same whatever else is in the batch)."""
+    return name == "dpmpp" or (name == "ddim" and eta == 0)
 
 
 def run(name: str, denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,

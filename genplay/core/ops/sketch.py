@@ -19,15 +19,16 @@ candidates keeps the first ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 from genplay.core.errors import GenplayError
-from genplay.core.events import Preview, Progress, Result
+from genplay.core.events import Preview, Progress, Result, relay
 from genplay.core.images import prepare_for_model, to_float_chw, to_uint8_hwc
+from genplay.core.models import diffusion_samplers as samplers
 from genplay.core.models.base import Latent
 from genplay.core.models.blocks import TensorAdam
 
@@ -95,15 +96,10 @@ def sketch_images(model: Any, guide: torch.Tensor, n: int = 4, seed: int = 0,
     if method == "sdedit":
         events = _sdedit(model, guide, n, seed, strength, opts)
     else:
-        events = _fit_latents(model, guide, n, seed, strength, opts)
-    images = None
-    for event in events:
-        if isinstance(event, Result):
-            images = event.value
-        else:
-            yield event
-    yield Result(images, {"method": method, "seed": seed, "n": n, "strength": strength,
-                          "options": dict(opts)})
+        events = _fit_latents(model, guide, n, seed, strength, dict(opts))  # it pops
+    result = yield from relay(events)
+    yield Result(result.value, {"method": method, "seed": seed, "n": n, "strength": strength,
+                                "options": dict(opts)})
 
 
 def _sdedit(model, guide, n, seed, strength, opts):
@@ -112,33 +108,39 @@ def _sdedit(model, guide, n, seed, strength, opts):
     little more than one; stochastic samplers (DDPM, eta > 0) draw noise at every step,
     so they run one candidate at a time to keep each candidate's images its own."""
     sampler = opts.get("sampler", getattr(model, "default_sampler", "dpmpp"))
-    deterministic = sampler == "dpmpp" or (sampler == "ddim" and float(opts.get("eta", 0)) == 0)
-    if deterministic:
-        noise = torch.cat([torch.randn((1, *guide.shape[1:]), device=model.device,
-                                       generator=_candidate_generator(seed, k, model.device))
-                           for k in range(n)])
-        events = model.condition_steps(guide.expand(n, -1, -1, -1), strength, noise=noise,
-                                       **opts)
-        for event in events:
-            if isinstance(event, Progress) and event.total:
-                yield Progress(event.step, event.total, message=f"{n} candidates")
-            elif isinstance(event, (Preview, Result)):
-                yield event
+    if not samplers.is_deterministic(sampler, float(opts.get("eta", 0))):
+        yield from _one_at_a_time(
+            n, seed, model.device, "candidate",
+            lambda generator: model.condition_steps(guide, strength, generator=generator,
+                                                    **opts))
         return
+    noise = torch.cat([torch.randn((1, *guide.shape[1:]), device=model.device,
+                                   generator=_candidate_generator(seed, k, model.device))
+                       for k in range(n)])
+    for event in model.condition_steps(guide.expand(n, -1, -1, -1), strength, noise=noise,
+                                       **opts):
+        if isinstance(event, Progress) and event.total:
+            yield Progress(event.step, event.total, message=f"{n} candidates")
+        elif isinstance(event, (Preview, Result)):
+            yield event
+
+
+def _one_at_a_time(n: int, seed: int, device, noun: str,
+                   run: Callable[[torch.Generator], Iterator]) -> Iterator:
+    """Runs `run(generator)` for each of n results, each with its own seeded generator.
+    Progress covers all n; Previews show the results so far and the one in progress;
+    then Result(all n, float32 (n, C, H, W))."""
     done: list[np.ndarray] = []
     for k in range(n):
-        generator = _candidate_generator(seed, k, model.device)
-        final = None
-        for event in model.condition_steps(guide, strength, generator=generator, **opts):
+        for event in run(_candidate_generator(seed, k, device)):
             if isinstance(event, Progress) and event.total:
                 yield Progress(k * event.total + event.step, n * event.total,
-                               message=f"candidate {k + 1} of {n}")
+                               message=f"{noun} {k + 1} of {n}")
             elif isinstance(event, Preview):
                 yield Preview(event.step, np.concatenate(
                     [to_uint8_hwc(d) for d in done] + [event.images]))
             elif isinstance(event, Result):
-                final = np.asarray(event.value, dtype=np.float32)
-        done.append(final)
+                done.append(np.asarray(event.value, dtype=np.float32))
         yield Preview(k, to_uint8_hwc(np.concatenate(done)))
     yield Result(np.concatenate(done))
 
@@ -199,21 +201,12 @@ def inpaint_images(model: Any, image: torch.Tensor, hole: torch.Tensor, n: int =
                            f"{tuple(image.shape[-2:])}")
     if not hole.any():
         raise GenplayError("the mask marks nothing to fill (white marks the pixels to fill)")
-    done: list[np.ndarray] = []
-    for k in range(n):
-        generator = _candidate_generator(seed, k, model.device)
-        if method == "diffusion":
-            events = model.inpaint_steps(image, hole, generator=generator, **opts)
-        else:
-            events = model.complete_steps(image, ~hole, generator=generator, **opts)
-        for event in events:
-            if isinstance(event, Progress) and event.total:
-                yield Progress(k * event.total + event.step, n * event.total,
-                               message=f"image {k + 1} of {n}")
-            elif isinstance(event, Result):
-                filled = torch.as_tensor(np.asarray(event.value, dtype=np.float32))
-                kept = image.cpu()
-                done.append(torch.where(hole.expand_as(filled), filled, kept).numpy())
-        yield Preview(k, to_uint8_hwc(np.concatenate(done)))
-    yield Result(np.concatenate(done), {"method": method, "seed": seed, "n": n,
-                                        "options": dict(opts)})
+    # Both methods return the given pixels exactly as given (their tests hold them to it).
+    if method == "diffusion":
+        def run(generator):
+            return model.inpaint_steps(image, hole, generator=generator, **opts)
+    else:
+        def run(generator):
+            return model.complete_steps(image, ~hole, generator=generator, **opts)
+    result = yield from relay(_one_at_a_time(n, seed, model.device, "image", run))
+    yield Result(result.value, {"method": method, "seed": seed, "n": n, "options": dict(opts)})
