@@ -80,6 +80,9 @@ def test_choose_save_and_send_a_candidate_to_the_latent_panel(qtbot, window, tmp
     panel.save(tmp_path / "pick.png")
     meta = read_png_metadata(tmp_path / "pick.png")
     assert meta["method"] == "sdedit" and meta["index"] == "2"
+    (tmp_path / "a-file").write_text("not a folder")
+    panel.save(tmp_path / "a-file" / "pick.png")  # cannot be written: a message, no crash
+    assert "Could not save" in window.messages.text()
     panel._to_latent()
     assert window.tabs.currentIndex() == window.panels.index(window.latent)
     qtbot.waitUntil(lambda: window.latent.ends["A"].source.currentText() == "Your image",

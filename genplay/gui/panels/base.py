@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSpinBox, QToolButton, QWidget
 
 from genplay.gui.engine import Engine
 from genplay.gui.widgets.message_bar import MessageBar
 
 if TYPE_CHECKING:
     from genplay.core.checkpoints import CheckpointInfo
+
+
+MAX_SEED = 2**31 - 1
+
+
+def seed_editor(value: int) -> tuple[QSpinBox, QHBoxLayout]:
+    """A seed box with a Random button beside it: (the box, the row holding both)."""
+    seed = QSpinBox(maximum=MAX_SEED, value=value)
+    dice = QToolButton(text="Random", toolTip="Pick a random seed")
+    dice.clicked.connect(lambda: seed.setValue(random.randint(0, 99_999)))
+    row = QHBoxLayout()
+    row.addWidget(seed, 1)
+    row.addWidget(dice)
+    return seed, row
 
 
 class Panel(QWidget):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,15 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSpinBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from genplay.core.images import make_grid, save_png
-from genplay.gui.panels.base import Panel
+from genplay.gui.panels.base import Panel, seed_editor
 from genplay.gui.widgets.pixel_view import PixelView, to_qimage
 
 PADDING = 2
-MAX_SEED = 2**31 - 1
 
 
 def _facts_for(folder: str):
@@ -100,13 +97,8 @@ class SamplingPanel(Panel):
         self._option_boxes: dict[str, QWidget] = {}
         self._option_specs: list = []
 
-        self.seed = QSpinBox(maximum=MAX_SEED, value=int(settings.value("seed", 0)))
+        self.seed, seed_row = seed_editor(int(settings.value("seed", 0)))
         self.seed.setToolTip("The same seed and options give the same images")
-        dice = QToolButton(text="Random", toolTip="Pick a random seed")
-        dice.clicked.connect(lambda: self.seed.setValue(random.randint(0, 99_999)))
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(dice)
         self.count = QSpinBox(minimum=1, maximum=256, value=64)
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)

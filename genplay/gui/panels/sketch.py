@@ -11,7 +11,6 @@ never waits for the model.
 
 from __future__ import annotations
 
-import random
 import tempfile
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from genplay.core.images import IMAGE_FILTER, make_grid, save_png
-from genplay.gui.panels.base import Panel
+from genplay.gui.panels.base import Panel, seed_editor
 from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.pixel_view import PixelView, to_qimage
 from genplay.gui.widgets.sketch_canvas import SketchCanvas
@@ -230,12 +229,7 @@ class SketchPanel(AcceptsFileDrops, Panel):
         self.count = QSpinBox(minimum=1, maximum=16, value=4)
         self.count.setToolTip("Candidates, each from its own seeded noise")
         form.addRow("Candidates", self.count)
-        self.seed = QSpinBox(maximum=2**31 - 1, value=int(self.settings.value("sketch-seed", 0)))
-        dice = QToolButton(text="Random", toolTip="Pick a random seed")
-        dice.clicked.connect(lambda: self.seed.setValue(random.randint(0, 99_999)))
-        row = QHBoxLayout()
-        row.addWidget(self.seed, 1)
-        row.addWidget(dice)
+        self.seed, row = seed_editor(int(self.settings.value("sketch-seed", 0)))
         form.addRow("Seed", row)
         self.label = QComboBox()
         self.label.setToolTip("Ask for a class; any: let the drawing decide")
@@ -447,12 +441,20 @@ class SketchPanel(AcceptsFileDrops, Panel):
             self.save(Path(path))
 
     def save(self, path: Path) -> None:
+        if self._write_candidate(path):
+            self.messages.show_message(f"Saved {path}", "info")
+
+    def _write_candidate(self, path: Path) -> bool:
+        """The chosen candidate as a PNG with its record; a failure becomes a message."""
+        from genplay.core.errors import GenplayError
+
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             save_png(path, self.candidate_pixels(self.selected), self.record())
-        except OSError as exc:
+        except (GenplayError, OSError) as exc:
             self.show_error(f"Could not save {path.name}: {exc}")
-            return
-        self.messages.show_message(f"Saved {path}", "info")
+            return False
+        return True
 
     def copy_selected(self) -> None:
         if self.images is not None:
@@ -463,10 +465,8 @@ class SketchPanel(AcceptsFileDrops, Panel):
         if self.images is None:
             return None
         folder = Path(tempfile.gettempdir()) / "genplay-sketches"
-        folder.mkdir(exist_ok=True)
         path = folder / f"candidate-{time.strftime('%Y%m%d-%H%M%S')}-{self.selected}.png"
-        save_png(path, self.candidate_pixels(self.selected), self.record())
-        return str(path)
+        return str(path) if self._write_candidate(path) else None
 
     def _to_latent(self) -> None:
         path = self._export_for_panel()

@@ -53,6 +53,16 @@ def gray_pixels(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def _number(value: object) -> float | None:
+    """value as a float, or None for what is not a number (NaN included): setters driven
+    by widgets ignore such values rather than raise in an event handler."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
 def area_average(pixels: np.ndarray, size: int) -> np.ndarray:
     """Square uint8 (N, N) -> (size, size), each output pixel the mean of the area it covers.
 
@@ -129,11 +139,8 @@ class SketchCanvas(QWidget):
 
     def set_pen_width(self, px: float) -> None:
         """Width in canvas-image pixels, clamped to [1, canvas_size]; NaN is ignored."""
-        try:
-            width = float(px)
-        except (TypeError, ValueError):
-            return
-        if math.isnan(width):
+        width = _number(px)
+        if width is None:
             return
         self._pen_width = min(max(width, MIN_PEN_WIDTH), float(self._canvas_size))
         self.update()
@@ -157,11 +164,8 @@ class SketchCanvas(QWidget):
 
     def set_smoothing(self, amount: float) -> None:
         """0: draw the mouse path as it comes; 1: heaviest smoothing."""
-        try:
-            value = float(amount)
-        except (TypeError, ValueError):
-            return
-        if not math.isnan(value):
+        value = _number(amount)
+        if value is not None:
             self._smoothing = min(max(value, 0.0), 1.0)
 
     # --- the drawing ------------------------------------------------------------------------
