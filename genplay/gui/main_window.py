@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 CAPABILITY_WORDS = {"sampler": "draw samples", "latent": "map images to and from a latent space",
                     "density": "score images by likelihood", "conditional": "follow a guide image",
+                    "upscaler": "enlarge images (a super-resolution network)",
                     "sketch": "turn a drawing into images (that needs a diffusion model "
                               "or a latent space)"}
 

@@ -160,11 +160,24 @@ class Conditional(Protocol):
     def condition(self, guide: torch.Tensor, strength: float, **opts: Any) -> torch.Tensor: ...
 
 
+@runtime_checkable
+class Upscaler(Protocol):
+    """A super-resolution network: enlarges any image of its channel count by one of
+    its scales (fully convolutional, so any height and width)."""
+
+    scales: tuple[int, ...]
+
+    def upscale(self, lowres: torch.Tensor, scale: int) -> torch.Tensor:
+        """(N, C, h, w) in [0, 1] -> (N, C, h * scale, w * scale) in [0, 1]."""
+        ...
+
+
 CAPABILITIES: dict[str, type] = {
     "sampler": Sampler,
     "latent": Latent,
     "density": Density,
     "conditional": Conditional,
+    "upscaler": Upscaler,
 }
 
 
