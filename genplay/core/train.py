@@ -19,11 +19,11 @@ from typing import Any
 import torch
 
 from genplay.core import checkpoints, registry
-from genplay.core.data import KNOWN_DATASETS, load_dataset, train_val_split
+from genplay.core.data import dataset_names, load_dataset, train_val_split
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Preview, Progress, Result, Saved, Validation
 from genplay.core.images import to_uint8_hwc
-from genplay.core.models.base import GenerativeModel
+from genplay.core.models.base import GenerativeModel, Upscaler, has_capability
 from genplay.core.models.blocks import EMA
 
 
@@ -173,11 +173,13 @@ def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation |
     run = _open_run(settings)
     model = run.model
     cfg = model.config
+    # An upscaler learns from crops of a folder's photos at their own resolution; fitting
+    # each whole photo into image_size pixels would leave it nothing to learn.
     data = load_dataset(settings.data, "train", size=cfg.image_size, channels=cfg.channels,
-                        root=settings.data_root)
+                        root=settings.data_root, patches=has_capability(model, Upscaler))
     train_set, val_set = train_val_split(data, settings.val_fraction, seed=settings.seed)
     # Named datasets are stored by name, folders by absolute path, so eval finds them again.
-    dataset_name = settings.data if settings.data in KNOWN_DATASETS else str(
+    dataset_name = settings.data if settings.data in dataset_names() else str(
         Path(settings.data).resolve())
     summary = {"train_images": len(train_set), "val_images": len(val_set),
                "skipped_files": len(data.skipped)}
@@ -206,7 +208,10 @@ def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation |
 
     try:
         while budget_left():
-            epoch_gen = torch.Generator().manual_seed(settings.seed * 100_003 + run.epoch)
+            epoch_seed = settings.seed * 100_003 + run.epoch
+            if train_set.redraw is not None:  # patches of photos: new ones every epoch
+                train_set.images = train_set.redraw(epoch_seed, len(train_set))
+            epoch_gen = torch.Generator().manual_seed(epoch_seed)
             order = torch.randperm(len(train_set), generator=epoch_gen)
             first = run.step % steps_per_epoch  # resume mid-epoch where it stopped
             for i in range(first, steps_per_epoch):

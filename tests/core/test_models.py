@@ -13,6 +13,7 @@ from genplay.core.models.base import (
     Density,
     Latent,
     Sampler,
+    Upscaler,
     bits_per_dim,
     capabilities_of,
     encode,
@@ -147,6 +148,8 @@ def test_save_load_gives_identical_outputs(family, tmp_path):
     if has_capability(model, Sampler):
         g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
         assert torch.equal(model.sample(2, generator=g1), loaded.sample(2, generator=g2))
+    elif has_capability(model, Upscaler):
+        assert torch.equal(model.upscale(x, 2), loaded.upscale(x, 2))
     else:
         assert torch.equal(model.features(x), loaded.features(x))
 
