@@ -1,4 +1,5 @@
-"""Quality figures: bits/dim, FID and KID in genplay's own feature space, accuracy.
+"""Quality figures: bits/dim, FID and KID in genplay's own feature space, accuracy,
+and PSNR/SSIM of an upscaled image against its high-resolution original.
 
 FID/KID here use the penultimate layer of a small classifier trained per dataset
 (core/models/features.py), not Inception: they rank genplay models against each
@@ -77,6 +78,71 @@ def kid(features_a: np.ndarray, features_b: np.ndarray, subsets: int = 100,
         within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
         values.append(within - 2 * kxy.mean())
     return float(np.mean(values)), float(np.std(values))
+
+
+# --- fidelity of one image to another (super-resolution) ------------------------------------
+# Rows per band: PSNR and SSIM work through big images a band at a time, so a 100-megapixel
+# comparison needs a few band-sized float64 buffers, not several image-sized ones.
+BAND_ROWS = 256
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = 5  # an 11x11 window, as in Wang et al. 2004
+
+
+def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two HW or HWC arrays of one shape, as HWC views (nothing copied)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise GenplayError(f"cannot compare images of shapes {a.shape} and {b.shape}")
+    if a.ndim not in (2, 3) or 0 in a.shape:
+        raise GenplayError(f"expected (H, W) or (H, W, C) images, got shape {a.shape}")
+    return (a[..., None], b[..., None]) if a.ndim == 2 else (a, b)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, max_value: float = 255.0) -> float:
+    """Peak signal-to-noise ratio in dB, 10 log10(max^2 / MSE); inf for equal images."""
+    a, b = _pair(a, b)
+    squared = 0.0
+    for start in range(0, a.shape[0], BAND_ROWS):
+        diff = a[start:start + BAND_ROWS].astype(np.float64) - b[start:start + BAND_ROWS]
+        squared += float(np.square(diff).sum())
+    mse = squared / a.size
+    return math.inf if mse == 0 else 10.0 * math.log10(max_value**2 / mse)
+
+
+def _window_filter(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Separable weighted sums over the window, only where it fits inside x ("valid")."""
+    r = len(weights) - 1
+    rows = sum(w * x[k:x.shape[0] - r + k] for k, w in enumerate(weights))
+    return sum(w * rows[:, k:x.shape[1] - r + k] for k, w in enumerate(weights))
+
+
+def ssim(a: np.ndarray, b: np.ndarray, max_value: float = 255.0) -> float:
+    """Mean structural similarity (Wang et al. 2004): local means, variances and covariance
+    under a Gaussian window (sigma 1.5, 11x11, K1 0.01, K2 0.03), averaged over every
+    position where the window fits and over the channels. 1 for equal images, negative
+    for anti-correlated ones. Images under 11 pixels a side get a window that fits them."""
+    a, b = _pair(a, b)
+    height, width, channels = a.shape
+    r = min(SSIM_RADIUS, (min(height, width) - 1) // 2)
+    weights = np.exp(-0.5 * (np.arange(-r, r + 1) / SSIM_SIGMA) ** 2)
+    weights /= weights.sum()
+    c1, c2 = (0.01 * max_value) ** 2, (0.03 * max_value) ** 2
+    total, count = 0.0, 0
+    for c in range(channels):
+        # Output rows [start, end) of the valid map need input rows [start, end + 2r).
+        for start in range(0, height - 2 * r, BAND_ROWS):
+            end = min(height - 2 * r, start + BAND_ROWS)
+            x = a[start:end + 2 * r, :, c].astype(np.float64)
+            y = b[start:end + 2 * r, :, c].astype(np.float64)
+            mx, my = _window_filter(x, weights), _window_filter(y, weights)
+            vx = _window_filter(x * x, weights) - mx * mx
+            vy = _window_filter(y * y, weights) - my * my
+            cov = _window_filter(x * y, weights) - mx * my
+            local = ((2 * mx * my + c1) * (2 * cov + c2)
+                     / ((mx * mx + my * my + c1) * (vx + vy + c2)))
+            total += float(local.sum())
+            count += local.size
+    return total / count
 
 
 # --- feature network --------------------------------------------------------------------

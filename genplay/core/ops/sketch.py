@@ -157,10 +157,14 @@ def _fit_latents(model, guide, n, seed, strength, opts):
 
 
 def fit_latents(model: Any, guides: torch.Tensor, z: torch.Tensor, strength: float,
-                steps: int = FIT_STEPS, lr: float = 0.05) -> Iterator[Progress | Preview | Result]:
+                steps: int = FIT_STEPS, lr: float = 0.05,
+                forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                message: str = "fitting latents to the sketch",
+                ) -> Iterator[Progress | Preview | Result]:
     """Gradient descent from latents z (one per guide) on
-    |decode(z) - guide|^2 / (2 sigma^2) + |z|^2 / 2, sigma = 0.05 + 0.5 strength;
-    Progress per step, a Preview every 10, then Result(the images of the final z)."""
+    |A(decode(z)) - guide|^2 / (2 sigma^2) + |z|^2 / 2, sigma = 0.05 + 0.5 strength,
+    where A is `forward` (differentiable; e.g. a shrink, for super-resolution) or the
+    identity; Progress per step, a Preview every 10, then Result(the images of the final z)."""
     if steps < 1:
         raise GenplayError("steps must be at least 1")
     sigma = 0.05 + 0.5 * strength
@@ -172,11 +176,12 @@ def fit_latents(model: Any, guides: torch.Tensor, z: torch.Tensor, strength: flo
     try:
         for step in range(1, steps + 1):
             image = model.decode_continuous(z)
-            fit = (image - guides).pow(2).flatten(1).sum(1) / (2 * sigma**2)
+            seen = image if forward is None else forward(image)
+            fit = (seen - guides).pow(2).flatten(1).sum(1) / (2 * sigma**2)
             loss = fit + 0.5 * z.pow(2).flatten(1).sum(1)
             (grad,) = torch.autograd.grad(loss.sum(), z)
             adam.step(z, grad)
-            yield Progress(step, steps, message="fitting latents to the sketch")
+            yield Progress(step, steps, message=message)
             if step % 10 == 0 and step < steps:
                 yield Preview(step, to_uint8_hwc(image.detach().clamp(0, 1).cpu().numpy()))
     finally:
