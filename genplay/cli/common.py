@@ -1,0 +1,101 @@
+"""What the command modules share: Ctrl-C handling, --set parsing, progress bars, checkpoint
+loading, and the arguments several commands take."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from genplay.core.errors import GenplayError
+
+
+class Stop:
+    """First Ctrl-C asks the running job to stop at the next step; a second one aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> Stop:
+        def handler(signum, frame):
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+            print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
+
+        self._previous = signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
+    """--set name=value pairs; values parsed as JSON where possible (numbers, true/false)."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise GenplayError(f"--set expects name=value, got {pair!r}")
+        try:
+            values[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[name] = raw
+    return values
+
+
+def run_with_bar(events: Iterator, desc: str, total: int | None = None, unit: str = "it",
+                 on_partial=None):
+    """Iterates core events with a tqdm bar; returns the Result (value and summary).
+    Partial results go to on_partial as they come."""
+    from tqdm import tqdm
+
+    from genplay.core.events import Partial, Progress, Result
+
+    result = None
+    with tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
+              disable=None, dynamic_ncols=True) as bar:
+        for event in events:
+            if isinstance(event, Progress):
+                if event.total is not None:
+                    bar.total = event.total
+                bar.update(event.step - bar.n)
+            elif isinstance(event, Partial) and on_partial is not None:
+                on_partial(event.value)
+            elif isinstance(event, Result):
+                result = event
+    return result
+
+
+def load(path: str):
+    from genplay.core import checkpoints
+
+    return checkpoints.load(path)
+
+
+def diffusion_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--sampler, --steps, --eta, --class, --guidance where given (sample, sketch, inpaint)."""
+    names = {"sampler": "sampler", "steps": "steps", "eta": "eta", "label": "class",
+             "guidance": "guidance"}
+    return {option: getattr(args, attr) for attr, option in names.items()
+            if getattr(args, attr, None) is not None}
+
+
+def add_diffusion_options(p: argparse.ArgumentParser, steps_help: str) -> None:
+    p.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp"],
+                   help="diffusion sampler (default dpmpp: DPM-Solver++(2M))")
+    p.add_argument("--steps", type=int, help=steps_help)
+    p.add_argument("--eta", type=float, help="DDIM noise: 0 deterministic, 1 like DDPM")
+    p.add_argument("--class", dest="label", metavar="NAME",
+                   help="class to draw, by name (see genplay models) or index")
+    p.add_argument("--guidance", type=float,
+                   help="classifier-free guidance scale with --class (default 1)")
+
+
+def add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=None,
+                   help="PyTorch threads (default: the cores free now)")

@@ -1,0 +1,133 @@
+"""genplay score, eval: how strange images are to a model, how good a model is."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from genplay.cli.common import Stop, add_threads, load, run_with_bar
+from genplay.core.errors import GenplayError
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from genplay.core import checkpoints, runtime
+    from genplay.core.images import find_images
+    from genplay.core.ops import outliers
+
+    runtime.set_threads(args.threads)
+    model, info = load(args.checkpoint)
+    reference, typical = outliers.load_reference(info.path, checkpoints.weights_hash(info.path))
+    background = outliers.load_background(info.path)
+    method = args.method or next((m for m in ("complexity", "recon", "bpd") if m in reference),
+                                 None)
+    if method not in reference:
+        have = ", ".join(reference) or "none"
+        raise GenplayError(f"no reference for the {method!r} score (measured: {have})")
+    threshold = outliers.threshold_at_fpr(reference[method], args.fpr)
+    files = find_images(args.paths)
+    if not files:
+        raise GenplayError("no images found in the paths given")
+    rows: list[dict] = []
+
+    def add_rows(part: dict) -> None:
+        rows.extend(outliers.verdict_rows(part["files"], part["errors"], part["scores"][method],
+                                          reference[method], threshold))
+
+    run_with_bar(outliers.score_files(model, files, [method], typical_bpd=typical,
+                                      background=background),
+                 "scoring", len(files), "img", on_partial=add_rows)
+    header = {"checkpoint": info.name, "method": method, "fpr": args.fpr,
+              "threshold": threshold}
+    if args.json or args.csv:
+        outliers.write_rows(sys.stdout, rows, "json" if args.json else "csv", header)
+    else:
+        print(f"{info.name}, {method} score; outlier above {threshold:.4g} "
+              f"({args.fpr:.0%} of its test images are)")
+        for row in rows:
+            if row["score"] is None:
+                print(f"{'unreadable':>10}  {row['file']}: {row['error']}")
+            else:
+                print(f"{row['verdict']:>10}  {row['score']:9.4f}  {row['percentile']:5.1f}%  "
+                      f"{row['file']}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from genplay.core import runtime
+    from genplay.core.metrics import evaluate_checkpoint, store_evaluation
+
+    runtime.set_threads(args.threads)
+    metrics, reference = None, None
+    events = evaluate_checkpoint(
+        args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
+        limit=args.limit, seed=args.seed, data_root=args.data_root,
+        quality=not args.scores_only, scores=not args.no_scores, slow_scores=args.slow_scores,
+    )
+    from tqdm import tqdm
+
+    from genplay.core.events import Progress, Result
+
+    bar, phase = None, None
+    with Stop() as stop:
+        for event in events:
+            if isinstance(event, Progress):
+                if event.message != phase:  # a new phase: a new bar
+                    if bar is not None:
+                        bar.close()
+                    phase = event.message
+                    bar = tqdm(desc=phase, total=event.total, file=sys.stderr, disable=None,
+                               dynamic_ncols=True, leave=True)
+                    if bar.disable:  # not a terminal: a line per phase still shows progress
+                        print(phase, file=sys.stderr, flush=True)
+                bar.update(event.step - bar.n)
+            elif isinstance(event, Result):
+                metrics, reference = event.value, event.summary.get("reference")
+            if stop.requested:
+                events.close()
+                print("stopped; metrics.json left as it was", file=sys.stderr)
+                return 130
+    if bar is not None:
+        bar.close()
+    assert metrics is not None
+    metrics = store_evaluation(args.checkpoint, metrics, reference, merge=args.scores_only,
+                               write=not args.dry_run)
+    print(json.dumps(metrics, indent=2, sort_keys=True))
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="how strange each image is to a model (outlier scores)")
+    p.add_argument("checkpoint")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument("--method", choices=["bpd", "complexity", "ratio", "typicality", "elbo",
+                                        "recon"],
+                   help="score (default: complexity, else recon, else bpd)")
+    p.add_argument("--fpr", type=float, default=0.05,
+                   help="flag images stranger than all but this fraction of the test split")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true")
+    out.add_argument("--csv", action="store_true")
+    add_threads(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("eval", help="measure a checkpoint on the test split, write metrics.json")
+    p.add_argument("checkpoint")
+    p.add_argument("--features", help="feature-net checkpoint for FID/KID "
+                   "(default: the shipped classifier for the checkpoint's dataset)")
+    p.add_argument("--samples", type=int, default=10000, help="generated images for FID/KID")
+    p.add_argument("--iwae-k", type=int, default=100, help="importance samples for the IWAE bound")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N test images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", help="folder holding the named datasets")
+    p.add_argument("--dry-run", action="store_true", help="print, do not write metrics.json")
+    p.add_argument("--scores-only", action="store_true",
+                   help="measure only the outlier scores' reference (kept in metrics.json "
+                        "with what was measured before)")
+    p.add_argument("--no-scores", action="store_true", help="skip the outlier scores")
+    p.add_argument("--slow-scores", action="store_true",
+                   help="also the reconstruction score of models that encode in many steps "
+                        "(GAN: by optimisation; diffusion: by DDIM inversion)")
+    add_threads(p)
+    p.set_defaults(func=cmd_eval)

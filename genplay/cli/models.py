@@ -1,0 +1,150 @@
+"""genplay models, train: list the checkpoints, train new ones."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from genplay.cli.common import Stop, add_threads, parse_sets
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from genplay.core import checkpoints
+
+    directory = Path(args.dir) if args.dir else checkpoints.default_checkpoint_dir()
+    found, broken = checkpoints.scan(directory)
+    if args.json:
+        rows = [{
+            "name": i.name, "path": str(i.path), "family": i.family, "dataset": i.dataset,
+            "image_shape": list(i.image_shape), "capabilities": i.capabilities,
+            "metrics": i.metrics, "recipe": i.recipe,
+        } for i in found]
+        print(json.dumps({"checkpoints": rows,
+                          "unreadable": [{"path": str(p), "reason": r} for p, r in broken]},
+                         indent=2))
+        return 0
+    if not found and not broken:
+        print(f"no checkpoints in {directory}")
+        return 0
+    print(f"checkpoints in {directory}:")
+    header = f"{'name':<26} {'family':<11} {'dataset':<14} {'shape':<8} {'key metrics'}"
+    print(header)
+    print("-" * len(header))
+    for info in found:
+        shape = "x".join(str(s) for s in info.image_shape)
+        print(f"{info.name:<26} {info.family:<11} {Path(info.dataset).name:<14} {shape:<8} "
+              f"{info.key_metrics()}")
+        print(f"{'':<26} can: {', '.join(info.capabilities) or '-'}")
+    for path, reason in broken:
+        print(f"{path.name:<26} UNREADABLE: {reason}")
+    return 0
+
+
+def train_recipe(args: argparse.Namespace) -> str:
+    """The command that reproduces a run: only what shapes the model, no local paths."""
+    parts = ["genplay", "train", args.family, "--data", args.data]
+    parts += ["--epochs", str(args.epochs)] if args.epochs is not None else [
+        "--minutes", str(args.minutes)]
+    if args.size != 28:
+        parts += ["--size", str(args.size)]
+    if args.channels != 1:
+        parts += ["--channels", str(args.channels)]
+    if args.seed:
+        parts += ["--seed", str(args.seed)]
+    for pair in args.set:
+        parts += ["--set", pair]
+    if args.perturb:
+        parts += ["--perturb", str(args.perturb)]
+    parts += ["--out", args.out]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from genplay.core import runtime
+    from genplay.core.events import Preview, Progress, Result, Saved, Validation
+    from genplay.core.train import TrainSettings, train
+
+    threads = runtime.set_threads(args.threads)
+    recipe = train_recipe(args)
+    settings = TrainSettings(
+        family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
+        minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,
+        resume=args.resume, overrides=parse_sets(args.set), data_root=args.data_root,
+       recipe=recipe, perturb=args.perturb,
+   )
+    preview_dir = Path(args.preview_dir) if args.preview_dir else None
+    print(f"training {args.family} on {args.data} with {threads} thread(s) -> {args.out}",
+          file=sys.stderr)
+    events = train(settings)
+    stopped = False
+    with Stop() as stop, tqdm(desc=args.family, unit="step", file=sys.stderr, dynamic_ncols=True,
+                              disable=None, mininterval=1.0) as bar:
+        for event in events:
+            if isinstance(event, Progress):
+                if event.message:
+                    tqdm.write(event.message, file=sys.stderr)
+                if event.total is not None:
+                    bar.total = event.total
+                bar.set_postfix({k: f"{v:.4g}" for k, v in event.losses.items()}
+                                | {"img/s": f"{event.images_per_s:.0f}", "ep": event.epoch},
+                                refresh=False)
+                bar.update(event.step - bar.n)  # redraws at most once a second
+                if args.log_every and event.step % args.log_every == 0:
+                    losses = " ".join(f"{k}={v:.4g}" for k, v in event.losses.items())
+                    tqdm.write(f"step {event.step} epoch {event.epoch} {losses} "
+                               f"{event.images_per_s:.0f} img/s", file=sys.stderr)
+            elif isinstance(event, Validation):
+                figures = " ".join(f"{k}={v:.4f}" for k, v in event.metrics.items())
+                tqdm.write(f"epoch {event.epoch} (step {event.step}) validation: {figures}",
+                           file=sys.stderr)
+            elif isinstance(event, Preview) and preview_dir is not None:
+                from genplay.core.images import make_grid, save_png
+
+                save_png(preview_dir / f"step{event.step:07d}.png", make_grid(event.images))
+            elif isinstance(event, Saved):
+                pass
+            elif isinstance(event, Result):
+                tqdm.write(f"done: {event.summary}", file=sys.stderr)
+            if stop.requested:
+                events.close()  # saves the last completed step
+                stopped = True
+                break
+    if stopped:
+        print(f"stopped; checkpoint saved in {args.out} (continue with --resume)", file=sys.stderr)
+        return 130
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list the checkpoints and their metrics")
+    p.add_argument("--dir", help="checkpoint folder (default: the shipped checkpoints/)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("train", help="train a model on a dataset or an image folder")
+    p.add_argument("family", help="model family: vae, gan, classifier, ...")
+    p.add_argument("--data", required=True, help="fashion-mnist, mnist, or a folder of images")
+    p.add_argument("--data-root", help="folder holding the named datasets")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--epochs", type=int, help="train for this many epochs in total")
+    budget.add_argument("--minutes", type=float, help="train for this many minutes")
+    p.add_argument("--size", type=int, default=28, choices=(8, 16, 28, 32, 64))
+    p.add_argument("--channels", type=int, default=1, choices=(1, 3))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a config field, e.g. --set latent_dim=16")
+    p.add_argument("--perturb", type=float, default=0.0, metavar="RATE",
+                   help="replace this fraction of the pixels by noise: trains a background "
+                        "model for the likelihood-ratio outlier score (e.g. 0.2)")
+    p.add_argument("--preview-dir", help="also save a sample grid every few hundred steps here")
+    p.add_argument("--log-every", type=int, default=0, help="print the losses every N steps")
+    add_threads(p)
+    p.set_defaults(func=cmd_train)

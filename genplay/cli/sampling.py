@@ -1,0 +1,149 @@
+"""genplay sample, interpolate: images drawn from a model's prior or latent space."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from genplay import __version__
+from genplay.cli.common import (
+    add_diffusion_options,
+    add_threads,
+    diffusion_options,
+    load,
+    parse_sets,
+    run_with_bar,
+)
+from genplay.core.errors import GenplayError
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from genplay.core import checkpoints, runtime
+    from genplay.core.images import save_png
+    from genplay.core.ops.sampling import png_metadata, render, sample_images, sample_record
+
+    runtime.set_threads(args.threads)
+    if args.replay:
+        return _replay(args)
+    if args.checkpoint is None:
+        raise GenplayError("give a checkpoint folder (or --replay SIDECAR.json)")
+    if not args.output and not args.out_dir:
+        raise GenplayError("say where to write: -o grid.png or --out-dir DIR")
+    model, info = load(args.checkpoint)
+    opts = {**parse_sets(args.set), **diffusion_options(args)}
+    if args.temperature is not None:
+        opts["temperature"] = args.temperature
+    result = run_with_bar(sample_images(model, args.n, args.seed, **opts), "sampling", args.n,
+                          "img")
+    record = sample_record(
+        checkpoint=str(info.path.resolve()), model=info.name, family=info.family,
+        checkpoint_hash=checkpoints.weights_hash(info.path), seed=args.seed, n=args.n,
+        options=result.summary["options"], nrow=args.nrow,
+    )
+    if args.output:
+        save_png(args.output, render(result.value, nrow=args.nrow), png_metadata(record))
+        print(args.output)
+    if args.out_dir:
+        out = Path(args.out_dir)
+        for i in range(args.n):
+            save_png(out / f"{info.name}-seed{args.seed}-{i:05d}.png",
+                     render(result.value, index=i), png_metadata({**record, "index": i}))
+        print(f"{args.n} images in {out}")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Redraws an image saved by the app (or by sample) from its JSON sidecar."""
+    from genplay.core import checkpoints
+    from genplay.core.images import save_png
+    from genplay.core.ops.sampling import png_metadata, render, sample_images
+
+    sidecar = Path(args.replay)
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        folder, seed, n = Path(record["checkpoint"]), int(record["seed"]), int(record["n"])
+        options, index, nrow = dict(record["options"]), record.get("index"), record.get("nrow")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GenplayError(f"{sidecar}: not a genplay sidecar ({exc})") from None
+    if not folder.is_dir():  # moved checkout: look for the model by name
+        folder = checkpoints.default_checkpoint_dir() / str(record.get("model", ""))
+    model, info = load(str(folder))
+    digest = checkpoints.weights_hash(info.path)
+    if digest != record.get("checkpoint_hash"):
+        raise GenplayError(f"{info.path} has changed since {sidecar.name} was saved "
+                           f"(weights {digest}, expected {record.get('checkpoint_hash')})")
+    result = run_with_bar(sample_images(model, n, seed, **options), "sampling", n, "img")
+    output = Path(args.output) if args.output else sidecar.with_suffix(".replay.png")
+    save_png(output, render(result.value, index=index, nrow=nrow), png_metadata(record))
+    print(output)
+    return 0
+
+
+def _endpoint(value: str) -> int | str:
+    """--from/--to: a whole number is a seed, anything else an image file."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from genplay.core import runtime
+    from genplay.core.images import make_grid, save_png, to_uint8_hwc
+    from genplay.core.models.base import Latent
+    from genplay.core.ops.interpolation import interpolate_endpoints, save_gif, save_latents_npz
+
+    runtime.set_threads(args.threads)
+    model, info = load(args.checkpoint)
+    if not isinstance(model, Latent):
+        raise GenplayError(f"{info.name} ({info.family}) has no latent space to interpolate in")
+    start, end = _endpoint(args.start), _endpoint(args.end)
+    result = run_with_bar(interpolate_endpoints(model, start, end, frames=args.frames,
+                                                spherical=args.slerp), "interpolating")
+    frames = to_uint8_hwc(result.value)
+    metadata = {"model": info.name, "from": args.start, "to": args.end, "frames": args.frames,
+                "spherical": args.slerp, "genplay_version": __version__}
+    save_png(args.output, make_grid(frames, nrow=len(frames)), metadata)
+    print(args.output)
+    if args.gif:
+        save_gif(args.gif, frames, fps=args.fps)
+        print(args.gif)
+    if args.npz:
+        save_latents_npz(args.npz, result.summary["latents"], spherical=args.slerp)
+        print(args.npz)
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="draw samples into a grid or one PNG each")
+    p.add_argument("checkpoint", nargs="?")
+    p.add_argument("--replay", metavar="SIDECAR.json",
+                   help="redraw an image saved by the app, byte for byte, from its sidecar")
+    p.add_argument("-n", type=int, default=64, help="number of samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, help="scale of the latent / prior noise")
+    add_diffusion_options(p, "diffusion: network evaluations per image (default 20)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="another sampler option the model declares")
+    p.add_argument("-o", "--output", help="write a grid PNG here")
+    p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
+    p.add_argument("--out-dir", help="write one PNG per sample into this folder")
+    add_threads(p)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("interpolate", help="a filmstrip (and GIF) between two latents")
+    p.add_argument("checkpoint")
+    p.add_argument("--from", dest="start", required=True, metavar="SEED|IMAGE",
+                   help="a seed, or an image file the model encodes")
+    p.add_argument("--to", dest="end", required=True, metavar="SEED|IMAGE")
+    p.add_argument("--frames", type=int, default=10, help="2 to 64")
+    p.add_argument("--slerp", action="store_true",
+                   help="spherical interpolation (stays where a Gaussian prior has its mass)")
+    p.add_argument("-o", "--output", required=True, help="filmstrip PNG")
+    p.add_argument("--gif", help="also write a looping animation here")
+    p.add_argument("--fps", type=float, default=10)
+    p.add_argument("--npz", help="also write the latents of the frames here")
+    add_threads(p)
+    p.set_defaults(func=cmd_interpolate)
