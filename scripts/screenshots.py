@@ -28,6 +28,10 @@ def main() -> None:
                         default="resources/samples/fashion-mnist/0-t-shirt-top-test0019.png")
     parser.add_argument("--sketch-model", default="diffusion-mnist")
     parser.add_argument("--sketch-shape", choices=sorted(SHAPES), default="three")
+    parser.add_argument("--superres-model", default="diffusion-mnist")
+    parser.add_argument("--superres-method", default="diffusion",
+                        choices=["net", "diffusion", "photo", "bicubic"])
+    parser.add_argument("--superres-image", default="resources/samples/mnist/3-3-test0011.png")
     parser.add_argument("--outlier-model", default="pixelcnn-fashion-mnist")
     parser.add_argument("--score-folders", nargs="+", help="folders for the Outlier panel",
                         default=["resources/samples/fashion-mnist", "resources/samples/mnist"])
@@ -81,6 +85,21 @@ def main() -> None:
     draw_shape(sketch.canvas, SHAPES[args.sketch_shape])
     wait(lambda: sketch.images is not None and not window.engine.is_busy())
     window.grab().save(str(out / "sketch.png"))
+
+    window.select_model(next(i.path for i in window.infos if i.name == args.superres_model))
+    superres = window.superres
+    window.tabs.setCurrentIndex(window.panels.index(superres))
+    wait(lambda: superres.facts is not None and superres.method_names is not None)
+    superres.simulate.setChecked(True)
+    if not superres.set_method(args.superres_method):
+        raise SystemExit(f"{args.superres_model} cannot upscale by {args.superres_method}")
+    superres.load_file(args.superres_image)
+    wait(lambda: superres.source is not None)
+    superres.upscale()
+    wait(lambda: superres.result is not None and not window.engine.is_busy())
+    superres.select(min(1, len(superres.result["images"]) - 1))  # shows that one can choose
+    wait(lambda: True)
+    window.grab().save(str(out / "superres.png"))
 
     window.select_model(next(i.path for i in window.infos if i.name == args.outlier_model))
     window.tabs.setCurrentIndex(window.panels.index(window.outliers))

@@ -152,22 +152,24 @@ class MainWindow(QMainWindow):
         from genplay.gui.panels.outliers import OutlierPanel
         from genplay.gui.panels.sampling import SamplingPanel
         from genplay.gui.panels.sketch import SketchPanel
+        from genplay.gui.panels.superres import SuperresPanel
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.panels: list[Panel] = []
         self._stacks: list[tuple[QStackedWidget, Panel, NeedsCapability]] = []
-        for cls in (SamplingPanel, LatentPanel, SketchPanel, OutlierPanel):
+        for cls in (SamplingPanel, LatentPanel, SketchPanel, SuperresPanel, OutlierPanel):
             panel = cls(self.engine, self.settings, self.messages)
             needs = NeedsCapability(self, panel.capability)
             stack = QStackedWidget()
             stack.addWidget(panel)
             stack.addWidget(needs)
-            stack.setCurrentWidget(needs)
+            stack.setCurrentWidget(needs if getattr(panel, "needs_model", True) else panel)
             self.tabs.addTab(stack, panel.title)
             self.panels.append(panel)
             self._stacks.append((stack, panel, needs))
-        self.sampling, self.latent, self.sketch, self.outliers = self.panels
+        self.sampling, self.latent, self.sketch, self.superres, self.outliers = self.panels
+        self.superres.image_sources = self._images_for_superres
         self.sampling.endpoint_requested.connect(self._use_as_endpoint)
         self.sketch.send_to_latent.connect(self._sketch_to_latent)
         self.sketch.send_to_outliers.connect(self._sketch_to_outliers)
@@ -330,6 +332,7 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, str(info.path))
             self.model_list.addItem(item)
         self.model_list.blockSignals(False)
+        self.superres.set_checkpoints(self.infos)  # it looks for the shipped photo upscaler
         if not self.infos:
             self.model_list.addItem("No checkpoints found")
         if broken:
@@ -365,6 +368,9 @@ class MainWindow(QMainWindow):
             if info is not None and panel.accepts(info.capabilities):
                 stack.setCurrentWidget(panel)
                 panel.set_model(info)
+            elif info is None and not getattr(panel, "needs_model", True):
+                stack.setCurrentWidget(panel)  # e.g. bicubic upscaling: no model needed
+                panel.set_model(None)
             else:
                 others = [i for i in self.infos if panel.accepts(i.capabilities)]
                 needs.explain(info, others)
@@ -410,6 +416,12 @@ class MainWindow(QMainWindow):
     def _sketch_to_outliers(self, path: str) -> None:
         self.outliers.add_paths([path])
         self.tabs.setCurrentIndex(self.panels.index(self.outliers))
+
+    def _images_for_superres(self) -> list[tuple[str, Any]]:
+        """(title, current_image) of the other panels now showing: the Super-resolution
+        panel's "Use the image of another tab" menu."""
+        return [(panel.title, panel.current_image) for stack, panel, _ in self._stacks
+                if panel is not self.superres and stack.currentWidget() is panel]
 
     def _current_panel(self) -> Panel:
         return self._stacks[self.tabs.currentIndex()][1]

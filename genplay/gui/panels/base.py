@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QHBoxLayout, QSpinBox, QToolButton, QWidget
 
+from genplay.core.images import save_png
 from genplay.gui.engine import Engine
 from genplay.gui.widgets.message_bar import MessageBar
 
@@ -75,3 +77,14 @@ class Panel(QWidget):
 
     def show_error(self, text: str) -> None:
         self.messages.show_message(text, "error")
+
+    def write_png(self, path: Path, pixels: np.ndarray, record: dict[str, Any] | None) -> bool:
+        """Writes pixels as a PNG with their record; a failure becomes a message (False)."""
+        from genplay.core.errors import GenplayError
+
+        try:
+            save_png(path, pixels, record)
+        except (GenplayError, OSError) as exc:
+            self.show_error(f"Could not save {path.name}: {exc}")
+            return False
+        return True

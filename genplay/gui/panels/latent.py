@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from genplay.core.images import IMAGE_FILTER, make_grid, to_uint8_hwc
 from genplay.gui.panels.base import Panel
 from genplay.gui.widgets.drops import AcceptsFileDrops
+from genplay.gui.widgets.labels import muted_label
 from genplay.gui.widgets.pixel_view import PixelView
 
 SLIDER_STEPS = 100  # slider units per standard deviation
@@ -356,8 +357,7 @@ class LatentPanel(AcceptsFileDrops, Panel):
             scroll = QScrollArea(widgetResizable=True)
             scroll.setWidget(widget)
             slider_tabs.addTab(scroll, name)
-        self.slider_note = QLabel(wordWrap=True)
-        self.slider_note.setStyleSheet("color: palette(placeholder-text);")
+        self.slider_note = muted_label()
         left = QVBoxLayout()
         left.addWidget(slider_tabs, 1)
         left.addWidget(self.slider_note)

@@ -35,12 +35,12 @@ from PySide6.QtWidgets import (
 from genplay.core.images import IMAGE_FILTER
 from genplay.gui.panels.base import Panel
 from genplay.gui.widgets.drops import AcceptsFileDrops
+from genplay.gui.widgets.labels import MUTED, muted_label
 from genplay.gui.widgets.pixel_view import PixelView
 from genplay.gui.widgets.score_histogram import ScoreHistogram
 from genplay.gui.widgets.score_table import THUMB, ScoreTableModel
 
 PAD = 2
-MUTED = "color: palette(placeholder-text);"
 
 
 def _facts(model, folder: str) -> dict[str, Any]:
@@ -158,8 +158,7 @@ class OutlierPanel(Panel):
         self.clear_button.clicked.connect(self.clear)
         self.method = QComboBox()
         self.method.currentIndexChanged.connect(self._method_changed)
-        self.method_help = QLabel(wordWrap=True)
-        self.method_help.setStyleSheet(MUTED)
+        self.method_help = muted_label()
         self.fpr = QDoubleSpinBox(minimum=0.1, maximum=50.0, singleStep=0.5, decimals=1,
                                   suffix=" %", value=float(settings.value("outlier_fpr", 5.0)))
         self.fpr.setToolTip("Share of the model's own test images that the threshold flags")
@@ -170,8 +169,7 @@ class OutlierPanel(Panel):
         self.export_csv_button.clicked.connect(lambda: self.export_dialog("csv"))
         self.export_json_button = QPushButton("Export JSON…")
         self.export_json_button.clicked.connect(lambda: self.export_dialog("json"))
-        self.model_label = QLabel(wordWrap=True)
-        self.model_label.setStyleSheet(MUTED)
+        self.model_label = muted_label()
         self.measure_button = QPushButton("Measure reference scores")
         self.measure_button.setToolTip(
             "Score the model's test split once, so your images can be read against it "

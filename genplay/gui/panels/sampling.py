@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -27,7 +26,8 @@ from PySide6.QtWidgets import (
 
 from genplay.core.images import make_grid, save_png
 from genplay.gui.panels.base import Panel, seed_editor
-from genplay.gui.widgets.pixel_view import PixelView, to_qimage
+from genplay.gui.widgets.labels import muted_label
+from genplay.gui.widgets.pixel_view import PixelView, copy_image
 
 PADDING = 2
 
@@ -117,8 +117,7 @@ class SamplingPanel(Panel):
         column.addLayout(self.form)
         column.addWidget(self.generate_button)
         column.addWidget(self.save_button)
-        self.model_label = QLabel(wordWrap=True)
-        self.model_label.setStyleSheet("color: palette(placeholder-text);")
+        self.model_label = muted_label()
         column.addWidget(self.model_label)
         column.addStretch()
 
@@ -224,8 +223,7 @@ class SamplingPanel(Panel):
     def _tile_menu(self, index: int, pos: QPoint) -> None:
         menu = QMenu(self)
         menu.addAction("Save this sample…", lambda: self.save_dialog(index))
-        menu.addAction("Copy this sample", lambda: QGuiApplication.clipboard().setImage(
-            to_qimage(self.sample_pixels(index))))
+        menu.addAction("Copy this sample", lambda: copy_image(self.sample_pixels(index)))
         if self.info is not None and "latent" in self.info.capabilities:
             menu.addSeparator()
             menu.addAction("Use as interpolation start (A)",

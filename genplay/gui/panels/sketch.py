@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -38,10 +37,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genplay.core.images import IMAGE_FILTER, make_grid, save_png
+from genplay.core.images import IMAGE_FILTER, make_grid
 from genplay.gui.panels.base import Panel, seed_editor
 from genplay.gui.widgets.drops import AcceptsFileDrops
-from genplay.gui.widgets.pixel_view import PixelView, to_qimage
+from genplay.gui.widgets.labels import muted_label
+from genplay.gui.widgets.pixel_view import PixelView, copy_image
 from genplay.gui.widgets.sketch_canvas import SketchCanvas
 
 PADDING = 2
@@ -124,8 +124,7 @@ class SketchPanel(AcceptsFileDrops, Panel):
         self.model_view = PixelView()
         self.model_view.setFixedSize(140, 140)
         self.model_view.setToolTip("Your drawing at the model's resolution: what it sees")
-        self.model_caption = QLabel("What the model sees", wordWrap=True)
-        self.model_caption.setStyleSheet("color: palette(placeholder-text);")
+        self.model_caption = muted_label("What the model sees")
         self.view = PixelView(placeholder="Draw on the canvas: candidates appear here")
         self.view.setMinimumSize(200, 150)
         self.view.tile_clicked.connect(self.select)
@@ -251,8 +250,7 @@ class SketchPanel(AcceptsFileDrops, Panel):
         row.addWidget(self.live)
         row.addWidget(self.generate_button, 1)
         form.addRow(row)
-        self.method_label = QLabel(wordWrap=True)  # placed under the box (see __init__)
-        self.method_label.setStyleSheet("color: palette(placeholder-text);")
+        self.method_label = muted_label()  # placed under the box (see __init__)
         for widget in (self.strength, self.steps, self.count, self.seed, self.guidance):
             widget.valueChanged.connect(self._settings_changed)
         self.label.currentTextChanged.connect(self._settings_changed)
@@ -445,20 +443,12 @@ class SketchPanel(AcceptsFileDrops, Panel):
             self.messages.show_message(f"Saved {path}", "info")
 
     def _write_candidate(self, path: Path) -> bool:
-        """The chosen candidate as a PNG with its record; a failure becomes a message."""
-        from genplay.core.errors import GenplayError
-
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_png(path, self.candidate_pixels(self.selected), self.record())
-        except (GenplayError, OSError) as exc:
-            self.show_error(f"Could not save {path.name}: {exc}")
-            return False
-        return True
+        """The chosen candidate as a PNG with its record (save_png makes the folder)."""
+        return self.write_png(path, self.candidate_pixels(self.selected), self.record())
 
     def copy_selected(self) -> None:
         if self.images is not None:
-            QGuiApplication.clipboard().setImage(to_qimage(self.candidate_pixels(self.selected)))
+            copy_image(self.candidate_pixels(self.selected))
 
     def _export_for_panel(self) -> str | None:
         """The chosen candidate as a PNG in a temporary folder, for panels that take files."""

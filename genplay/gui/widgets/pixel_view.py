@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 
@@ -23,6 +23,19 @@ def to_qimage(pixels: np.ndarray) -> QImage:
     if a.ndim == 2:
         return QImage(a.data, w, h, a.strides[0], QImage.Format.Format_Grayscale8).copy()
     return QImage(a.data, w, h, a.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+def copy_image(pixels: np.ndarray) -> None:
+    """Puts uint8 pixels on the clipboard as an image."""
+    QGuiApplication.clipboard().setImage(to_qimage(pixels))
+
+
+def draw_placeholder(painter: QPainter, widget: QWidget, text: str, margin: int = 0) -> None:
+    """What an empty view says: centred, wrapped, in the placeholder colour."""
+    if text:
+        painter.setPen(widget.palette().color(QPalette.ColorRole.PlaceholderText))
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        painter.drawText(widget.rect().adjusted(margin, margin, -margin, -margin), flags, text)
 
 
 class PixelView(QWidget):
@@ -107,10 +120,7 @@ class PixelView(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Base))
         if self._image is None:
-            if self.placeholder:
-                painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-                flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
-                painter.drawText(self.rect(), flags, self.placeholder)
+            draw_placeholder(painter, self, self.placeholder)
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         rect = self.image_rect()

@@ -1,0 +1,304 @@
+"""How the Super-resolution panel upscales: which methods it offers now, at which scales.
+
+The method list always has four entries: the selected model's own SR network ("net") or
+its guided generation ("diffusion") when it has them (asked of the model, never of its
+family), the shipped photo upscaler ("photo", run as "net" on its own checkpoint, found
+by name among the scanned checkpoints), and bicubic, which needs no model. An entry that
+cannot run now says why. What a model offers is read in the engine's thread by the two
+jobs below; ``MethodOffer`` keeps the answers and decides, with no Qt; ``UpscaleBox``
+shows them: the panel's "Upscale" box of scale, method, candidates and seed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from genplay.gui.panels.base import seed_editor
+from genplay.gui.widgets.labels import muted_label
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from genplay.core.checkpoints import CheckpointInfo
+    from genplay.gui.engine import Engine
+    from genplay.gui.widgets.job_progress import JobProgress
+
+PHOTO_CHECKPOINT = "superres-photo"  # the shipped general-purpose upscaler, when present
+# The entries of the method list; "photo" runs the "net" method on the shipped checkpoint.
+METHOD_ENTRIES = ("net", "diffusion", "photo", "bicubic")
+METHOD_HELP = {
+    "net": "A network trained to enlarge images: one answer, quick.",
+    "photo": "The shipped upscaler, trained on photos.",
+    "diffusion": "The model imagines detail that agrees with your image: several "
+                 "candidates, slow. Plausible, not recovered.",
+    "bicubic": "Smooth interpolation between the pixels: no detail is added. The "
+               "baseline every method should beat.",
+}
+
+
+# --- jobs (run in the engine's thread) ------------------------------------------------------
+def model_facts(model) -> dict[str, Any]:
+    """What the panel needs to know of a model: which methods it serves, at which scales."""
+    from genplay.core.ops.superres import methods_for
+
+    methods = list(methods_for(model))
+    # Only an Upscaler's "scales" are scales (a flow has a "scales" of its own: its layers).
+    return {"methods": methods, "scales": [int(s) for s in model.scales] if "net" in methods
+            else []}
+
+
+def method_choices() -> dict[str, Any]:
+    """The scales and method names of ops.superres, read in the engine's thread: importing
+    it imports PyTorch, which the window must not wait for."""
+    from genplay.core.ops.superres import METHODS, SCALES
+
+    return {"scales": list(SCALES), "methods": dict(METHODS)}
+
+
+class MethodOffer:
+    """The answers of the jobs above for the selected model and the photo upscaler, and
+    what follows from them for each entry of the method list."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] | None = None  # ops.superres.METHODS, once read
+        self.model: CheckpointInfo | None = None  # the model selected on the left
+        self.facts: dict[str, Any] | None = None  # of that model; None while it loads
+        self.checkpoints: list[CheckpointInfo] = []  # all scanned: the photo upscaler's
+        self.photo_facts: dict[str, Any] | None = None
+
+    def set_model(self, info: CheckpointInfo | None) -> bool:
+        """A newly selected model (or None); True when its facts must be loaded."""
+        self.model = info
+        if info is None or not info.capabilities:
+            # Nothing to load: a helper network (or no model) serves bicubic only.
+            self.facts = {"methods": ["bicubic"], "scales": []}
+            return False
+        self.facts = None
+        return True
+
+    def set_checkpoints(self, infos: list[CheckpointInfo]) -> None:
+        """The scanned checkpoints; the photo upscaler's facts go when it is another one."""
+        old = self.photo_info()
+        self.checkpoints = list(infos)
+        new = self.photo_info()
+        if (old.path if old else None) != (new.path if new else None):
+            self.photo_facts = None
+
+    def photo_info(self) -> CheckpointInfo | None:
+        return next((i for i in self.checkpoints if i.name == PHOTO_CHECKPOINT), None)
+
+    def entry_state(self, entry: str) -> tuple[str, bool, str]:
+        """(text, enabled, why not / what it does) of one method entry."""
+        names = self.names or {}
+        name = self.model.name if self.model is not None else ""
+        if entry == "bicubic":
+            return names.get("bicubic", "Bicubic"), True, "Plain bicubic enlargement: the baseline"
+        if entry == "photo":
+            photo = self.photo_info()
+            if photo is None:
+                return ("Photo upscaler", False,
+                        f"No checkpoint named {PHOTO_CHECKPOINT} was found in the checkpoint "
+                        "folders")
+            if "upscaler" not in photo.capabilities:
+                return "Photo upscaler", False, f"{photo.path} is not an upscaling network"
+            return "Photo upscaler", True, f"The shipped photo upscaler ({photo.path.name})"
+        label = names.get(entry, entry)
+        if self.model is None:
+            return label, False, "Choose a model on the left first"
+        text = label  # the model is the one selected on the left; the tooltip names it
+        if self.facts is None:
+            return text, False, f"Loading {name}…"
+        if entry not in self.facts["methods"]:
+            why = ("has no super-resolution network" if entry == "net" else
+                   "cannot guide generation toward an input (that needs a diffusion model or "
+                   "a latent space)")
+            return text, False, f"{name} {why}"
+        return text, True, f"With {name}"
+
+    def trained_scales(self, entry: str | None) -> list[int] | None:
+        """The scales a network entry was trained for; None: any (or not known yet)."""
+        facts = self.photo_facts if entry == "photo" else self.facts
+        return facts.get("scales") if facts and entry in ("net", "photo") else None
+
+    def job_target(self, entry: str | None) -> tuple[str, Path | None]:
+        """(ops.superres method, checkpoint to run it on or None) for an entry."""
+        entry = entry or "bicubic"
+        if entry == "photo":
+            return "net", self.photo_info().path
+        if entry == "bicubic":
+            return "bicubic", None
+        return entry, self.model.path
+
+
+class UpscaleBox(QGroupBox):
+    """Scale and method, candidates and seed for guided generation, the Upscale button and
+    the panel's progress row. A network entry only offers the scales it was trained for."""
+
+    changed = Signal()  # the scale or the chosen entry changed: a quick method runs again
+
+    def __init__(self, engine: Engine, jobs: JobProgress, seed: int,
+                 for_model: Callable[[Callable], Callable],
+                 on_error: Callable[[str], None]) -> None:
+        super().__init__("Upscale")
+        self.engine = engine
+        self.for_model = for_model  # the panel's guard against a model changed meanwhile
+        self.on_error = on_error
+        self.offer = MethodOffer()
+        self._last_entry: str | None = None
+        form = QFormLayout(self)
+        self.scale = QComboBox()  # filled with the scales of ops.superres, by _on_choices
+        self.scale.currentIndexChanged.connect(lambda _index: self.changed.emit())
+        form.addRow("Scale", self.scale)
+        self.method = QComboBox()
+        self.method.setModel(QStandardItemModel(self.method))
+        self.method.currentIndexChanged.connect(self._method_changed)
+        form.addRow("Method", self.method)
+        self.count = QSpinBox(minimum=1, maximum=16, value=4)
+        self.count.setToolTip("How many alternatives to generate, each from its own noise")
+        self.count_row = QLabel("Candidates")
+        form.addRow(self.count_row, self.count)
+        self.seed, seed_row = seed_editor(seed)
+        self.seed_row = QLabel("Seed")
+        self.seed_widgets = QWidget()  # the seed box and its button, shown and hidden as one
+        seed_row.setContentsMargins(0, 0, 0, 0)
+        self.seed_widgets.setLayout(seed_row)
+        form.addRow(self.seed_row, self.seed_widgets)
+        self.upscale_button = QPushButton("Upscale")
+        self.upscale_button.setDefault(True)
+        row = QHBoxLayout()
+        row.addWidget(self.upscale_button, 1)
+        row.addWidget(jobs.cancel_button)
+        form.addRow(row)
+        form.addRow(jobs.progress)
+        # A wrapped label in a QFormLayout gets too little height and is clipped: the panel
+        # puts this one in its column, under the box.
+        self.method_help = muted_label()
+
+    def read_choices(self) -> None:
+        """Reads the scales and method names of ops.superres, in the engine."""
+        self.engine.submit(method_choices, on_result=self._on_choices, on_error=self.on_error)
+
+    def _on_choices(self, choices: dict[str, Any], _summary: dict) -> None:
+        self.scale.blockSignals(True)
+        for s in choices["scales"]:
+            self.scale.addItem(f"×{s}", s)
+        self.scale.blockSignals(False)
+        self.offer.names = choices["methods"]
+        self.refresh()
+
+    # --- the model and the checkpoints ------------------------------------------------------
+    def set_model(self, info: CheckpointInfo | None) -> None:
+        """A newly selected model (or None): what it offers is read in the engine."""
+        if self.offer.set_model(info):
+            self.engine.submit(model_facts, checkpoint=info.path, key="superres-model",
+                               label=f"loading {info.name}",
+                               on_result=self.for_model(self._on_facts), on_error=self.on_error)
+        self.refresh()
+
+    def _on_facts(self, facts: dict[str, Any], _summary: dict) -> None:
+        self.offer.facts = facts
+        self.refresh()
+        if "net" in facts["methods"]:
+            self.set_method("net")  # a model chosen for its network is chosen to be used
+
+    def set_checkpoints(self, infos: list[CheckpointInfo]) -> None:
+        """The scanned checkpoints, for the shipped photo upscaler."""
+        self.offer.set_checkpoints(infos)
+        self.refresh()
+
+    # --- the method list --------------------------------------------------------------------
+    def refresh(self) -> None:
+        if self.offer.names is None:
+            return  # the list is filled when ops.superres has been read (_on_choices)
+        current = self.entry()
+        model: QStandardItemModel = self.method.model()
+        self.method.blockSignals(True)
+        model.clear()
+        best = None
+        for entry in METHOD_ENTRIES:
+            text, enabled, tip = self.offer.entry_state(entry)
+            self.method.addItem(text, entry)
+            item = model.item(model.rowCount() - 1)
+            item.setEnabled(enabled)
+            item.setToolTip(tip)
+            if enabled and best is None and entry != "diffusion":
+                best = entry  # a network when there is one, else bicubic: quick either way
+        keep = current if current is not None and self._enabled(current) else best
+        self.method.setCurrentIndex(self.method.findData(keep))
+        self.method.blockSignals(False)
+        self._method_changed()
+
+    def _enabled(self, entry: str) -> bool:
+        index = self.method.findData(entry)
+        return index >= 0 and self.method.model().item(index).isEnabled()
+
+    def entry(self) -> str | None:
+        """The selected entry: "net", "diffusion", "photo" or "bicubic"."""
+        return self.method.currentData()
+
+    def set_method(self, entry: str) -> bool:
+        """Selects a method entry; False if it is not available now."""
+        if not self._enabled(entry):
+            return False
+        self.method.setCurrentIndex(self.method.findData(entry))
+        return True
+
+    def _method_changed(self, *_args) -> None:
+        entry = self.entry()
+        diffusion = entry == "diffusion"
+        for widget in (self.count, self.count_row, self.seed_widgets, self.seed_row):
+            widget.setVisible(diffusion)
+        self.method_help.setText(METHOD_HELP.get(entry or "", ""))
+        self._update_scales()
+        if entry == "photo" and self.offer.photo_facts is None:
+            photo = self.offer.photo_info()
+            self.engine.submit(model_facts, checkpoint=photo.path, key="superres-photo",
+                               label=f"loading {photo.name}",
+                               on_result=self._on_photo_facts, on_error=self.on_error)
+        if entry != self._last_entry:  # a refreshed list with the same choice changes nothing
+            self._last_entry = entry
+            self.changed.emit()
+
+    def _on_photo_facts(self, facts: dict[str, Any], _summary: dict) -> None:
+        self.offer.photo_facts = facts
+        self._update_scales()
+
+    def _update_scales(self) -> None:
+        allowed = self.offer.trained_scales(self.entry())
+        rows = range(self.scale.count())
+        if allowed and not any(self.scale.itemData(r) in allowed for r in rows):
+            allowed = None  # none of ours: leave them all, and let the job explain
+        model: QStandardItemModel = self.scale.model()
+        for row in rows:
+            ok = not allowed or self.scale.itemData(row) in allowed
+            model.item(row).setEnabled(ok)
+            model.item(row).setToolTip("" if ok else "The network was not trained for this "
+                                                     "scale")
+        current = self.scale.currentIndex()
+        if current >= 0 and not model.item(current).isEnabled():
+            self.scale.setCurrentIndex(next(r for r in rows if model.item(r).isEnabled()))
+
+    # --- what to run ------------------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        if self.entry() == "diffusion":
+            return {"candidates": self.count.value(), "seed": self.seed.value()}
+        return {}
+
+    def job_settings(self) -> tuple[str, Path | None, int, dict[str, Any]]:
+        """(ops.superres method, checkpoint or None, scale, options) as the box says."""
+        method, checkpoint = self.offer.job_target(self.entry())
+        return method, checkpoint, int(self.scale.currentData()), self.options()
