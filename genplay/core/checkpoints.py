@@ -68,6 +68,10 @@ class CheckpointInfo:
         ):
             if isinstance(self.metrics.get(key), int | float):
                 parts.append(f"{label} {fmt.format(self.metrics[key])}")
+        for scale in (2, 3, 4):  # upscalers: PSNR per scale and its gain over bicubic
+            net, bicubic = (self.metrics.get(f"{k}psnr_x{scale}") for k in ("", "bicubic_"))
+            if isinstance(net, int | float) and isinstance(bicubic, int | float):
+                parts.append(f"x{scale} {net:.2f} dB ({net - bicubic:+.2f} over bicubic)")
         return ", ".join(parts) if parts else "(not evaluated)"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from genplay.cli import main
+from genplay.core.checkpoints import read_info
 from genplay.core.images import load_image, read_png_metadata
 from tests.conftest import TINY_CONFIGS
 
@@ -84,6 +86,19 @@ def test_eval_of_a_classifier_reports_accuracy(capsys, tiny_checkpoints):
     code, out, _ = run(capsys, "eval", tiny_checkpoints / "classifier-tiny", "--dry-run")
     assert code == 0 and 0 <= json.loads(out)["test_accuracy"] <= 1
     assert not (tiny_checkpoints / "classifier-tiny" / "metrics.json").exists()
+
+
+def test_eval_of_an_upscaler_reports_psnr_and_ssim_beside_bicubic(capsys, tiny_checkpoints):
+    code, out, _ = run(capsys, "eval", tiny_checkpoints / "superres-tiny", "--dry-run")
+    metrics = json.loads(out)
+    assert code == 0 and metrics["scored_images"] == metrics["test_images"] > 0
+    for scale in (2, 4):
+        assert 0 < metrics[f"psnr_x{scale}"] <= 100 and metrics[f"bicubic_psnr_x{scale}"] > 0
+        assert -1 <= metrics[f"ssim_x{scale}"] <= 1
+    # A freshly trained tiny net barely moves from bicubic, which it starts as.
+    assert abs(metrics["psnr_x2"] - metrics["bicubic_psnr_x2"]) < 3
+    info = dataclasses.replace(read_info(tiny_checkpoints / "superres-tiny"), metrics=metrics)
+    assert "x2" in info.key_metrics() and "over bicubic" in info.key_metrics()
 
 
 @pytest.mark.parametrize("args,message", [
