@@ -87,7 +87,10 @@ def test_slider_drags_update_the_image_and_end_on_the_last_value(qtbot, window):
 
     select(qtbot, window, "vae-tiny")
     latent = window.latent
-    latent.tabs.setCurrentIndex(1)
+    latent.tabs.setCurrentIndex(1)  # Sliders, but the Latent panel is not shown yet
+    qtbot.wait(300)
+    assert latent.directions is None and not window.engine.is_busy()
+    window.tabs.setCurrentIndex(window.panels.index(latent))
     qtbot.waitUntil(lambda: latent.directions is not None and latent.live.pixels() is not None,
                     timeout=30000)
     before = latent.live.pixels().copy()

@@ -520,14 +520,20 @@ class LatentPanel(AcceptsFileDrops, Panel):
         """Directions are found when the Sliders tab is open, not on every model change:
         for a model without them cached (a diffusion model decodes 2000 images by 25 DDIM
         steps each), the one engine thread would be busy for minutes, and the jobs of
-        other panels would wait behind it."""
-        if not self._directions_wanted or self.info is None or self.tabs.currentIndex() != 1:
+        other panels would wait behind it. "Open" means shown: the Sliders tab stays the
+        current one while the user works in another panel."""
+        if (not self._directions_wanted or self.info is None or self.tabs.currentIndex() != 1
+                or not self.isVisible()):
             return
         self._directions_wanted = False
         info = self.info
         self.engine.submit(_directions, str(info.path), checkpoint=info.path,
                            key="latent-directions", label="finding latent directions",
                            on_result=self.for_model(self._on_directions), on_error=self.show_error)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._find_directions()
 
     def current_image(self):
         pixels = self.live.pixels() if self.tabs.currentIndex() == 1 else self.strip.pixels()
