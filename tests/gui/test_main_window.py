@@ -91,6 +91,11 @@ def test_slider_drags_update_the_image_and_end_on_the_last_value(qtbot, window):
     qtbot.wait(300)
     assert latent.directions is None and not window.engine.is_busy()
     window.tabs.setCurrentIndex(window.panels.index(latent))
+    assert window.engine.is_busy()  # finding the directions
+    window.tabs.setCurrentIndex(0)  # leaving the panel gives the engine back
+    qtbot.waitUntil(lambda: not window.engine.is_busy(), timeout=5000)
+    assert latent.directions is None
+    window.tabs.setCurrentIndex(window.panels.index(latent))
     qtbot.waitUntil(lambda: latent.directions is not None and latent.live.pixels() is not None,
                     timeout=30000)
     before = latent.live.pixels().copy()

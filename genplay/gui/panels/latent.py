@@ -186,6 +186,7 @@ class LatentPanel(AcceptsFileDrops, Panel):
         tabs.addTab(self._build_sliders(), "Sliders")
         self.tabs = tabs
         self._directions_wanted = False
+        self._directions_job: int | None = None
         tabs.currentChanged.connect(lambda _index: self._find_directions())
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
@@ -527,13 +528,28 @@ class LatentPanel(AcceptsFileDrops, Panel):
             return
         self._directions_wanted = False
         info = self.info
-        self.engine.submit(_directions, str(info.path), checkpoint=info.path,
-                           key="latent-directions", label="finding latent directions",
-                           on_result=self.for_model(self._on_directions), on_error=self.show_error)
+        job: list[int] = []  # its id, for the callback (which runs after submit returns)
+        self._directions_job = self.engine.submit(
+            _directions, str(info.path), checkpoint=info.path, key="latent-directions",
+            label="finding latent directions", on_result=self.for_model(self._on_directions),
+            on_error=self.show_error, on_done=lambda _cancelled: self._directions_done(job[0]))
+        job.append(self._directions_job)
+
+    def _directions_done(self, job_id: int) -> None:
+        if self._directions_job == job_id:
+            self._directions_job = None
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self._find_directions()
+
+    def hideEvent(self, event) -> None:
+        # Leaving the panel gives the engine back to the panel the user went to; the
+        # search starts again (or reads the cache) when this one is shown again.
+        super().hideEvent(event)
+        if self._directions_job is not None:
+            self.engine.cancel(self._directions_job)
+            self._directions_wanted = True
 
     def current_image(self):
         pixels = self.live.pixels() if self.tabs.currentIndex() == 1 else self.strip.pixels()
