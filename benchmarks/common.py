@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 
 def percentile(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of values, nearest rank."""
@@ -38,3 +41,11 @@ def draw_shape(canvas, strokes) -> None:
                 QTest.mouseMove(canvas, (a + (b - a) * (i / n)).toPoint())
         QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                            points[-1].toPoint())
+
+
+def write_results(path: str, result: dict, text: str) -> None:
+    """The figures as JSON at path, and the printed tables beside it as .txt."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    out.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")

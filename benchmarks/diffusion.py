@@ -23,17 +23,16 @@ by the `--baseline` checkpoints (VAE, GAN) at the default strength.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmarks.common import write_results
 from genplay import __version__
 from genplay.core import checkpoints, runtime
 from genplay.core.data import load_dataset
@@ -289,10 +288,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     text = format_tables(result)
     print(text)
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        path.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
+        write_results(args.json, result, text)
     return result
 
 

@@ -53,7 +53,6 @@ script runs on any checkout. Everything runs under torch.no_grad.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
 import statistics
@@ -65,6 +64,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.common import write_results
 from genplay import __version__
 from genplay.core import checkpoints, data, runtime
 from genplay.core.errors import GenplayError
@@ -533,10 +533,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     text = format_tables(result)
     print(text)
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        path.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
+        write_results(args.json, result, text)
     return result
 
 
