@@ -19,7 +19,7 @@ def fmt(value, spec):
 
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "checkpoints")
-    rows = []
+    rows, upscalers = [], []
     for folder in sorted(p for p in root.iterdir() if (p / "config.json").is_file()):
         config = json.loads((folder / "config.json").read_text())
         metrics_path = folder / "metrics.json"
@@ -34,17 +34,30 @@ def main() -> None:
         except Exception:  # the table is still useful without the count
             pass
         t = config.get("training", {})
-        rows.append([
-            f"`{folder.name}`", config["family"], config["dataset"],
-            f"{params / 1e6:.2f}M" if isinstance(params, int) else params,
-            str(t.get("epochs", "–")), f"{t.get('seconds', 0) / 60:.0f} min",
+        common = [f"`{folder.name}`", config["family"], config["dataset"],
+                  f"{params / 1e6:.2f}M" if isinstance(params, int) else params,
+                  str(t.get("epochs", "–")), f"{t.get('seconds', 0) / 60:.0f} min"]
+        if config["family"] == "superres":  # upscalers: PSNR/SSIM beside bicubic's
+            upscalers.append(common + [
+                f"{fmt(m.get(f'psnr_x{s}'), '.2f')} / {fmt(m.get(f'bicubic_psnr_x{s}'), '.2f')}"
+                f" · {fmt(m.get(f'ssim_x{s}'), '.3f')} / {fmt(m.get(f'bicubic_ssim_x{s}'), '.3f')}"
+                for s in (2, 4)])
+            continue
+        rows.append(common + [
             fmt(m.get("test_accuracy"), ".2%"), fmt(m.get("bpd"), ".3f"),
             fmt(m.get("elbo_bpd"), ".3f"),
             fmt(m.get("iwae_bpd"), ".3f"), fmt(m.get("fid"), ".2f"),
             fmt(m.get("fid_real_floor"), ".2f"), fmt(m.get("kid"), ".4f"),
         ])
-    head = ["checkpoint", "family", "dataset", "params", "epochs", "CPU time",
-            "test acc.", "bpd", "ELBO bpd", "IWAE bpd", "FID", "FID floor", "KID"]
+    first = ["checkpoint", "family", "dataset", "params", "epochs", "CPU time"]
+    _table(first + ["test acc.", "bpd", "ELBO bpd", "IWAE bpd", "FID", "FID floor", "KID"], rows)
+    if upscalers:
+        print()
+        _table(first + ["x2 PSNR / bicubic · SSIM / bicubic", "x4 PSNR / bicubic · SSIM / bicubic"],
+               upscalers)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> None:
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in rows:
