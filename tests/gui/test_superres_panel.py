@@ -231,6 +231,8 @@ def test_the_tab_sits_between_sketch_and_outliers_and_takes_any_model(qtbot, win
         assert not panel.set_method("diffusion")
     open_superres(qtbot, window, "vae-tiny")  # a latent space can guide
     assert "diffusion" in panel.facts["methods"]
+    texts = [panel.method.itemText(i) for i in range(panel.method.count())]
+    assert "Latent-guided" in texts and "Diffusion-guided" not in texts  # says what it does
     open_superres(qtbot, window, "flow-tiny")  # its "scales" attribute is its layers
     assert panel.facts["scales"] == [] and not window.messages.isVisible()
     assert panel.method.currentText() == "Bicubic"  # the slow method is never the default
@@ -238,6 +240,7 @@ def test_the_tab_sits_between_sketch_and_outliers_and_takes_any_model(qtbot, win
 
 def test_diffusion_gives_candidates_labelled_as_alternatives(qtbot, window):
     panel = open_superres(qtbot, window, "diffusion-tiny")
+    assert "Diffusion-guided" in [panel.method.itemText(i) for i in range(panel.method.count())]
     assert panel.set_method("diffusion")
     assert panel.count.isVisible()
     panel.count.setValue(3)

@@ -53,12 +53,13 @@ METHOD_HELP = {
 # --- jobs (run in the engine's thread) ------------------------------------------------------
 def model_facts(model) -> dict[str, Any]:
     """What the panel needs to know of a model: which methods it serves, at which scales."""
+    from genplay.core.ops.guided_superres import guided_method
     from genplay.core.ops.superres import methods_for
 
     methods = list(methods_for(model))
     # Only an Upscaler's "scales" are scales (a flow has a "scales" of its own: its layers).
     return {"methods": methods, "scales": [int(s) for s in model.scales] if "net" in methods
-            else []}
+            else [], "guided": guided_method(model)}
 
 
 def method_choices() -> dict[str, Any]:
@@ -120,6 +121,8 @@ class MethodOffer:
         if self.model is None:
             return label, False, "Choose a model on the left first"
         text = label  # the model is the one selected on the left; the tooltip names it
+        if entry == "diffusion" and (self.facts or {}).get("guided") == "latent":
+            text = "Latent-guided"  # a VAE, GAN or flow: latents fitted, not denoised
         if self.facts is None:
             return text, False, f"Loading {name}…"
         if entry not in self.facts["methods"]:
