@@ -300,7 +300,7 @@ def test_an_sr_network_is_offered_with_its_scales_and_used(qtbot, panel, sr_chec
 
     panel.set_model(sr_checkpoint("sr-tiny", scales=(2,)))
     qtbot.waitUntil(lambda: panel.facts is not None, timeout=20000)
-    assert panel.facts == {"methods": ["net", "bicubic"], "scales": [2]}
+    assert panel.facts == {"methods": ["net", "bicubic"], "scales": [2], "guided": None}
     assert panel.method_key() == "net"  # a network, when there is one, is the default
     x4 = panel.scale.findData(4)
     assert not panel.scale.model().item(x4).isEnabled()  # not trained for x4
