@@ -120,6 +120,13 @@ class SuperRes(GenerativeModel):
         self.tails = nn.ModuleDict({f"x{s}": SubPixelTail(c.features, c.channels, s)
                                     for s in c.scales})
 
+    @property
+    def reach(self) -> int:
+        """How far (in low-resolution pixels) an output pixel's inputs lie: 1 for the head,
+        2 per residual block, 1 for the body's end, 1 for the tail's conv and 1 for its
+        sub-pixel conv; bicubic reads 2. Tiles need at least this much context."""
+        return 2 * self.config.blocks + 4
+
     # --- network ----------------------------------------------------------------------------
     def enlarge(self, lowres: torch.Tensor, scale: int) -> torch.Tensor:
         """bicubic(lowres) + the predicted residual, unclamped (what the loss sees)."""

@@ -304,6 +304,8 @@ def upscale_steps(model: Any, pixels: np.ndarray, scale: int, method: str, *,
     ref = None if reference is None else _reference(reference, shape)
     run = _net_run(model, scale, channels) if method == "net" else (
         lambda x: upscale_bicubic(x, scale))
+    if method == "net":  # never less context than the network reads: no seams
+        overlap = max(overlap, getattr(model, "reach", 0))
     tiles = _tile_count(height, width, tile)
     total = tiles * (2 if ref is not None and method != "bicubic" else 1)
     out = np.empty(shape, dtype=np.uint8)
