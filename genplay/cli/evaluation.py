@@ -19,8 +19,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     model, info = load(args.checkpoint)
     reference, typical = outliers.load_reference(info.path, checkpoints.weights_hash(info.path))
     background = outliers.load_background(info.path)
-    method = args.method or next((m for m in ("complexity", "recon", "bpd") if m in reference),
-                                 None)
+    method = args.method or next(
+        (m for m in ("complexity", "recon", "bpd", "energy") if m in reference), None)
     if method not in reference:
         have = ", ".join(reference) or "none"
         raise GenplayError(f"no reference for the {method!r} score (measured: {have})")
@@ -102,8 +102,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--method", choices=["bpd", "complexity", "ratio", "typicality", "elbo",
-                                        "recon"],
-                   help="score (default: complexity, else recon, else bpd)")
+                                        "recon", "energy"],
+                   help="score (default: complexity, else recon, else bpd, else energy)")
     p.add_argument("--fpr", type=float, default=0.05,
                    help="flag images stranger than all but this fraction of the test split")
     out = p.add_mutually_exclusive_group()

@@ -28,6 +28,7 @@ from genplay.core.models.base import (
     Upscaler,
     bits_per_dim,
     is_importance_weighted,
+    is_normalised,
 )
 from genplay.core.ops.sampling import sample_images
 
@@ -221,7 +222,7 @@ def evaluate_checkpoint(
         metrics["test_accuracy"] = accuracy(model, test)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    if isinstance(model, Density) and "bpd" not in metrics:
+    if isinstance(model, Density) and is_normalised(model) and "bpd" not in metrics:
         weighted = is_importance_weighted(model)
         sums = {"elbo": 0.0, "iwae": 0.0} if weighted else {"bpd": 0.0}
         for i in range(0, len(test), batch_size):

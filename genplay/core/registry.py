@@ -19,6 +19,7 @@ _FAMILY_MODULES = (
     "genplay.core.models.pixelcnn",
     "genplay.core.models.flow",
     "genplay.core.models.diffusion",
+    "genplay.core.models.ebm",
     "genplay.core.models.superres",
 )
 

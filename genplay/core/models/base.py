@@ -150,8 +150,13 @@ class Latent(Protocol):
 
 @runtime_checkable
 class Density(Protocol):
+    """A (log-)density of images. Models whose log_prob is known only up to a constant
+    (energy-based models) set the class attribute ``normalised = False``: see
+    is_normalised."""
+
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-image log-likelihood in nats (a bound for latent-variable models)."""
+        """Per-image log-likelihood in nats (a bound for latent-variable models; up to an
+        unknown constant for unnormalised models)."""
         ...
 
 
@@ -209,6 +214,13 @@ def is_importance_weighted(model: Density) -> bool:
     """Whether log_prob is an importance-weighted bound taking k samples (a VAE's IWAE),
     rather than an exact likelihood or a single-sample bound."""
     return "k" in inspect.signature(model.log_prob).parameters
+
+
+def is_normalised(model: Density) -> bool:
+    """Whether log_prob is a normalised log-likelihood (or a bound on one), so that
+    bits/dim mean something; False for unnormalised densities such as an energy-based
+    model's -E(x), whose level is arbitrary (scored as an energy, never as bits/dim)."""
+    return bool(getattr(model, "normalised", True))
 
 
 def bits_per_dim(log_prob_nats: torch.Tensor, image_shape: tuple[int, int, int]) -> torch.Tensor:

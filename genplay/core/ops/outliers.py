@@ -13,7 +13,10 @@ et al. 2019), so besides bits/dim there are the corrections that fix much of tha
 - typicality: distance of the bits/dim from what the model's own test images get
   (Nalisnick et al. 2019, one image at a time);
 - elbo (latent-variable models): the single-sample bound instead of the tighter one;
-- recon (latent models): how badly the model reconstructs the image.
+- recon (latent models): how badly the model reconstructs the image;
+- energy (energy-based models): E(x), an unnormalised -log p(x). Its level is arbitrary,
+  so it is never turned into bits/dim (nor into the scores built on bits/dim); only
+  its place among the test split's energies means something.
 A score becomes a percentile against the same score on the model's test split, and a
 threshold is set at a chosen false-positive rate on that split.
 """
@@ -36,7 +39,14 @@ from PIL import Image
 from genplay.core.errors import GenplayError, ImageError
 from genplay.core.events import Partial, Progress, Result, relay
 from genplay.core.images import load_image, prepare_for_model, to_float_chw
-from genplay.core.models.base import Density, Latent, bits_per_dim, encode, is_importance_weighted
+from genplay.core.models.base import (
+    Density,
+    Latent,
+    bits_per_dim,
+    encode,
+    is_importance_weighted,
+    is_normalised,
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,9 @@ METHODS = {
                               "distance of bits/dim from the test split's mean bits/dim"),
     "elbo": ScoreMethod("elbo", Density, "negative single-sample ELBO in bits/dim"),
     "recon": ScoreMethod("recon", Latent, "mean squared reconstruction error"),
+    "energy": ScoreMethod("energy", Density,
+                          "energy of the image (an unnormalised -log p: only its rank "
+                          "among the test images means something)"),
 }
 
 
@@ -67,9 +80,12 @@ def available_methods(model, background=None) -> list[str]:
     for name, method in METHODS.items():
         if not isinstance(model, method.capability):
             continue
+        if method.capability is Density and (name == "energy") == is_normalised(model):
+            continue  # bits/dim need a normalised likelihood; an energy is all the rest have
         if name == "elbo" and not is_importance_weighted(model):
             continue  # exact likelihoods have no looser bound to offer
-        if name == "ratio" and not isinstance(background, Density):
+        if name == "ratio" and not (isinstance(background, Density)
+                                    and is_normalised(background)):
             continue
         if name == "recon" and getattr(model, "exact_inverse", False):
             continue  # decode(encode(x)) == x: the error is always zero
@@ -167,6 +183,9 @@ def score_many(
                     z = encode(model, x)
                 with torch.no_grad():
                     part = (model.decode(z) - x).pow(2).mean(dim=(1, 2, 3))
+            elif method == "energy":
+                with torch.no_grad():
+                    part = -model.log_prob(x)
             elif method == "elbo":
                 part = _bpd(model, x, generator, 1)
             elif method == "complexity":
