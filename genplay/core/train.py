@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,8 +166,13 @@ def perturb(x: torch.Tensor, rate: float, seed: int) -> torch.Tensor:
     return torch.where(hit, noise, x)
 
 
-def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation | Saved | Result]:
-    """Trains until the budget is spent; yields events; closing it saves and stops."""
+def train(settings: TrainSettings, *, clock: Callable[[], float] = time.monotonic,
+          ) -> Iterator[Progress | Preview | Validation | Saved | Result]:
+    """Trains until the budget is spent; yields events; closing it saves and stops.
+
+    clock measures the budget, rates and save intervals; a caller that can pause the run
+    (train_process) passes one that stands still while paused, so a pause spends no minutes.
+    """
     if settings.epochs is None and settings.minutes is None:
         raise GenplayError("give a budget: a number of epochs or of minutes")
     run = _open_run(settings)
@@ -194,17 +199,17 @@ def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation |
     batch = min(cfg.batch_size, len(train_set))
     steps_per_epoch = max(1, len(train_set) // batch)
     total = settings.epochs * steps_per_epoch if settings.epochs is not None else None
-    deadline = time.monotonic() + settings.minutes * 60 if settings.minutes is not None else None
+    deadline = clock() + settings.minutes * 60 if settings.minutes is not None else None
     preview_gen = torch.Generator().manual_seed(settings.seed + 1)
     preview_seed = preview_gen.initial_seed()
-    started = time.monotonic()
+    started = clock()
     start_elapsed, start_step = run.elapsed, run.step
     last_save = started
 
     def budget_left() -> bool:
         if total is not None and run.step >= total:
             return False
-        return deadline is None or time.monotonic() < deadline
+        return deadline is None or clock() < deadline
 
     try:
         while budget_left():
@@ -229,7 +234,7 @@ def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation |
                 if run.ema is not None:
                     run.ema.update(model)
                 run.step += 1
-                now = time.monotonic()
+                now = clock()
                 run.elapsed = start_elapsed + (now - started)
                 rate = (run.step - start_step) * batch / max(now - started, 1e-9)
                 if total is not None:
@@ -247,14 +252,14 @@ def train(settings: TrainSettings) -> Iterator[Progress | Preview | Validation |
                         yield Preview(run.step, to_uint8_hwc(images.cpu().numpy()))
                 if now - last_save >= settings.save_every_s:
                     yield Saved(run.step, _save(run, dataset_name, data.class_names, summary))
-                    last_save = time.monotonic()
+                    last_save = clock()
             else:
                 run.epoch += 1
                 metrics = _validate(run.for_eval(), val_set, batch)
                 yield Validation(run.epoch, run.step, metrics)
                 summary["val"] = metrics
                 yield Saved(run.step, _save(run, dataset_name, data.class_names, summary))
-                last_save = time.monotonic()
+                last_save = clock()
                 continue
             break
     except GeneratorExit:
