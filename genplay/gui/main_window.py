@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         from genplay.gui.panels.sampling import SamplingPanel
         from genplay.gui.panels.sketch import SketchPanel
         from genplay.gui.panels.superres import SuperresPanel
+        from genplay.gui.panels.training import TrainingPanel
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -169,6 +170,13 @@ class MainWindow(QMainWindow):
             self.panels.append(panel)
             self._stacks.append((stack, panel, needs))
         self.sampling, self.latent, self.sketch, self.superres, self.outliers = self.panels
+        # The last tab trains a new model: it takes no model, so it is never gated.
+        self.training = TrainingPanel(self.engine, self.settings, self.messages)
+        self.tabs.addTab(self.training, self.training.title)
+        self.panels.append(self.training)
+        # New runs go into the first folder the picker scans, so they show up there.
+        self.training.set_output_root(self.checkpoint_dirs[0])
+        self.training.model_ready.connect(self.show_trained_model)
         self.superres.image_sources = self._images_for_superres
         self.sampling.endpoint_requested.connect(self._use_as_endpoint)
         self.sketch.send_to_latent.connect(self._sketch_to_latent)
@@ -404,6 +412,29 @@ class MainWindow(QMainWindow):
         self.engine.submit(scan_folders, list(self.checkpoint_dirs), list(self.opened),
                            label="reading checkpoint", on_result=done)
 
+    def show_trained_model(self, path: str, select: bool = False) -> None:
+        """A checkpoint the Training panel wrote: rescans so the picker lists it (a folder
+        outside the scanned ones is remembered like an opened one); select: selects it and
+        shows the first panel that can use it."""
+        folder = Path(path)
+        scanned = any(folder.parent.resolve() == d.resolve() for d in self.checkpoint_dirs)
+        if not scanned and folder not in self.opened:
+            self.opened.append(folder)
+            self.settings.setValue("opened", [str(p) for p in self.opened])
+
+        def done(result, summary):
+            self._models_scanned(result, summary)
+            match = next((i for i in self.infos if i.path.resolve() == folder.resolve()), None)
+            if select and match is not None:
+                self.select_model(match.path)
+                usable = [k for k, (_, panel, _) in enumerate(self._stacks)
+                          if panel.accepts(match.capabilities)]
+                if usable:
+                    self.tabs.setCurrentIndex(usable[0])
+
+        self.engine.submit(scan_folders, list(self.checkpoint_dirs), list(self.opened),
+                           label="scanning checkpoints", on_result=done)
+
     def _use_as_endpoint(self, which: str, seed: int, index: int, options: dict) -> None:
         self.latent.set_endpoint_from_sample(which, seed, index, options)
         self.tabs.setCurrentIndex(self.panels.index(self.latent))
@@ -420,11 +451,14 @@ class MainWindow(QMainWindow):
     def _images_for_superres(self) -> list[tuple[str, Any]]:
         """(title, current_image) of the other panels now showing: the Super-resolution
         panel's "Use the image of another tab" menu."""
-        return [(panel.title, panel.current_image) for stack, panel, _ in self._stacks
-                if panel is not self.superres and stack.currentWidget() is panel]
+        sources = [(panel.title, panel.current_image) for stack, panel, _ in self._stacks
+                   if panel is not self.superres and stack.currentWidget() is panel]
+        if self.training.current_image() is not None:  # its latest samples
+            sources.append((self.training.title, self.training.current_image))
+        return sources
 
     def _current_panel(self) -> Panel:
-        return self._stacks[self.tabs.currentIndex()][1]
+        return self.panels[self.tabs.currentIndex()]
 
     def save_image(self) -> None:
         panel = self._current_panel()
@@ -464,6 +498,7 @@ class MainWindow(QMainWindow):
         for panel in self.panels:
             if hasattr(panel, "save_settings"):
                 panel.save_settings()
+        self.training.shutdown()  # the run saves its last step and exits
         if not self.engine.shutdown(2000):
             # A job stuck between cancel points (a slow load): destroying a running QThread
             # aborts the process, so wait for it rather than lose the user's session badly.

@@ -1,0 +1,154 @@
+"""The Training panel as a user drives it: a tiny model on a folder of their own images,
+watched, paused, resumed, stopped, continued from its checkpoint and used.
+
+Spawning the training child costs a second or two (a fresh interpreter importing torch), so
+the whole file starts two processes: the run, and its continuation after Stop.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QSettings
+
+from genplay.gui.panels.training import TrainingPanel
+from tests.conftest import TINY_CONFIGS
+
+SLOW = 90_000  # ms: the child imports torch on 2 busy cores
+
+
+def image_folder(folder: Path, n: int = 40) -> Path:
+    """n random 16x16 colour PNGs and one file that only looks like a PNG."""
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+            folder / f"img{i:03d}.png")
+    (folder / "000_broken.png").write_bytes(b"not a png at all")
+    return folder
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    """The panel on its own, with its own engine."""
+    from genplay.gui.engine import Engine
+    from genplay.gui.widgets.message_bar import MessageBar
+
+    engine = Engine()
+    messages = MessageBar()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    p = TrainingPanel(engine, settings, messages)
+    p.set_output_root(tmp_path / "runs")
+    qtbot.addWidget(p)
+    qtbot.addWidget(messages)
+    p.show()
+    qtbot.waitUntil(lambda: "vae" in p.families(), timeout=20000)
+    yield p
+    p.shutdown()
+    engine.shutdown(5000)
+
+
+def test_families_exclude_helper_nets_and_datasets_end_with_a_folder_choice(panel):
+    assert "vae" in panel.families() and "diffusion" in panel.families()
+    assert "classifier" not in panel.families()
+    items = [panel.dataset_combo.itemText(i) for i in range(panel.dataset_combo.count())]
+    assert "mnist" in items and items[-1] == "Folder…"
+
+
+def test_a_folder_preview_shows_images_at_the_chosen_size_and_reports_unreadable_files(
+        qtbot, panel, tmp_path):
+    folder = image_folder(tmp_path / "mine", n=20)
+    panel.size_combo.setCurrentIndex(panel.size_combo.findData(32))
+    panel.channels_combo.setCurrentIndex(panel.channels_combo.findData(3))
+    panel.set_folder(folder)
+    qtbot.waitUntil(lambda: "unreadable" in panel.data_caption.text(), timeout=20000)
+    caption = panel.data_caption.text()
+    assert "000_broken.png" in caption and "21 image files" in caption and "32×32" in caption
+    grid = panel.data_view.pixels()
+    assert grid is not None and grid.shape[2] == 3
+    assert panel.out_name.text() == "vae-mine-32px"
+
+
+def test_a_bad_folder_gives_a_message_and_starts_nothing(qtbot, panel, tmp_path):
+    (tmp_path / "empty").mkdir()
+    panel.set_folder(tmp_path / "empty")
+    qtbot.waitUntil(lambda: "no image files" in panel.messages.text(), timeout=20000)
+    assert panel.data_view.pixels() is None
+    panel.set_folder(tmp_path / "missing")
+    assert not panel.start()
+    assert "not a folder" in panel.messages.text()
+    assert panel.process is None and panel.state == "idle"
+
+
+def test_train_pause_resume_stop_continue_and_use_the_model(qtbot, window, tmp_path):
+    panel = window.training
+    assert window.tabs.tabText(window.tabs.count() - 1) == "Training"
+    window.tabs.setCurrentIndex(window.tabs.count() - 1)
+    runs = tmp_path / "runs"
+    panel.set_output_root(runs)
+    panel.config_overrides = dict(TINY_CONFIGS["vae"])  # 8x8 images, a few channels
+    panel.preview_every = 2
+    qtbot.waitUntil(lambda: "vae" in panel.families(), timeout=20000)
+    panel.family_combo.setCurrentText("vae")
+    panel.set_folder(image_folder(tmp_path / "mine"))
+    qtbot.waitUntil(lambda: panel.data_view.pixels() is not None, timeout=20000)
+    panel.budget_unit.setCurrentText("minutes")
+    panel.budget_spin.setValue(5)
+    assert panel.start()
+    assert panel.process.threads >= 1
+    # the loss curves fill, samples and validation arrive
+    qtbot.waitUntil(lambda: bool(panel.loss_plot.curves) and len(
+        panel.loss_plot.points(next(iter(panel.loss_plot.curves)))[0]) >= 3, timeout=SLOW)
+    qtbot.waitUntil(lambda: panel.last_preview is not None and panel.validation_list.count() > 0,
+                    timeout=SLOW)
+    assert panel.state == "running" and "images/s" in panel.stats_label.text()
+    assert any("unreadable" in line and "000_broken.png" in line for line in panel.log_lines)
+    if os.environ.get("GENPLAY_SCREENSHOT"):
+        panel.window().resize(1200, 760)
+        qtbot.wait(300)
+        panel.grab().save(os.environ["GENPLAY_SCREENSHOT"])
+
+    # pause: the step stops advancing
+    panel.pause_button.click()
+    qtbot.waitUntil(lambda: panel.state == "paused", timeout=SLOW)
+    assert panel.resume_button.isEnabled() and not panel.pause_button.isEnabled()
+    step = panel.last_progress.step
+    qtbot.wait(700)
+    panel._poll()
+    assert panel.last_progress.step == step and panel.state == "paused"
+    panel.resume_button.click()
+    qtbot.waitUntil(lambda: panel.state == "running" and panel.last_progress.step > step,
+                    timeout=SLOW)
+
+    # stop: the checkpoint is saved and the picker lists it
+    panel.stop_button.click()
+    qtbot.waitUntil(lambda: panel.state == "stopped", timeout=SLOW)
+    out = runs / panel.out_name.text()
+    assert panel.checkpoint == out and (out / "model.safetensors").is_file()
+    assert str(out) in panel.checkpoint_label.text() and not panel.use_button.isHidden()
+    qtbot.waitUntil(lambda: any(i.path.resolve() == out.resolve() for i in window.infos),
+                    timeout=20000)
+    stopped_at = panel.last_progress.step
+    points = len(panel.loss_plot.points("loss")[0])
+
+    # Resume after Stop continues the run from its checkpoint, here to a budget of epochs
+    panel.budget_unit.setCurrentText("epochs")
+    panel.budget_spin.setValue(panel.last_progress.epoch + 10)  # ~40 steps more
+    assert panel.resume_button.isEnabled()
+    panel.resume_button.click()
+    assert panel.state == "starting" and panel.process.settings.resume
+    qtbot.waitUntil(lambda: panel.state in ("finished", "failed"), timeout=SLOW)
+    assert panel.state == "finished", panel.status_label.text()
+    assert panel.checkpoint == out
+    steps = panel.loss_plot.points("loss")[0]
+    assert len(steps) > points and steps[-1] > stopped_at  # the curve goes on
+
+    # Use this model: selected in the picker
+    panel.use_button.click()
+    qtbot.waitUntil(lambda: window.current is not None
+                    and window.current.path.resolve() == out.resolve(), timeout=20000)
+    assert window.current.family == "vae"
