@@ -2,7 +2,8 @@
 watched, paused, resumed, stopped, continued from its checkpoint and used.
 
 Spawning the training child costs a second or two (a fresh interpreter importing torch), so
-the whole file starts two processes: the run, and its continuation after Stop.
+the whole file starts three processes: the run, its continuation after Stop, and one
+that fails.
 """
 
 from __future__ import annotations
@@ -152,3 +153,15 @@ def test_train_pause_resume_stop_continue_and_use_the_model(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: window.current is not None
                     and window.current.path.resolve() == out.resolve(), timeout=20000)
     assert window.current.family == "vae"
+
+
+def test_a_run_that_fails_in_its_process_says_why_and_keeps_the_details(qtbot, panel, tmp_path):
+    panel.config_overrides = {**TINY_CONFIGS["vae"], "no_such_field": 1}  # refused in the child
+    panel.family_combo.setCurrentText("vae")
+    panel.set_folder(image_folder(tmp_path / "mine", n=4))
+    qtbot.waitUntil(lambda: panel.data_view.pixels() is not None, timeout=20000)
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.state == "failed", timeout=SLOW)
+    assert "no_such_field" in panel.status_label.text()
+    assert not panel.details_button.isHidden() and "no_such_field" in panel._details
+    assert panel.start_button.isEnabled() and not panel.is_running()  # ready for another go
