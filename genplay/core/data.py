@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from genplay.core.errors import DatasetError, ImageError
-from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model
+from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model, with_channels
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -240,19 +240,6 @@ def load_photos(split: str = "test") -> dict[str, np.ndarray]:
     folder = photos_folder()
     return {Path(name).stem: with_channels(load_image(folder / name), 3)
             for name in (PHOTOS_TEST if split == "test" else PHOTOS_TRAIN)}
-
-
-def with_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
-    """uint8 (H, W) or (H, W, C) -> (H, W, channels): gray replicated, or colour to luma
-    exactly as Pillow's "L" (what genplay uses for gray everywhere)."""
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    if pixels.shape[2] == channels:
-        return pixels
-    if channels == 3:
-        return np.repeat(pixels, 3, axis=2)
-    luma = Image.fromarray(np.ascontiguousarray(pixels[..., :3])).convert("L")
-    return np.asarray(luma)[..., None]
 
 
 def sample_patches(photos: Sequence[np.ndarray], n: int, size: int,

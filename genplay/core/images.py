@@ -145,6 +145,25 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(image[..., :3])).convert("L"))
 
 
+def with_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 (H, W) or (H, W, C) -> (H, W, channels): gray replicated, or colour to luma
+    as _gray makes it (Pillow's "L", genplay's gray everywhere). Converted in bands of
+    rows, so a huge photo never gets a full-size copy inside Pillow (RGB there takes 4
+    bytes a pixel)."""
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.shape[2] == 4:
+        pixels = pixels[..., :3]  # alpha dropped
+    if pixels.shape[2] == channels:
+        return pixels
+    if channels == 3:
+        return np.repeat(pixels, 3, axis=2)
+    gray = np.empty((*pixels.shape[:2], 1), dtype=np.uint8)
+    for start in range(0, pixels.shape[0], 256):
+        gray[start:start + 256, :, 0] = _gray(pixels[start:start + 256])
+    return gray
+
+
 def prepare_for_model(image: np.ndarray, *, size: int, channels: int, invert: bool | None = None,
                       margin: float = 0.0) -> tuple[np.ndarray, bool]:
     """Letterbox a loaded image into the (size, size, channels) uint8 a model expects.

@@ -19,9 +19,10 @@ import torch
 
 from genplay import __version__
 from genplay.core import checkpoints, resize
-from genplay.core.data import PHOTOS, ImageDataset, load_dataset, load_photos, with_channels
+from genplay.core.data import PHOTOS, ImageDataset, load_dataset, load_photos
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Progress, Result, relay
+from genplay.core.images import with_channels
 from genplay.core.models.base import (
     Density,
     Sampler,

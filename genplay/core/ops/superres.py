@@ -42,6 +42,7 @@ from genplay.core.images import (
     save_png,
     to_float_chw,
     to_uint8_hwc,
+    with_channels,
 )
 from genplay.core.metrics import psnr, ssim
 from genplay.core.models.base import Upscaler
@@ -116,20 +117,6 @@ def _ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
     y, cb, cr = x[:, 0:1], x[:, 1:2] - 0.5, x[:, 2:3] - 0.5
     rgb = torch.cat([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], 1)
     return rgb.clamp(0.0, 1.0)
-
-
-def _match_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
-    """uint8 HWC with 1 or 3 channels as `channels` channels (luma, or replicated gray)."""
-    if pixels.shape[2] == channels:
-        return pixels
-    if channels == 3:
-        return np.repeat(pixels, 3, axis=2)
-    weights = np.asarray(_LUMA, dtype=np.float32)
-    gray = np.empty((*pixels.shape[:2], 1), dtype=np.uint8)
-    for start in range(0, len(pixels), 256):  # in bands: never a float copy of a big image
-        band = pixels[start:start + 256].astype(np.float32) @ weights
-        gray[start:start + 256, :, 0] = np.round(band).clip(0, 255)
-    return gray
 
 
 # --- the one degradation, for trying methods on an image whose original is known ----------
@@ -260,7 +247,7 @@ def _reference(reference: np.ndarray, shape: tuple[int, int, int], *, fit_from=N
             f"the reference is {ref.shape[1]}x{ref.shape[0]} pixels but the upscaled image is "
             f"{width}x{height}: give the high-resolution original of this very image (or "
             "simulate one from it)")
-    return _match_channels(ref, channels)
+    return with_channels(ref, channels)
 
 
 def _figures(images: list[np.ndarray], reference: np.ndarray | None) -> list[dict] | None:

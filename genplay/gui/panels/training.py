@@ -79,11 +79,11 @@ def _dataset_preview(spec: str, size: int, channels: int) -> dict[str, Any]:
     of them), a folder its first readable files."""
     from genplay.core import data
     from genplay.core.errors import DatasetError, ImageError
-    from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model
+    from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model, with_channels
 
     skipped: list[tuple[str, str]] = []
     if spec == data.PHOTOS:
-        photos = [data.with_channels(p, channels) for p in data.load_photos("train").values()]
+        photos = [with_channels(p, channels) for p in data.load_photos("train").values()]
         images = data.sample_patches(photos, PREVIEW_COUNT, size, seed=[0, 0]).numpy()
         return {"images": images.transpose(0, 2, 3, 1), "files": None, "skipped": skipped}
     if spec in data.dataset_names():
