@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -116,3 +118,18 @@ class TensorAdam:
         m_hat = self.m / (1 - self.beta1**self.steps)
         v_hat = self.v / (1 - self.beta2**self.steps)
         value -= self.lr * m_hat / (v_hat.sqrt() + 1e-8)
+
+
+@contextmanager
+def frozen_weights(module: nn.Module) -> Iterator[None]:
+    """The module's parameters without gradients inside the block, given back as they
+    were after it: for gradient steps on an input or a latent (latent fitting, GAN
+    encoding, Langevin dynamics), where gradients of the weights would only cost time."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(flag)

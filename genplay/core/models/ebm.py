@@ -23,7 +23,6 @@ out of the public methods are in [0, 1] as everywhere in genplay.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +34,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from genplay.core.events import Preview, Progress, Result, final_value
 from genplay.core.images import to_uint8_hwc
 from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
-from genplay.core.models.blocks import channel_widths, resolution_plan
+from genplay.core.models.blocks import channel_widths, frozen_weights, resolution_plan
 from genplay.core.registry import register
 
 
@@ -151,18 +150,6 @@ class EBM(GenerativeModel):
         return {"energy": self.energy(x).mean().item()}
 
     # --- Langevin dynamics ------------------------------------------------------------------
-    @contextmanager
-    def _frozen(self) -> Iterator[None]:
-        """Weights without gradients while the chains move: only dE/du is needed."""
-        flags = [p.requires_grad for p in self.net.parameters()]
-        for p in self.net.parameters():
-            p.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for p, flag in zip(self.net.parameters(), flags):
-                p.requires_grad_(flag)
-
     def _langevin(self, u: torch.Tensor, steps: int, step_size: float, noise: float,
                   generator: torch.Generator | None, n_noise: int,
                   ) -> Iterator[tuple[int, torch.Tensor]]:
@@ -174,7 +161,7 @@ class EBM(GenerativeModel):
         u = u.detach()
         shape = (n_noise, *u.shape[1:])
         for step in range(1, steps + 1):
-            with self._frozen(), torch.enable_grad():
+            with frozen_weights(self.net), torch.enable_grad():
                 u = u.requires_grad_(True)
                 (grad,) = torch.autograd.grad(self.net(u).sum(), u)
             with torch.no_grad():

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
-from genplay.core.models.blocks import TensorAdam, channel_widths, resolution_plan
+from genplay.core.models.blocks import TensorAdam, channel_widths, frozen_weights, resolution_plan
 from genplay.core.registry import register
 
 
@@ -168,18 +168,15 @@ class GAN(GenerativeModel):
         target = (x * 2.0 - 1.0).repeat(restarts, 1, 1, 1)
         z = self.prior_sample(n * restarts, generator).requires_grad_(True)
         adam = TensorAdam(z, lr)
-        for p in self.generator.parameters():
-            p.requires_grad_(False)
         try:
-            for step in range(1, steps + 1):
-                err = (self.generator(z) - target).pow(2).mean(dim=(1, 2, 3))
-                loss = err + prior_weight * z.pow(2).mean(dim=1)
-                (grad,) = torch.autograd.grad(loss.sum(), z)
-                adam.step(z, grad)
-                best = loss.detach().view(restarts, n).argmin(dim=0)
-                chosen = z.detach().view(restarts, n, -1)[best, torch.arange(n)]
-                yield step, steps, chosen
+            with frozen_weights(self.generator):
+                for step in range(1, steps + 1):
+                    err = (self.generator(z) - target).pow(2).mean(dim=(1, 2, 3))
+                    loss = err + prior_weight * z.pow(2).mean(dim=1)
+                    (grad,) = torch.autograd.grad(loss.sum(), z)
+                    adam.step(z, grad)
+                    best = loss.detach().view(restarts, n).argmin(dim=0)
+                    chosen = z.detach().view(restarts, n, -1)[best, torch.arange(n)]
+                    yield step, steps, chosen
         finally:
-            for p in self.generator.parameters():
-                p.requires_grad_(True)
             self.train(was_training)

@@ -30,7 +30,7 @@ from genplay.core.events import Preview, Progress, Result, relay
 from genplay.core.images import prepare_for_model, to_float_chw, to_uint8_hwc
 from genplay.core.models import diffusion_samplers as samplers
 from genplay.core.models.base import Latent
-from genplay.core.models.blocks import TensorAdam
+from genplay.core.models.blocks import TensorAdam, frozen_weights
 
 MAX_CANDIDATES = 16
 DEFAULT_STRENGTH = 0.5
@@ -170,10 +170,7 @@ def fit_latents(model: Any, guides: torch.Tensor, z: torch.Tensor, strength: flo
     sigma = 0.05 + 0.5 * strength
     z = z.detach().clone().requires_grad_(True)
     adam = TensorAdam(z, lr)
-    frozen = [p for p in model.parameters() if p.requires_grad]
-    for p in frozen:
-        p.requires_grad_(False)
-    try:
+    with frozen_weights(model):
         for step in range(1, steps + 1):
             image = model.decode_continuous(z)
             seen = image if forward is None else forward(image)
@@ -184,9 +181,6 @@ def fit_latents(model: Any, guides: torch.Tensor, z: torch.Tensor, strength: flo
             yield Progress(step, steps, message=message)
             if step % 10 == 0 and step < steps:
                 yield Preview(step, to_uint8_hwc(image.detach().clamp(0, 1).cpu().numpy()))
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
     with torch.no_grad():
         yield Result(model.decode(z.detach()).clamp(0, 1).float().cpu().numpy())
 
