@@ -137,6 +137,16 @@ def _project(project: Projection | None, x: torch.Tensor, t: int) -> torch.Tenso
     return x if project is None else project(x, t)
 
 
+def ddim_step(schedule: CosineSchedule, x0: torch.Tensor, eps: torch.Tensor, t: int, u: int,
+              eta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """DDIM's move from timestep t to u (-1: the clean image) given the network's
+    estimates: (the noiseless part of x_u, the std of the fresh noise to add to it)."""
+    ab_t, ab_u = schedule.ab(t), schedule.ab(u)
+    sigma = eta * ((1 - ab_u) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_u).sqrt()
+    x = ab_u.sqrt().to(x0) * x0 + _scalar((1 - ab_u - sigma**2).clamp(min=0).sqrt(), x0) * eps
+    return x, _scalar(sigma, x0)
+
+
 def ddim(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor, timesteps: list[int],
          eta: float = 0.0, generator: torch.Generator | None = None,
          project: Projection | None = None) -> Steps:
@@ -150,12 +160,10 @@ def ddim(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor, timesteps
         x = _project(project, x, t)
         x0, eps = denoise(x, _t(t, x))
         u = timesteps[i + 1] if i + 1 < n else -1
-        ab_t, ab_u = schedule.ab(t), schedule.ab(u)
-        sigma = eta * ((1 - ab_u) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_u).sqrt()
-        x = ab_u.sqrt().to(x) * x0 + _scalar((1 - ab_u - sigma**2).clamp(min=0).sqrt(), x) * eps
+        x, sigma = ddim_step(schedule, x0, eps, t, u, eta)
         if eta > 0 and u >= 0:
             noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            x = x + _scalar(sigma, x) * noise
+            x = x + sigma * noise
         if i + 1 < n:
             yield i + 1, n, x0
     yield n, n, _project(project, x, -1)

@@ -66,15 +66,12 @@ def restore_steps(model, correct: Correction, generators: Sequence[torch.Generat
         x0, eps = denoise(x, torch.full((n,), t, dtype=torch.long, device=x.device))
         image = correct((x0 + 1) / 2)
         x0 = image * 2 - 1
-        # The DDIM step of diffusion_samplers.ddim, from the corrected x0; the last step
-        # (u = -1, the clean image) returns x0 itself.
+        # DDIM's step from the corrected x0; the last step (u = -1, the clean image)
+        # returns x0 itself.
         u = timesteps[i + 1] if i + 1 < total else -1
-        ab_t, ab_u = schedule.ab(t), schedule.ab(u)
-        sigma = eta * ((1 - ab_u) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_u).sqrt()
-        x = (ab_u.sqrt().to(x) * x0
-             + (1 - ab_u - sigma**2).clamp(min=0).sqrt().to(x) * eps)
+        x, sigma = samplers.ddim_step(schedule, x0, eps, t, u, eta)
         if eta > 0 and u >= 0:
-            x = x + sigma.to(x) * _noise(generators, model.image_shape, x.device)
+            x = x + sigma * _noise(generators, model.image_shape, x.device)
         yield Progress(i + 1, total, message=message)
         if preview_every and (i + 1) % preview_every == 0 and i + 1 < total:
             yield Preview(i + 1, to_uint8_hwc(image.clamp(0, 1).cpu().numpy()))
