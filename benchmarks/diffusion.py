@@ -2,13 +2,17 @@
 
     python -m benchmarks.diffusion CHECKPOINT [--samples 500] [--sketches 500]
         [--baseline vae-mnist ...] [--threads T] [--json benchmarks/results/diffusion-NAME.json]
+        [--rows dpmpp-sde:20 ...]
 
 Samplers: FID and KID (genplay's own feature net, against the whole test split) of
 `--samples` unconditional images from DDPM (1000 steps), DDIM (10, 20, 50) and
-DPM-Solver++(2M) (10, 20), each with its seconds per 64 images; beside them the
-real-vs-real floor, the same figures for that many training images. Every row uses
-the same number of images, so the rows compare with each other (FID grows as the
-number of images shrinks; the floor shows by how much).
+DPM-Solver++(2M) (10, 20), the ODE solver and its SDE form, each with its seconds per
+64 images; beside them the real-vs-real floor, the same figures for that many
+training images. Every row uses the same number of images, so the rows compare with
+each other (FID grows as the number of images shrinks; the floor shows by how much).
+Every row is seeded, so a row measured again gives the same figures: `--rows` measures
+only the rows named and puts them into the `--json` file already there (same
+checkpoint, seed and image count, else it stops), keeping the rest of its figures.
 
 Sketches: the first `--sketches` test images are turned into sketches (the edges of
 the image, or for digits the skeleton of the ink redrawn with a pen, light on black)
@@ -23,9 +27,11 @@ by the `--baseline` checkpoints (VAE, GAN) at the default strength.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,7 +48,8 @@ from genplay.core.ops.sampling import sample_images
 from genplay.core.ops.sketch import DEFAULT_STRENGTH, fit_latents
 
 SAMPLER_ROWS = [("ddpm", 1000), ("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpmpp", 10),
-                ("dpmpp", 20)]
+                ("dpmpp", 20), ("dpmpp-sde", 10), ("dpmpp-sde", 20)]
+RATIO_SAMPLERS = ("dpmpp", "dpmpp-sde")  # each one's FID at 20 steps over DDPM's at 1000
 STRENGTHS = (0.3, DEFAULT_STRENGTH, 0.7)
 SKETCH_STEPS = 20  # a full schedule's steps: strength 0.5 runs 10
 TARGET_RATIO = 1.2  # DPM-Solver++ at 20 steps within 1.2x of the 1000-step FID
@@ -148,9 +155,10 @@ class _Judge:
         return float((logits.argmax(dim=1) == labels).float().mean())
 
 
-def sampler_table(model, judge: _Judge, n: int, seed: int) -> list[dict[str, Any]]:
+def sampler_table(model, judge: _Judge, n: int, seed: int,
+                  which: list[tuple[str, int]] = SAMPLER_ROWS) -> list[dict[str, Any]]:
     rows = []
-    for sampler, steps in SAMPLER_ROWS:
+    for sampler, steps in which:
         steps = min(steps, model.config.timesteps)  # a model trained on fewer timesteps
         _log(f"  {sampler} {steps} steps: {n} images")
         start = time.perf_counter()
@@ -226,9 +234,12 @@ def format_tables(result: dict[str, Any]) -> str:
                      f"{r['seconds_per_64']:.1f} |")
     floor = result["floor"]
     lines.append(f"| real training images | – | {floor['fid']:.2f} | {floor['kid']:.4f} | – |")
-    if result.get("dpmpp20_over_ddpm1000") is not None:
-        lines += ["", f"DPM-Solver++ 20 steps / DDPM 1000 steps FID: "
-                      f"{result['dpmpp20_over_ddpm1000']:.3f} (target <= {TARGET_RATIO})"]
+    ratios = result.get("over_ddpm1000") or {}
+    if ratios:
+        lines.append("")
+    for sampler, ratio in ratios.items():
+        lines.append(f"{sampler} 20 steps / ddpm 1000 steps FID: {ratio:.3f} "
+                     f"(target <= {TARGET_RATIO})")
     if result.get("sketch"):
         lines += ["", f"# sketches ({result['sketches']} test images, drawn as "
                       f"{result['sketch_style']})", "",
@@ -244,6 +255,38 @@ def format_tables(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _parse_row(text: str) -> tuple[str, int]:
+    sampler, _, steps = text.partition(":")
+    if (sampler, int(steps or 0)) not in SAMPLER_ROWS:
+        raise SystemExit(f"--rows {text}: not a row of the table "
+                         f"({', '.join(f'{a}:{b}' for a, b in SAMPLER_ROWS)})")
+    return sampler, int(steps)
+
+
+def _merge_base(path: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The figures of an earlier run at path, with this run's description: only when
+    they measured the same checkpoint the same way, so the rows compare."""
+    try:
+        before = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"--rows needs the earlier results in {path}: {err}") from None
+    for key in ("checkpoint_hash", "samples", "seed", "feature_net"):
+        if before.get(key) != result[key]:
+            raise SystemExit(f"{path} measured {key} {before.get(key)!r}, this run "
+                             f"{result[key]!r}: measure all rows again instead")
+    before.pop("dpmpp20_over_ddpm1000", None)  # the name of the ratio before it had two
+    return {**before, **result}
+
+
+def _ratios(model, rows: list[dict[str, Any]]) -> dict[str, float]:
+    full = min(1000, model.config.timesteps)
+    by = {(r["sampler"], r["steps"]): r["fid"] for r in rows}
+    if ("ddpm", full) not in by:
+        return {}
+    return {s: by[(s, min(20, full))] / by[("ddpm", full)]
+            for s in RATIO_SAMPLERS if (s, min(20, full)) in by}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint")
@@ -254,6 +297,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--style", choices=sorted(STYLES),
                         help="how test images become sketches (default: strokes for mnist, "
                              "edges otherwise)")
+    parser.add_argument("--rows", action="append", default=[], metavar="SAMPLER:STEPS",
+                        help="measure only this sampler row and merge it into --json")
     parser.add_argument("--no-samplers", action="store_true")
     parser.add_argument("--no-sketches", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
@@ -271,16 +316,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "genplay_version": __version__, "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
     }
-    if not args.no_samplers:
+    if args.rows:
+        if not args.json:
+            parser.error("--rows merges into the results of --json")
+        result = _merge_base(args.json, result)
+        which = [_parse_row(text) for text in args.rows]
+        _log(f"{info.name}: sampler rows {', '.join(args.rows)}")
+        fresh = {(r["sampler"], r["steps"]): r
+                 for r in sampler_table(model, judge, args.samples, args.seed, which)}
+        old = [(r["sampler"], r["steps"]) for r in result["samplers"]]
+        result["samplers"] = ([fresh.pop(key, r) for key, r in zip(old, result["samplers"])]
+                              + list(fresh.values()))
+        result["over_ddpm1000"] = _ratios(model, result["samplers"])
+    elif not args.no_samplers:
         _log(f"{info.name}: samplers")
         result["samplers"] = sampler_table(model, judge, args.samples, args.seed)
         result["floor"] = judge.floor(args.samples)
-        full = min(1000, model.config.timesteps)
-        by = {(r["sampler"], r["steps"]): r["fid"] for r in result["samplers"]}
-        result["dpmpp20_over_ddpm1000"] = by[("dpmpp", min(20, full))] / by[("ddpm", full)]
+        result["over_ddpm1000"] = _ratios(model, result["samplers"])
     else:
         result["samplers"], result["floor"] = [], {"fid": float("nan"), "kid": float("nan")}
-    if not args.no_sketches:
+    if args.rows and args.no_sketches:
+        pass  # the sketch figures of the file stay as they were
+    elif not args.no_sketches:
         _log(f"{info.name}: sketches")
         result["sketch_style"] = args.style or default_style(info.dataset)
         result["sketch"] = sketch_table(model, judge, args.sketches, args.seed, args.baseline,

@@ -35,7 +35,8 @@ def test_tables_and_json(setup, tmp_path, capsys):
     printed = capsys.readouterr().out
     # the tiny model has 50 timesteps: the "1000-step" row runs all 50
     assert [(r["sampler"], r["steps"]) for r in result["samplers"]] == [
-        ("ddpm", 50), ("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpmpp", 10), ("dpmpp", 20)]
+        ("ddpm", 50), ("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpmpp", 10), ("dpmpp", 20),
+        ("dpmpp-sde", 10), ("dpmpp-sde", 20)]
     assert all(r["seconds_per_64"] > 0 and r["fid"] >= 0 for r in result["samplers"])
     assert result["sketch_style"] == "strokes"  # digits are drawn, not outlined
     methods = [r["method"] for r in result["sketch"]]
@@ -43,8 +44,27 @@ def test_tables_and_json(setup, tmp_path, capsys):
     raw = result["sketch"][0]
     assert raw["rms_to_sketch"] == 0.0 and 0.0 <= raw["class_agreement"] <= 1.0
     assert json.loads(out.read_text())["model"] == "diffusion-mnist"
-    assert "DPM-Solver++ 20 steps / DDPM 1000 steps FID" in printed
+    by = {(r["sampler"], r["steps"]): r["fid"] for r in result["samplers"]}
+    assert result["over_ddpm1000"]["dpmpp-sde"] == pytest.approx(
+        by[("dpmpp-sde", 20)] / by[("ddpm", 50)])
+    assert "dpmpp-sde 20 steps / ddpm 1000 steps FID" in printed
     assert out.with_suffix(".txt").read_text().strip() == printed.strip()
+
+
+def test_rows_are_measured_again_into_the_results_of_the_same_checkpoint(setup, tmp_path):
+    root, ckpts = setup
+    out = tmp_path / "diffusion.json"
+    common = ["--samples", "6", "--threads", "1", "--data-root", str(root), "--json", str(out)]
+    first = diffusion.main([str(ckpts / "diffusion-mnist"), "--sketches", "4", *common])
+    again = diffusion.main([str(ckpts / "diffusion-mnist"), "--rows", "dpmpp-sde:20",
+                            "--no-sketches", *common])
+    # a seeded row measured again gives the same FID; the other rows and the sketches stay
+    assert [r["fid"] for r in again["samplers"]] == [r["fid"] for r in first["samplers"]]
+    assert again["sketch"] == first["sketch"] and again["floor"] == first["floor"]
+    assert json.loads(out.read_text())["over_ddpm1000"] == again["over_ddpm1000"]
+    with pytest.raises(SystemExit, match="samples"):
+        diffusion.main([str(ckpts / "diffusion-mnist"), "--rows", "dpmpp:20", "--no-sketches",
+                        *common[:-2], "--json", str(out), "--samples", "5"])
 
 
 def test_sketch_styles_make_light_strokes_on_black():

