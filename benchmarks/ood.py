@@ -6,8 +6,10 @@
 Every checkpoint with a density trained on fashion-mnist or mnist scores the test split
 of its own dataset (inliers) and of the other one (outliers) by every outlier score it
 can compute. Prints one row per model: the mean bits/dim of both splits (a Fashion-MNIST
-model famously gives digits the lower bits/dim), the AUROC of each score (1 = outliers
-always score higher, 0.5 = chance, near 0 = inverted) and the scoring speed.
+model famously gives digits the lower bits/dim; an energy model, which has no bits/dim,
+shows its mean energy in brackets and is scored by its energy), the AUROC of each
+score (1 = outliers always score higher, 0.5 = chance, near 0 = inverted) and the
+scoring speed.
 
 Nothing about the outliers is fitted: the typicality score's centre is the mean bits/dim
 stored with the checkpoint's reference scores (`genplay eval --scores-only`), else the
@@ -102,6 +104,10 @@ def _images_per_s(model, images: np.ndarray, methods: list[str],
     return len(images) / (time.perf_counter() - start)
 
 
+def _mean(scores: dict[str, np.ndarray], method: str) -> float | None:
+    return float(scores[method].mean()) if method in scores else None
+
+
 def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray,
                   out_images: np.ndarray) -> dict[str, Any]:
     """AUROC of every score this model has, the mean bits/dim of both splits, and speed."""
@@ -134,7 +140,9 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
         "checkpoint_hash": checkpoints.weights_hash(info.path),
         "in_dataset": in_dataset, "out_dataset": out_dataset,
         "in_images": len(in_images), "out_images": len(out_images),
-        "in_bpd": float(in_scores["bpd"].mean()), "out_bpd": float(out_scores["bpd"].mean()),
+        # an energy model has no bits/dim: its rows show the mean energy of both splits
+        "in_bpd": _mean(in_scores, "bpd"), "out_bpd": _mean(out_scores, "bpd"),
+        "in_energy": _mean(in_scores, "energy"), "out_energy": _mean(out_scores, "energy"),
         "methods": methods, "skipped_methods": skipped_methods,
         "auroc": aurocs, "best_method": max(aurocs, key=aurocs.get),
         "typical_bpd": typical, "typical_bpd_source": source, "typical_bpd_note": note,
@@ -190,12 +198,12 @@ def header_line(result: dict[str, Any]) -> str:
 def format_table(result: dict[str, Any]) -> str:
     """One markdown table, a row per (model, direction); '–' where a model lacks a score."""
     methods = result["methods"]
-    columns = (["model", "family", "in -> out", "in bpd", "out bpd"]
+    columns = (["model", "family", "in -> out", "in bpd (energy)", "out bpd (energy)"]
                + [f"AUROC {m}" for m in methods] + ["img/s (bpd)", "img/s (all)"])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in result["rows"]:
         cells = [r["model"], r["family"], f"{r['in_dataset']} -> {r['out_dataset']}",
-                 f"{r['in_bpd']:.3f}", f"{r['out_bpd']:.3f}"]
+                 _level(r, "in"), _level(r, "out")]
         for m in methods:
             value = r["auroc"].get(m)
             text = "–" if value is None else f"{value:.3f}"
@@ -203,6 +211,14 @@ def format_table(result: dict[str, Any]) -> str:
         cells += [f"{r['images_per_s']:.0f}", f"{r['images_per_s_all']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _level(row: dict[str, Any], split: str) -> str:
+    """Mean bits/dim of a split, or for an energy model its mean energy in brackets."""
+    if row.get(f"{split}_bpd") is not None:
+        return f"{row[f'{split}_bpd']:.3f}"
+    energy = row.get(f"{split}_energy")
+    return "–" if energy is None else f"({energy:.3f})"
 
 
 def format_speed_table(result: dict[str, Any]) -> str:
@@ -227,8 +243,9 @@ def notes(result: dict[str, Any]) -> list[str]:
     for r in result["rows"]:
         if r["speed_method"] != "bpd":
             lines.append(f"{r['model']}: img/s (bpd) is of the {r['speed_method']} score")
-        lines.append(f"{r['model']}: typical bpd {r['typical_bpd']:.3f} from the "
-                     f"{r['typical_bpd_source']}, {r['in_images']} in / {r['out_images']} out "
+        typical = ("no typical bpd (an energy model)" if r["typical_bpd"] is None else
+                   f"typical bpd {r['typical_bpd']:.3f} from the {r['typical_bpd_source']}")
+        lines.append(f"{r['model']}: {typical}, {r['in_images']} in / {r['out_images']} out "
                      "test images")
         for method, why in r["skipped_methods"].items():
             lines.append(f"{r['model']}: no {method} score: {why}")

@@ -116,3 +116,20 @@ def test_missing_or_conflated_datasets_are_skipped_not_fatal(ckpt_dir, tmp_path,
     reasons = {s["model"]: s["reason"] for s in result["skipped"]}
     assert "same folder" in reasons["vae-fashion-mnist"]
     assert "same folder" in reasons["pixelcnn-mnist"]
+
+
+def test_an_energy_model_gets_an_energy_row_without_bits_per_dim(tmp_path, capsys):
+    root = tmp_path / "data"
+    make_idx_dataset(root / "fashion-mnist", seed=0)
+    make_idx_dataset(root / "mnist", seed=1)
+    ckpts = tmp_path / "checkpoints"
+    model = registry.build("ebm", **TINY_CONFIGS["ebm"]).eval()
+    checkpoints.save(model, ckpts / "ebm-mnist", dataset="mnist", recipe="test")
+    ood.main(["--dir", str(ckpts), "--limit", "6", "--threads", "1", "--data-root", str(root)])
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| ebm-mnist"))
+    cells = row.split(" | ")
+    assert cells[3].startswith("(") and cells[4].startswith("(")  # mean energies, no bpd
+    assert cells[5 + list(outliers.METHODS).index("bpd")] == "–"
+    assert "**" in cells[5 + list(outliers.METHODS).index("energy")]  # its only score
+    assert "ebm-mnist: no typical bpd (an energy model)" in out

@@ -40,15 +40,19 @@ from genplay.core.registry import register
 
 @dataclass(frozen=True)
 class EBMConfig(ModelConfig):
-    features: int = 32  # width of the first conv layer; doubles per halving, up to 4x
-    langevin_steps: int = 40  # SGLD steps per training batch
-    sample_steps: int = 80  # default SGLD steps when sampling from noise
+    features: int = 16  # width of the first conv layer; doubles per halving, up to 4x
+    langevin_steps: int = 30  # SGLD steps per training batch
+    sample_steps: int = 200  # default SGLD steps when sampling from noise
     step_size: float = 10.0  # multiplies dE/du in the SGLD update
-    grad_clamp: float = 0.03  # per-pixel clamp of step_size * dE/du, the largest move a step makes
+    # Per-pixel clamp of step_size * dE/du: the largest move a step makes, in [-1, 1] units.
+    # 0.3 (a clamp of 0.03 on the gradient itself, as Du & Mordatch's code has it): with 0.03
+    # the chains crept, the negatives stayed near noise, and the energy learnt only "noise
+    # is unlikely" (Fashion-MNIST samples were noise-textured blobs after 1,900 steps).
+    grad_clamp: float = 0.3
     noise: float = 0.005  # std of the Gaussian noise added at every SGLD step
     buffer_size: int = 10000  # persistent chains kept between batches
     reinit: float = 0.05  # chance a chain restarts from uniform noise
-    alpha: float = 1.0  # weight of the E(x+)^2 + E(x-)^2 regulariser
+    alpha: float = 0.1  # weight of the E(x+)^2 + E(x-)^2 regulariser
     data_noise: float = 0.005  # Gaussian noise on the data, so E need not be sharp at 8-bit levels
     grad_clip: float = 0.1  # max norm of the parameter gradient
     spectral_norm: bool = False  # spectral normalisation of every layer
