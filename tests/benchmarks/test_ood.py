@@ -125,7 +125,8 @@ def test_an_energy_model_gets_an_energy_row_without_bits_per_dim(tmp_path, capsy
     ckpts = tmp_path / "checkpoints"
     model = registry.build("ebm", **TINY_CONFIGS["ebm"]).eval()
     checkpoints.save(model, ckpts / "ebm-mnist", dataset="mnist", recipe="test")
-    ood.main(["--dir", str(ckpts), "--limit", "6", "--threads", "1", "--data-root", str(root)])
+    ood.main(["--dir", str(ckpts), "--limit", "6", "--threads", "1", "--data-root", str(root),
+              "--json", str(tmp_path / "ood.json")])
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| ebm-mnist"))
     cells = row.split(" | ")
