@@ -153,14 +153,18 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
 
 
 def run(directory: str | Path, limit: int | None = None, data_root: str | None = None,
-        threads: int | None = None) -> dict[str, Any]:
-    """Measures every density checkpoint of fashion-mnist or mnist below directory."""
+        threads: int | None = None, only: set[str] | None = None) -> dict[str, Any]:
+    """Measures every density checkpoint of fashion-mnist or mnist below directory (or
+    those named in `only`)."""
     threads = runtime.set_threads(threads)
     found, broken = checkpoints.scan(directory)
-    skipped = [{"model": Path(folder).name, "reason": reason} for folder, reason in broken]
+    skipped = [{"model": Path(folder).name, "reason": reason} for folder, reason in broken
+               if only is None or Path(folder).name in only]
     datasets = _Datasets(data_root, limit)
     rows = []
     for info in found:
+        if only is not None and info.name not in only:
+            continue
         if "density" not in info.capabilities:
             continue
         if info.dataset not in OUT_DATASET:
@@ -253,6 +257,23 @@ def notes(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def merge_rows(path: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """The results at path with this run's rows (and skips) in place of the same models'.
+    Only results measured the same way (threads, limit) take rows from another run."""
+    try:
+        before = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"--models needs the earlier results in {path}: {err}") from None
+    for key in ("threads", "limit"):
+        if before.get(key) != result[key]:
+            raise SystemExit(f"{path} was measured with {key} {before.get(key)!r}, this run "
+                             f"with {result[key]!r}: measure every model again instead")
+    names = {r["model"] for r in result["rows"]} | {s["model"] for s in result["skipped"]}
+    rows = [r for r in before["rows"] if r["model"] not in names] + result["rows"]
+    skipped = [s for s in before["skipped"] if s["model"] not in names] + result["skipped"]
+    return {**result, "rows": sorted(rows, key=lambda r: r["model"]), "skipped": skipped}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dir", default=str(checkpoints.default_checkpoint_dir()))
@@ -262,10 +283,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", default="benchmarks/results/ood.json")
     parser.add_argument("--data-root", default=None,
                         help="a folder holding fashion-mnist/ and mnist/")
+    parser.add_argument("--models", help="measure only these checkpoints (comma-separated "
+                        "names) and put their rows into the --json results already there")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
-    result = run(args.dir, args.limit, args.data_root, args.threads)
+    only = set(args.models.split(",")) if args.models else None
+    result = run(args.dir, args.limit, args.data_root, args.threads, only)
+    if only is not None:
+        result = merge_rows(Path(args.json), result)
     print(header_line(result))
     print()
     print(format_table(result))

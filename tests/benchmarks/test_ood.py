@@ -118,15 +118,21 @@ def test_missing_or_conflated_datasets_are_skipped_not_fatal(ckpt_dir, tmp_path,
     assert "same folder" in reasons["pixelcnn-mnist"]
 
 
-def test_an_energy_model_gets_an_energy_row_without_bits_per_dim(tmp_path, capsys):
+def test_an_energy_model_gets_an_energy_row_merged_into_earlier_results(tmp_path, capsys):
     root = tmp_path / "data"
     make_idx_dataset(root / "fashion-mnist", seed=0)
     make_idx_dataset(root / "mnist", seed=1)
     ckpts = tmp_path / "checkpoints"
-    model = registry.build("ebm", **TINY_CONFIGS["ebm"]).eval()
-    checkpoints.save(model, ckpts / "ebm-mnist", dataset="mnist", recipe="test")
-    ood.main(["--dir", str(ckpts), "--limit", "6", "--threads", "1", "--data-root", str(root),
-              "--json", str(tmp_path / "ood.json")])
+    vae = registry.build("vae", **TINY_CONFIGS["vae"]).eval()
+    checkpoints.save(vae, ckpts / "vae-fashion-mnist", dataset="fashion-mnist", recipe="test")
+    common = ["--dir", str(ckpts), "--limit", "6", "--threads", "1", "--data-root", str(root),
+              "--json", str(tmp_path / "ood.json")]
+    ood.main(common)
+    first = json.loads((tmp_path / "ood.json").read_text())
+    ebm = registry.build("ebm", **TINY_CONFIGS["ebm"]).eval()
+    checkpoints.save(ebm, ckpts / "ebm-mnist", dataset="mnist", recipe="test")
+    capsys.readouterr()
+    ood.main([*common, "--models", "ebm-mnist"])
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| ebm-mnist"))
     cells = row.split(" | ")
@@ -134,3 +140,8 @@ def test_an_energy_model_gets_an_energy_row_without_bits_per_dim(tmp_path, capsy
     assert cells[5 + list(outliers.METHODS).index("bpd")] == "–"
     assert "**" in cells[5 + list(outliers.METHODS).index("energy")]  # its only score
     assert "ebm-mnist: no typical bpd (an energy model)" in out
+    merged = json.loads((tmp_path / "ood.json").read_text())
+    assert [r["model"] for r in merged["rows"]] == ["ebm-mnist", "vae-fashion-mnist"]
+    assert merged["rows"][1] == first["rows"][0]  # measured before, kept as it was
+    with pytest.raises(SystemExit, match="threads"):
+        ood.main([*common[:5], "2", *common[6:], "--models", "ebm-mnist"])
