@@ -98,7 +98,8 @@ def cmd_sketch(args: argparse.Namespace) -> int:
     if method is None:
         raise GenplayError(f"{info.name} ({info.family}) cannot make images from a sketch")
     opts = _method_options(args, model, info, method == "sdedit", {"steps"},
-                           "fits a latent to the sketch")
+                           "runs Langevin dynamics from the sketch" if method == "langevin"
+                           else "fits a latent to the sketch")
     guide = _load_guide(model, args.sketch, args.invert)
     result = run_with_bar(sketch_images(model, guide, n=args.n, seed=args.seed,
                                         strength=args.strength, **opts), "sketch")
@@ -206,7 +207,8 @@ def _upscale_folder(args: argparse.Namespace, model, source: Path, method: str,
 
 # --- parser ----------------------------------------------------------------------------------
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sketch", help="images that follow a drawing (SDEdit or latent fitting)")
+    p = sub.add_parser("sketch", help="images that follow a drawing (SDEdit, Langevin dynamics "
+                                      "or latent fitting)")
     p.add_argument("checkpoint")
     p.add_argument("sketch", help="the drawing: light lines on dark, or dark on light")
     p.add_argument("--strength", type=float, default=0.5,
@@ -214,7 +216,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=4, help="candidates, 1 to 16")
     p.add_argument("--seed", type=int, default=0)
     add_diffusion_options(p, "diffusion: steps of a full schedule (strength 0.5 runs half); "
-                             "others: latent-fitting steps (default 150)")
+                             "energy-based: Langevin steps (default half its sampling "
+                             "steps); others: latent-fitting steps (default 150)")
     _add_image_outputs(p, "drawing")
     p.set_defaults(func=cmd_sketch)
 

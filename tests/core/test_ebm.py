@@ -24,7 +24,7 @@ def tiny(**overrides):
 
 def test_capabilities_and_unnormalised_density():
     model = tiny()
-    assert capabilities_of(registry.get("ebm")) == ["sampler", "density"]
+    assert capabilities_of(registry.get("ebm")) == ["sampler", "density", "conditional"]
     assert not is_normalised(model)
 
 

@@ -1,4 +1,5 @@
-"""ops.sketch: images from a sketch by capability (SDEdit or latent fitting) and inpainting."""
+"""ops.sketch: images from a sketch by capability (SDEdit, Langevin dynamics or latent
+fitting) and inpainting."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def bar_guide() -> torch.Tensor:
 
 def test_the_method_follows_capabilities():
     assert sketch_method(tiny("diffusion")) == "sdedit"
+    assert sketch_method(tiny("ebm")) == "langevin"
     for family in ("vae", "gan", "flow"):
         assert sketch_method(tiny(family)) == "latent"
     assert sketch_method(tiny("pixelcnn")) is None
@@ -62,6 +64,26 @@ def test_sdedit_candidates_are_seeded_per_candidate():
     np.testing.assert_array_equal(ddpm2.value, ddpm3.value[:2])
     same = result(sketch_images(model, bar_guide(), n=1, seed=5, strength=0.0)).value
     np.testing.assert_array_equal(same[0], bar_guide()[0].numpy())
+
+
+def test_energy_models_run_langevin_chains_from_the_sketch_seeded_per_candidate():
+    model = tiny("ebm")
+    guide = bar_guide()
+    events = list(sketch_images(model, guide, n=3, seed=2, strength=0.3, steps=5))
+    three = result(events)
+    assert three.value.shape == (3, 1, 8, 8) and three.summary["method"] == "langevin"
+    assert any(isinstance(e, Preview) for e in events)
+    two = result(sketch_images(model, guide, n=2, seed=2, strength=0.3, steps=5)).value
+    np.testing.assert_array_equal(two, three.value[:2])  # more candidates keep the first
+    assert not np.array_equal(three.value[0], three.value[1])
+    # a weak strength keeps the drawing's shape: nearer the sketch than a chain from noise
+    from_noise = model.sample(1, torch.Generator().manual_seed(2), steps=5)
+    near = float(((torch.from_numpy(three.value) - guide) ** 2).mean())
+    assert near < float(((from_noise - guide) ** 2).mean())
+    same = result(sketch_images(model, guide, n=1, strength=0.0)).value
+    np.testing.assert_array_equal(same[0], guide[0].numpy())
+    with pytest.raises(GenplayError, match="not understood by Langevin"):
+        list(sketch_images(model, guide, sampler="ddim"))
 
 
 @pytest.mark.parametrize("family", ["vae", "gan", "flow"])

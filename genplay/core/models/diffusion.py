@@ -397,6 +397,8 @@ class Diffusion(GenerativeModel):
         yield from samplers.invert(denoise, self.schedule, x * 2 - 1, timesteps)
 
     # --- Conditional: SDEdit and inpainting -----------------------------------------------------
+    condition_method = "sdedit"  # how ops.sketch names what condition_steps does
+
     def condition_steps(self, guide: torch.Tensor, strength: float,
                         generator: torch.Generator | None = None,
                         noise: torch.Tensor | None = None,

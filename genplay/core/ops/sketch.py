@@ -5,6 +5,9 @@ The method follows the model's capabilities, not its family:
 - Conditional models with ``condition_steps`` (diffusion) use SDEdit: the sketch is
   noised to the level `strength` and denoised, once per candidate, each candidate
   with its own seeded noise.
+- Energy-based models (``condition_method = "langevin"``) mix the sketch with uniform
+  noise in the proportion `strength` and run Langevin dynamics from there, one chain
+  per candidate with its own seeded noise.
 - Latent models (VAE, GAN, flow) fit a latent per candidate: starting from a seeded
   prior sample, gradient descent on
       |decode(z) - sketch|^2 / (2 sigma^2) + |z|^2 / 2,
@@ -38,9 +41,10 @@ FIT_STEPS = 150  # latent-fitting steps for models without SDEdit
 
 
 def sketch_method(model: Any) -> str | None:
-    """"sdedit", "latent" or None (the model cannot turn sketches into images)."""
+    """"sdedit", "langevin", "latent" or None (the model cannot turn sketches into
+    images)."""
     if hasattr(model, "condition_steps"):
-        return "sdedit"
+        return getattr(model, "condition_method", "sdedit")
     if isinstance(model, Latent) and hasattr(model, "decode_continuous"):
         return "latent"
     return None
@@ -89,12 +93,22 @@ def sketch_images(model: Any, guide: torch.Tensor, n: int = 4, seed: int = 0,
     method = sketch_method(model)
     if method is None:
         raise GenplayError("this model cannot make images from a sketch: it needs SDEdit "
-                           "(diffusion) or a latent space (VAE, GAN, flow)")
+                           "(diffusion), Langevin dynamics (energy-based) or a latent space "
+                           "(VAE, GAN, flow)")
     if not 0.0 <= strength <= 1.0:
         raise GenplayError(f"strength must be from 0 to 1, not {strength}")
     guide = _one_input(model, guide, n, "sketch", "candidates")
     if method == "sdedit":
         events = _sdedit(model, guide, n, seed, strength, opts)
+    elif method == "langevin":
+        unknown = sorted(set(opts) - {"steps", "step_size", "noise"})
+        if unknown:
+            raise GenplayError(f"option {unknown[0]!r} is not understood by Langevin "
+                               "dynamics (its options: steps, step_size, noise)")
+        events = _one_at_a_time(
+            n, seed, model.device, "candidate",
+            lambda generator: model.condition_steps(guide, strength, generator=generator,
+                                                    **opts))
     else:
         events = _fit_latents(model, guide, n, seed, strength, dict(opts))  # it pops
     result = yield from relay(events)

@@ -54,11 +54,17 @@ def _facts(model) -> dict[str, Any]:
 
     options = {o.name: o for o in model.sample_options()} if isinstance(model, Sampler) else {}
     method = sketch_method(model)
+    if method == "sdedit":
+        steps = (int(options["steps"].default), 200)  # a whole schedule's
+    elif method == "langevin":
+        steps = (max(1, model.config.sample_steps // 2), 1000)  # condition_steps' default
+    else:
+        steps = (FIT_STEPS, 1000)
     return {
         "method": method,
         "shape": tuple(model.image_shape),
         "classes": list(options["class"].choices) if "class" in options else [],
-        "steps": (int(options["steps"].default), 200) if method == "sdedit" else (FIT_STEPS, 1000),
+        "steps": steps,
     }
 
 
@@ -163,8 +169,8 @@ class SketchPanel(AcceptsFileDrops, Panel):
         self._refresh_model_view()
 
     def accepts(self, capabilities: list[str]) -> bool:
-        # SDEdit needs Conditional; latent fitting needs a latent space (and decode_continuous,
-        # which every shipped latent family has).
+        # SDEdit and Langevin dynamics need Conditional; latent fitting needs a latent space
+        # (and decode_continuous, which every shipped latent family has).
         return "conditional" in capabilities or "latent" in capabilities
 
     # --- building ---------------------------------------------------------------------------
@@ -290,6 +296,10 @@ class SketchPanel(AcceptsFileDrops, Panel):
         if facts["method"] == "sdedit":
             self.steps.setToolTip("Steps of a whole denoising schedule; strength 0.5 runs half")
             how = "SDEdit: your drawing is noised to the strength's level, then denoised."
+        elif facts["method"] == "langevin":
+            self.steps.setToolTip("Langevin steps from your drawing mixed with noise")
+            how = ("Langevin dynamics: your drawing, mixed with as much noise as the "
+                   "strength says, drifts towards images the energy model finds likely.")
         else:
             self.steps.setToolTip("Gradient steps fitting each candidate's latent to the drawing")
             how = ("Latent fitting: each candidate's latent is moved until its image matches "
