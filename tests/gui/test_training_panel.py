@@ -2,8 +2,8 @@
 watched, paused, resumed, stopped, continued from its checkpoint and used.
 
 Spawning the training child costs a second or two (a fresh interpreter importing torch), so
-the whole file starts three processes: the run, its continuation after Stop, and one
-that fails.
+the whole file starts five processes: the run, its continuation after Stop, one that
+fails, and one killed after a save and then resumed as if in a later session.
 """
 
 from __future__ import annotations
@@ -165,3 +165,73 @@ def test_a_run_that_fails_in_its_process_says_why_and_keeps_the_details(qtbot, p
     assert "no_such_field" in panel.status_label.text()
     assert not panel.details_button.isHidden() and "no_such_field" in panel._details
     assert panel.start_button.isEnabled() and not panel.is_running()  # ready for another go
+
+
+def test_a_crashed_run_and_one_from_an_earlier_session_resume_from_their_last_save(
+        qtbot, panel, tmp_path):
+    panel.config_overrides = dict(TINY_CONFIGS["vae"])
+    panel.family_combo.setCurrentText("vae")
+    folder = image_folder(tmp_path / "mine")
+    panel.set_folder(folder)
+    qtbot.waitUntil(lambda: panel.data_view.pixels() is not None, timeout=20000)
+    name = panel.out_name.text()
+    assert not panel.resume_button.isEnabled()  # nothing saved under that name yet
+    panel.budget_unit.setCurrentText("epochs")
+    panel.budget_spin.setValue(1000)
+    assert panel.start()
+    assert not panel.budget_spin.isEnabled() and not panel.seed.isEnabled()  # fixed now
+
+    # a crash after a save: the run failed, and Resume goes on from the save
+    qtbot.waitUntil(lambda: any(line.startswith("saved step") for line in panel.log_lines),
+                    timeout=SLOW)
+    panel.process.kill()
+    qtbot.waitUntil(lambda: panel.state == "failed", timeout=SLOW)
+    assert panel.checkpoint is None and "Resume goes on" in panel.status_label.text()
+    assert panel.resume_button.isEnabled() and panel.budget_spin.isEnabled()
+
+    # as if in a later session: another family is shown, and the name is typed back in
+    panel.family_combo.setCurrentText("gan")
+    assert panel.out_name.text() != name and not panel.resume_button.isEnabled()
+    panel.out_name.setText(name)
+    assert panel.resume_button.isEnabled()
+    panel.budget_spin.setValue(2)
+    panel.resume_button.click()
+    assert panel.state == "starting"
+    run = panel.process.settings
+    assert run.resume and run.family == "vae" and Path(run.data) == folder.resolve()
+    assert run.out == panel.output_root / name
+    qtbot.waitUntil(lambda: panel.state in ("finished", "failed"), timeout=SLOW)
+    assert panel.state == "finished", panel.status_label.text()
+    assert panel.checkpoint == panel.output_root / name
+
+
+def test_the_loss_plot_names_its_curves_only_once_it_has_some_and_logs_positive_values(qtbot):
+    from genplay.gui.widgets.loss_plot import LossPlot
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    assert not plot.legend.isVisible() and not plot.curves
+    plot.add(1, {"loss": 2.0, "d_loss": -0.5})
+    plot.add(2, {"loss": 1.0, "d_loss": 0.25})
+    assert set(plot.curves) == {"loss", "d_loss"} and plot.legend.isVisible()
+    plot.set_log(True)
+    y = plot.curves["d_loss"].getData()[1]  # as drawn: log10, and no place for -0.5
+    assert np.isnan(y[0]) and np.isclose(y[1], np.log10(0.25))
+    assert plot.points("d_loss")[1].tolist() == [-0.5, 0.25]  # the data keep the value
+    assert plot.colour("loss") != plot.colour("d_loss") and plot.colour("kl") is None
+    plot.clear_curves()
+    assert not plot.curves and not plot.legend.isVisible() and plot.colour("loss") is None
+    outside = LossPlot(legend=False)  # the caller names the curves in their colours
+    qtbot.addWidget(outside)
+    outside.add(1, {"loss": 1.0})
+    assert outside.legend is None and outside.colour("loss") is not None
+
+
+def test_a_preview_of_large_images_shows_as_many_rows_as_fit_the_column(qtbot, panel, tmp_path):
+    folder = image_folder(tmp_path / "mine", n=20)
+    panel.size_combo.setCurrentIndex(panel.size_combo.findData(64))
+    panel.set_folder(folder)
+    qtbot.waitUntil(lambda: "64×64" in panel.data_caption.text(), timeout=20000)
+    assert panel.data_caption.text().startswith("12 images")  # 3 rows of 4
+    assert panel.data_view.pixels().shape[:2] == (3 * 65 + 1, 4 * 65 + 1)
+    assert panel.preview_every == 100 and panel.form.preview_spin.value() == 100

@@ -1,6 +1,11 @@
 """Training panel: train a new model of any family on a built-in dataset or a folder of
 one's own images, watch it learn, pause, stop, resume, and use the result.
 
+The panel is three pieces: what to train (``training_form.TrainingForm``: family, dataset
+and its preview, size, channels, budget, seed, where to save), how the run is going
+(``training_view.RunView``: curves, images/s and ETA, samples, validation), and, here,
+the run itself: the buttons, its state, and the child process that trains.
+
 The run goes on in a child process (``core.train_process.TrainingProcess``), never in the
 engine's thread: training takes seconds to hours, and the engine must stay free for the
 other panels. A QTimer polls the child's events every 100 ms without waiting, so the UI
@@ -13,108 +18,38 @@ cores busy, as ``runtime.choose_threads`` measures), and the engine is told to u
 rest; with a single core both get one thread and share it. When the run ends the engine
 goes back to its usual budget.
 
+Resume continues the run in the "Save as" folder from its last save: a run stopped or
+finished here, one that crashed, or one from an earlier session. It trains the family on
+the dataset and seed the folder records; only the budget comes from the form.
+
 The panel does not need the selected model; it only offers the new one to the picker.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QMessageBox,
-    QPushButton,
-    QSpinBox,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from genplay.core.events import Preview, Progress, Result, Saved, Validation
-from genplay.core.images import make_grid
-from genplay.gui.panels.base import Panel, seed_editor
-from genplay.gui.widgets.loss_plot import LossPlot
-from genplay.gui.widgets.pixel_view import PixelView
+from genplay.gui.panels.base import Panel
+from genplay.gui.panels.training_form import TrainingForm
+from genplay.gui.panels.training_view import RunView, format_seconds
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from genplay.core.checkpoints import CheckpointInfo
 
-# Helper networks that are not generative models of their own: "classifier" is the feature
-# net behind FID/KID and needs labelled data (a folder of one's own images has none).
-HELPER_FAMILIES = {"classifier"}
-FOLDER_ITEM = "Folder…"
-SIZES = (28, 32, 64)
 POLL_MS = 100
-PREVIEW_COUNT = 16
-PREVIEW_TRIES = 64  # files read at most for the dataset preview (unreadable ones skipped)
-PADDING = 2
 STATES = ("idle", "starting", "running", "paused", "stopping", "stopped", "finished", "failed")
+ACTIVE = ("starting", "running", "paused", "stopping")  # a child process is there
+ENDED = ("idle", "stopped", "finished", "failed")  # none is: a run may start
 
 
 # --- jobs (run in the engine's thread) ------------------------------------------------------
-def _choices() -> tuple[list[str], list[str]]:
-    """The families and named datasets; asked of the engine thread, which has torch loaded."""
-    from genplay.core.data import dataset_names
-    from genplay.core.registry import families
-
-    return [f for f in families() if f not in HELPER_FAMILIES], dataset_names()
-
-
-def _dataset_preview(spec: str, size: int, channels: int) -> dict[str, Any]:
-    """A few images of a dataset as the model will see them: uint8 (N, size, size, C).
-
-    Cheap on purpose: a named dataset gives its first images (fitted alone, not all 60,000
-    of them), a folder its first readable files."""
-    from genplay.core import data
-    from genplay.core.errors import DatasetError, ImageError
-    from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model, with_channels
-
-    skipped: list[tuple[str, str]] = []
-    if spec == data.PHOTOS:
-        photos = [with_channels(p, channels) for p in data.load_photos("train").values()]
-        images = data.sample_patches(photos, PREVIEW_COUNT, size, seed=[0, 0]).numpy()
-        return {"images": images.transpose(0, 2, 3, 1), "files": None, "skipped": skipped}
-    if spec in data.dataset_names():
-        folder = data.find_dataset(spec, None, "train")
-        raw = data.load_idx(folder, "train", spec).images[:PREVIEW_COUNT]
-        images = data.fit_images(raw, size, channels).numpy()
-        return {"images": images.transpose(0, 2, 3, 1), "files": None, "skipped": skipped}
-    folder = Path(spec)
-    if not folder.is_dir():
-        raise DatasetError(f"{spec}: not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DatasetError(f"{folder}: no image files in it (looked for "
-                           f"{', '.join(IMAGE_SUFFIXES)})")
-    pictures = []
-    for path in files[:PREVIEW_TRIES]:
-        try:
-            pixels, _ = prepare_for_model(load_image(path), size=size, channels=channels,
-                                          invert=False)
-        except ImageError as exc:
-            skipped.append((str(path), str(exc)))
-            continue
-        pictures.append(pixels)
-        if len(pictures) == PREVIEW_COUNT:
-            break
-    if not pictures:
-        raise DatasetError(f"{folder}: none of the first {min(len(files), PREVIEW_TRIES)} "
-                           "image files could be read")
-    return {"images": np.stack(pictures), "files": len(files), "skipped": skipped}
-
-
 def _set_engine_threads(threads: int | None) -> int:
     from genplay.core import runtime
 
@@ -132,19 +67,8 @@ def _thread_budget() -> tuple[int, int]:
     return child, max(1, cores - child)
 
 
-def _format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "run"
+def _threads(n: int) -> str:
+    return f"{n} thread{'s' if n > 1 else ''}"
 
 
 class TrainingPanel(Panel):
@@ -157,12 +81,9 @@ class TrainingPanel(Panel):
 
     def __init__(self, engine, settings, messages) -> None:
         super().__init__(engine, settings, messages)
-        # Set by the main window: where new runs go by default (a folder it scans).
-        self.output_root: Path = Path.home() / "genplay-runs"
         # Config fields passed to the family's Config (tests use tiny models; an expert
-        # can set e.g. {"lr": 1e-4}); preview_every: steps between sample grids.
+        # can set e.g. {"lr": 1e-4}).
         self.config_overrides: dict[str, Any] = {}
-        self.preview_every = 100
         self.process: Any = None
         self.state = "idle"
         self.checkpoint: Path | None = None  # of the last run that ended with one
@@ -170,63 +91,30 @@ class TrainingPanel(Panel):
         self.last_progress: Progress | None = None
         self.last_preview: np.ndarray | None = None
         self.log_lines: list[str] = []
-        self._folder: Path | None = None
-        self._name_edited = False
-        self._preview_job: int | None = None
         self._engine_threads_lowered = False
         self._details = ""
         self._timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
 
-        # --- what to train --------------------------------------------------------------
-        self.family_combo = QComboBox(toolTip="The kind of model to train")
-        self.family_combo.addItem("…")
-        self.dataset_combo = QComboBox(toolTip="A built-in dataset, or a folder of your own "
-                                               "images (any size and format)")
-        self.dataset_combo.addItem("…")
-        self.size_combo = QComboBox(toolTip="Images are fitted into a square of this side")
-        for size in SIZES:
-            self.size_combo.addItem(f"{size} × {size}", size)
-        self.channels_combo = QComboBox()
-        self.channels_combo.addItem("Gray (1 channel)", 1)
-        self.channels_combo.addItem("Colour (3 channels)", 3)
-        self.budget_spin = QSpinBox(minimum=1, maximum=100_000, value=5)
-        self.budget_unit = QComboBox()
-        self.budget_unit.addItems(["epochs", "minutes"])
-        budget_row = QHBoxLayout()
-        budget_row.addWidget(self.budget_spin, 1)
-        budget_row.addWidget(self.budget_unit)
-        self.seed, seed_row = seed_editor(int(self.settings.value("training-seed", 0)))
-        self.out_name = QLineEdit(toolTip="The new model's folder name")
-        self.out_name.textEdited.connect(self._name_was_edited)
-        self.out_root_label = QLabel()
-        self.out_root_label.setStyleSheet("color: palette(mid);")
+        self.form = TrainingForm(engine, settings, self.show_error)
+        self.view = RunView()
+        # The pieces' widgets under the panel's own names, as tests and scripts use them.
+        f, v = self.form, self.view
+        self.family_combo, self.dataset_combo = f.family_combo, f.dataset_combo
+        self.size_combo, self.channels_combo = f.size_combo, f.channels_combo
+        self.budget_spin, self.budget_unit, self.seed = f.budget_spin, f.budget_unit, f.seed
+        self.out_name, self.out_root_label = f.out_name, f.out_root_label
+        self.data_view, self.data_caption = f.data_view, f.data_caption
+        self.families, self.dataset_spec, self.set_folder = f.families, f.dataset_spec, f.set_folder
+        self.size, self.channels = f.size, f.channels
+        self.stats_label, self.log_scale, self.loss_plot = v.stats_label, v.log_scale, v.loss_plot
+        self.samples_view, self.validation_list = v.samples_view, v.validation_list
 
-        form = QFormLayout()
-        form.addRow("Family", self.family_combo)
-        form.addRow("Dataset", self.dataset_combo)
-        form.addRow("Size", self.size_combo)
-        form.addRow("Channels", self.channels_combo)
-        form.addRow("Budget", budget_row)
-        form.addRow("Seed", seed_row)
-        form.addRow("Save as", self.out_name)
-        form.addRow("", self.out_root_label)
-        setup = QGroupBox("New run")
-        setup.setLayout(form)
-
-        self.data_view = PixelView(placeholder="Choose a dataset")
-        self.data_view.setMinimumHeight(120)
-        self.data_caption = QLabel(wordWrap=True)
-        data_box = QGroupBox("What the model will see")
-        data_layout = QVBoxLayout(data_box)
-        data_layout.addWidget(self.data_view, 1)
-        data_layout.addWidget(self.data_caption)
-
-        # --- control ----------------------------------------------------------------------
         self.start_button = QPushButton("Start", clicked=self.start)
         self.pause_button = QPushButton("Pause", clicked=self.pause)
-        self.resume_button = QPushButton("Resume", clicked=self.resume,
-                                         toolTip="Go on after a pause, or continue a stopped "
-                                                 "run from its checkpoint")
+        self.resume_button = QPushButton(
+            "Resume", clicked=self.resume,
+            toolTip="Go on after a pause; or continue the run in the \"Save as\" folder from "
+                    "its last save (stopped, crashed, or finished: give it a larger budget)")
         self.stop_button = QPushButton("Stop", clicked=self.stop,
                                        toolTip="Save the last completed step and stop")
         buttons = QHBoxLayout()
@@ -249,192 +137,74 @@ class TrainingPanel(Panel):
         controls.setFixedWidth(300)
         left = QVBoxLayout(controls)
         left.setContentsMargins(0, 0, 0, 0)
-        left.addWidget(setup)
-        left.addWidget(data_box, 1)
+        left.addWidget(self.form, 1)
         left.addLayout(buttons)
         left.addLayout(status_row)
         left.addWidget(self.checkpoint_label)
         left.addWidget(self.use_button)
 
-        # --- watching it learn --------------------------------------------------------------
-        self.stats_label = QLabel("")
-        self.log_scale = QCheckBox("Log scale", toolTip="A log y axis shows the slow late "
-                                                        "decrease; values ≤ 0 are left out")
-        self.loss_plot = LossPlot()
-        self.log_scale.toggled.connect(self.loss_plot.set_log)
-        top_row = QHBoxLayout()
-        top_row.addWidget(self.stats_label, 1)
-        top_row.addWidget(self.log_scale)
-        self.samples_view = PixelView(placeholder="Samples appear as it learns")
-        self.validation_list = QListWidget(toolTip="Measured on held-out images after "
-                                                   "each epoch")
-        samples_box = QGroupBox("Samples")
-        QVBoxLayout(samples_box).addWidget(self.samples_view)
-        validation_box = QGroupBox("Validation (per epoch)")
-        QVBoxLayout(validation_box).addWidget(self.validation_list)
-        bottom = QSplitter()
-        bottom.addWidget(samples_box)
-        bottom.addWidget(validation_box)
-        bottom.setSizes([300, 200])
-        plot_box = QWidget()
-        plot_layout = QVBoxLayout(plot_box)
-        plot_layout.setContentsMargins(0, 0, 0, 0)
-        plot_layout.addLayout(top_row)
-        plot_layout.addWidget(self.loss_plot, 1)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(plot_box)
-        right.addWidget(bottom)
-        right.setSizes([300, 250])
-
         layout = QHBoxLayout(self)
         layout.addWidget(controls)
-        layout.addWidget(right, 1)
+        layout.addWidget(self.view, 1)
 
-        for combo in (self.dataset_combo, self.size_combo, self.channels_combo):
-            combo.currentIndexChanged.connect(self._data_changed)
-        self.family_combo.currentIndexChanged.connect(self._suggest_name)
-        self.dataset_combo.activated.connect(self._dataset_activated)
+        self.form.folder_changed.connect(self._update_buttons)
         self._update_buttons()
-        self.engine.submit(_choices, label="", on_result=self._set_choices,
-                           on_error=self.show_error)
 
-    # --- choices ------------------------------------------------------------------------------
-    def _set_choices(self, result: tuple[list[str], list[str]], _summary: dict) -> None:
-        families, datasets = result
-        for combo, items in ((self.family_combo, families),
-                             (self.dataset_combo, [*datasets, FOLDER_ITEM])):
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems(items)
-            combo.blockSignals(False)
-        family = str(self.settings.value("training-family", "vae"))
-        self.family_combo.setCurrentIndex(max(0, self.family_combo.findText(family)))
-        self._data_changed()
+    # --- the form's settings --------------------------------------------------------------------
+    @property
+    def output_root(self) -> Path:
+        """Where new runs go by default (set by the main window: a folder it scans)."""
+        return self.form.output_root
 
-    def families(self) -> list[str]:
-        return [self.family_combo.itemText(i) for i in range(self.family_combo.count())]
-
-    def dataset_spec(self) -> str | None:
-        """A dataset name or a folder path; None while "Folder…" has no folder yet."""
-        text = self.dataset_combo.currentText()
-        if text == FOLDER_ITEM or text.startswith("Folder: "):
-            return str(self._folder) if self._folder is not None else None
-        return text if text != "…" else None
-
-    def _dataset_activated(self, index: int) -> None:
-        if self.dataset_combo.itemText(index) == FOLDER_ITEM:
-            folder = QFileDialog.getExistingDirectory(self, "A folder of training images")
-            if folder:
-                self.set_folder(folder)
-
-    def set_folder(self, folder: str | Path) -> None:
-        """Trains on a folder of images (what "Folder…" does after its dialog)."""
-        self._folder = Path(folder)
-        index = self.dataset_combo.count() - 1  # the "Folder…" item, shown with its name
-        self.dataset_combo.setItemText(index, f"Folder: {self._folder.name}")
-        self.dataset_combo.setItemData(index, str(self._folder), Qt.ItemDataRole.ToolTipRole)
-        if self.dataset_combo.currentIndex() != index:
-            self.dataset_combo.setCurrentIndex(index)  # emits _data_changed
-        else:
-            self._data_changed()
-
-    def size(self) -> int:
-        return int(self.size_combo.currentData())
-
-    def channels(self) -> int:
-        return int(self.channels_combo.currentData())
-
-    def _data_changed(self, *_: Any) -> None:
-        self._suggest_name()
-        spec = self.dataset_spec()
-        if spec is None:
-            self.data_view.clear()
-            self.data_caption.setText("Choose a folder of images.")
-            return
-        self.data_caption.setText("Loading a few images…")
-        job: list[int] = []
-
-        def shown(result: dict[str, Any], _summary: dict) -> None:
-            if job and job[0] == self._preview_job:
-                self._show_dataset_preview(spec, result)
-
-        def failed(message: str) -> None:
-            if job and job[0] == self._preview_job:
-                self.data_view.clear()
-                self.data_caption.setText(message)
-                self.show_error(message)
-
-        job.append(self.engine.submit(_dataset_preview, spec, self.size(), self.channels(),
-                                      key="training-data-preview", label="",
-                                      on_result=shown, on_error=failed))
-        self._preview_job = job[0]
-
-    def _show_dataset_preview(self, spec: str, result: dict[str, Any]) -> None:
-        images = result["images"]
-        n, h, w = images.shape[:3]
-        self.data_view.set_grid(make_grid(images, nrow=8, padding=PADDING, pad_value=128),
-                                h, w, PADDING, n)
-        text = f"{n} images as the model sees them ({w}×{h}, " \
-               f"{'colour' if images.shape[3] == 3 else 'gray'})"
-        if result["files"] is not None:
-            text += f" of {result['files']} image files"
-        skipped = result["skipped"]
-        if skipped:  # training leaves them out too; the tooltip says why
-            names = ", ".join(Path(p).name for p, _ in skipped[:3])
-            text += f"; {len(skipped)} unreadable, left out: {names}" + (
-                "…" if len(skipped) > 3 else "")
-        self.data_caption.setText(text + ".")
-        self.data_caption.setToolTip("\n".join(why for _, why in skipped))
-
-    def _name_was_edited(self, _text: str) -> None:
-        self._name_edited = True
-
-    def _suggest_name(self, *_: Any) -> None:
-        root = self.output_root
-        self.out_root_label.setText(f"in …/{root.name}" if len(str(root)) > 36
-                                    else f"in {root}")
-        self.out_root_label.setToolTip(str(root))
-        if self._name_edited:
-            return
-        family = self.family_combo.currentText()
-        spec = self.dataset_spec()
-        if family == "…" or spec is None:
-            return
-        base = _slug(f"{family}-{Path(spec).name}-{self.size()}px")
-        name, i = base, 2
-        while (self.output_root / name).exists():
-            name, i = f"{base}-{i}", i + 1
-        self.out_name.setText(name)
+    @output_root.setter
+    def output_root(self, folder: Path) -> None:
+        self.form.set_output_root(folder)
 
     def set_output_root(self, folder: Path) -> None:
-        self.output_root = Path(folder)
-        self._suggest_name()
+        self.form.set_output_root(folder)
+
+    @property
+    def preview_every(self) -> int:
+        """Steps between sample grids."""
+        return self.form.preview_spin.value()
+
+    @preview_every.setter
+    def preview_every(self, steps: int) -> None:
+        self.form.preview_spin.setValue(steps)
+
+    def resumable(self) -> Path | None:
+        """The folder Resume would continue (when no run is paused): the "Save as" folder,
+        if a run saved a step there that it can go on from."""
+        folder = self.form.out_folder()
+        # Nothing starts before the engine has read the families; by then torch (which
+        # core.checkpoints imports) is loaded, so asking never stalls the window.
+        if folder is None or self.form.family() is None:
+            return None
+        from genplay.core.checkpoints import TRAINER_STATE_FILE
+
+        return folder if (folder / TRAINER_STATE_FILE).is_file() else None
 
     # --- control ------------------------------------------------------------------------------
     def start(self, resume: bool = False) -> bool:
-        """Starts a run with the settings shown (resume: continues the stopped one in
-        self.run_out). False, with a message, if it cannot."""
-        if self.state in ("starting", "running", "paused", "stopping"):
-            return False
-        family, spec = self.family_combo.currentText(), self.dataset_spec()
-        if family == "…" or family not in self.families():
-            self.show_error("The families are still being read; try again in a moment.")
-            return False
-        if spec is None:
-            self.show_error("Choose a folder of images to train on.")
-            return False
-        if spec not in [self.dataset_combo.itemText(i) for i in
-                        range(self.dataset_combo.count())] and not Path(spec).is_dir():
-            self.show_error(f"{spec} is not a folder.")
+        """Starts a run with the settings shown (resume: continues the run in the "Save as"
+        folder, see resumable()). False, with a message, if it cannot."""
+        if self.state in ACTIVE:
             return False
         if resume:
-            out = self.run_out
+            run = self._resumed_run()
+            if run is None:
+                return False
+            family, spec, seed, out = run
         else:
-            name = self.out_name.text().strip()
-            if not name or Path(name).name != name:
+            problem = self.form.dataset_problem()
+            if problem is not None:
+                self.show_error(problem)
+                return False
+            family, spec, seed = self.form.family(), self.form.dataset_spec(), self.seed.value()
+            out = self.form.out_folder()
+            if out is None:
                 self.show_error("Give the new model a folder name (no slashes).")
                 return False
-            out = self.output_root / name
             if (out / "config.json").exists():
                 self.show_error(f"{out} already holds a model; choose another name (or "
                                 "Resume, to continue a stopped run).")
@@ -442,12 +212,10 @@ class TrainingPanel(Panel):
         from genplay.core.train import TrainSettings
         from genplay.core.train_process import TrainingProcess
 
-        minutes = self.budget_unit.currentText() == "minutes"
+        epochs, minutes = self.form.budget()
         settings = TrainSettings(
-            family=family, data=spec, out=out,
-            epochs=None if minutes else self.budget_spin.value(),
-            minutes=float(self.budget_spin.value()) if minutes else None,
-            size=self.size(), channels=self.channels(), seed=self.seed.value(), resume=resume,
+            family=family, data=spec, out=out, epochs=epochs, minutes=minutes,
+            size=self.size(), channels=self.channels(), seed=seed, resume=resume,
             overrides=dict(self.config_overrides), preview_every=self.preview_every,
             recipe=f"genplay GUI: {family} on {Path(spec).name}",
         )
@@ -461,26 +229,42 @@ class TrainingPanel(Panel):
             return False
         self.engine.submit(_set_engine_threads, engine_threads, label="")
         self._engine_threads_lowered = True
-        self.run_out = out
-        self.checkpoint = None
-        self.settings.setValue("training-family", family)
-        self.settings.setValue("training-seed", self.seed.value())
-        if not resume:
-            self.loss_plot.clear_curves()
-            self.validation_list.clear()
-            self.samples_view.clear()
+        if not (resume and out == self.run_out):  # a run resumed here goes on the same curves
+            self.view.clear()
             self.last_preview = None
             self.log_lines = []
+        self.run_out = out
+        self.checkpoint = None
+        if not resume:
+            self.settings.setValue("training-family", family)
+            self.settings.setValue("training-seed", seed)
         self.last_progress = None
         self._details = ""
         self.details_button.hide()
         self.use_button.hide()
         self.checkpoint_label.setText("")
-        self.stats_label.setText("")
-        self._set_state("starting", f"Starting ({child_threads} thread"
-                                    f"{'s' if child_threads > 1 else ''})…")
+        self.view.show_stats(None)
+        self._set_state("starting", f"{'Resuming ' + out.name if resume else 'Starting'} "
+                                    f"({_threads(child_threads)})…")
         self._timer.start()
         return True
+
+    def _resumed_run(self) -> tuple[str, str, int, Path] | None:
+        """(family, dataset, seed, folder) of the run to resume, as its folder records them;
+        None, with a message, if there is none."""
+        from genplay.core.checkpoints import read_info
+        from genplay.core.errors import GenplayError
+
+        out = self.resumable()
+        if out is None:
+            self.show_error("Nothing to resume: the \"Save as\" folder holds no saved run.")
+            return None
+        try:
+            info = read_info(out)
+        except GenplayError as exc:
+            self.show_error(f"Cannot resume {out.name}: {exc}")
+            return None
+        return info.family, info.dataset, int(info.training.get("seed", self.seed.value())), out
 
     def pause(self) -> None:
         if self.process is not None and self.state == "running":
@@ -489,12 +273,13 @@ class TrainingPanel(Panel):
             self.pause_button.setEnabled(False)
 
     def resume(self) -> None:
-        """Goes on after a pause; after a stop, continues the run from its checkpoint."""
+        """Goes on after a pause; else continues the run in the "Save as" folder from its
+        last save."""
         if self.process is not None and self.state == "paused":
             self.process.resume()
             self._set_state("paused", "Resuming…")
             self.resume_button.setEnabled(False)
-        elif self.state == "stopped" and self.checkpoint is not None:
+        elif self.state in ENDED and self.resumable() is not None:
             self.start(resume=True)
 
     def stop(self) -> None:
@@ -508,7 +293,7 @@ class TrainingPanel(Panel):
         if self.process is not None:
             self.process.shutdown(timeout)
             self.process = None
-        if self.state in ("starting", "running", "paused", "stopping"):
+        if self.state in ACTIVE:
             self.state = "stopped"
 
     def use_model(self) -> None:
@@ -522,7 +307,7 @@ class TrainingPanel(Panel):
         box.open()
 
     def is_running(self) -> bool:
-        return self.state in ("starting", "running", "paused", "stopping")
+        return self.state in ACTIVE
 
     def _set_state(self, state: str, text: str) -> None:
         assert state in STATES
@@ -532,14 +317,12 @@ class TrainingPanel(Panel):
 
     def _update_buttons(self) -> None:
         s = self.state
-        self.start_button.setEnabled(s in ("idle", "stopped", "finished", "failed"))
+        self.start_button.setEnabled(s in ENDED)
         self.pause_button.setEnabled(s == "running")
-        self.resume_button.setEnabled(s == "paused" or (s == "stopped"
-                                                        and self.checkpoint is not None))
+        self.resume_button.setEnabled(s == "paused" or (s in ENDED
+                                                        and self.resumable() is not None))
         self.stop_button.setEnabled(s in ("starting", "running", "paused"))
-        for w in (self.family_combo, self.dataset_combo, self.size_combo, self.channels_combo,
-                  self.seed, self.out_name):
-            w.setEnabled(not self.is_running())
+        self.form.set_editable(not self.is_running())
 
     # --- events from the child ----------------------------------------------------------------
     def _poll(self) -> None:
@@ -565,37 +348,23 @@ class TrainingPanel(Panel):
                     self._log(event.message)
                     self.messages.show_message(f"Training: {event.message}", "info", 8000)
                 else:
-                    self.loss_plot.add(event.step, event.losses)
+                    self.view.add_losses(event)
             elif isinstance(event, Preview):
-                self._show_samples(event.images)
+                self.last_preview = event.images
+                self.view.show_samples(event.images)
             elif isinstance(event, Validation):
-                metrics = ", ".join(f"{k} {v:.4g}" for k, v in event.metrics.items())
-                self.validation_list.addItem(f"epoch {event.epoch} · step {event.step}: "
-                                             f"{metrics}")
-                self.validation_list.scrollToBottom()
+                self.view.add_validation(event)
             elif isinstance(event, Saved):
                 self._log(f"saved step {event.step} to {event.path}")
             elif isinstance(event, FINAL_EVENTS):
                 self._finish(event)
                 return
             elif isinstance(event, Started):
-                self._set_state("running", f"Running ({event.threads} thread"
-                                           f"{'s' if event.threads > 1 else ''}, "
+                self._set_state("running", f"Running ({_threads(event.threads)}, "
                                            f"pid {event.pid})")
         if progress:
             self.last_progress = progress[-1]
-            self._show_stats(progress[-1])
-
-    def _show_stats(self, p: Progress) -> None:
-        step = f"step {p.step}" + (f" / {p.total}" if p.total else "")
-        losses = "  ".join(f"{k} {v:.4g}" for k, v in p.losses.items())
-        self.stats_label.setText(f"{step} · epoch {p.epoch} · {p.images_per_s:.0f} images/s"
-                                 f" · ETA {_format_seconds(p.eta_s)}   {losses}")
-
-    def _show_samples(self, images: np.ndarray) -> None:
-        self.last_preview = images
-        n, h, w = images.shape[:3]
-        self.samples_view.set_grid(make_grid(images, padding=PADDING), h, w, PADDING, n)
+            self.view.show_stats(progress[-1])
 
     def _log(self, text: str) -> None:
         self.log_lines.append(text)
@@ -613,7 +382,7 @@ class TrainingPanel(Panel):
             s = event.summary
             self._set_state("finished", f"Finished: {s.get('steps')} steps, "
                                         f"{s.get('epochs')} epochs in "
-                                        f"{_format_seconds(s.get('seconds'))}")
+                                        f"{format_seconds(s.get('seconds'))}")
         elif isinstance(event, Stopped):
             self.checkpoint = event.path
             self._set_state("stopped", f"Stopped at step {event.step}" if event.path else
@@ -621,7 +390,8 @@ class TrainingPanel(Panel):
         elif isinstance(event, Failed):
             self.checkpoint = None
             self._details = event.details or event.message
-            self._set_state("failed", f"Failed: {event.message}")
+            self._set_state("failed", f"Failed: {event.message}" + (
+                "; Resume goes on from its last save" if self.resumable() else ""))
             self.details_button.show()
             self.details_button.setToolTip(self._details[-2000:])
             self.show_error(f"Training failed: {event.message}")

@@ -35,17 +35,26 @@ class LossPlot(pg.PlotWidget):
     """``add(step, {"loss": 0.3, "kl": 0.1})`` appends a point to each named curve (a new
     name starts a new curve); ``set_log(True)`` switches the y axis to a log scale."""
 
-    def __init__(self, parent=None, y_label: str = "loss", x_label: str = "step") -> None:
+    def __init__(self, parent=None, y_label: str = "loss", x_label: str = "step",
+                 legend: bool = True) -> None:
         super().__init__(parent, background="w")
         self.setMenuEnabled(False)
         self.setLabel("left", y_label)
         self.setLabel("bottom", x_label)
         self.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = self.addLegend(offset=(-10, 10))
+        # legend=False: the caller names the curves outside the plot, in colour(name), where
+        # no curve can pass behind the names (flat curves on a log scale run along the top).
+        self.legend: pg.LegendItem | None = None
+        if legend:
+            # On a near-white ground, so the curves that pass behind it do not cross its names.
+            self.legend = self.addLegend(offset=(-10, 10), brush=(255, 255, 255, 220),
+                                         pen=(200, 200, 200), labelTextColor=(50, 50, 50))
+            self.legend.hide()  # until it names a curve: an empty framed box says nothing
         self.plotItem.setClipToView(True)
         self.plotItem.setDownsampling(auto=True, mode="peak")
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._series: dict[str, _Series] = {}
+        self._colours: dict[str, tuple[int, int, int]] = {}
         self._log = False
 
     def add(self, step: float, values: dict[str, float]) -> None:
@@ -55,6 +64,10 @@ class LossPlot(pg.PlotWidget):
                 series = self._series[name] = _Series()
                 colour = COLOURS[len(self.curves) % len(COLOURS)]
                 self.curves[name] = self.plot([], [], pen=pg.mkPen(colour, width=2), name=name)
+                self._colours[name] = colour
+                if self.legend is not None:
+                    self.legend.setColumnCount(len(self.curves))  # one row: it hides less
+                    self.legend.show()
             series.append(float(step), float(value))
             self._redraw(name)
 
@@ -63,12 +76,19 @@ class LossPlot(pg.PlotWidget):
         series = self._series[name]
         return series.x[: series.n].copy(), series.y[: series.n].copy()
 
+    def colour(self, name: str) -> tuple[int, int, int] | None:
+        """The (r, g, b) of a curve; None for a name it has not drawn."""
+        return self._colours.get(name)
+
     def clear_curves(self) -> None:
         for curve in self.curves.values():
             self.removeItem(curve)
-        self.legend.clear()
+        if self.legend is not None:
+            self.legend.clear()
+            self.legend.hide()
         self.curves.clear()
         self._series.clear()
+        self._colours.clear()
 
     def set_log(self, on: bool) -> None:
         self._log = on
