@@ -12,6 +12,7 @@ from genplay.core.errors import GenplayError
 
 def cmd_score(args: argparse.Namespace) -> int:
     from genplay.core import checkpoints, runtime
+    from genplay.core.data import invert_policy
     from genplay.core.images import find_images
     from genplay.core.ops import outliers
 
@@ -35,7 +36,8 @@ def cmd_score(args: argparse.Namespace) -> int:
                                           reference[method], threshold))
 
     run_with_bar(outliers.score_files(model, files, [method], typical_bpd=typical,
-                                      background=background),
+                                      background=background,
+                                      invert=invert_policy(info.dataset)),
                  "scoring", len(files), "img", on_partial=add_rows)
     header = {"checkpoint": info.name, "method": method, "fpr": args.fpr,
               "threshold": threshold}
@@ -45,8 +47,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(f"{info.name}, {method} score; outlier above {threshold:.4g} "
               f"({args.fpr:.0%} of its test images are)")
         for row in rows:
-            if row["score"] is None:
-                print(f"{'unreadable':>10}  {row['file']}: {row['error']}")
+            if row["score"] is None:  # image errors name their file already
+                reason = row["error"] if row["file"] in row["error"] else (
+                    f"{row['file']}: {row['error']}")
+                print(f"{'unreadable':>10}  {reason}")
             else:
                 print(f"{row['verdict']:>10}  {row['score']:9.4f}  {row['percentile']:5.1f}%  "
                       f"{row['file']}")

@@ -44,13 +44,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def train_recipe(args: argparse.Namespace) -> str:
-    """The command that reproduces a run: only what shapes the model, no local paths."""
+    """The command that reproduces a run: what shaped the model, the data and the budget."""
     parts = ["genplay", "train", args.family, "--data", args.data]
     parts += ["--epochs", str(args.epochs)] if args.epochs is not None else [
         "--minutes", str(args.minutes)]
-    if args.size != 28:
+    if args.size not in (None, 28):
         parts += ["--size", str(args.size)]
-    if args.channels != 1:
+    if args.channels not in (None, 1):
         parts += ["--channels", str(args.channels)]
     if args.seed:
         parts += ["--seed", str(args.seed)]
@@ -62,6 +62,36 @@ def train_recipe(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def take_shape_from_run(args: argparse.Namespace) -> None:
+    """--resume continues the model saved in --out as it is: its size, channels and config
+    fields come from there, so the recipe still says what shaped it. Options given that
+    disagree with it are a mistake to report, not to ignore."""
+    from genplay.core import checkpoints, registry
+    from genplay.core.errors import GenplayError
+
+    try:
+        info = checkpoints.read_info(Path(args.out))
+        # as config.json holds them (tuples as lists), to compare with the run's
+        defaults = json.loads(json.dumps(registry.get(info.family).Config().to_dict()))
+    except GenplayError:
+        return  # train() says what is wrong: nothing to resume, a broken config ...
+    if info.family != args.family:
+        return  # and that it holds another family
+    config = info.config
+    given = {"--size": (args.size, config.get("image_size")),
+             "--channels": (args.channels, config.get("channels"))}
+    given |= {f"--set {k}": (v, config.get(k)) for k, v in parse_sets(args.set).items()}
+    wrong = [f"{option} {mine} (it has {theirs})" for option, (mine, theirs) in given.items()
+             if mine is not None and mine != theirs]
+    if wrong:
+        raise GenplayError(f"{args.out} holds a model trained otherwise: {'; '.join(wrong)}. "
+                           "--resume continues it as it is: leave these out, or train a new "
+                           "model with another --out")
+    args.size, args.channels = config.get("image_size"), config.get("channels")
+    args.set = [f"{k}={json.dumps(v)}" for k, v in config.items()
+                if k not in ("image_size", "channels") and v != defaults.get(k)]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -70,6 +100,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from genplay.core.train import TrainSettings, train
 
     threads = runtime.set_threads(args.threads)
+    if args.resume:
+        take_shape_from_run(args)
+    args.size = 28 if args.size is None else args.size
+    args.channels = 1 if args.channels is None else args.channels
     recipe = train_recipe(args)
     settings = TrainSettings(
         family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
@@ -134,8 +168,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--epochs", type=int, help="train for this many epochs in total")
     budget.add_argument("--minutes", type=float, help="train for this many minutes")
-    p.add_argument("--size", type=int, default=28, choices=(8, 16, 28, 32, 64))
-    p.add_argument("--channels", type=int, default=1, choices=(1, 3))
+    p.add_argument("--size", type=int, choices=(8, 16, 28, 32, 64),
+                   help="image side in pixels (default 28; with --resume, the run's)")
+    p.add_argument("--channels", type=int, choices=(1, 3),
+                   help="1 gray or 3 colour (default 1; with --resume, the run's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="checkpoint folder to write")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")

@@ -90,6 +90,7 @@ def _endpoint(value: str) -> int | str:
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from genplay.core import runtime
+    from genplay.core.data import invert_policy
     from genplay.core.images import make_grid, save_png, to_uint8_hwc
     from genplay.core.models.base import Latent
     from genplay.core.ops.interpolation import interpolate_endpoints, save_gif, save_latents_npz
@@ -100,7 +101,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         raise GenplayError(f"{info.name} ({info.family}) has no latent space to interpolate in")
     start, end = _endpoint(args.start), _endpoint(args.end)
     result = run_with_bar(interpolate_endpoints(model, start, end, frames=args.frames,
-                                                spherical=args.slerp), "interpolating")
+                                                spherical=args.slerp,
+                                                invert=invert_policy(info.dataset)),
+                          "interpolating")
     frames = to_uint8_hwc(result.value)
     metadata = {"model": info.name, "from": args.start, "to": args.end, "frames": args.frames,
                 "spherical": args.slerp, "genplay_version": __version__}

@@ -331,6 +331,21 @@ def load_patch_folder(folder: Path, size: int, channels: int) -> ImageDataset:
     return patch_dataset(photos, folder.name, size, skipped)
 
 
+def invert_policy(dataset: str) -> bool | None:
+    """The ``invert`` for prepare_for_model() when a user's picture goes to a model trained
+    on dataset (a name, or a folder's path as checkpoints store it): None, decide from the
+    picture's border, for the MNIST-format datasets (light strokes on black, so a drawing
+    or photo of dark on light is inverted to match); False for a folder of pictures and
+    the photos, which a model learns as they are (a light sky is not to be inverted)."""
+    if dataset in KNOWN_DATASETS:
+        return None
+    folder = Path(dataset)
+    if dataset != PHOTOS and folder.is_dir() and (_has_idx(folder, "train")
+                                                  or _has_idx(folder, "test")):
+        return None
+    return False
+
+
 def dataset_names() -> list[str]:
     """The datasets known by name (besides folders)."""
     return [*KNOWN_DATASETS, PHOTOS]

@@ -244,6 +244,76 @@ def test_eval_scores_then_score_images(capsys, tiny_checkpoints, tmp_path):
     assert code == 0 and out.splitlines()[0] == "file,score,percentile,verdict,error"
 
 
+def test_a_colour_folder_end_to_end_keeps_its_pictures_as_they_are(capsys, tmp_path):
+    """train on a folder of colour pictures, then sample, interpolate from and score them:
+    light pictures are never inverted, as a digit model's dark-on-light drawings are."""
+    import numpy as np
+    from PIL import Image
+
+    from genplay.core import checkpoints
+    from genplay.core.images import prepare_for_model, to_float_chw
+    from genplay.core.ops.interpolation import encode_image
+
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(12):
+        pixels = np.zeros((20 + i, 30, 3), np.uint8) + np.array(
+            (240, 230, 120) if i % 2 else (20, 40, 140), np.uint8)
+        pixels[5:15, 10:20] = (200, 20, 20)
+        Image.fromarray(pixels).save(pics / f"p{i}.png")
+    (pics / "broken.png").write_bytes(b"nope")
+    out = tmp_path / "vae"
+    sets = [a for k, v in TINY_CONFIGS["vae"].items() if k != "image_size"
+            for a in ("--set", f"{k}={v}")]
+    code, _, err = run(capsys, "train", "vae", "--data", pics, "--size", 32, "--channels", 3,
+                       "--epochs", 1, *sets, "--out", out, "--threads", 1)
+    assert code == 0, err
+    assert run(capsys, "sample", out, "-n", 4, "-o", tmp_path / "grid.png")[0] == 0
+    assert load_image(tmp_path / "grid.png").shape == (2 + 2 * 34, 2 + 2 * 34, 3)
+
+    light = pics / "p1.png"
+    code, _, err = run(capsys, "interpolate", out, "--from", light, "--to", 1, "--frames", 2,
+                       "-o", tmp_path / "strip.png", "--npz", tmp_path / "z.npz")
+    assert code == 0, err
+    model, _ = checkpoints.load(out)
+    as_is, _ = prepare_for_model(load_image(light), size=32, channels=3, invert=False)
+    z = list(encode_image(model, to_float_chw(as_is)))[-1].value
+    np.testing.assert_allclose(np.load(tmp_path / "z.npz")["latents"][0], z, atol=1e-5)
+
+    assert run(capsys, "eval", out, "--scores-only")[0] == 0
+    code, text, err = run(capsys, "score", out, pics, "--method", "recon")
+    assert code == 0, err
+    assert f"unreadable  {pics / 'broken.png'}: " in text and text.count("broken.png") == 1
+    code, text, err = run(capsys, "score", out, pics, "--method", "recon", "--json")
+    scores = [r["score"] for r in json.loads(text)["rows"] if r["score"] is not None]
+    with np.load(out / "reference_scores.npz") as reference:  # the same folder, as it was
+        np.testing.assert_allclose(sorted(scores), np.sort(reference["score_recon"]),
+                                   rtol=1e-4)
+
+
+def test_resume_continues_the_run_as_it_was_shaped(capsys, tiny_data, tmp_path):
+    out = tmp_path / "vae"
+    sets = ["--set", "base_channels=4", "--set", "latent_dim=4", "--set", "batch_size=8"]
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 1, "--size", 8,
+                       *sets, "--out", out, "--threads", 1)
+    assert code == 0, err
+    # continued without the shaping options: the model, and the recipe, keep them
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 2, "--out", out,
+                       "--resume", "--threads", 1)
+    assert code == 0, err
+    info = read_info(out)
+    assert info.training["epochs"] == 2 and info.image_shape == (1, 8, 8)
+    assert info.recipe.startswith(f"genplay train vae --data {tiny_data} --epochs 2 --size 8 "
+                                  "--set base_channels=4 --set batch_size=8 --set latent_dim=4")
+    # options that disagree with the run are refused, not silently ignored
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 3, "--size", 16,
+                       "--set", "latent_dim=8", "--out", out, "--resume")
+    assert code == 2 and "--size 16 (it has 8)" in err and "latent_dim 8 (it has 4)" in err
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 3, "--size", 8,
+                       *sets, "--out", out, "--resume", "--threads", 1)
+    assert code == 0, err  # the first command again, with --resume: fine
+
+
 def test_score_needs_a_measured_method(capsys, tiny_checkpoints, tmp_path):
     import shutil
 

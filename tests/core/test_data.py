@@ -62,6 +62,17 @@ def test_image_folder_is_recursive_resized_and_skips_unreadable_files(tmp_path):
     assert len(d.skipped) == 1 and "broken.png" in d.skipped[0][0]
 
 
+def test_only_light_on_dark_data_may_invert_a_users_picture(tmp_path, tiny_data):
+    # None: prepare_for_model decides from the border, for MNIST-like data only
+    assert data.invert_policy("mnist") is None and data.invert_policy("fashion-mnist") is None
+    assert data.invert_policy(str(tiny_data)) is None  # a folder of IDX files
+    (tmp_path / "pictures").mkdir()
+    Image.new("RGB", (9, 9), (250, 250, 200)).save(tmp_path / "pictures" / "sky.png")
+    assert data.invert_policy(str(tmp_path / "pictures")) is False  # taken as they are
+    assert data.invert_policy(data.PHOTOS) is False
+    assert data.invert_policy(str(tmp_path / "moved-away")) is False
+
+
 def test_folder_without_images(tmp_path):
     with pytest.raises(DatasetError, match="no readable images"):
         data.load_dataset(tmp_path)

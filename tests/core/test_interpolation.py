@@ -311,6 +311,12 @@ def test_endpoints_from_seed_sample_latent_and_image(tmp_path):
     Image.new("L", (30, 20), 255).save(tmp_path / "light.png")  # dark-on-light: inverted
     encoded = resolve(str(tmp_path / "light.png"))
     assert encoded.summary["seen"].shape == (8, 8, 1) and encoded.summary["inverted"]
+    # a model of a folder of pictures takes them as they are (data.invert_policy)
+    as_is = list(endpoint_latent(model, str(tmp_path / "light.png"), invert=False))[-1]
+    assert not as_is.summary["inverted"] and as_is.summary["seen"].max() == 255
+    frames = list(interpolate_endpoints(model, str(tmp_path / "light.png"), 3, frames=2,
+                                        invert=False))[-1]
+    np.testing.assert_allclose(frames.summary["latents"][0], as_is.value, atol=1e-6)
     (tmp_path / "bad.png").write_bytes(b"nope")
     with pytest.raises(ImageError, match="bad.png"):
         resolve(str(tmp_path / "bad.png"))

@@ -132,6 +132,32 @@ def test_score_files_streams_chunks_and_reports_unreadable_files(tmp_path):
                                direct, rtol=1e-5)
 
 
+def test_score_files_can_take_pictures_as_they_are(tmp_path):
+    """A model of a folder of colour pictures scores a light picture as it learnt it, not
+    inverted as a dark-on-light drawing would be for a digit model."""
+    from PIL import Image
+
+    from genplay.core.events import Partial
+    from genplay.core.images import load_image, prepare_for_model
+    from genplay.core.ops.outliers import score_files
+
+    pixels = np.zeros((12, 10, 3), np.uint8) + np.array((240, 230, 120), np.uint8)
+    pixels[4:8, 3:7] = (200, 20, 20)
+    Image.fromarray(pixels).save(tmp_path / "light.png")
+    model = registry.build("ebm", **{**TINY_CONFIGS["ebm"], "channels": 3}).eval()
+
+    def seen(**kw):
+        events = score_files(model, [tmp_path / "light.png"], ["energy"], **kw)
+        return next(e.value for e in events if isinstance(e, Partial))["pixels"][0]
+
+    def prepared(invert):
+        return prepare_for_model(load_image(tmp_path / "light.png"), size=8, channels=3,
+                                 invert=invert)[0]
+
+    assert np.array_equal(seen(invert=False), prepared(False))
+    assert np.array_equal(seen(), prepared(True))  # the default still decides from the border
+
+
 def test_rows_threshold_and_export(tmp_path):
     import csv
     import io

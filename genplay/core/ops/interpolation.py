@@ -359,16 +359,20 @@ def save_latents_npz(path: str | Path, latents: np.ndarray, **extra: Any) -> Non
 
 
 # --- endpoints: a seed, a sample seen in a grid, or the user's own image ----------------------
-def encode_file(model: Latent, path: str | Path, **opts: Any) -> Iterator[Progress | Result]:
+def encode_file(model: Latent, path: str | Path, *, invert: bool | None = None,
+                **opts: Any) -> Iterator[Progress | Result]:
     """Loads a user's image safely, fits it to the model, and encodes it.
 
+    invert: as prepare_for_model() takes it; data.invert_policy() says which a model
+    needs (None, decide from the border, suits only light-on-dark training data).
     The Result's summary adds "seen" (uint8 HWC: what the model was given) and
     "inverted" (whether a dark-on-light picture was inverted to match the data).
     """
     from genplay.core.images import load_image, prepare_for_model, to_float_chw
 
     channels, size = model.image_shape[0], model.image_shape[1]
-    seen, inverted = prepare_for_model(load_image(path), size=size, channels=channels)
+    seen, inverted = prepare_for_model(load_image(path), size=size, channels=channels,
+                                       invert=invert)
     for event in encode_image(model, to_float_chw(seen), **opts):
         if isinstance(event, Result):
             yield Result(event.value, {**event.summary, "seen": seen, "inverted": inverted})
@@ -376,15 +380,17 @@ def encode_file(model: Latent, path: str | Path, **opts: Any) -> Iterator[Progre
             yield event
 
 
-def endpoint_latent(model: Latent, spec: Any) -> Iterator[Progress | Result]:
-    """Resolves an endpoint to a latent: an int seed, an image path, ("sample", seed, index,
-    temperature) for a sample seen in a grid, or a latent array already computed."""
+def endpoint_latent(model: Latent, spec: Any, *, invert: bool | None = None,
+                    ) -> Iterator[Progress | Result]:
+    """Resolves an endpoint to a latent: an int seed, an image path (encoded with
+    encode_file(invert=invert)), ("sample", seed, index, temperature) for a sample seen in
+    a grid, or a latent array already computed."""
     if isinstance(spec, bool):
         raise GenplayError(f"not an endpoint: {spec!r}")
     if isinstance(spec, int):
         yield Result(latent_from_seed(model, spec).float().cpu().numpy(), {})
     elif isinstance(spec, str | Path):
-        yield from encode_file(model, spec)
+        yield from encode_file(model, spec, invert=invert)
     elif isinstance(spec, tuple) and len(spec) == 4 and spec[0] == "sample":
         from genplay.core.ops.sampling import sample_latent
 
@@ -398,11 +404,12 @@ def endpoint_latent(model: Latent, spec: Any) -> Iterator[Progress | Result]:
 
 
 def interpolate_endpoints(model: Latent, start: Any, end: Any, frames: int = 8,
-                          spherical: bool = True) -> Iterator[Progress | Result]:
+                          spherical: bool = True, *, invert: bool | None = None,
+                          ) -> Iterator[Progress | Result]:
     """interpolate() between two endpoints given as endpoint_latent() understands them."""
     latents = []
     for spec in (start, end):
-        for event in endpoint_latent(model, spec):
+        for event in endpoint_latent(model, spec, invert=invert):
             if isinstance(event, Result):
                 latents.append(torch.from_numpy(np.asarray(event.value)))
             else:

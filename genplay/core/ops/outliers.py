@@ -238,9 +238,12 @@ def score_split(
 def score_files(
     model, files: list[Path], methods: list[str], *, typical_bpd: float | None = None,
     chunk: int = 256, batch_size: int = 64, seed: int = 0, background=None,
+    invert: bool | None = None,
 ) -> Iterator[Progress | Partial | Result]:
     """Loads and scores image files a chunk at a time, so memory stays bounded however
     many there are; unreadable files become rows with their error, never a failure.
+    invert: as prepare_for_model() takes it; data.invert_policy() says which the model
+    needs (a model of a folder of pictures scores them as they are, never inverted).
 
     Each chunk yields Partial({"start", "files", "errors", "pixels", "scores"}): the
     file names, "" or the reason a file could not be read, the images as the model
@@ -255,7 +258,8 @@ def score_files(
         errors = [""] * len(names)
         for i, name in enumerate(names):
             try:
-                pixels[i], _ = prepare_for_model(load_image(name), size=size, channels=channels)
+                pixels[i], _ = prepare_for_model(load_image(name), size=size, channels=channels,
+                                                 invert=invert)
             except ImageError as exc:
                 errors[i] = str(exc)
         ok = np.array([not e for e in errors], dtype=bool)

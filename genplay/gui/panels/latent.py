@@ -46,10 +46,11 @@ N_DIRECTIONS = 8
 
 
 # --- jobs (run in the engine thread) ----------------------------------------------------------
-def _encode(model, path: str):
+def _encode(model, path: str, dataset: str):
+    from genplay.core.data import invert_policy
     from genplay.core.ops.interpolation import encode_file
 
-    yield from encode_file(model, path)
+    yield from encode_file(model, path, invert=invert_policy(dataset))
 
 
 def _interpolate(model, start, end, frames: int, spherical: bool):
@@ -252,7 +253,7 @@ class LatentPanel(AcceptsFileDrops, Panel):
             recon = to_uint8_hwc(summary["reconstruction"])
             self.ends[which].set_encoded(path, latent, summary["seen"], recon, summary["inverted"])
 
-        self.engine.submit(_encode, path, checkpoint=self.info.path,
+        self.engine.submit(_encode, path, self.info.dataset, checkpoint=self.info.path,
                            label=f"encoding {Path(path).name}", on_result=self.for_model(done),
                            on_error=self.show_error)
 
@@ -418,7 +419,7 @@ class LatentPanel(AcceptsFileDrops, Panel):
     def set_base_from_image(self, path: str) -> None:
         if self.info is None:
             return
-        self.engine.submit(_encode, path, checkpoint=self.info.path,
+        self.engine.submit(_encode, path, self.info.dataset, checkpoint=self.info.path,
                            label=f"encoding {Path(path).name}", on_error=self.show_error,
                            on_result=self.for_model(lambda z, summary: self._set_latent(z)))
 

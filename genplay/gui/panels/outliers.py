@@ -74,6 +74,8 @@ def _measure_reference(folder: str):
 
 
 def _score(model, folder: str, paths: list[str], known: set[str], methods: list[str], typical):
+    from genplay.core import checkpoints
+    from genplay.core.data import invert_policy
     from genplay.core.events import Progress
     from genplay.core.images import find_images
     from genplay.core.ops.outliers import load_background, score_files
@@ -81,7 +83,9 @@ def _score(model, folder: str, paths: list[str], known: set[str], methods: list[
     yield Progress(0, None, message="looking for images…")
     background = load_background(folder, device=str(model.device)) if "ratio" in methods else None
     files = [f for f in find_images(paths) if str(f) not in known]
-    yield from score_files(model, files, methods, typical_bpd=typical, background=background)
+    invert = invert_policy(checkpoints.read_info(folder).dataset)
+    yield from score_files(model, files, methods, typical_bpd=typical, background=background,
+                           invert=invert)
 
 
 def _pixel_bits(model, pixels: np.ndarray):
