@@ -21,20 +21,25 @@ from genplay.core.errors import GenplayError
 def _add_image_outputs(p: argparse.ArgumentParser, what: str) -> None:
     """--invert for the input, -o / --nrow / --out-dir for the results, --threads."""
     p.add_argument("--invert", choices=["auto", "yes", "no"], default="auto",
-                   help=f"invert the {what} first (auto: when its border is light)")
+                   help=f"invert the {what} first (auto: when its border is light, for "
+                        "models of light-on-dark data such as MNIST; never for models of "
+                        "pictures)")
     p.add_argument("-o", "--output", help="write the result as a PNG (several: a grid)")
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
     p.add_argument("--out-dir", help="write one PNG per result into this folder")
     add_threads(p)
 
 
-def _load_guide(model, path: str, invert: str):
+def _load_guide(model, info, path: str, invert: str):
     """An image file as a model input (1, C, H, W), letterboxed; inverted when dark on light
-    (--invert auto decides from the border)."""
+    (--invert auto decides from the border where the model's data is light on dark, and
+    never inverts for a model of pictures: core.data.invert_policy)."""
+    from genplay.core.data import invert_policy
     from genplay.core.images import load_image
     from genplay.core.ops.sketch import guide_tensor
 
-    return guide_tensor(model, load_image(path), {"auto": None, "yes": True, "no": False}[invert])
+    auto = invert_policy(info.dataset)
+    return guide_tensor(model, load_image(path), {"auto": auto, "yes": True, "no": False}[invert])
 
 
 def _save_candidates(args: argparse.Namespace, images, info, stem: str, record: dict) -> None:
@@ -100,7 +105,7 @@ def cmd_sketch(args: argparse.Namespace) -> int:
     opts = _method_options(args, model, info, method == "sdedit", {"steps"},
                            "runs Langevin dynamics from the sketch" if method == "langevin"
                            else "fits a latent to the sketch")
-    guide = _load_guide(model, args.sketch, args.invert)
+    guide = _load_guide(model, info, args.sketch, args.invert)
     result = run_with_bar(sketch_images(model, guide, n=args.n, seed=args.seed,
                                         strength=args.strength, **opts), "sketch")
     record = {"sketch": Path(args.sketch).name, "method": method, "strength": args.strength,
@@ -125,7 +130,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     if mask_pixels.shape[:2] != pixels.shape[:2]:
         raise GenplayError(f"the mask is {mask_pixels.shape[1]}x{mask_pixels.shape[0]} pixels, "
                            f"the image {pixels.shape[1]}x{pixels.shape[0]}: they must match")
-    image = _load_guide(model, args.image, args.invert)
+    image = _load_guide(model, info, args.image, args.invert)
     # The mask goes through the same letterbox as the image (never inverted): white = fill.
     size = model.image_shape[1]
     mask, _ = prepare_for_model(mask_pixels, size=size, channels=1, invert=False)

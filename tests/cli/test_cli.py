@@ -390,3 +390,25 @@ def test_sample_takes_diffusion_options(capsys, tiny_checkpoints, tmp_path):
     code, _, err = run(capsys, "sample", tiny_checkpoints / "vae-tiny", "--steps", 3,
                        "-o", tmp_path / "c.png")
     assert code == 2 and "not understood" in err
+
+
+def test_sketch_and_inpaint_inputs_are_inverted_only_for_light_on_dark_models(tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from genplay.cli.guided import _load_guide
+    from genplay.core import registry
+    from genplay.core.images import save_png
+
+    pixels = np.full((12, 12, 3), 230, np.uint8)  # a light picture with a dark square
+    pixels[4:8, 4:8] = 20
+    path = tmp_path / "light.png"
+    save_png(path, pixels)
+    model = registry.build("diffusion", **{**TINY_CONFIGS["diffusion"], "channels": 3})
+    as_picture = _load_guide(model, SimpleNamespace(dataset=str(tmp_path)), str(path), "auto")
+    as_digit = _load_guide(model, SimpleNamespace(dataset="mnist"), str(path), "auto")
+    assert as_picture[0, :, 0, 0].min() > 0.8  # kept light, as pictures are learnt
+    assert as_digit[0, :, 0, 0].max() < 0.2  # inverted to light on dark, as MNIST is
+    forced = _load_guide(model, SimpleNamespace(dataset=str(tmp_path)), str(path), "yes")
+    assert forced[0, :, 0, 0].max() < 0.2
