@@ -125,12 +125,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                 if event.total is not None:
                     bar.total = event.total
                 bar.set_postfix({k: f"{v:.4g}" for k, v in event.losses.items()}
-                                | {"img/s": f"{event.images_per_s:.0f}", "ep": event.epoch},
+                                | {"img/s": f"{event.images_per_s:.0f}", "ep": event.epoch + 1},
                                 refresh=False)
                 bar.update(event.step - bar.n)  # redraws at most once a second
                 if args.log_every and event.step % args.log_every == 0:
                     losses = " ".join(f"{k}={v:.4g}" for k, v in event.losses.items())
-                    tqdm.write(f"step {event.step} epoch {event.epoch} {losses} "
+                    tqdm.write(f"step {event.step} epoch {event.epoch + 1} {losses} "
                                f"{event.images_per_s:.0f} img/s", file=sys.stderr)
             elif isinstance(event, Validation):
                 figures = " ".join(f"{k}={v:.4f}" for k, v in event.metrics.items())

@@ -18,7 +18,7 @@ import numpy as np
 class Progress:
     step: int
     total: int | None  # None when the budget is a time
-    epoch: int = 0
+    epoch: int = 0  # training: epochs completed (the one in progress is epoch + 1)
     losses: dict[str, float] = field(default_factory=dict)
     images_per_s: float = 0.0
     eta_s: float | None = None

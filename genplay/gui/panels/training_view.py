@@ -106,7 +106,7 @@ class RunView(QWidget):
             self.stats_label.setToolTip("")
             return
         step = f"step {p.step}" + (f" / {p.total}" if p.total else "")
-        figures = (f"{step} · epoch {p.epoch} · {p.images_per_s:.0f} images/s · "
+        figures = (f"{step} · epoch {p.epoch + 1} · {p.images_per_s:.0f} images/s · "
                    f"ETA {format_seconds(p.eta_s)}")
         terms = []
         for name, value in p.losses.items():
