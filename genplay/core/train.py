@@ -43,6 +43,10 @@ class TrainSettings:
     val_fraction: float = 0.05
     preview_every: int = 200  # steps
     save_every_s: float = 300.0
+    # An epoch of a small folder can take a fraction of a second: its validation pass and
+    # save would then be most of the run. Epochs ending sooner than this after the last
+    # validation skip both, except the first of a session and the last of the budget.
+    validate_every_s: float = 20.0
     preview_count: int = 16
     recipe: str = ""
     # Replace each pixel of a training image, with this probability, by a uniformly random
@@ -205,6 +209,7 @@ def train(settings: TrainSettings, *, clock: Callable[[], float] = time.monotoni
     started = clock()
     start_elapsed, start_step = run.elapsed, run.step
     last_save = started
+    last_validation: float | None = None
 
     def budget_left() -> bool:
         if total is not None and run.step >= total:
@@ -255,6 +260,11 @@ def train(settings: TrainSettings, *, clock: Callable[[], float] = time.monotoni
                     last_save = clock()
             else:
                 run.epoch += 1
+                now = clock()
+                if (last_validation is not None and budget_left()
+                        and now - last_validation < settings.validate_every_s):
+                    continue
+                last_validation = now
                 metrics = _validate(run.for_eval(), val_set, batch)
                 yield Validation(run.epoch, run.step, metrics)
                 summary["val"] = metrics

@@ -33,6 +33,17 @@ def test_events_of_a_short_run(tiny_data, tmp_path):
     assert info.training["steps"] == len(progress) and info.training["epochs"] == 2
 
 
+def test_quick_epochs_validate_first_and_last_not_each(tiny_data, tmp_path):
+    quick = settings(tiny_data, tmp_path / "a", epochs=5)
+    quick.validate_every_s = 3600.0  # every epoch of the tiny set ends far sooner
+    events = list(train(quick))
+    assert [e.epoch for e in events if isinstance(e, Validation)] == [1, 5]
+    assert checkpoints.read_info(tmp_path / "a").training["epochs"] == 5
+    every = settings(tiny_data, tmp_path / "b", epochs=3)
+    every.validate_every_s = 0.0
+    assert [e.epoch for e in train(every) if isinstance(e, Validation)] == [1, 2, 3]
+
+
 def test_same_seed_same_weights(tiny_data, tmp_path):
     for name in ("a", "b"):
         list(train(settings(tiny_data, tmp_path / name, family="vae", epochs=1)))
