@@ -49,3 +49,11 @@ def write_results(path: str, result: dict, text: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     out.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
+
+
+def report(result: dict, text: str, path: str | None) -> dict:
+    """Prints the tables; writes them and the figures where --json says. Returns result."""
+    print(text)
+    if path:
+        write_results(path, result, text)
+    return result

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import write_results
+from benchmarks.common import report
 from genplay import __version__
 from genplay.core import checkpoints, runtime
 from genplay.core.data import load_dataset
@@ -342,11 +342,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result["sketch_style"] = args.style or default_style(info.dataset)
         result["sketch"] = sketch_table(model, judge, args.sketches, args.seed, args.baseline,
                                         result["sketch_style"])
-    text = format_tables(result)
-    print(text)
-    if args.json:
-        write_results(args.json, result, text)
-    return result
+    return report(result, format_tables(result), args.json)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import write_results
+from benchmarks.common import report
 from genplay import __version__
 from genplay.core import checkpoints, data, runtime
 from genplay.core.errors import GenplayError
@@ -530,11 +530,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     threads = runtime.set_threads(args.threads)
     with torch.no_grad():
         result = run(args, threads)
-    text = format_tables(result)
-    print(text)
-    if args.json:
-        write_results(args.json, result, text)
-    return result
+    return report(result, format_tables(result), args.json)
 
 
 if __name__ == "__main__":

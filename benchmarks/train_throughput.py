@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import write_results
+from benchmarks.common import report
 from genplay import __version__
 from genplay.cli.common import parse_sets
 from genplay.core import checkpoints, registry, runtime
@@ -238,11 +238,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(str(exc))
     threads = runtime.set_threads(args.threads)
     result = run(args, families, overrides, threads)
-    text = format_table(result)
-    print(text)
-    if args.json:
-        write_results(args.json, result, text)
-    return result
+    return report(result, format_table(result), args.json)
 
 
 if __name__ == "__main__":
