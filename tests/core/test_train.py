@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -42,6 +44,29 @@ def test_quick_epochs_validate_first_and_last_not_each(tiny_data, tmp_path):
     every = settings(tiny_data, tmp_path / "b", epochs=3)
     every.validate_every_s = 0.0
     assert [e.epoch for e in train(every) if isinstance(e, Validation)] == [1, 2, 3]
+
+
+def test_a_run_killed_while_writing_its_checkpoint_stays_loadable_and_resumable(
+        tiny_data, tmp_path, monkeypatch):
+    out = tmp_path / "m"
+    list(train(settings(tiny_data, out, family="vae", epochs=1)))
+    steps_before = checkpoints.read_info(out).training["steps"]
+    real_save = torch.save
+
+    def dies_half_way(obj, f, *args, **kwargs):  # the process ends in the middle of a write
+        Path(f).write_bytes(b"PK\x03\x04 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        list(train(settings(tiny_data, out, family="vae", epochs=2, resume=True)))
+    monkeypatch.setattr(torch, "save", real_save)
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # no half file left
+    model, info = checkpoints.load(out)  # the newest weights, whole
+    assert model.sample(2).shape[0] == 2
+    # the trainer state is still the last whole one: resuming goes on from there
+    done = list(train(settings(tiny_data, out, family="vae", epochs=2, resume=True)))
+    assert done[-1].summary["steps"] == 2 * steps_before
 
 
 def test_same_seed_same_weights(tiny_data, tmp_path):
