@@ -202,6 +202,9 @@ def train(settings: TrainSettings, *, clock: Callable[[], float] = time.monotoni
                                f"e.g. {data.skipped[0][1]}")
     batch = min(cfg.batch_size, len(train_set))
     steps_per_epoch = max(1, len(train_set) // batch)
+    # A run stopped on the last step of an epoch was saved before that epoch was counted:
+    # count it, so the resumed run starts the next epoch (its own order, its own number).
+    run.epoch = max(run.epoch, run.step // steps_per_epoch)
     total = settings.epochs * steps_per_epoch if settings.epochs is not None else None
     deadline = clock() + settings.minutes * 60 if settings.minutes is not None else None
     preview_gen = torch.Generator().manual_seed(settings.seed + 1)

@@ -69,6 +69,23 @@ def test_a_run_killed_while_writing_its_checkpoint_stays_loadable_and_resumable(
     assert done[-1].summary["steps"] == 2 * steps_before
 
 
+def test_a_run_stopped_on_an_epochs_last_step_resumes_into_the_next_epoch(tiny_data, tmp_path):
+    out = tmp_path / "m"
+    run = train(settings(tiny_data, out, family="vae", epochs=4))
+    per_epoch = None
+    for event in run:
+        if isinstance(event, Progress) and event.total:
+            per_epoch = event.total // 4
+            if event.step == 2 * per_epoch:  # the last step of epoch 2, before it is counted
+                run.close()
+                break
+    assert checkpoints.read_info(out).training["steps"] == 2 * per_epoch
+    resumed = list(train(settings(tiny_data, out, family="vae", epochs=4, resume=True)))
+    progress = [e for e in resumed if isinstance(e, Progress) and e.total]
+    assert progress[0].step == 2 * per_epoch + 1 and progress[0].epoch == 2
+    assert resumed[-1].summary["epochs"] == 4
+
+
 def test_same_seed_same_weights(tiny_data, tmp_path):
     for name in ("a", "b"):
         list(train(settings(tiny_data, tmp_path / name, family="vae", epochs=1)))

@@ -91,7 +91,7 @@ def test_pause_resume_stop_while_paused_then_resume_the_run(tiny_data, tmp_path)
     assert info.training["steps"] == stopped.step
 
     # A resumed run carries on from the saved step to the end of its budget.
-    epochs = info.training["epochs"] + 1  # 3 steps an epoch: at least one step to go
+    epochs = stopped.step // 3 + 1  # 3 steps an epoch: the next epoch's end is ahead
     with TrainingProcess(settings(tiny_data, out, epochs=epochs, resume=True), threads=1) as run:
         seen = collect_until(run, lambda e: isinstance(e, Result))
         assert run.join(timeout=15.0)
