@@ -14,6 +14,26 @@ def settings(tmp_path):
 
 
 @pytest.fixture
+def standalone(qtbot, settings):
+    """Builds one panel on its own: standalone(PanelClass) -> the shown panel, with its own
+    engine and message bar (shut down after the test)."""
+    from genplay.gui.engine import Engine
+    from genplay.gui.widgets.message_bar import MessageBar
+
+    engine = Engine()
+    messages = MessageBar()
+    qtbot.addWidget(messages)
+
+    def build(panel_class):
+        panel = panel_class(engine, settings, messages)
+        qtbot.addWidget(panel)
+        return panel
+
+    yield build
+    engine.shutdown(5000)
+
+
+@pytest.fixture
 def window(qtbot, tiny_checkpoints, settings):
     from genplay.gui.main_window import MainWindow
 

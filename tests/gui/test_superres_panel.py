@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 
 from genplay.core.checkpoints import CheckpointInfo
 from genplay.core.images import load_image, read_png_metadata
@@ -18,23 +18,14 @@ from tests.gui.conftest import select
 
 
 @pytest.fixture
-def panel(qtbot, tmp_path):
+def panel(qtbot, standalone):
     """The panel on its own, with no model: everything bicubic can do."""
-    from genplay.gui.engine import Engine
-    from genplay.gui.widgets.message_bar import MessageBar
-
-    engine = Engine()
-    messages = MessageBar()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    p = SuperresPanel(engine, settings, messages)
-    qtbot.addWidget(p)
-    qtbot.addWidget(messages)
+    p = standalone(SuperresPanel)
     p.resize(900, 600)
     p.show()
     p.set_model(None)
     qtbot.waitUntil(lambda: p.method_names is not None, timeout=20000)  # read off the UI thread
-    yield p
-    engine.shutdown(5000)
+    return p
 
 
 def colour_picture(h=23, w=31, seed=0) -> np.ndarray:

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSettings
 
 from genplay.gui.panels.training import TrainingPanel
 from tests.conftest import TINY_CONFIGS
@@ -34,23 +33,14 @@ def image_folder(folder: Path, n: int = 40) -> Path:
 
 
 @pytest.fixture
-def panel(qtbot, tmp_path):
+def panel(qtbot, tmp_path, standalone):
     """The panel on its own, with its own engine."""
-    from genplay.gui.engine import Engine
-    from genplay.gui.widgets.message_bar import MessageBar
-
-    engine = Engine()
-    messages = MessageBar()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    p = TrainingPanel(engine, settings, messages)
+    p = standalone(TrainingPanel)
     p.set_output_root(tmp_path / "runs")
-    qtbot.addWidget(p)
-    qtbot.addWidget(messages)
     p.show()
     qtbot.waitUntil(lambda: "vae" in p.families(), timeout=20000)
     yield p
     p.shutdown()
-    engine.shutdown(5000)
 
 
 def test_families_exclude_helper_nets_and_datasets_end_with_a_folder_choice(panel):
