@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from benchmarks import diffusion
-from genplay.core import checkpoints, data, registry
+from genplay.core import checkpoints, registry
 from tests.conftest import TINY_CONFIGS, make_idx_dataset
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
+def setup(tmp_path, only_data_root):
     root = tmp_path / "data"
     make_idx_dataset(root / "mnist", n_train=40, n_test=24)
-    monkeypatch.setattr(data, "search_places",
-                        lambda name, root=None: [Path(root), Path(root) / name])
     ckpts = tmp_path / "checkpoints"
     for family in ("diffusion", "classifier", "vae"):
         model = registry.build(family, **TINY_CONFIGS[family]).eval()

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from benchmarks import ood
-from genplay.core import checkpoints, data, registry
+from genplay.core import checkpoints, registry
 from genplay.core.ops import outliers
 from tests.conftest import TINY_CONFIGS, make_idx_dataset
+
+pytestmark = pytest.mark.usefixtures("only_data_root")
 
 # family -> the dataset its tiny checkpoint claims to be trained on
 TRAINED_ON = {"vae": "fashion-mnist", "pixelcnn": "mnist", "gan": "mnist", "flow": "cifar"}
@@ -27,11 +29,6 @@ def ckpt_dir(tmp_path) -> Path:
     return root
 
 
-@pytest.fixture(autouse=True)
-def only_data_root(monkeypatch):
-    """Datasets come from the test's --data-root only, never from the machine's copies."""
-    monkeypatch.setattr(data, "search_places",
-                        lambda name, root=None: [Path(root), Path(root) / name])
 
 
 def test_identical_in_and_out_data_give_chance_auroc(ckpt_dir, tmp_path):

@@ -31,12 +31,10 @@ def _tiny_net(channels: int, seed: int):
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
+def setup(tmp_path, only_data_root):
     root = tmp_path / "data"
     make_idx_dataset(root / "mnist", n_train=4, n_test=10, seed=0)
     make_idx_dataset(root / "fashion-mnist", n_train=4, n_test=10, seed=1)
-    monkeypatch.setattr(data, "search_places",
-                        lambda name, root=None: [Path(root), Path(root) / name])
     ckpts = tmp_path / "checkpoints"
     checkpoints.save(_tiny_net(1, 0), ckpts / "superres-mnist", dataset="mnist", recipe="test")
     checkpoints.save(_tiny_net(3, 1), ckpts / "superres-photo", dataset="photos", recipe="test")

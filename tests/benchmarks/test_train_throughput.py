@@ -9,18 +9,16 @@ from pathlib import Path
 import pytest
 
 from benchmarks import train_throughput
-from genplay.core import data, registry
+from genplay.core import registry
 from tests.conftest import TINY_CONFIGS, make_idx_dataset
 
 FAMILIES = ("vae", "ebm")
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
+def root(tmp_path, only_data_root):
     root = tmp_path / "data"
     make_idx_dataset(root / "fashion-mnist", n_train=40, n_test=8)
-    monkeypatch.setattr(data, "search_places",
-                        lambda name, root=None: [Path(root), Path(root) / name])
     return root
 
 
