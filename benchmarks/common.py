@@ -57,3 +57,19 @@ def report(result: dict, text: str, path: str | None) -> dict:
     if path:
         write_results(path, result, text)
     return result
+
+
+def earlier_results(path: str | Path, result: dict, same: tuple[str, ...],
+                    option: str) -> dict:
+    """The figures an earlier run wrote at path, for `option` to add rows to: only when
+    they were measured the same way as this run (equal values of the keys in `same`),
+    so the rows compare. Anything else stops the run with a message."""
+    try:
+        before = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"{option} needs the earlier results in {path}: {err}") from None
+    for key in same:
+        if before.get(key) != result[key]:
+            raise SystemExit(f"{path} was measured with {key} {before.get(key)!r}, this run "
+                             f"with {result[key]!r}: measure everything again instead")
+    return before

@@ -27,18 +27,16 @@ by the `--baseline` checkpoints (VAE, GAN) at the default strength.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import report
+from benchmarks.common import earlier_results, report
 from genplay import __version__
 from genplay.core import checkpoints, runtime
 from genplay.core.data import load_dataset
@@ -266,14 +264,8 @@ def _parse_row(text: str) -> tuple[str, int]:
 def _merge_base(path: str, result: dict[str, Any]) -> dict[str, Any]:
     """The figures of an earlier run at path, with this run's description: only when
     they measured the same checkpoint the same way, so the rows compare."""
-    try:
-        before = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SystemExit(f"--rows needs the earlier results in {path}: {err}") from None
-    for key in ("checkpoint_hash", "samples", "seed", "feature_net"):
-        if before.get(key) != result[key]:
-            raise SystemExit(f"{path} measured {key} {before.get(key)!r}, this run "
-                             f"{result[key]!r}: measure all rows again instead")
+    before = earlier_results(path, result, ("checkpoint_hash", "samples", "seed", "feature_net"),
+                             "--rows")
     before.pop("dpmpp20_over_ddpm1000", None)  # the name of the ratio before it had two
     return {**before, **result}
 
@@ -335,9 +327,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result["over_ddpm1000"] = _ratios(model, result["samplers"])
     else:
         result["samplers"], result["floor"] = [], {"fid": float("nan"), "kid": float("nan")}
-    if args.rows and args.no_sketches:
-        pass  # the sketch figures of the file stay as they were
-    elif not args.no_sketches:
+    if not args.no_sketches:  # (with --rows and without, the file's sketch figures stay)
         _log(f"{info.name}: sketches")
         result["sketch_style"] = args.style or default_style(info.dataset)
         result["sketch"] = sketch_table(model, judge, args.sketches, args.seed, args.baseline,

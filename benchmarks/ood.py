@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.common import earlier_results
 from genplay import __version__
 from genplay.core import checkpoints, runtime
 from genplay.core.data import find_dataset, load_dataset
@@ -260,14 +261,7 @@ def notes(result: dict[str, Any]) -> list[str]:
 def merge_rows(path: Path, result: dict[str, Any]) -> dict[str, Any]:
     """The results at path with this run's rows (and skips) in place of the same models'.
     Only results measured the same way (threads, limit) take rows from another run."""
-    try:
-        before = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SystemExit(f"--models needs the earlier results in {path}: {err}") from None
-    for key in ("threads", "limit"):
-        if before.get(key) != result[key]:
-            raise SystemExit(f"{path} was measured with {key} {before.get(key)!r}, this run "
-                             f"with {result[key]!r}: measure every model again instead")
+    before = earlier_results(path, result, ("threads", "limit"), "--models")
     names = {r["model"] for r in result["rows"]} | {s["model"] for s in result["skipped"]}
     rows = [r for r in before["rows"] if r["model"] not in names] + result["rows"]
     skipped = [s for s in before["skipped"] if s["model"] not in names] + result["skipped"]
