@@ -247,6 +247,12 @@ class EBM(GenerativeModel):
     # --- Conditional: Langevin dynamics from a noised guide ------------------------------------
     condition_method = "langevin"  # how ops.sketch names what condition_steps does
 
+    @property
+    def condition_default_steps(self) -> int:
+        """Langevin steps from a guide unless asked otherwise: half a run from noise (the
+        guide already holds the shape)."""
+        return max(1, self.config.sample_steps // 2)
+
     def condition_steps(self, guide: torch.Tensor, strength: float,
                         generator: torch.Generator | None = None,
                         **opts: Any) -> Iterator[Progress | Preview | Result]:
@@ -262,7 +268,7 @@ class EBM(GenerativeModel):
             return iter([Result(guide.cpu().numpy().astype(np.float32))])
         noise = torch.rand(guide.shape, generator=generator, device=self.device)
         start = (1 - strength) * guide + strength * noise
-        opts = {"steps": max(1, self.config.sample_steps // 2), **opts}
+        opts = {"steps": self.condition_default_steps, **opts}
         return self.refine_steps(start, generator, **opts)
 
     def condition(self, guide: torch.Tensor, strength: float, **opts: Any) -> torch.Tensor:

@@ -57,7 +57,7 @@ def _facts(model) -> dict[str, Any]:
     if method == "sdedit":
         steps = (int(options["steps"].default), 200)  # a whole schedule's
     elif method == "langevin":
-        steps = (max(1, model.config.sample_steps // 2), 1000)  # condition_steps' default
+        steps = (model.condition_default_steps, 1000)
     else:
         steps = (FIT_STEPS, 1000)
     return {
