@@ -109,8 +109,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
         minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,
         resume=args.resume, overrides=parse_sets(args.set), data_root=args.data_root,
-       recipe=recipe, perturb=args.perturb,
-   )
+        recipe=recipe, perturb=args.perturb,
+    )
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     print(f"training {args.family} on {args.data} with {threads} thread(s) -> {args.out}",
           file=sys.stderr)
