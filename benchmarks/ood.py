@@ -34,8 +34,8 @@ import torch
 
 from benchmarks.common import earlier_results
 from genplay import __version__
-from genplay.core import checkpoints, runtime
-from genplay.core.data import find_dataset, load_dataset
+from genplay.core import checkpoints, datasets, runtime
+from genplay.core.data import load_dataset
 from genplay.core.errors import GenplayError
 from genplay.core.events import Result, final_value
 from genplay.core.ops import outliers
@@ -61,7 +61,7 @@ class _Datasets:
         self._cache: dict[tuple[str, tuple[int, int, int]], np.ndarray | GenplayError] = {}
 
     def folder(self, name: str) -> Path:
-        return find_dataset(name, self.data_root, "test")
+        return datasets.find(name, self.data_root, "test")
 
     def test_images(self, name: str, shape: tuple[int, int, int]) -> np.ndarray:
         """Float (N, C, H, W) images in [0, 1]; raises GenplayError if the data is missing."""

@@ -1,9 +1,15 @@
-"""Shared fixtures: tiny datasets and model configs, so the suite runs in minutes on 2 cores."""
+"""Shared fixtures: tiny datasets and model configs, so the suite runs in minutes on 2 cores.
+
+Every test sees a data home of its own (GENPLAY_DATA) holding tiny synthetic
+fashion-mnist and mnist datasets, and no system dataset folder: the suite never reads
+a user's datasets or a development copy, so a fresh clone passes as CI does."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +58,29 @@ def make_idx_dataset(folder: Path, n_train: int = 32, n_test: int = 16, seed: in
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_home(tmp_path_factory) -> Path:
+    """genplay's data home for the whole run: tiny synthetic named datasets."""
+    from genplay.core import datasets
+
+    home = tmp_path_factory.mktemp("genplay-data")
+    make_idx_dataset(home / "fashion-mnist", seed=1)
+    make_idx_dataset(home / "mnist", seed=2)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("GENPLAY_DATA", str(home))
+    patch.setattr(datasets, "SYSTEM_FOLDERS", ())
+    yield home
+    patch.undo()
+
+
+@pytest.fixture
+def no_datasets(tmp_path, monkeypatch) -> Path:
+    """An empty data home: as on a new user's computer."""
+    home = tmp_path / "empty-data-home"
+    monkeypatch.setenv("GENPLAY_DATA", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     return make_idx_dataset(tmp_path_factory.mktemp("data") / "tiny")
@@ -74,3 +103,27 @@ def tiny_checkpoints(tmp_path_factory, tiny_data) -> Path:
         for _ in train(settings):
             pass
     return root
+
+
+@pytest.fixture
+def published(tmp_path, monkeypatch, no_datasets):
+    """A tiny dataset standing in for MNIST in the catalogue (its MD5s are the tiny files'),
+    served by a local server (tests/served_data.py); the data home starts empty.
+    Yields (server, the folder of the published files)."""
+    from genplay.core import datasets
+    from tests.served_data import NAME, DataServer
+
+    folder = make_idx_dataset(tmp_path / "published", n_train=24, n_test=8, seed=5)
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    real = datasets.CATALOGUE[NAME]
+    spec = datasets.KnownDataset(
+        NAME, "Tiny", real.class_names, real.torchvision_name, "test", ("unused",),
+        tuple(datasets.DataFile(f.name, hashlib.md5(files[f.name]).hexdigest(),
+                                len(files[f.name]), 0) for f in real.files))
+    monkeypatch.setitem(datasets.CATALOGUE, NAME, spec)
+    server = DataServer(files)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield server, folder
+    server.shutdown()
+    server.server_close()

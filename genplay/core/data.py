@@ -1,4 +1,5 @@
-"""Datasets: MNIST-format IDX files found by name, photos, and folders of the user's images.
+"""Datasets: MNIST-format IDX files found by name (core.datasets says where, and gets
+them), photos, and folders of the user's images.
 
 Everything is held in memory as uint8 tensors (N, C, H, W): the datasets here are
 small, and uint8 keeps 70,000 28x28 images under 60 MB. Photos are few and large, so
@@ -8,7 +9,6 @@ models learn from random patches of them instead (see "photos" below).
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,25 +19,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from genplay.core import datasets
 from genplay.core.errors import DatasetError, ImageError
 from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model, with_channels
-
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-DIGIT_CLASSES = [str(i) for i in range(10)]
-
-
-@dataclass(frozen=True)
-class KnownDataset:
-    name: str
-    class_names: list[str]
-    torchvision_name: str  # folder name in a torchvision-style root (NAME/raw/)
-
-
-KNOWN_DATASETS = {
-    "fashion-mnist": KnownDataset("fashion-mnist", FASHION_CLASSES, "FashionMNIST"),
-    "mnist": KnownDataset("mnist", DIGIT_CLASSES, "MNIST"),
-}
 
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
@@ -66,51 +50,6 @@ class ImageDataset:
         return images.float() / 255.0
 
 
-def search_places(name: str, root: str | os.PathLike | None = None) -> list[Path]:
-    """Folders that may hold the IDX files of a known dataset, most specific first."""
-    bases: list[Path] = []
-    if root is not None:
-        bases.append(Path(root))
-    if os.environ.get("GENPLAY_DATA"):
-        bases.append(Path(os.environ["GENPLAY_DATA"]))
-    repo = Path(__file__).resolve().parents[2]
-    bases += [Path.cwd() / ".." / "shared" / "data", repo.parent / "shared" / "data",
-              Path.home() / ".genplay" / "data", Path("/usr/share/datasets")]
-    tv = KNOWN_DATASETS[name].torchvision_name
-    # A folder named by the user may hold the files directly; shared base folders
-    # never do, so ../shared/data can never pass MNIST off as Fashion-MNIST.
-    places: list[Path] = [Path(root)] if root is not None else []
-    for base in bases:
-        places += [base / name, base / tv / "raw"]
-    unique: list[Path] = []
-    for p in places:
-        if p not in unique:
-            unique.append(p)
-    return unique
-
-
-def _has_idx(folder: Path, split: str) -> bool:
-    prefix = _SPLIT_PREFIX[split]
-    return any((folder / f"{prefix}-images-idx3-ubyte{ext}").is_file() for ext in (".gz", ""))
-
-
-def find_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train") -> Path:
-    if name not in KNOWN_DATASETS:
-        raise DatasetError(
-            f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)} (or give a folder)"
-        )
-    places = search_places(name, root)
-    for place in places:
-        if _has_idx(place, split):
-            return place
-    searched = "\n  ".join(str(p) for p in places)
-    raise DatasetError(
-        f"dataset {name!r} ({split} split) not found. Searched:\n  {searched}\n"
-        f"Put the IDX files (e.g. {_SPLIT_PREFIX[split]}-images-idx3-ubyte.gz) in one of "
-        "these, set GENPLAY_DATA, or pass a folder."
-    )
-
-
 def read_idx(path: Path) -> np.ndarray:
     """Reads an IDX file (gzip or raw) into a numpy array; a malformed file gives DatasetError."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -130,8 +69,7 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def _idx_file(folder: Path, stem: str) -> Path:
-    gz = folder / f"{stem}.gz"
-    return gz if gz.is_file() else folder / stem
+    return datasets.idx_path(folder, stem) or folder / stem
 
 
 def load_idx(folder: Path, split: str, name: str) -> ImageDataset:
@@ -143,7 +81,7 @@ def load_idx(folder: Path, split: str, name: str) -> ImageDataset:
         labels = torch.from_numpy(read_idx(labels_path).astype(np.int64))
     if labels is not None and labels.shape[0] != images.shape[0]:
         raise DatasetError(f"{folder}: {images.shape[0]} images but {labels.shape[0]} labels")
-    known = KNOWN_DATASETS.get(name)
+    known = datasets.CATALOGUE.get(name)
     return ImageDataset(
         torch.from_numpy(images.copy()).unsqueeze(1), labels, name,
         known.class_names if known else None,
@@ -218,13 +156,12 @@ PATCH_SOURCE_BYTES = 1 << 30
 
 def photos_folder() -> Path:
     """scikit-image's data folder, found without importing it (that would load scipy)."""
-    spec = importlib.util.find_spec("skimage")
-    if spec is None or not spec.submodule_search_locations:
+    folder = datasets.photos_folder()
+    if folder is None:
         raise DatasetError(
             "the photos dataset is the sample photographs that come with scikit-image, "
             "which is not installed: pip install scikit-image (or pip install 'genplay[photos]')"
         )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
     missing = [name for name in PHOTO_LICENCES if not (folder / name).is_file()]
     if missing:
         raise DatasetError(f"{folder}: scikit-image's sample photos lack {', '.join(missing)}; "
@@ -337,18 +274,18 @@ def invert_policy(dataset: str) -> bool | None:
     picture's border, for the MNIST-format datasets (light strokes on black, so a drawing
     or photo of dark on light is inverted to match); False for a folder of pictures and
     the photos, which a model learns as they are (a light sky is not to be inverted)."""
-    if dataset in KNOWN_DATASETS:
+    if dataset in datasets.CATALOGUE:
         return None
     folder = Path(dataset)
-    if dataset != PHOTOS and folder.is_dir() and (_has_idx(folder, "train")
-                                                  or _has_idx(folder, "test")):
+    if dataset != PHOTOS and folder.is_dir() and (datasets.has_split(folder, "train")
+                                                  or datasets.has_split(folder, "test")):
         return None
     return False
 
 
 def dataset_names() -> list[str]:
     """The datasets known by name (besides folders)."""
-    return [*KNOWN_DATASETS, PHOTOS]
+    return [*datasets.CATALOGUE, PHOTOS]
 
 
 def load_dataset(
@@ -363,15 +300,15 @@ def load_dataset(
     name = str(spec)
     if name == PHOTOS:
         return load_photo_dataset(split, size, channels)
-    if name in KNOWN_DATASETS:
-        data = load_idx(find_dataset(name, root, split), split, name)
+    if name in datasets.CATALOGUE:
+        data = load_idx(datasets.find(name, root, split), split, name)
     else:
         folder = Path(spec)
         if not folder.is_dir():
             raise DatasetError(
                 f"{spec}: neither a known dataset ({', '.join(dataset_names())}) nor a folder"
             )
-        if _has_idx(folder, split):
+        if datasets.has_split(folder, split):
             data = load_idx(folder, split, folder.name)
         elif patches:
             return load_patch_folder(folder, size, channels)

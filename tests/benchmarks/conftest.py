@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from genplay.core import data
+from genplay.core import datasets
 
 
 @pytest.fixture
 def only_data_root(monkeypatch):
     """Datasets come from the test's --data-root only, never from the machine's copies."""
-    monkeypatch.setattr(data, "search_places",
+    monkeypatch.setattr(datasets, "search_places",
                         lambda name, root=None: [Path(root), Path(root) / name])

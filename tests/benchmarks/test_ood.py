@@ -104,8 +104,8 @@ def test_missing_or_conflated_datasets_are_skipped_not_fatal(ckpt_dir, tmp_path,
     result = ood.run(ckpt_dir, limit=4, data_root=str(root), threads=1)
     assert result["rows"] == []
     reasons = {s["model"]: s["reason"] for s in result["skipped"]}
-    assert "'mnist' (test split) not found" in reasons["vae-fashion-mnist"]
-    assert "'mnist' (test split) not found" in reasons["pixelcnn-mnist"]
+    assert "'mnist' (test split) is not on this computer" in reasons["vae-fashion-mnist"]
+    assert "'mnist' (test split) is not on this computer" in reasons["pixelcnn-mnist"]
     assert "skipping vae-fashion-mnist" in capsys.readouterr().err
     # a root holding IDX files itself would serve both datasets: no row compares it with itself
     result = ood.run(ckpt_dir, limit=4, data_root=str(root / "fashion-mnist"), threads=1)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from benchmarks import superres
-from genplay.core import checkpoints, data, registry
+from genplay.core import checkpoints, data, datasets, registry
 from tests.conftest import TINY_CONFIGS, make_idx_dataset
 
 HAVE_SKIMAGE = importlib.util.find_spec("skimage") is not None
@@ -129,7 +129,7 @@ def test_rows_json_and_targets(setup, tmp_path, capsys):
 
 
 def test_missing_everything_is_skipped_with_notes(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data, "search_places", lambda name, root=None: [tmp_path / "none"])
+    monkeypatch.setattr(datasets, "search_places", lambda name, root=None: [tmp_path / "none"])
     result = superres.main(["--dir", str(tmp_path / "empty"), "--skip", "speed",
                             "--threads", "1"])
     assert result["quality"] == [] and result["speed"] == []

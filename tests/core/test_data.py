@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from genplay.core import data
+from genplay.core import data, datasets
 from genplay.core.errors import DatasetError
 from tests.conftest import make_idx_dataset
 
@@ -29,13 +29,26 @@ def test_resize_and_colour(tiny_data):
 
 def test_named_dataset_found_under_an_explicit_root(tmp_path):
     make_idx_dataset(tmp_path / "root" / "MNIST" / "raw")
-    assert data.find_dataset("mnist", tmp_path / "root") == tmp_path / "root" / "MNIST" / "raw"
+    assert datasets.find("mnist", tmp_path / "root") == tmp_path / "root" / "MNIST" / "raw"
 
 
-def test_missing_dataset_lists_the_places_searched(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "search_places", lambda name, root=None: [tmp_path / "a"])
-    with pytest.raises(DatasetError, match=r"not found\. Searched:\n  .*a"):
-        data.find_dataset("fashion-mnist")
+def test_named_datasets_come_from_the_data_home_only(data_home):
+    # the suite's tiny copies, never a development or user copy
+    assert datasets.find("mnist", split="test") == data_home / "mnist"
+    assert data.load_dataset("fashion-mnist", "train").images.shape == (32, 1, 28, 28)
+    places = datasets.search_places("fashion-mnist", "/somewhere")
+    assert places == [Path("/somewhere"), Path("/somewhere/fashion-mnist"),
+                      Path("/somewhere/FashionMNIST/raw"), data_home / "fashion-mnist",
+                      data_home / "FashionMNIST" / "raw"]
+
+
+def test_a_missing_dataset_says_in_one_line_how_to_get_it(no_datasets):
+    with pytest.raises(datasets.MissingDataset) as caught:
+        data.load_dataset("fashion-mnist", "test")
+    message = str(caught.value)
+    assert "\n" not in message and caught.value.name == "fashion-mnist"
+    assert "'fashion-mnist' (test split) is not on this computer" in message
+    assert "genplay data get fashion-mnist" in message and str(no_datasets) in message
 
 
 def test_unknown_name_and_missing_folder(tmp_path):
@@ -86,14 +99,3 @@ def test_split_is_seeded_and_disjoint(tiny_data):
     assert torch.equal(a_train.images, b_train.images)
     rows = {tuple(x.flatten().tolist()) for x in a_train.images}
     assert len(rows & {tuple(x.flatten().tolist()) for x in a_val.images}) <= 1
-
-
-def test_real_datasets_when_present():
-    try:
-        fashion = data.load_dataset("fashion-mnist", "test")
-        mnist = data.load_dataset("mnist", "train")
-    except DatasetError:
-        pytest.skip("the shared datasets are not next to this checkout")
-    assert fashion.images.shape == (10000, 1, 28, 28) and fashion.class_names[0] == "T-shirt/top"
-    assert mnist.images.shape == (8000, 1, 28, 28)
-    assert np.bincount(mnist.labels.numpy()).min() > 500
