@@ -4,8 +4,8 @@ User mistakes (a missing file, a bad option, a broken checkpoint) print one line
 and exit with code 2; only bugs show a traceback.
 
 The commands live in modules by theme, each adding its own subcommands to the parser:
-models (models, train), sampling (sample, interpolate), guided (sketch, inpaint, upscale)
-and evaluation (score, eval); common holds what they share.
+models (models, train), sampling (sample, interpolate), guided (sketch, inpaint, upscale),
+evaluation (score, eval) and data (data list, get, verify); common holds what they share.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import sys
 from collections.abc import Sequence
 
 from genplay import __version__
-from genplay.cli import evaluation, guided, models, sampling
+from genplay.cli import data, evaluation, guided, models, sampling
+from genplay.cli.common import GenplayParser
 from genplay.core.errors import GenplayError
 
 
 # --- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = GenplayParser(
         prog="genplay", description="A playground for deep generative image models.")
     parser.add_argument("--version", action="version", version=f"genplay {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -31,13 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     sampling.add_commands(sub)  # sample, interpolate
     guided.add_commands(sub)  # sketch, inpaint, upscale
     evaluation.add_commands(sub)  # score, eval
+    data.add_commands(sub)  # data list, get, verify
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help or --version (0), or a mistake already told (2)
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     if args.command in (None, "app"):  # reached only when called as a library function
         parser.print_help()
         return 0

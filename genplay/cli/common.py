@@ -8,9 +8,35 @@ import json
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from genplay.core.errors import GenplayError
+
+
+class GenplayParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one line, like every other user mistake:
+    "genplay sample: error: argument -n: invalid int value: 'x' (see genplay sample
+    --help)", exit code 2. Subparsers are of the same class (add_subparsers' default)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())  # one line, whatever argparse wrote
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse's, but a word the command does not take is reported by that
+        command's parser ("genplay sample: error: unrecognized arguments: ...")."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser: argparse.ArgumentParser = self
+            while True:  # down to the (sub)command that was named: genplay data get, ...
+                action = next((a for a in parser._actions
+                               if isinstance(a, argparse._SubParsersAction)), None)
+                named = action and action.choices.get(getattr(parsed, action.dest, None) or "")
+                if not named:
+                    break
+                parser = named
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 class Stop:
@@ -49,16 +75,16 @@ def parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def run_with_bar(events: Iterator, desc: str, total: int | None = None, unit: str = "it",
-                 on_partial=None):
+                 on_partial=None, unit_scale: bool = False):
     """Iterates core events with a tqdm bar; returns the Result (value and summary).
-    Partial results go to on_partial as they come."""
+    Partial results go to on_partial as they come; unit_scale shows 1.2MB for bytes."""
     from tqdm import tqdm
 
     from genplay.core.events import Partial, Progress, Result
 
     result = None
     with tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-              disable=None, dynamic_ncols=True) as bar:
+              disable=None, dynamic_ncols=True, unit_scale=unit_scale) as bar:
         for event in events:
             if isinstance(event, Progress):
                 if event.total is not None:
@@ -93,7 +119,8 @@ def add_diffusion_options(p: argparse.ArgumentParser, steps_help: str) -> None:
     p.add_argument("--steps", type=int, help=steps_help)
     p.add_argument("--eta", type=float, help="DDIM noise: 0 deterministic, 1 like DDPM")
     p.add_argument("--class", dest="label", metavar="NAME",
-                   help="class to draw, by name (see genplay models) or index")
+                   help="class to draw: a name in any case (see genplay models) or an "
+                        "index from 0")
     p.add_argument("--guidance", type=float,
                    help="classifier-free guidance scale with --class (default 1)")
 

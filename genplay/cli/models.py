@@ -20,6 +20,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         rows = [{
             "name": i.name, "path": str(i.path), "family": i.family, "dataset": i.dataset,
             "image_shape": list(i.image_shape), "capabilities": i.capabilities,
+            "class_names": list(i.class_names) if i.class_names else None,
             "metrics": i.metrics, "recipe": i.recipe,
         } for i in found]
         print(json.dumps({"checkpoints": rows,
@@ -38,6 +39,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{info.name:<26} {info.family:<11} {Path(info.dataset).name:<14} {shape:<8} "
               f"{info.key_metrics()}")
         print(f"{'':<26} can: {', '.join(info.capabilities) or '-'}")
+        if info.class_names:  # what --class takes (or an index)
+            print(f"{'':<26} classes: {', '.join(info.class_names)}")
     for path, reason in broken:
         print(f"{path.name:<26} UNREADABLE: {reason}")
     return 0
@@ -95,7 +98,7 @@ def take_shape_from_run(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from genplay.core import runtime
+    from genplay.core import datasets, runtime
     from genplay.core.events import Preview, Progress, Result, Saved, Validation
     from genplay.core.train import TrainSettings, train
 
@@ -112,6 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         recipe=recipe, perturb=args.perturb,
     )
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
+    if args.data in datasets.CATALOGUE:  # a missing dataset is said before anything starts
+        datasets.find(args.data, args.data_root, "train")
     print(f"training {args.family} on {args.data} with {threads} thread(s) -> {args.out}",
           file=sys.stderr)
     events = train(settings)

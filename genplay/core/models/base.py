@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Iterator, Mapping
+import numbers
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -70,6 +71,58 @@ class SampleOption:
         negate = "!=" in self.when
         name, value = self.when.split("!=" if negate else "=", 1)
         return (str(values.get(name)) == value) != negate
+
+    def choose(self, raw: Any) -> str:
+        """The choice a user means by raw (a choice option only), else ValueError.
+
+        Choices match exactly, except the class option's, which go through
+        resolve_class: an index or a name in any case ("any" for no class)."""
+        if self.name == CLASS_OPTION:
+            names = [c for c in self.choices if c != ANY_CLASS]
+            return resolve_class(raw, names) or ANY_CLASS
+        if str(raw) not in self.choices:
+            raise ValueError(f"{self.name} must be one of: {', '.join(self.choices)} "
+                             f"(not {raw!r})")
+        return str(raw)
+
+
+CLASS_OPTION = "class"  # the sampler option that names a class to draw
+ANY_CLASS = "any"  # its value for no class (unconditional)
+
+
+def resolve_class(value: Any, names: Sequence[str]) -> str | None:
+    """The canonical class name a user means by value, or None for no class.
+
+    value is a class name in any case ("ankle boot" is "Ankle boot"), an index
+    0..N-1 (an int or a string of digits: Fashion-MNIST's "3" is "Dress"; MNIST's names
+    are "0".."9", so there name and index agree), or None, "" or "any" for no class.
+    Every path that takes a class (sampler options, a model's labels) goes through here,
+    so the app's canonical names and the command line's looser spellings meet. Anything
+    else raises ValueError with a one-line message naming the valid classes.
+    """
+    if value is None or isinstance(value, str) and value.strip().casefold() in ("", ANY_CLASS):
+        return None
+    names = [str(n) for n in names]
+    if isinstance(value, str):
+        text = value.strip()
+        if text in names:
+            return text
+        folded = [n.casefold() for n in names]
+        if text.casefold() in folded:
+            return names[folded.index(text.casefold())]
+        index = int(text) if text.isascii() and text.isdigit() else None
+    elif (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+          or isinstance(value, float) and value.is_integer()):  # 3 or 3.0 (from JSON)
+        index = int(value)
+    else:
+        index = None
+    if index is not None and 0 <= index < len(names):
+        return names[index]
+    if not names:
+        raise ValueError(f"unknown class {value!r}: this model draws no classes "
+                         f"(only {ANY_CLASS})")
+    raise ValueError(f"unknown class {value!r}: class must be one of: {ANY_CLASS}, "
+                     f"{', '.join(names)}, or an index 0..{len(names) - 1}")
 
 
 class GenerativeModel(nn.Module):

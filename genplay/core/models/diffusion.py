@@ -31,7 +31,12 @@ from genplay.core.events import Preview, Progress, Result, final_value
 from genplay.core.images import to_uint8_hwc
 from genplay.core.models import diffusion_bound
 from genplay.core.models import diffusion_samplers as samplers
-from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
+from genplay.core.models.base import (
+    GenerativeModel,
+    ModelConfig,
+    SampleOption,
+    resolve_class,
+)
 from genplay.core.models.blocks import (
     Downsample,
     Upsample,
@@ -282,18 +287,13 @@ class Diffusion(GenerativeModel):
     # --- running a sampler, as events ----------------------------------------------------------
     def _labels(self, n: int, label: str | int | None) -> torch.Tensor | None:
         """The class index for every image, or None for "no class" (unconditional)."""
-        if label is None or label in ("", "any") or not self.config.num_classes:
+        if not self.config.num_classes:
             return None
         names = self.class_choices()
-        if isinstance(label, str):
-            if label not in names:
-                raise ValueError(f"unknown class {label!r}; this model knows: {', '.join(names)}")
-            index = names.index(label)
-        else:
-            index = int(label)
-            if not 0 <= index < self.config.num_classes:
-                raise ValueError(f"class index {index} is out of range")
-        return torch.full((n,), index, dtype=torch.long, device=self.device)
+        name = resolve_class(label, names)  # an index or a name in any case; ValueError
+        if name is None:
+            return None
+        return torch.full((n,), names.index(name), dtype=torch.long, device=self.device)
 
     def class_choices(self) -> list[str]:
         """Class names, from the checkpoint where it has them, else "0", "1", ..."""

@@ -38,8 +38,9 @@ def sample_latent(model, seed: int, index: int) -> torch.Tensor:
 def check_options(model: Sampler, opts: dict[str, float | str]) -> dict[str, float | str]:
     """Validates sampler options against what the model declares; fills defaults.
 
-    Choice options (a sampler's name, a class) stay strings; whole-number options
-    become ints; the rest floats. Values may arrive as text (from the command line).
+    Choice options (a sampler's name, a class) stay strings, a class by its canonical
+    name (given as a name in any case or an index: see base.resolve_class); whole-number
+    options become ints; the rest floats. Values may arrive as text (from the command line).
     """
     declared = {o.name: o for o in model.sample_options()}
     unknown = sorted(set(opts) - set(declared))
@@ -51,10 +52,10 @@ def check_options(model: Sampler, opts: dict[str, float | str]) -> dict[str, flo
     for name, option in declared.items():
         raw = opts.get(name, option.default)
         if option.choices:
-            if str(raw) not in option.choices:
-                raise GenplayError(f"{name} must be one of: {', '.join(option.choices)} "
-                                   f"(not {raw!r})")
-            checked[name] = str(raw)
+            try:  # a class may come as an index or in any case: kept by its canonical name
+                checked[name] = option.choose(raw)
+            except ValueError as exc:
+                raise GenplayError(str(exc)) from None
             continue
         try:
             value = float(raw)
