@@ -13,6 +13,8 @@ and numpy values, in the UI thread.
   a stale image.
 - An exception becomes an ``error`` for that job and the engine keeps running.
 - Models are cached by checkpoint folder (least recently used dropped first).
+- Downloads run in a second thread of their own (``lane="downloads"``), so fetching a
+  dataset never holds up the models' work; both lanes report through the same signals.
 """
 
 from __future__ import annotations
@@ -69,8 +71,9 @@ class _Worker(QThread):
     started_job = Signal(int, str)
     model_loaded = Signal(str)
 
-    def __init__(self, device: str, cache_size: int) -> None:
+    def __init__(self, device: str, cache_size: int, uses_torch: bool = True) -> None:
         super().__init__()
+        self.uses_torch = uses_torch
         self._cond = threading.Condition()
         self._queue: list[_Job] = []
         self._running: _Job | None = None
@@ -127,9 +130,10 @@ class _Worker(QThread):
 
     # --- the thread ---------------------------------------------------------------------
     def run(self) -> None:
-        from genplay.core import runtime  # torch is imported here, off the UI thread
+        if self.uses_torch:
+            from genplay.core import runtime  # torch is imported here, off the UI thread
 
-        runtime.set_threads()
+            runtime.set_threads()
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
@@ -225,16 +229,23 @@ class Engine(QObject):
         self._latest: dict[str, int] = {}
         self._keys: dict[int, str | None] = {}
         self._errors: dict[int, str] = {}
-        self._worker = _Worker(device, cache_size)
-        self._worker.started_job.connect(self.job_started)
-        self._worker.progress.connect(self._on_progress)
-        self._worker.preview.connect(self._on_preview)
-        self._worker.partial.connect(self._on_partial)
-        self._worker.result.connect(self._on_result)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.done.connect(self._on_done)
-        self._worker.model_loaded.connect(self.models_changed)
-        self._worker.start()
+        self._worker = self._start_worker(_Worker(device, cache_size))
+        self._downloads: _Worker | None = None  # started with the first download
+
+    def _start_worker(self, worker: _Worker) -> _Worker:
+        worker.started_job.connect(self.job_started)
+        worker.progress.connect(self._on_progress)
+        worker.preview.connect(self._on_preview)
+        worker.partial.connect(self._on_partial)
+        worker.result.connect(self._on_result)
+        worker.failed.connect(self._on_failed)
+        worker.done.connect(self._on_done)
+        worker.model_loaded.connect(self.models_changed)
+        worker.start()
+        return worker
+
+    def _workers(self) -> list[_Worker]:
+        return [w for w in (self._worker, self._downloads) if w is not None]
 
     @property
     def device(self) -> str:
@@ -248,9 +259,19 @@ class Engine(QObject):
     def submit(
         self, fn: Callable[..., Any], *args: Any, checkpoint: str | Path | None = None,
         key: str | None = None, label: str = "", on_result=None, on_progress=None,
-        on_preview=None, on_partial=None, on_error=None, on_done=None, **kwargs: Any,
+        on_preview=None, on_partial=None, on_error=None, on_done=None, lane: str = "models",
+        **kwargs: Any,
     ) -> int:
-        """Queues fn(model?, *args, **kwargs); the callbacks run in the UI thread."""
+        """Queues fn(model?, *args, **kwargs); the callbacks run in the UI thread. lane
+        "downloads" runs it in the downloads thread (no models there)."""
+        if lane == "downloads":
+            if self._downloads is None:
+                self._downloads = self._start_worker(_Worker("cpu", 0, uses_torch=False))
+            worker = self._downloads
+        elif lane == "models":
+            worker = self._worker
+        else:
+            raise ValueError(f"unknown lane {lane!r}")
         job_id = next(self._ids)
         self._callbacks[job_id] = _Callbacks(on_result, on_progress, on_preview, on_partial,
                                              on_error, on_done)
@@ -258,14 +279,15 @@ class Engine(QObject):
         if key is not None:
             self._latest[key] = job_id
         path = Path(checkpoint).resolve() if checkpoint is not None else None
-        for old in self._worker.put(_Job(job_id, fn, args, kwargs, path, key, label)):
+        for old in worker.put(_Job(job_id, fn, args, kwargs, path, key, label)):
             self._finish(old, cancelled=True)
         return job_id
 
     def cancel(self, job_id: int | None = None) -> None:
         """Cancels one job, or every job when job_id is None."""
-        for old in self._worker.cancel(job_id):
-            self._finish(old, cancelled=True)
+        for worker in self._workers():
+            for old in worker.cancel(job_id):
+                self._finish(old, cancelled=True)
 
     def is_busy(self) -> bool:
         return bool(self._callbacks)
@@ -278,9 +300,10 @@ class Engine(QObject):
         self.models_changed.emit()
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
-        """Cancels everything and joins the thread; True if it ended in time."""
-        self._worker.stop()
-        ended = self._worker.wait(timeout_ms)
+        """Cancels everything and joins the threads; True if they ended in time."""
+        for worker in self._workers():
+            worker.stop()
+        ended = all([worker.wait(timeout_ms) for worker in self._workers()])
         self._callbacks.clear()
         return ended
 

@@ -109,3 +109,25 @@ def test_shutdown_during_a_long_job_is_quick(qtbot):
     start = time.monotonic()
     assert e.shutdown(2000)
     assert time.monotonic() - start < 2.0
+
+
+def test_a_download_runs_beside_a_busy_model_lane_and_cancel_reaches_both(engine, qtbot):
+    import threading
+
+    release = threading.Event()
+
+    def busy_model_work():
+        while not release.is_set():
+            time.sleep(0.01)
+            yield Progress(0, None, "busy")
+
+    finished, fetched = [], []
+    engine.submit(busy_model_work, on_done=finished.append)
+    engine.submit(lambda: "dataset", lane="downloads", on_result=lambda v, s: fetched.append(v))
+    qtbot.waitUntil(lambda: fetched == ["dataset"], timeout=5000)
+    assert not finished  # the models' lane is still at its work
+    engine.submit(slow_steps, 1000, lane="downloads", on_done=finished.append)
+    engine.cancel()  # both lanes
+    qtbot.waitUntil(lambda: finished == [True, True], timeout=5000)
+    with pytest.raises(ValueError, match="unknown lane"):
+        engine.submit(lambda: 0, lane="elsewhere")

@@ -32,8 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from genplay.core import datasets
 from genplay.core.images import IMAGE_FILTER
 from genplay.gui.panels.base import Panel
+from genplay.gui.widgets.dataset_offer import DatasetOffer
 from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.labels import MUTED, muted_label
 from genplay.gui.widgets.pixel_view import PixelView
@@ -180,6 +182,9 @@ class OutlierPanel(Panel):
             "(same as genplay eval --scores-only)")
         self.measure_button.clicked.connect(self.measure_reference)
         self.measure_button.hide()
+        # measuring needs the test split of the model's dataset: offered when missing
+        self.dataset_offer = DatasetOffer(engine)
+        self.dataset_offer.ready.connect(self._dataset_arrived)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_files_button)
@@ -204,6 +209,7 @@ class OutlierPanel(Panel):
         column.addLayout(exports)
         column.addWidget(self.model_label)
         column.addWidget(self.measure_button)
+        column.addWidget(self.dataset_offer)
         column.addStretch()
 
         self.histogram = ScoreHistogram()
@@ -262,6 +268,7 @@ class OutlierPanel(Panel):
     def model_changed(self, info) -> None:
         self.facts = None
         self.measure_button.hide()
+        self.dataset_offer.hide()
         self._enable(False)
         self._reset_table()
         self.model_label.setText(f"{info.name}: loading…")
@@ -274,7 +281,17 @@ class OutlierPanel(Panel):
         self.model_label.setText(message)
         self.histogram.set_reference(np.zeros(0), "")
         self.measure_button.show()
-        self.measure_button.setEnabled(True)
+        dataset = self.info.dataset if self.info is not None else ""
+        missing = dataset in datasets.CATALOGUE and datasets.locate(dataset, split="test") is None
+        self.measure_button.setEnabled(not missing)
+        if missing:
+            self.dataset_offer.offer(dataset, "to measure the reference scores on")
+        else:
+            self.dataset_offer.hide()
+
+    def _dataset_arrived(self, _name: str) -> None:
+        if self.info is not None and not self.measure_button.isHidden():  # still to measure
+            self._no_reference(self.model_label.text())
 
     def measure_reference(self) -> None:
         """Scores the model's test split (in the engine) and reloads the panel with it."""

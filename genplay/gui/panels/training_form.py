@@ -3,7 +3,8 @@
 Family, dataset (a built-in one or a folder of one's own images), size, channels,
 budget, seed, how often to draw samples, and the folder the new model goes into. Beside
 them, a few images of the dataset as the model will see them, fitted into the chosen
-size and channels, with the files that could not be read named. The families and
+size and channels, with the files that could not be read named; a built-in dataset that
+is not on this computer is offered there instead (Get dataset). The families and
 datasets, and the preview, are read by jobs in the engine's thread (which has torch
 loaded); the form itself starts nothing.
 """
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from genplay.core.images import make_grid
 from genplay.gui.panels.base import seed_editor
+from genplay.gui.widgets.dataset_offer import DatasetOffer
 from genplay.gui.widgets.pixel_view import PixelView
 
 if TYPE_CHECKING:
@@ -65,8 +67,9 @@ def _dataset_preview(spec: str, size: int, channels: int) -> dict[str, Any]:
     """A few images of a dataset as the model will see them: uint8 (N, size, size, C).
 
     Cheap on purpose: a named dataset gives its first images (fitted alone, not all 60,000
-    of them), a folder its first readable files."""
-    from genplay.core import data
+    of them), a folder its first readable files. A named dataset that is not on this
+    computer gives {"missing": name}."""
+    from genplay.core import data, datasets
     from genplay.core.errors import DatasetError, ImageError
     from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model, with_channels
 
@@ -75,8 +78,10 @@ def _dataset_preview(spec: str, size: int, channels: int) -> dict[str, Any]:
         photos = [with_channels(p, channels) for p in data.load_photos("train").values()]
         images = data.sample_patches(photos, PREVIEW_COUNT, size, seed=[0, 0]).numpy()
         return {"images": images.transpose(0, 2, 3, 1), "files": None, "skipped": skipped}
-    if spec in data.dataset_names():
-        folder = data.find_dataset(spec, None, "train")
+    if spec in datasets.CATALOGUE:
+        folder = datasets.locate(spec, None, "train")
+        if folder is None:  # not an error: the form offers to get it
+            return {"missing": spec}
         raw = data.load_idx(folder, "train", spec).images[:PREVIEW_COUNT]
         images = data.fit_images(raw, size, channels).numpy()
         return {"images": images.transpose(0, 2, 3, 1), "files": None, "skipped": skipped}
@@ -166,11 +171,15 @@ class TrainingForm(QWidget):
         setup = QGroupBox("New run")
         setup.setLayout(form)
 
+        self.missing: str | None = None  # the named dataset shown, when it is not here
+        self.dataset_offer = DatasetOffer(engine)
+        self.dataset_offer.ready.connect(self._data_changed)
         self.data_view = PixelView(placeholder="Choose a dataset")
         self.data_view.setMinimumHeight(120)
         self.data_caption = QLabel(wordWrap=True)
         data_box = QGroupBox("What the model will see")
         data_layout = QVBoxLayout(data_box)
+        data_layout.addWidget(self.dataset_offer)
         data_layout.addWidget(self.data_view, 1)
         data_layout.addWidget(self.data_caption)
 
@@ -209,6 +218,9 @@ class TrainingForm(QWidget):
         spec = self.dataset_spec()
         if spec is None:
             return "Choose a folder of images to train on."
+        if spec == self.missing:
+            return (f"{spec} is not on this computer yet: Get dataset (beside the form) "
+                    "downloads it.")
         if spec not in [self.dataset_combo.itemText(i) for i in
                         range(self.dataset_combo.count())] and not Path(spec).is_dir():
             return f"{spec} is not a folder."
@@ -276,6 +288,8 @@ class TrainingForm(QWidget):
         self._suggest_name()
         spec = self.dataset_spec()
         if spec is None:
+            self.missing = None
+            self.dataset_offer.hide()
             self.data_view.clear()
             self.data_caption.setText("Choose a folder of images.")
             return
@@ -284,10 +298,19 @@ class TrainingForm(QWidget):
 
         def shown(result: dict[str, Any], _summary: dict) -> None:
             if job and job[0] == self._preview_job:
+                self.missing = result.get("missing")
+                if self.missing is not None:
+                    self.data_view.clear()
+                    self.data_caption.setText("")
+                    self.dataset_offer.offer(self.missing, "to train on")
+                    return
+                self.dataset_offer.hide()
                 self._show_dataset_preview(result)
 
         def failed(message: str) -> None:
             if job and job[0] == self._preview_job:
+                self.missing = None
+                self.dataset_offer.hide()
                 self.data_view.clear()
                 self.data_caption.setText(message)
                 self.show_error(message)

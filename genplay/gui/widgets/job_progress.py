@@ -30,17 +30,27 @@ class JobProgress:
         self.cancel_button.setEnabled(False)
         self._running: set[int] = set()  # jobs submitted here, still queued or running
 
-    def submit(self, fn, *args, **kwargs) -> int:
-        """``engine.submit`` with this row's progress, error and done handling."""
+    def submit(self, fn, *args, on_done=None, **kwargs) -> int:
+        """``engine.submit`` with this row's progress, error and done handling (on_done,
+        if given, is called after it)."""
         job: list[int] = []
         self.progress.setRange(0, 0)
         self.progress.show()
         self.cancel_button.setEnabled(True)
+
+        def done(cancelled: bool) -> None:
+            self._done(job[0])
+            if on_done is not None:
+                on_done(cancelled)
+
         job.append(self.engine.submit(fn, *args, **kwargs, on_progress=self._on_progress,
-                                      on_error=self._on_error,
-                                      on_done=lambda _cancelled: self._done(job[0])))
+                                      on_error=self._on_error, on_done=done))
         self._running.add(job[0])
         return job[0]
+
+    def busy(self) -> bool:
+        """Whether a job submitted here is queued or running."""
+        return bool(self._running)
 
     def cancel(self) -> None:
         for job in list(self._running):  # a cancelled job may be done (and dropped) at once
