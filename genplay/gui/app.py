@@ -41,7 +41,14 @@ def process_events_until(condition, timeout_s: float = 120.0, poll_s: float = 0.
 
 
 def run_app(argv: Sequence[str] = ()) -> int:
-    """Opens the main window on the shipped checkpoints (plus any folders given)."""
+    """Opens the main window on the shipped checkpoints (plus any folders given); exit code
+    2 with one line when the system cannot show a window (see gui.system)."""
+    from genplay.gui.system import display_problem
+
+    problem = display_problem() if QApplication.instance() is None else None
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     app = create_app(argv)
     from genplay.gui.main_window import MainWindow
 
