@@ -12,8 +12,12 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] == "app":
-        from genplay.gui.app import run_app
-
+        try:
+            from genplay.gui.app import run_app
+        except ImportError as exc:  # Qt's own libraries need system ones (README: Set up)
+            print(f"genplay: the app cannot load Qt ({exc}); README.md lists the system "
+                  "libraries it needs", file=sys.stderr)
+            return 2
         return run_app(args[1:])
     from genplay.cli import main as cli_main
 

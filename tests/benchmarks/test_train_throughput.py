@@ -27,6 +27,7 @@ def _tiny_sets(families) -> list[str]:
             for arg in ("--set", f"{f}.{k}={v}")]
 
 
+@pytest.mark.slow  # times every family's training for seconds: run by .ci/run
 def test_rows_json_and_no_scratch_left(root, tmp_path, monkeypatch, capsys):
     made: list[Path] = []
 

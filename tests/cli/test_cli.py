@@ -126,6 +126,7 @@ def test_console_entry_point_runs():
     assert done.returncode == 0 and "sample" in done.stdout and "train" in done.stdout
 
 
+@pytest.mark.slow  # starts processes that import torch: run by .ci/run
 def test_ctrl_c_stops_training_and_keeps_a_loadable_checkpoint(tiny_data, tmp_path):
     import signal
     import time

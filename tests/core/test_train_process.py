@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from genplay.core import checkpoints
 from genplay.core.events import Preview, Progress, Result, Saved
@@ -56,6 +57,7 @@ def is_marked(message):
     return lambda e: isinstance(e, Progress) and e.message == message
 
 
+@pytest.mark.slow  # starts processes that import torch: run by .ci/run
 def test_pause_resume_stop_while_paused_then_resume_the_run(tiny_data, tmp_path):
     out = tmp_path / "m"
     with TrainingProcess(settings(tiny_data, out, epochs=1000), threads=1) as run:
@@ -104,6 +106,7 @@ def test_pause_resume_stop_while_paused_then_resume_the_run(tiny_data, tmp_path)
     assert checkpoints.load(out)[1].training["steps"] == epochs * 3
 
 
+@pytest.mark.slow  # starts processes that import torch: run by .ci/run
 def test_a_missing_dataset_is_an_error_event_not_a_hang(tiny_data, tmp_path):
     bad = settings(tiny_data, tmp_path / "m", epochs=1)
     bad.data = str(tmp_path / "no-such-folder")

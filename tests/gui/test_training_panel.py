@@ -75,6 +75,7 @@ def test_a_bad_folder_gives_a_message_and_starts_nothing(qtbot, panel, tmp_path)
     assert panel.process is None and panel.state == "idle"
 
 
+@pytest.mark.slow  # starts processes that import torch: run by .ci/run
 def test_train_pause_resume_stop_continue_and_use_the_model(qtbot, window, tmp_path):
     panel = window.training
     assert window.tabs.tabText(window.tabs.count() - 1) == "Training"
@@ -157,6 +158,7 @@ def test_a_run_that_fails_in_its_process_says_why_and_keeps_the_details(qtbot, p
     assert panel.start_button.isEnabled() and not panel.is_running()  # ready for another go
 
 
+@pytest.mark.slow  # starts processes that import torch: run by .ci/run
 def test_a_crashed_run_and_one_from_an_earlier_session_resume_from_their_last_save(
         qtbot, panel, tmp_path):
     panel.config_overrides = dict(TINY_CONFIGS["vae"])

@@ -290,6 +290,7 @@ class TrainingForm(QWidget):
         if spec is None:
             self.missing = None
             self.dataset_offer.hide()
+            self.data_view.show()
             self.data_view.clear()
             self.data_caption.setText("Choose a folder of images.")
             return
@@ -299,6 +300,7 @@ class TrainingForm(QWidget):
         def shown(result: dict[str, Any], _summary: dict) -> None:
             if job and job[0] == self._preview_job:
                 self.missing = result.get("missing")
+                self.data_view.setVisible(self.missing is None)
                 if self.missing is not None:
                     self.data_view.clear()
                     self.data_caption.setText("")
@@ -311,6 +313,7 @@ class TrainingForm(QWidget):
             if job and job[0] == self._preview_job:
                 self.missing = None
                 self.dataset_offer.hide()
+                self.data_view.show()
                 self.data_view.clear()
                 self.data_caption.setText(message)
                 self.show_error(message)

@@ -51,6 +51,14 @@ def _import(name: str, source: str):
     yield from datasets.import_copy(name, source)
 
 
+class _Caption(QLabel):
+    """A muted line that takes no room while it has nothing to say."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setVisible(bool(text))
+
+
 class DatasetOffer(QFrame):
     """Says that a dataset is missing and gets it; ``ready`` when it is here."""
 
@@ -69,7 +77,8 @@ class DatasetOffer(QFrame):
         menu.addAction("A folder of its files…", self.import_folder_dialog)
         menu.addAction("An archive (.zip, .tar.gz …)…", self.import_archive_dialog)
         self.copy_button.setMenu(menu)
-        self.caption = QLabel(wordWrap=True)
+        self.caption = _Caption(wordWrap=True)
+        self.caption.hide()
         self.caption.setStyleSheet("color: palette(mid);")
         # a failure lands in the caption (the window's message bar shows it too)
         self.jobs = JobProgress(engine, self.caption, self.caption.setText)
