@@ -58,6 +58,19 @@ def make_idx_dataset(folder: Path, n_train: int = 32, n_test: int = 16, seed: in
     return folder
 
 
+def write_image_and_mask(folder: Path) -> tuple[Path, Path]:
+    """An 8x8 gray picture (a light bar) and a mask of its lower half, as PNGs."""
+    from PIL import Image
+
+    image = np.zeros((8, 8), np.uint8)
+    image[1:7, 3:5] = 200
+    Image.fromarray(image).save(folder / "image.png")
+    mask = np.zeros((8, 8), np.uint8)
+    mask[4:, :] = 255
+    Image.fromarray(mask).save(folder / "mask.png")
+    return folder / "image.png", folder / "mask.png"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def data_home(tmp_path_factory) -> Path:
     """genplay's data home for the whole run: tiny synthetic named datasets."""

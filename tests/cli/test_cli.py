@@ -13,7 +13,7 @@ import pytest
 from genplay.cli import main
 from genplay.core.checkpoints import read_info
 from genplay.core.images import load_image, read_png_metadata
-from tests.conftest import TINY_CONFIGS
+from tests.conftest import TINY_CONFIGS, write_image_and_mask
 
 
 def run(capsys, *args):
@@ -360,12 +360,7 @@ def test_inpaint_keeps_the_unmasked_pixels_of_the_image(capsys, tiny_checkpoints
     import numpy as np
     from PIL import Image
 
-    image = np.zeros((8, 8), np.uint8)
-    image[1:7, 3:5] = 200
-    Image.fromarray(image).save(tmp_path / "image.png")
-    mask = np.zeros((8, 8), np.uint8)
-    mask[4:, :] = 255
-    Image.fromarray(mask).save(tmp_path / "mask.png")
+    image = load_image(write_image_and_mask(tmp_path)[0])
     for name in ("diffusion-tiny", "pixelcnn-tiny"):
         out = tmp_path / f"{name}.png"
         code, _, err = run(capsys, "inpaint", tiny_checkpoints / name, tmp_path / "image.png",

@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from genplay.cli import main
 from genplay.core import registry
@@ -19,7 +18,7 @@ from genplay.core.images import read_png_metadata
 from genplay.core.models.base import resolve_class
 from genplay.core.ops.guided_superres import guided_upscale_steps
 from genplay.core.ops.sampling import check_options
-from tests.conftest import TINY_CONFIGS
+from tests.conftest import TINY_CONFIGS, write_image_and_mask
 
 # Fashion-MNIST's names, written out so the test does not depend on where the core keeps them.
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -150,12 +149,7 @@ def test_sample_takes_an_index_or_a_name_in_any_case(capsys, fashion_checkpoint,
 
 
 def test_sketch_and_inpaint_take_a_class_by_name_or_index(capsys, fashion_checkpoint, tmp_path):
-    image = np.zeros((8, 8), np.uint8)
-    image[1:7, 3:5] = 200
-    Image.fromarray(image).save(tmp_path / "image.png")
-    mask = np.zeros((8, 8), np.uint8)
-    mask[4:, :] = 255
-    Image.fromarray(mask).save(tmp_path / "mask.png")
+    write_image_and_mask(tmp_path)
     code, _, err = run(capsys, "sketch", fashion_checkpoint, tmp_path / "image.png", "-n", 1,
                        "--steps", 2, "--class", "SNEAKER", "-o", tmp_path / "s.png")
     assert code == 0, err

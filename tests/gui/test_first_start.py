@@ -9,7 +9,6 @@ import dataclasses
 import pytest
 
 from genplay.core import datasets
-from tests.conftest import TINY_CONFIGS
 from tests.served_data import NAME
 
 
@@ -33,15 +32,9 @@ def served(published, monkeypatch):
 
 
 @pytest.fixture
-def bare_window(qtbot, no_datasets, tiny_checkpoints, settings):
-    from genplay.gui.main_window import MainWindow
-
-    w = MainWindow(checkpoint_dirs=[tiny_checkpoints], settings=settings)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: len(w.infos) == len(TINY_CONFIGS), timeout=20000)
-    yield w
-    w.close()
+def bare_window(no_datasets, window):
+    """The main window, opened on a computer with no datasets (no_datasets comes first)."""
+    return window
 
 
 def test_the_first_start_shows_no_error_and_offers_the_training_dataset(qtbot, bare_window):
