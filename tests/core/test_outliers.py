@@ -49,6 +49,20 @@ def test_every_available_score_runs_and_is_seeded(family):
         np.testing.assert_array_equal(first, again)
 
 
+@pytest.mark.parametrize("family", ["vae", "flow"])
+def test_a_score_does_not_depend_on_the_other_scores_asked_for(family):
+    # the CLI asks for one score, the app for all of them: both must give the same figures
+    from genplay.core.ops.outliers import score_many
+
+    model = tiny(family)
+    images = np.random.default_rng(2).random((7, 1, 8, 8)).astype(np.float32)
+    every = [m for m in available_methods(model) if m != "recon"]
+    together = list(score_many(model, images, every, batch_size=3, typical_bpd=5.0))[-1].value
+    for method in every:
+        alone = scores(model, images, method, batch_size=3, typical_bpd=5.0)
+        np.testing.assert_array_equal(alone, together[method])
+
+
 def test_complexity_is_bpd_minus_png_bits():
     model = tiny("pixelcnn")
     images = np.zeros((2, 1, 8, 8), np.float32)

@@ -123,6 +123,16 @@ def compression_bpd(images: np.ndarray) -> np.ndarray:
     return np.asarray(sizes, dtype=np.float64)
 
 
+_ROLES = ("bpd", "elbo")
+
+
+def _draws(seed: int, start: int, role: str) -> torch.Generator:
+    """The random draws of one stochastic estimate (role) of the batch at start: seeded by
+    the three alone, so no other estimate's draws shift them."""
+    state = np.random.SeedSequence([seed, start, _ROLES.index(role)]).generate_state(2)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
 @torch.no_grad()
 def _bpd(model, x: torch.Tensor, generator: torch.Generator, k: int | None) -> torch.Tensor:
     kwargs = {"generator": generator} if "generator" in inspect.signature(
@@ -156,7 +166,9 @@ def score_many(
     typical_bpd (the mean bits/dim of the test split) is needed by "typicality", the
     background model (load_background) by "ratio".
     Seeded: the same call gives the same scores (stochastic bounds draw their samples
-    per batch, so a different batch_size gives slightly different estimates).
+    per batch, so a different batch_size gives slightly different estimates). Each
+    stochastic estimate draws from a generator of its own per batch (see _draws), so a
+    score does not depend on which other scores are asked for in the same pass.
     """
     for method in methods:
         if method not in METHODS:
@@ -169,14 +181,13 @@ def score_many(
         raise GenplayError("the typicality score needs the test split's mean bits/dim")
     x_all = torch.as_tensor(np.asarray(images, dtype=np.float32))
     x_all = torch.round(x_all.clamp(0, 1) * 255) / 255  # the models see 8-bit images
-    generator = torch.Generator().manual_seed(seed)
     k = iwae_k if "bpd" in available_methods(model) and is_importance_weighted(model) else None
     parts: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     for start in range(0, len(x_all), batch_size):
         x = x_all[start : start + batch_size].to(getattr(model, "device", "cpu"))
         bpd = None
         if {"bpd", "complexity", "typicality", "ratio"} & set(methods):
-            bpd = _bpd(model, x, generator, k)
+            bpd = _bpd(model, x, _draws(seed, start, "bpd"), k)
         for method in methods:
             if method == "recon":
                 with torch.enable_grad():  # encoders by optimisation need gradients
@@ -187,7 +198,7 @@ def score_many(
                 with torch.no_grad():
                     part = -model.log_prob(x)
             elif method == "elbo":
-                part = _bpd(model, x, generator, 1)
+                part = _bpd(model, x, _draws(seed, start, "elbo"), 1)
             elif method == "complexity":
                 pixels = (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
                 part = bpd - torch.from_numpy(compression_bpd(pixels)).to(bpd)
@@ -195,7 +206,8 @@ def score_many(
                 part = (bpd - typical_bpd).abs()
             elif method == "ratio":
                 k_bg = iwae_k if is_importance_weighted(background) else None
-                part = bpd - _bpd(background, x, generator, k_bg).to(bpd)
+                # the background's bits/dim as it would score on its own
+                part = bpd - _bpd(background, x, _draws(seed, start, "bpd"), k_bg).to(bpd)
             else:
                 part = bpd
             parts[method].append(part.double().cpu().numpy())
