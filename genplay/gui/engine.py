@@ -31,6 +31,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from genplay.core import cancel
 from genplay.core.errors import GenplayError
 
 
@@ -162,8 +163,9 @@ class _Worker(QThread):
             self.started_job.emit(job.id, job.label)
             cancelled = False
             try:
-                self._run(job)
-            except Cancelled:
+                with cancel.watching(job.cancel):  # core waits see the job's Cancel
+                    self._run(job)
+            except (Cancelled, cancel.Stopped):
                 cancelled = True
             except GenplayError as exc:
                 self.failed.emit(job.id, str(exc))

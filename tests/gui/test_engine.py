@@ -131,3 +131,21 @@ def test_a_download_runs_beside_a_busy_model_lane_and_cancel_reaches_both(engine
     qtbot.waitUntil(lambda: finished == [True, True], timeout=5000)
     with pytest.raises(ValueError, match="unknown lane"):
         engine.submit(lambda: 0, lane="elsewhere")
+
+
+def test_a_core_wait_sees_cancel_and_the_engine_goes_on(engine, qtbot):
+    from genplay.core import cancel
+
+    def waits_on_the_outside_world():
+        while not cancel.requested():  # as a read of a stalled file does
+            time.sleep(0.01)
+        raise cancel.Stopped
+
+    finished, later = [], []
+    job = engine.submit(waits_on_the_outside_world, on_done=finished.append)
+    qtbot.wait(50)
+    engine.cancel(job)
+    qtbot.waitUntil(lambda: finished == [True], timeout=5000)
+    assert not cancel.requested()  # this thread never was the job's
+    engine.submit(lambda: "next", on_result=lambda v, s: later.append(v))
+    qtbot.waitUntil(lambda: later == ["next"], timeout=5000)
