@@ -10,8 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from genplay import __version__
 from genplay.core import registry
 from genplay.core.errors import CheckpointError
+from genplay.core.files import atomic_write, check_regular, read_bytes
 from genplay.core.models.base import GenerativeModel, capabilities_of
 from genplay.core.paths import default_checkpoint_dir
 
@@ -34,9 +34,9 @@ WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 TRAINER_STATE_FILE = "trainer_state.pt"  # resume only; not needed to use the model
 
-# Read once at import: os.umask can only be read by setting it, which is not thread-safe.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+JSON_LIMIT = 16 << 20  # bytes: a config.json or metrics.json is a few kB
+WEIGHTS_LIMIT = 8 << 30  # bytes: far above any model genplay trains
+MEMORY_SHARE = 0.25  # a model's parameters may take at most this share of the machine's memory
 
 
 @dataclass
@@ -53,6 +53,7 @@ class CheckpointInfo:
     training: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
     capabilities: list[str] = field(default_factory=list)
+    metrics_error: str = ""  # why metrics.json could not be read ("" when it could, or is absent)
 
     @property
     def name(self) -> str:
@@ -75,34 +76,18 @@ class CheckpointInfo:
         return ", ".join(parts) if parts else "(not evaluated)"
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Calls write(temp_path) then renames the temporary file onto path.
-
-    The file gets the user's usual permissions: some writers (safetensors) create
-    owner-only files, which would stay unreadable to others after the rename.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists() and not path.is_symlink():
+        raise CheckpointError(f"{path.parent}: no {path.name}; not a genplay checkpoint")
+    raw = read_bytes(path, limit=JSON_LIMIT, error=CheckpointError)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path.parent}: no {path.name}; not a genplay checkpoint") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: unreadable JSON ({exc})") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
@@ -153,23 +138,66 @@ def read_info(folder: str | os.PathLike) -> CheckpointInfo:
         raise CheckpointError(f"{folder}/{CONFIG_FILE}: missing field {exc}") from None
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{folder}/{CONFIG_FILE}: invalid config ({exc})") from None
+    shape = cfg.get("image_shape")
+    expected = [config.get("channels", 1), config.get("image_size", 28),
+                config.get("image_size", 28)]
+    if shape is not None and list(shape) != expected:
+        raise CheckpointError(f"{folder}/{CONFIG_FILE}: image_shape {shape} disagrees with its "
+                              f"config ({expected[0]} channels of {expected[1]}x{expected[2]})")
     metrics_path = folder / METRICS_FILE
-    metrics = _read_json(metrics_path) if metrics_path.exists() else {}
+    metrics, metrics_error = {}, ""
+    if metrics_path.exists() or metrics_path.is_symlink():
+        try:  # the figures only: a broken metrics.json never makes the model unusable
+            metrics = _read_json(metrics_path)
+        except CheckpointError as exc:
+            metrics_error = str(exc)
     return CheckpointInfo(
         path=folder, family=family, config=config, dataset=str(cfg.get("dataset", "")),
         image_shape=tuple(cfg.get("image_shape", ())), class_names=cfg.get("class_names"),
         recipe=str(cfg.get("recipe", "")), training=dict(cfg.get("training") or {}),
-        metrics=metrics, capabilities=capabilities_of(model_cls),
+        metrics=metrics, capabilities=capabilities_of(model_cls), metrics_error=metrics_error,
     )
 
 
+def parameter_bytes(info: CheckpointInfo) -> int | None:
+    """The bytes of the parameters of the model a checkpoint describes, found by building
+    it on PyTorch's meta device (shapes only, nothing allocated); None if it cannot say."""
+    model_cls = registry.get(info.family)
+    try:
+        with torch.device("meta"):
+            model = model_cls(model_cls.Config.from_dict(info.config))
+    except Exception:  # a family whose construction computes with values: no estimate
+        return None
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def machine_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def build_model(info: CheckpointInfo) -> GenerativeModel:
+    """The model a checkpoint describes, with fresh weights; refused, before anything is
+    allocated, when its parameters would take more than MEMORY_SHARE of the machine."""
+    needed, memory = parameter_bytes(info), machine_memory()
+    if needed is not None and memory is not None and needed > MEMORY_SHARE * memory:
+        raise CheckpointError(
+            f"{info.path}: its model needs {needed / 2**30:.1f} GB for its parameters alone, "
+            f"more than {MEMORY_SHARE:.0%} of this computer's {memory / 2**30:.1f} GB")
     model_cls = registry.get(info.family)
     return model_cls(model_cls.Config.from_dict(info.config))
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
-    """Loads safetensors weights, checking every name and shape against the model."""
+    """Loads safetensors weights, checking every name and shape against the model, and
+    that every value is a finite number."""
+    if path.exists() or path.is_symlink():
+        st = check_regular(path, CheckpointError)  # a FIFO would block the reader forever
+        if st.st_size > WEIGHTS_LIMIT:
+            raise CheckpointError(f"{path}: {st.st_size / 2**30:.1f} GB, more than any "
+                                  "genplay model")
     try:
         state = load_file(str(path))
     except FileNotFoundError:
@@ -191,6 +219,13 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
             parts.append(f"{len(wrong)} with wrong shapes (e.g. {k}: "
                          f"{tuple(state[k].shape)} instead of {tuple(expected[k].shape)})")
         raise CheckpointError(f"{path}: weights do not match config.json: " + "; ".join(parts))
+    for name, tensor in state.items():
+        if tensor.is_floating_point():
+            bad = int((~torch.isfinite(tensor)).sum())
+            if bad:
+                raise CheckpointError(f"{path}: {bad:,} of the {tensor.numel():,} values of "
+                                      f"{name} are not numbers (NaN or infinite); the weights "
+                                      "are damaged")
     model.load_state_dict(state)
 
 
@@ -213,6 +248,7 @@ def write_metrics(folder: str | os.PathLike, metrics: Mapping[str, Any]) -> None
 def weights_hash(folder: str | os.PathLike) -> str:
     """First 16 hex digits of the SHA-256 of the weights: names a checkpoint's exact state."""
     digest = hashlib.sha256()
+    check_regular(Path(folder) / WEIGHTS_FILE, CheckpointError)
     with open(Path(folder) / WEIGHTS_FILE, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -238,7 +274,7 @@ def scan(directory: str | os.PathLike) -> tuple[list[CheckpointInfo], list[tuple
             broken.append((folder, str(exc)))
             continue
         if not (folder / WEIGHTS_FILE).is_file():
-            broken.append((folder, f"{folder}: no {WEIGHTS_FILE}"))
+            broken.append((folder, f"{folder}: no {WEIGHTS_FILE} (or not a regular file)"))
             continue
         found.append(info)
     return found, broken

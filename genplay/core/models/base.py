@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import numbers
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,21 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import nn
+
+# Bounds (inclusive) of the integer config fields, by name, across families: what a config
+# may ask for before anything is built. Wide enough for any model genplay can train on a
+# workstation; an integer field not named here may be from 0 to DEFAULT_INT_BOUNDS[1].
+INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "channels": (1, 3), "image_size": (8, 64), "batch_size": (1, 65_536),
+    "latent_dim": (1, 4096), "base_channels": (1, 1024), "hidden_channels": (1, 1024),
+    "features": (1, 1024), "feature_dim": (1, 4096), "n_mix": (1, 64), "n_layers": (1, 64),
+    "blocks": (1, 64), "blocks_per_level": (1, 16), "n_blocks": (1, 32), "n_scales": (1, 8),
+    "steps_per_scale": (1, 64), "max_mult": (1, 16), "attention_heads": (0, 64),
+    "timesteps": (1, 100_000), "num_classes": (0, 100_000), "langevin_steps": (1, 100_000),
+    "sample_steps": (1, 100_000), "buffer_size": (0, 10_000_000), "first_kernel_size": (1, 15),
+    "kernel_size": (1, 15), "max_shift": (0, 16),
+}
+DEFAULT_INT_BOUNDS = (0, 100_000)
 
 
 @dataclass(frozen=True)
@@ -33,10 +49,32 @@ class ModelConfig:
     cosine_lr: bool = False  # decay the learning rate to 5% along a cosine over an epoch budget
 
     def __post_init__(self) -> None:
+        self._check_types_and_bounds()
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, not {self.channels}")
         if self.image_size not in (8, 16, 28, 32, 64):
             raise ValueError(f"image_size must be 8, 16, 28, 32 or 64, not {self.image_size}")
+
+    def _check_types_and_bounds(self) -> None:
+        """Every field of the type its annotation says, integers within INT_BOUNDS, floats
+        finite: checked before anything is built, so a config.json written by hand or
+        damaged can neither crash nor allocate without limit."""
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), str(f.type)
+            if kind == "int":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"{f.name} must be a whole number, not {value!r}")
+                low, high = INT_BOUNDS.get(f.name, DEFAULT_INT_BOUNDS)
+                if not low <= value <= high:
+                    raise ValueError(f"{f.name} must be from {low} to {high:,}, not {value:,}")
+            elif kind == "float":
+                if isinstance(value, bool) or not isinstance(value, int | float) or (
+                        not math.isfinite(value)):
+                    raise ValueError(f"{f.name} must be a finite number, not {value!r}")
+            elif kind == "bool" and not isinstance(value, bool):
+                raise ValueError(f"{f.name} must be true or false, not {value!r}")
+            elif kind == "str" and not isinstance(value, str):
+                raise ValueError(f"{f.name} must be a string, not {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
