@@ -9,6 +9,7 @@ of Qt and torch so that the CLI, the GUI and the tests share one implementation.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -22,8 +23,10 @@ import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from genplay.core.errors import ImageError
+from genplay.core.files import read_bytes
 
 MAX_PIXELS = 64_000_000
+MAX_FILE_BYTES = 1 << 30  # an image file larger than this is refused before it is read
 
 # File suffixes of the formats load_image reads, and the same as a file-dialog filter.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -52,20 +55,15 @@ def _read(path: str | os.PathLike, max_pixels: int, formats: tuple[str, ...], wh
     name = os.fspath(path)
     if os.path.isdir(path):
         raise ImageError(f"{name}: is a folder, not an image file")
-    try:
-        # Read-only, and closed on every path: the user's file is never modified.
-        with open(path, "rb") as fh, warnings.catch_warnings():
-            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; we want an error.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if os.fstat(fh.fileno()).st_size == 0:
-                raise ImageError(f"{name}: the file is empty")
-            return _decode(fh, name, max_pixels, formats, what, action)
-    except FileNotFoundError:
-        raise ImageError(f"{name}: no such file") from None
-    except PermissionError:
-        raise ImageError(f"{name}: permission denied") from None
-    except OSError as exc:
-        raise ImageError(f"{name}: cannot open the file ({_one_line(exc)})") from None
+    # Read-only, in one go: only a regular file (a FIFO would block forever), at most
+    # MAX_FILE_BYTES, within files.READ_TIMEOUT_S (a stalled share), or the job's Cancel.
+    data = read_bytes(path, limit=MAX_FILE_BYTES, error=ImageError)
+    if not data:
+        raise ImageError(f"{name}: the file is empty")
+    with warnings.catch_warnings():
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that; we want an error.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return _decode(io.BytesIO(data), name, max_pixels, formats, what, action)
 
 
 def _decode(fh: BinaryIO, name: str, max_pixels: int, formats: tuple[str, ...], what: str,
@@ -215,7 +213,7 @@ def find_images(paths: Sequence[str | os.PathLike]) -> list[Path]:
     files: list[Path] = []
     for name in paths:
         path = Path(name)
-        if path.is_dir():
+        if path.is_dir():  # is_file(): regular files only, never a FIFO named like one
             files += sorted(p for p in path.rglob("*")
                             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         else:

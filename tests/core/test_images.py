@@ -120,10 +120,16 @@ def test_directory(tmp_path):
 def test_permission_denied(tmp_path, monkeypatch, png_bytes):
     path = _write(tmp_path / "p.png", png_bytes)
 
-    def refuse(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    import os
 
-    monkeypatch.setattr(images, "open", refuse, raising=False)
+    real_open = os.open
+
+    def refuse(name, *args, **kwargs):  # root reads everything, so the refusal is simulated
+        if os.fspath(name) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(ImageError, match=r"p\.png: permission denied"):
         load_image(path)
 
