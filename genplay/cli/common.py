@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from genplay.core.errors import GenplayError
@@ -128,3 +130,89 @@ def add_diffusion_options(p: argparse.ArgumentParser, steps_help: str) -> None:
 def add_threads(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="PyTorch threads (default: the cores free now)")
+
+
+class Outputs:
+    """Where a command may write, checked before any work is done.
+
+    - An output never replaces one of the command's inputs, nor an existing file that
+      genplay did not write (a PNG of genplay's carries its version in its metadata),
+      unless --overwrite says so. A genplay PNG is replaced: that is running a command
+      again. A folder, FIFO or device is never written over.
+    - In an --out-dir, a name already taken gets the next free one (name-1.png, ...), so
+      a run into a used folder adds its files; --overwrite replaces them instead.
+    Every file is written atomically (temporary file, then rename) by the savers."""
+
+    def __init__(self, inputs: Sequence[str | os.PathLike | None] = (),
+                 overwrite: bool = False) -> None:
+        self.inputs = [Path(p) for p in inputs if p is not None]
+        self.overwrite = overwrite
+
+    def _is_input(self, path: Path) -> bool:
+        for source in self.inputs:
+            try:
+                if source.exists() and path.exists() and os.path.samefile(source, path):
+                    return True
+            except OSError:
+                continue
+            if source.is_dir() and path.resolve().is_relative_to(source.resolve()):
+                return True
+        return False
+
+    def check(self, path: str | os.PathLike | None) -> Path | None:
+        """An output file the command may write (-o, --gif, --npz); GenplayError if not."""
+        if path is None:
+            return None
+        path = Path(path)
+        if path.exists() and not path.is_file():
+            raise GenplayError(f"{path}: is not a file that can be written over")
+        if self._is_input(path) and not self.overwrite:
+            raise GenplayError(f"{path} is one of this command's inputs; write elsewhere, "
+                               "or add --overwrite to replace it")
+        if path.is_file() and not self.overwrite and not written_by_genplay(path):
+            raise GenplayError(f"{path} exists and was not written by genplay; write "
+                               "elsewhere, or add --overwrite to replace it")
+        return path
+
+    def check_dir(self, folder: str | os.PathLike | None) -> Path | None:
+        """An --out-dir: a folder (made if needed) that is not one the inputs come from."""
+        if folder is None:
+            return None
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise GenplayError(f"{folder}: not a folder")
+        for source in self.inputs:
+            if source.is_dir() and folder.resolve().is_relative_to(source.resolve()):
+                raise GenplayError(f"{folder} is inside the input folder {source}; write "
+                                   "the results elsewhere")
+        return folder
+
+    def name_in(self, folder: Path, name: str) -> Path:
+        """folder/name, or the next free name-1, name-2 ... unless --overwrite."""
+        path = folder / name
+        if self.overwrite and (not path.exists() or path.is_file()):
+            return path
+        stem, suffix, k = path.stem, path.suffix, 1
+        while path.exists() or path.is_symlink():
+            path = folder / f"{stem}-{k}{suffix}"
+            k += 1
+        return path
+
+
+def written_by_genplay(path: Path) -> bool:
+    """Whether a file is a PNG genplay wrote (its metadata names genplay's version)."""
+    from genplay.core.errors import ImageError
+    from genplay.core.images import read_png_metadata
+
+    if path.suffix.lower() != ".png":
+        return False
+    try:
+        return "genplay_version" in read_png_metadata(path)
+    except ImageError:
+        return False
+
+
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs that exist (even an input, or a file genplay did "
+                        "not write); default: never, and a used --out-dir gets new names")

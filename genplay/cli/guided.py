@@ -9,7 +9,9 @@ from typing import Any
 
 from genplay import __version__
 from genplay.cli.common import (
+    Outputs,
     add_diffusion_options,
+    add_overwrite,
     add_threads,
     diffusion_options,
     load,
@@ -27,6 +29,7 @@ def _add_image_outputs(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("-o", "--output", help="write the result as a PNG (several: a grid)")
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
     p.add_argument("--out-dir", help="write one PNG per result into this folder")
+    add_overwrite(p)
     add_threads(p)
 
 
@@ -42,7 +45,16 @@ def _load_guide(model, info, path: str, invert: str):
     return guide_tensor(model, load_image(path), {"auto": auto, "yes": True, "no": False}[invert])
 
 
-def _save_candidates(args: argparse.Namespace, images, info, stem: str, record: dict) -> None:
+def _outputs(args: argparse.Namespace, *inputs: str | None) -> Outputs:
+    """The command's outputs checked against its inputs before any work."""
+    outputs = Outputs(inputs, overwrite=args.overwrite)
+    outputs.check(args.output)
+    outputs.check_dir(args.out_dir)
+    return outputs
+
+
+def _save_candidates(args: argparse.Namespace, outputs: Outputs, images, info, stem: str,
+                     record: dict) -> None:
     from genplay.core.images import make_grid, save_png, to_uint8_hwc
 
     pixels = to_uint8_hwc(images)
@@ -50,12 +62,13 @@ def _save_candidates(args: argparse.Namespace, images, info, stem: str, record: 
                 **record}
     if args.output:  # one image as itself, several as a grid
         grid = pixels[0] if len(pixels) == 1 else make_grid(pixels, nrow=args.nrow)
-        save_png(args.output, grid, metadata)
+        save_png(outputs.check(args.output), grid, metadata)
         print(args.output)
     if args.out_dir:
         out = Path(args.out_dir)
         for i, image in enumerate(pixels):
-            save_png(out / f"{stem}-{i:02d}.png", image, {**metadata, "index": i})
+            save_png(outputs.name_in(out, f"{stem}-{i:02d}.png"), image,
+                     {**metadata, "index": i})
         print(f"{len(pixels)} images in {out}")
 
 
@@ -85,20 +98,22 @@ def _method_options(args: argparse.Namespace, model, info, diffusion: bool,
     return opts
 
 
-def _open_for_writing(args: argparse.Namespace):
-    """Threads set, an output named, the checkpoint loaded: (model, info)."""
+def _open_for_writing(args: argparse.Namespace, *inputs: str):
+    """Threads set, the outputs named and allowed, the checkpoint loaded:
+    (model, info, outputs)."""
     from genplay.core import runtime
 
     runtime.set_threads(args.threads)
     if not args.output and not args.out_dir:
         raise GenplayError("say where to write: -o FILE.png or --out-dir DIR")
-    return load(args.checkpoint)
+    outputs = _outputs(args, *inputs)
+    return (*load(args.checkpoint), outputs)
 
 
 def cmd_sketch(args: argparse.Namespace) -> int:
     from genplay.core.ops.sketch import sketch_images, sketch_method
 
-    model, info = _open_for_writing(args)
+    model, info, outputs = _open_for_writing(args, args.sketch)
     method = sketch_method(model)
     if method is None:
         raise GenplayError(f"{info.name} ({info.family}) cannot make images from a sketch")
@@ -110,7 +125,8 @@ def cmd_sketch(args: argparse.Namespace) -> int:
                                         strength=args.strength, **opts), "sketch")
     record = {"sketch": Path(args.sketch).name, "method": method, "strength": args.strength,
               "seed": args.seed, "options": opts}
-    _save_candidates(args, result.value, info, f"{Path(args.sketch).stem}-{info.name}", record)
+    _save_candidates(args, outputs, result.value, info, f"{Path(args.sketch).stem}-{info.name}",
+                     record)
     return 0
 
 
@@ -118,7 +134,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     from genplay.core.images import load_image, prepare_for_model
     from genplay.core.ops.sketch import inpaint_images, inpaint_method
 
-    model, info = _open_for_writing(args)
+    model, info, outputs = _open_for_writing(args, args.image, args.mask)
     method = inpaint_method(model)
     if method is None:
         raise GenplayError(f"{info.name} ({info.family}) cannot inpaint; use a diffusion "
@@ -139,7 +155,8 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
                                          **opts), "inpainting")
     record = {"image": Path(args.image).name, "mask": Path(args.mask).name, "method": method,
               "seed": args.seed, "options": opts}
-    _save_candidates(args, result.value, info, f"{Path(args.image).stem}-{info.name}", record)
+    _save_candidates(args, outputs, result.value, info, f"{Path(args.image).stem}-{info.name}",
+                     record)
     return 0
 
 
@@ -159,6 +176,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         return _upscale_folder(args, model, source, method, opts)
     if not args.output and not args.out_dir:
         raise GenplayError("say where to write: -o FILE.png or --out-dir DIR")
+    outputs = _outputs(args, args.input, args.reference)
     pixels = load_image(source)
     reference = load_image(args.reference) if args.reference else None
     if args.simulate:  # the image itself becomes the reference for its shrunk copy
@@ -173,7 +191,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
               file=sys.stderr)
     record = {"source": source.name, "method": method, "scale": args.scale,
               **({"seed": args.seed} if method == "diffusion" else {})}
-    _save_candidates(args, value["images"], info, f"{source.stem}_x{args.scale}", record)
+    _save_candidates(args, outputs, value["images"], info, f"{source.stem}_x{args.scale}",
+                     record)
     if value["metrics"]:
         print(f"against {'the original (--simulate)' if args.simulate else args.reference}:")
         several = len(value["metrics"]) > 1
@@ -195,6 +214,7 @@ def _upscale_folder(args: argparse.Namespace, model, source: Path, method: str,
     out = args.out_dir or args.output
     if not out or Path(out).suffix.lower() in IMAGE_SUFFIXES:
         raise GenplayError(f"{source} is a folder: say which folder to write to (--out-dir DIR)")
+    Outputs([source]).check_dir(out)  # never into the folder being read
     result = run_with_bar(upscale_folder_steps(model, source, out, args.scale, method,
                                                overwrite=args.overwrite, **opts),
                           "upscaling", unit="img").value
@@ -259,6 +279,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
     p.add_argument("--out-dir", help="write one PNG per result (per image) into this folder")
     p.add_argument("--overwrite", action="store_true",
-                   help="folders: redo images whose output exists (default: keep them)")
+                   help="replace outputs that exist (even an input, or a file genplay did "
+                        "not write); folders: redo images whose output exists (default: "
+                        "keep them)")
     add_threads(p)
     p.set_defaults(func=cmd_upscale)

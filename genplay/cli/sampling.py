@@ -8,7 +8,9 @@ from pathlib import Path
 
 from genplay import __version__
 from genplay.cli.common import (
+    Outputs,
     add_diffusion_options,
+    add_overwrite,
     add_threads,
     diffusion_options,
     load,
@@ -16,6 +18,7 @@ from genplay.cli.common import (
     run_with_bar,
 )
 from genplay.core.errors import GenplayError
+from genplay.core.files import read_bytes
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -30,6 +33,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise GenplayError("give a checkpoint folder (or --replay SIDECAR.json)")
     if not args.output and not args.out_dir:
         raise GenplayError("say where to write: -o grid.png or --out-dir DIR")
+    outputs = Outputs(overwrite=args.overwrite)
+    outputs.check(args.output)
+    outputs.check_dir(args.out_dir)
     model, info = load(args.checkpoint)
     opts = {**parse_sets(args.set), **diffusion_options(args)}
     if args.temperature is not None:
@@ -47,7 +53,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.out_dir:
         out = Path(args.out_dir)
         for i in range(args.n):
-            save_png(out / f"{info.name}-seed{args.seed}-{i:05d}.png",
+            save_png(outputs.name_in(out, f"{info.name}-seed{args.seed}-{i:05d}.png"),
                      render(result.value, index=i), png_metadata({**record, "index": i}))
         print(f"{args.n} images in {out}")
     return 0
@@ -60,11 +66,14 @@ def _replay(args: argparse.Namespace) -> int:
     from genplay.core.ops.sampling import png_metadata, render, sample_images
 
     sidecar = Path(args.replay)
+    output = Path(args.output) if args.output else sidecar.with_suffix(".replay.png")
+    Outputs([sidecar], overwrite=args.overwrite).check(output)
     try:
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        raw = read_bytes(sidecar, limit=1 << 20, error=GenplayError)
+        record = json.loads(raw.decode("utf-8"))
         folder, seed, n = Path(record["checkpoint"]), int(record["seed"]), int(record["n"])
         options, index, nrow = dict(record["options"]), record.get("index"), record.get("nrow")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise GenplayError(f"{sidecar}: not a genplay sidecar ({exc})") from None
     if not folder.is_dir():  # moved checkout: look for the model by name
         folder = checkpoints.default_checkpoint_dir() / str(record.get("model", ""))
@@ -74,7 +83,6 @@ def _replay(args: argparse.Namespace) -> int:
         raise GenplayError(f"{info.path} has changed since {sidecar.name} was saved "
                            f"(weights {digest}, expected {record.get('checkpoint_hash')})")
     result = run_with_bar(sample_images(model, n, seed, **options), "sampling", n, "img")
-    output = Path(args.output) if args.output else sidecar.with_suffix(".replay.png")
     save_png(output, render(result.value, index=index, nrow=nrow), png_metadata(record))
     print(output)
     return 0
@@ -96,6 +104,10 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from genplay.core.ops.interpolation import interpolate_endpoints, save_gif, save_latents_npz
 
     runtime.set_threads(args.threads)
+    outputs = Outputs([e for e in (args.start, args.end) if not e.lstrip("-").isdigit()],
+                      overwrite=args.overwrite)
+    for path in (args.output, args.gif, args.npz):
+        outputs.check(path)
     model, info = load(args.checkpoint)
     if not isinstance(model, Latent):
         raise GenplayError(f"{info.name} ({info.family}) has no latent space to interpolate in")
@@ -133,6 +145,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help="write a grid PNG here")
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
     p.add_argument("--out-dir", help="write one PNG per sample into this folder")
+    add_overwrite(p)
     add_threads(p)
     p.set_defaults(func=cmd_sample)
 
@@ -148,5 +161,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gif", help="also write a looping animation here")
     p.add_argument("--fps", type=float, default=10)
     p.add_argument("--npz", help="also write the latents of the frames here")
+    add_overwrite(p)
     add_threads(p)
     p.set_defaults(func=cmd_interpolate)
