@@ -54,6 +54,8 @@ def cmd_score(args: argparse.Namespace) -> int:
             else:
                 print(f"{row['verdict']:>10}  {row['score']:9.4f}  {row['percentile']:5.1f}%  "
                       f"{row['file']}")
+    if rows and all(row["score"] is None for row in rows):
+        raise GenplayError(f"none of the {len(rows)} files could be read as an image")
     return 0
 
 

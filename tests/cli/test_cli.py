@@ -243,6 +243,10 @@ def test_eval_scores_then_score_images(capsys, tiny_checkpoints, tmp_path):
         assert row["verdict"] == ("outlier" if row["score"] > report["threshold"] else "inlier")
     code, out, _ = run(capsys, "score", ckpt, pics / "dark.png", "--csv")
     assert code == 0 and out.splitlines()[0] == "file,score,percentile,verdict,error"
+    # nothing readable at all is a failure, said in one line after the list
+    code, out, err = run(capsys, "score", ckpt, pics / "broken.png", tmp_path / "gone.png")
+    assert code == 2 and "none of the 2 files could be read" in err
+    assert "broken.png" in out and "gone.png: no such file" in out
 
 
 def test_a_colour_folder_end_to_end_keeps_its_pictures_as_they_are(capsys, tmp_path):

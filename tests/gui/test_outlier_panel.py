@@ -197,3 +197,21 @@ def test_model_change_rescores_and_a_missing_reference_is_explained(qtbot, panel
     wait_scored(qtbot, panel, 7)
     assert panel.facts["methods"] == ["bpd", "complexity", "typicality"]
     assert not panel.measure_button.isVisible() and panel.add_files_button.isEnabled()
+
+
+def test_a_folder_named_like_an_image_is_searched_and_an_empty_one_says_so(
+        qtbot, panel_window, tmp_path):
+    choose(qtbot, panel_window, "vae-tiny")
+    panel = panel_window.outliers
+    qtbot.waitUntil(lambda: panel.add_files_button.isEnabled(), timeout=20000)
+    named = tmp_path / "x.png"
+    named.mkdir()
+    Image.new("L", (12, 12), 40).save(named / "inside.png")
+    (tmp_path / "empty.png").mkdir()
+    drop(panel.hint, [named])
+    wait_scored(qtbot, panel, 1)
+    assert panel.table_model.files == [str(named / "inside.png")]
+    panel_window.messages.hide()
+    drop(panel.hint, [tmp_path / "empty.png"])
+    qtbot.waitUntil(lambda: "empty.png" in panel_window.messages.text(), timeout=20000)
+    assert panel_window.messages.text().startswith("No new images in empty.png")

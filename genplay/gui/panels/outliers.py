@@ -429,14 +429,18 @@ class OutlierPanel(Panel):
             _score, str(self.info.path), list(paths), known, list(self.facts["methods"]),
             self.facts["typical"],
             checkpoint=self.info.path, label=f"scoring images with {self.info.name}",
-            on_partial=self.for_model(partial), on_result=self.for_model(self._scored),
+            on_partial=self.for_model(partial),
+            on_result=self.for_model(lambda counts, _summary: self._scored(counts, paths)),
             on_done=done)
         self._jobs.add(job)
         self._update_summary()
 
-    def _scored(self, counts: dict, _summary: dict) -> None:
+    def _scored(self, counts: dict, paths: list[str]) -> None:
         if counts["scored"] + counts["unreadable"] == 0:
-            self.messages.show_message("No new images found there", "info")
+            names = ", ".join(Path(p).name for p in paths[:3]) + ("…" if len(paths) > 3 else "")
+            self.messages.show_message(
+                f"No new images in {names} (folders are searched with their subfolders; "
+                "images already in the table are not added again)", "info")
         elif counts["unreadable"]:
             self.messages.show_message(
                 f"{counts['unreadable']} file(s) could not be read; they are listed as "
