@@ -117,7 +117,8 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS,
 
     Transparency is flattened onto ``background`` (its luma for gray+alpha) because the
     models have no alpha channel.  16-bit gray (and mode I, assumed to hold 16-bit values,
-    clipped to 0..65535) is divided by 257 and rounded; float images are clipped to 0..255.
+    clipped to 0..65535) is divided by 257 and rounded; float images whose values all lie
+    in 0..1 are scaled by 255, other float images are clipped to 0..255.
     Only the first frame of an animation is read.  Raises ImageError for anything unusable.
     """
     im = _read(path, max_pixels, _FORMATS, "an image file Pillow can read", _normalise)
@@ -125,7 +126,10 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS,
         values = np.clip(np.asarray(im, dtype=np.int64), 0, 65535)
         return np.round(values / 257.0).astype(np.uint8)
     if im.mode == "F":
-        values = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0)
+        values = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=255.0,
+                               neginf=0.0)
+        if values.size and 0.0 <= values.min() and values.max() <= 1.0:
+            values = values * 255.0  # a float image in 0..1, the usual scale of float images
         return np.round(np.clip(values, 0, 255)).astype(np.uint8)
     pixels = np.asarray(im, dtype=np.uint8)
     if im.mode == "LA":

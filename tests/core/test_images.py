@@ -184,6 +184,12 @@ def test_float_tiff_is_clipped(tmp_path):
     assert load_image(path).tolist() == [[0, 12, 255]]
 
 
+def test_a_float_tiff_in_0_to_1_is_scaled_not_read_as_black(tmp_path):
+    path = tmp_path / "unit.tif"
+    Image.fromarray(np.array([[0.0, 0.5, 1.0]], dtype=np.float32), mode="F").save(path)
+    np.testing.assert_array_equal(load_image(path), [[0, 128, 255]])
+
+
 def test_cmyk_jpeg_becomes_rgb(tmp_path):
     path = tmp_path / "cmyk.jpg"
     Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(path, quality=95)
