@@ -22,9 +22,11 @@ from genplay.core import checkpoints, registry
 from genplay.core.data import dataset_names, load_dataset, train_val_split
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Preview, Progress, Result, Saved, Validation
+from genplay.core.files import stale_temporaries
 from genplay.core.images import to_uint8_hwc
 from genplay.core.models.base import GenerativeModel, Upscaler, has_capability
 from genplay.core.models.blocks import EMA
+from genplay.core.runlock import LOCK_FILE, RunLock
 
 
 @dataclass
@@ -104,32 +106,81 @@ class _Run:
         torch.set_rng_state(state["torch_rng"])
 
 
-def _open_run(settings: TrainSettings) -> _Run:
+# What a run folder may hold besides the run's own files: what eval and the app add.
+RUN_FILES = {checkpoints.CONFIG_FILE, checkpoints.WEIGHTS_FILE, checkpoints.TRAINER_STATE_FILE,
+             checkpoints.METRICS_FILE, "reference_scores.npz", "latent_directions.npz",
+             "background", LOCK_FILE}
+
+
+def check_out_folder(settings: TrainSettings) -> None:
+    """A fresh run goes into a new or empty folder, or one a killed run left before its
+    first save was whole (no config.json yet): never over a checkpoint, nor into a folder
+    of the user's own files."""
+    out = settings.out
+    if out.exists() and not out.is_dir():
+        raise GenplayError(f"{out}: not a folder")
+    if settings.resume or not out.is_dir():
+        return
+    if (out / checkpoints.CONFIG_FILE).exists():
+        try:
+            checkpoints.read_info(out)
+        except CheckpointError:
+            raise GenplayError(f"{out} holds a {checkpoints.CONFIG_FILE} that is not a genplay "
+                               "checkpoint's; train into a new or empty folder") from None
+        raise GenplayError(f"{out} already holds a checkpoint; use --resume to continue it "
+                           "or choose another --out")
+    theirs = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES
+                    and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+    if theirs:
+        raise GenplayError(f"{out} holds files that are not a genplay run's ("
+                           f"{', '.join(theirs[:3])}{' …' if len(theirs) > 3 else ''}); train "
+                           "into a new or empty folder")
+
+
+def _open_run(settings: TrainSettings) -> tuple[_Run, str]:
+    """The run to train, and a note to show ("" or how it was resumed)."""
     state_path = settings.out / checkpoints.TRAINER_STATE_FILE
     if not settings.resume:
-        if (settings.out / checkpoints.WEIGHTS_FILE).exists():
-            raise GenplayError(
-                f"{settings.out} already holds a checkpoint; use --resume to continue it "
-                "or choose another --out"
-            )
         torch.manual_seed(settings.seed)
-        return _Run(_build(settings), settings)
-    if not state_path.exists():
-        raise CheckpointError(f"{settings.out}: nothing to resume (no {state_path.name})")
+        return _Run(_build(settings), settings), ""
+    if not (settings.out / checkpoints.CONFIG_FILE).exists():
+        raise CheckpointError(f"{settings.out}: nothing to resume (no whole checkpoint there); "
+                              "start a fresh run instead")
     info = checkpoints.read_info(settings.out)
     if info.family != settings.family:
         raise CheckpointError(f"{settings.out} holds a {info.family}, not a {settings.family}")
     run = _Run(checkpoints.build_model(info), settings)
+    if not state_path.exists():
+        # weights without the optimiser's state (a shipped model, or a save cut short):
+        # go on from the weights, with a fresh optimiser and the counts the run recorded.
+        checkpoints.load_weights(run.model, settings.out / checkpoints.WEIGHTS_FILE)
+        if run.ema is not None:
+            run.ema.load_state_dict(run.model.state_dict())
+        training = info.training
+        run.step, run.epoch = int(training.get("steps", 0)), int(training.get("epochs", 0))
+        run.elapsed = float(training.get("seconds", 0.0))
+        torch.manual_seed(settings.seed + run.step)
+        return run, (f"no {state_path.name}: resuming from the weights of step {run.step} "
+                     "with a fresh optimiser")
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         run.restore(state)
-    except (OSError, RuntimeError, KeyError, ValueError) as exc:
-        raise CheckpointError(f"{state_path}: cannot resume from it ({exc})") from None
-    return run
+    except Exception:  # noqa: BLE001 - never show torch's advice to load it unsafely
+        raise CheckpointError(
+            f"{state_path}: cannot be read safely as a trainer state (damaged, or not "
+            "genplay's); delete it to resume from the weights alone, or start a fresh "
+            "run") from None
+    return run, ""
 
 
 def _save(run: _Run, dataset: str, class_names: list[str] | None, summary: dict) -> Path:
+    """Trainer state first, then weights, then config.json (each atomically): killed at any
+    point, the folder either has no config.json (a fresh run may take it) or a whole
+    checkpoint whose trainer state is as new as its weights or newer (resume reads the
+    model from the trainer state)."""
     out = run.settings.out
+    checkpoints.atomic_write(out / checkpoints.TRAINER_STATE_FILE,
+                             lambda tmp: torch.save(run.trainer_state(), tmp))
     model = run.for_eval()
     checkpoints.save(
         model, out, dataset=dataset, recipe=run.settings.recipe,
@@ -137,8 +188,6 @@ def _save(run: _Run, dataset: str, class_names: list[str] | None, summary: dict)
                   "seconds": round(run.elapsed, 1), "seed": run.settings.seed},
         class_names=class_names,
     )
-    checkpoints.atomic_write(out / checkpoints.TRAINER_STATE_FILE,
-                             lambda tmp: torch.save(run.trainer_state(), tmp))
     return out
 
 
@@ -176,10 +225,23 @@ def train(settings: TrainSettings, *, clock: Callable[[], float] = time.monotoni
 
     clock measures the budget, rates and save intervals; a caller that can pause the run
     (train_process) passes one that stands still while paused, so a pause spends no minutes.
+    The run holds the folder's lock (core.runlock) from its start to its end, and first
+    sweeps the temporary files of saves that a killed run left there.
     """
     if settings.epochs is None and settings.minutes is None:
         raise GenplayError("give a budget: a number of epochs or of minutes")
-    run = _open_run(settings)
+    check_out_folder(settings)
+    with RunLock(settings.out):
+        for leftover in stale_temporaries(settings.out):
+            leftover.unlink(missing_ok=True)
+        yield from _train(settings, clock)
+
+
+def _train(settings: TrainSettings, clock: Callable[[], float],
+           ) -> Iterator[Progress | Preview | Validation | Saved | Result]:
+    run, note = _open_run(settings)
+    if note:
+        yield Progress(run.step, None, run.epoch, message=note)
     model = run.model
     cfg = model.config
     # An upscaler learns from crops of a folder's photos at their own resolution; fitting
