@@ -4,11 +4,12 @@ loading, and the arguments several commands take."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -136,9 +137,10 @@ class Outputs:
     """Where a command may write, checked before any work is done.
 
     - An output never replaces one of the command's inputs, nor an existing file that
-      genplay did not write (a PNG of genplay's carries its version in its metadata),
-      unless --overwrite says so. A genplay PNG is replaced: that is running a command
-      again. A folder, FIFO or device is never written over.
+      genplay did not write (a PNG of genplay's carries its version in its metadata; a
+      GIF or .npz is genplay's when the PNG written with it records its exact bytes:
+      see recorded_outputs), unless --overwrite says so. A genplay file is replaced:
+      that is running a command again. A folder, FIFO or device is never written over.
     - In an --out-dir, a name already taken gets the next free one (name-1.png, ...), so
       a run into a used folder adds its files; --overwrite replaces them instead.
     Every file is written atomically (temporary file, then rename) by the savers."""
@@ -159,19 +161,26 @@ class Outputs:
                 return True
         return False
 
-    def check(self, path: str | os.PathLike | None) -> Path | None:
-        """An output file the command may write (-o, --gif, --npz); GenplayError if not."""
+    def check(self, path: str | os.PathLike | None,
+              recorded: Mapping[str, str] | None = None) -> Path | None:
+        """An output file the command may write (-o, --gif, --npz); GenplayError if not.
+        recorded: {file name: sha256} of the files an earlier run wrote with its PNG."""
         if path is None:
             return None
         path = Path(path)
         if path.exists() and not path.is_file():
-            raise GenplayError(f"{path}: is not a file that can be written over")
+            from genplay.core.files import kind_of
+
+            raise GenplayError(f"{path}: {kind_of(path.stat().st_mode)}, not a file that can "
+                               "be written over")
         if self._is_input(path) and not self.overwrite:
             raise GenplayError(f"{path} is one of this command's inputs; write elsewhere, "
                                "or add --overwrite to replace it")
-        if path.is_file() and not self.overwrite and not written_by_genplay(path):
-            raise GenplayError(f"{path} exists and was not written by genplay; write "
-                               "elsewhere, or add --overwrite to replace it")
+        if (path.is_file() and not self.overwrite and not written_by_genplay(path)
+                and not _is_recorded(path, recorded or {})):
+            changed = " (or was changed since)" if path.name in (recorded or {}) else ""
+            raise GenplayError(f"{path} exists and was not written by genplay{changed}; "
+                               "write elsewhere, or add --overwrite to replace it")
         return path
 
     def check_dir(self, folder: str | os.PathLike | None) -> Path | None:
@@ -210,6 +219,59 @@ def written_by_genplay(path: Path) -> bool:
         return "genplay_version" in read_png_metadata(path)
     except ImageError:
         return False
+
+
+_RECORD_KEY = "genplay_outputs"  # in a PNG's metadata: {name: sha256} of the files beside it
+_RECORD_LIMIT = 1 << 30
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    from genplay.core.files import read_bytes
+
+    return hashlib.sha256(read_bytes(path, limit=_RECORD_LIMIT)).hexdigest()
+
+
+def record_outputs(paths: Sequence[str | os.PathLike | None]) -> dict[str, str]:
+    """The metadata entry that marks files written with a PNG (a GIF, an .npz) as
+    genplay's: their names and the sha256 of their bytes. Empty when there are none."""
+    written = {Path(p).name: sha256_of(p) for p in paths if p is not None}
+    return {_RECORD_KEY: json.dumps(written, sort_keys=True)} if written else {}
+
+
+def recorded_outputs(png: str | os.PathLike | None) -> dict[str, str]:
+    """{name: sha256} that an earlier run's PNG records (record_outputs); {} if none."""
+    if png is None or not written_by_genplay(Path(png)):
+        return {}
+    from genplay.core.images import read_png_metadata
+
+    try:
+        record = json.loads(read_png_metadata(png).get(_RECORD_KEY, "{}"))
+    except (GenplayError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in record.items()} if isinstance(record, dict) else {}
+
+
+def _is_recorded(path: Path, recorded: Mapping[str, str]) -> bool:
+    """Whether path holds exactly the bytes an earlier run recorded under its name."""
+    if path.name not in recorded:
+        return False
+    try:
+        return sha256_of(path) == recorded[path.name]
+    except GenplayError:
+        return False
+
+
+def distinct_outputs(**named: str | os.PathLike | None) -> None:
+    """GenplayError when two of a command's outputs name the same file."""
+    seen: dict[str, str] = {}
+    for option, path in named.items():
+        if path is None:
+            continue
+        key = os.path.normcase(os.path.abspath(path))
+        if key in seen:
+            raise GenplayError(f"{seen[key]} and {option} both name {path}; give each "
+                               "output its own file")
+        seen[key] = option
 
 
 def add_overwrite(p: argparse.ArgumentParser) -> None:

@@ -212,7 +212,7 @@ def _upscale_folder(args: argparse.Namespace, model, source: Path, method: str,
     if args.reference or args.simulate:
         raise GenplayError("--reference and --simulate work on one image, not on a folder")
     out = args.out_dir or args.output
-    if not out or Path(out).suffix.lower() in IMAGE_SUFFIXES:
+    if not args.out_dir and (not out or Path(out).suffix.lower() in IMAGE_SUFFIXES):
         raise GenplayError(f"{source} is a folder: say which folder to write to (--out-dir DIR)")
     Outputs([source]).check_dir(out)  # never into the folder being read
     result = run_with_bar(upscale_folder_steps(model, source, out, args.scale, method,

@@ -13,8 +13,11 @@ from genplay.cli.common import (
     add_overwrite,
     add_threads,
     diffusion_options,
+    distinct_outputs,
     load,
     parse_sets,
+    record_outputs,
+    recorded_outputs,
     run_with_bar,
 )
 from genplay.core.errors import GenplayError
@@ -106,8 +109,11 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     runtime.set_threads(args.threads)
     outputs = Outputs([e for e in (args.start, args.end) if not e.lstrip("-").isdigit()],
                       overwrite=args.overwrite)
-    for path in (args.output, args.gif, args.npz):
-        outputs.check(path)
+    distinct_outputs(**{"-o": args.output, "--gif": args.gif, "--npz": args.npz})
+    outputs.check(args.output)
+    earlier = recorded_outputs(args.output)  # the GIF and .npz the last run wrote with it
+    for path in (args.gif, args.npz):
+        outputs.check(path, earlier)
     model, info = load(args.checkpoint)
     if not isinstance(model, Latent):
         raise GenplayError(f"{info.name} ({info.family}) has no latent space to interpolate in")
@@ -117,16 +123,19 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                                                 invert=invert_policy(info.dataset)),
                           "interpolating")
     frames = to_uint8_hwc(result.value)
-    metadata = {"model": info.name, "from": args.start, "to": args.end, "frames": args.frames,
-                "spherical": args.slerp, "genplay_version": __version__}
-    save_png(args.output, make_grid(frames, nrow=len(frames)), metadata)
-    print(args.output)
     if args.gif:
         save_gif(args.gif, frames, fps=args.fps)
-        print(args.gif)
     if args.npz:
         save_latents_npz(args.npz, result.summary["latents"], spherical=args.slerp)
-        print(args.npz)
+    # The PNG, written last, records the GIF's and the .npz's bytes: a run again may replace
+    # them as genplay's own, while a file the user changed since is kept (Outputs.check).
+    metadata = {"model": info.name, "from": args.start, "to": args.end, "frames": args.frames,
+                "spherical": args.slerp, "genplay_version": __version__,
+                **record_outputs([args.gif, args.npz])}
+    save_png(args.output, make_grid(frames, nrow=len(frames)), metadata)
+    for path in (args.output, args.gif, args.npz):
+        if path:
+            print(path)
     return 0
 
 

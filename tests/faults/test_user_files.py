@@ -7,30 +7,40 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from genplay.cli import main
-from genplay.core import files
+from genplay.core import checkpoints, files
 from genplay.core.errors import ImageError
 from genplay.core.images import load_image
+from genplay.core.ops.outliers import save_reference
 from tests.conftest import write_image_and_mask
 
 LIMIT_S = 20.0
 
 
-def run(capsys, *argv) -> tuple[int, str]:
-    """genplay argv within LIMIT_S seconds: (exit code, stderr)."""
+def run_out(capsys, *argv) -> tuple[int, str, str]:
+    """genplay argv within LIMIT_S seconds: (exit code, stdout, stderr)."""
     box: dict = {}
     thread = threading.Thread(target=lambda: box.setdefault(
         "code", main([str(a) for a in argv])), daemon=True)
     thread.start()
     thread.join(LIMIT_S)
     assert not thread.is_alive(), f"genplay {' '.join(map(str, argv))} hung"
-    return box["code"], capsys.readouterr().err
+    captured = capsys.readouterr()
+    return box["code"], captured.out, captured.err
+
+
+def run(capsys, *argv) -> tuple[int, str]:
+    """genplay argv within LIMIT_S seconds: (exit code, stderr)."""
+    code, _, err = run_out(capsys, *argv)
+    return code, err
 
 
 def digest(path: Path) -> str:
@@ -117,6 +127,8 @@ def test_a_fifo_named_like_an_image_is_refused_by_every_command(capsys, tiny_che
                   "-o", tmp_path / "o.png"],
                  ["interpolate", ck / "vae-tiny", "--from", fifo, "--to", 1,
                   "-o", tmp_path / "o.png"],
+                 ["interpolate", ck / "vae-tiny", "--from", 1, "--to", fifo,
+                  "-o", tmp_path / "o.png"],
                  ["sample", "--replay", sidecar, "-o", tmp_path / "o.png"]):
         code, err = run(capsys, *argv)
         assert code == 2 and "not a regular file (a FIFO)" in err, (argv[0], err)
@@ -145,3 +157,106 @@ def test_a_stalled_read_gives_up_and_cancel_ends_it_at_once(tmp_path, monkeypatc
     with cancel.watching(flag), pytest.raises(cancel.Stopped):
         files.read_bytes(path, limit=100, timeout=30)
     release.set()
+
+
+@pytest.fixture
+def scorable(tiny_checkpoints, tmp_path):
+    """A copy of vae-tiny with reference bits/dim, so that score can run."""
+    folder = tmp_path / "vae-scored"
+    shutil.copytree(tiny_checkpoints / "vae-tiny", folder)
+    save_reference(folder, {"bpd": np.linspace(1.0, 9.0, 50)}, None,
+                   checkpoints.weights_hash(folder))
+    return folder
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_score_lists_a_fifo_as_unreadable_and_fails_when_nothing_was_scored(
+        capsys, scorable, tmp_path):
+    fifo = tmp_path / "x.png"
+    os.mkfifo(fifo)
+    good, _ = write_image_and_mask(tmp_path)
+    code, out, err = run_out(capsys, "score", scorable, fifo, "--method", "bpd")
+    assert code == 2 and "none of the 1 files could be read" in err
+    assert "x.png: not a regular file (a FIFO)" in out
+    code, out, err = run_out(capsys, "score", scorable, fifo, good, "--method", "bpd",
+                             "--csv")
+    assert code == 0, err
+    assert "not a regular file (a FIFO)" in out and good.name in out
+
+
+def test_a_stalled_read_gives_up_in_every_command_that_reads_a_users_file(
+        capsys, tiny_checkpoints, scorable, tmp_path, monkeypatch):
+    """A network share that never answers, for each file a command reads: the command
+    gives up after files.READ_TIMEOUT_S (0.2 s here) with one line, or lists the file."""
+    good, mask = write_image_and_mask(tmp_path)
+    slow, sidecar = tmp_path / "slow.png", tmp_path / "slow.json"
+    shutil.copy(good, slow)
+    sidecar.write_text("{}")
+    release = threading.Event()
+    real = files._read
+
+    def stalled(path, *args):
+        if Path(path).name.startswith("slow"):
+            release.wait(30)
+        return real(path, *args)
+
+    monkeypatch.setattr(files, "_read", stalled)
+    monkeypatch.setattr(files, "READ_TIMEOUT_S", 0.2)
+    ck, out = tiny_checkpoints, tmp_path / "o.png"
+    try:
+        for argv in (["upscale", ck / "superres-tiny", slow, "--scale", 2, "-o", out],
+                     ["upscale", ck / "superres-tiny", good, "--scale", 2, "--reference", slow,
+                      "-o", out],
+                     ["sketch", ck / "diffusion-tiny", slow, "--steps", 2, "-o", out],
+                     ["inpaint", ck / "diffusion-tiny", slow, "--mask", mask, "-o", out],
+                     ["inpaint", ck / "diffusion-tiny", good, "--mask", slow, "-o", out],
+                     ["interpolate", ck / "vae-tiny", "--from", slow, "--to", 1, "-o", out],
+                     ["interpolate", ck / "vae-tiny", "--from", 1, "--to", slow, "-o", out],
+                     ["sample", "--replay", sidecar, "-o", out],
+                     ["score", scorable, slow, "--method", "bpd"]):
+            start = time.monotonic()
+            code, stdout, err = run_out(capsys, *argv)
+            assert time.monotonic() - start < 10, argv[0]
+            said = err if argv[0] != "score" else stdout
+            assert code == 2 and "reading took longer than 0.2 s" in said, (argv, err)
+            assert len(err.strip().splitlines()) == 1, err
+            assert not out.exists()
+    finally:
+        release.set()
+
+
+def test_interpolate_replaces_its_own_gif_and_npz_but_not_ones_changed_since(
+        capsys, tiny_checkpoints, tmp_path):
+    strip, gif, npz = tmp_path / "strip.png", tmp_path / "walk.gif", tmp_path / "z.npz"
+    argv = ["interpolate", tiny_checkpoints / "vae-tiny", "--from", 1, "--to", 2,
+            "--frames", 2, "-o", strip, "--gif", gif, "--npz", npz]
+    assert run(capsys, *argv)[0] == 0
+    code, err = run(capsys, *argv)  # running it again replaces what it wrote
+    assert code == 0, err
+    gif.write_bytes(gif.read_bytes() + b"mine")  # the user's now
+    kept = digest(gif)
+    code, err = run(capsys, *argv)
+    assert code == 2 and "walk.gif exists and was not written by genplay" in err, err
+    assert digest(gif) == kept
+    assert run(capsys, *argv, "--overwrite")[0] == 0 and digest(gif) != kept
+    # two outputs of one run never share a file
+    code, err = run(capsys, *argv[:-4], "--gif", tmp_path / "." / "strip.png")
+    assert code == 2 and "-o and --gif both name" in err, err
+    assert load_image(strip).size
+
+
+def test_a_folder_is_not_upscaled_into_itself_even_when_named_like_an_image(
+        capsys, tiny_checkpoints, tmp_path):
+    folder = tmp_path / "x.png"
+    folder.mkdir()
+    image, _ = write_image_and_mask(folder)
+    before = sorted(p.name for p in folder.iterdir())
+    code, err = run(capsys, "upscale", tiny_checkpoints / "superres-tiny", folder, "--scale", 2,
+                    "--out-dir", folder)
+    assert code == 2 and "is inside the input folder" in err, err
+    assert sorted(p.name for p in folder.iterdir()) == before
+    # an --out-dir named like an image is still a folder to fill
+    code, err = run(capsys, "upscale", tiny_checkpoints / "superres-tiny", folder, "--scale", 2,
+                    "--out-dir", tmp_path / "big.png")
+    assert code == 0, err
+    assert (tmp_path / "big.png").is_dir() and any((tmp_path / "big.png").iterdir())
