@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import json
 import shlex
 import sys
@@ -96,10 +98,7 @@ def take_shape_from_run(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from genplay.core import datasets, runtime
-    from genplay.core.events import Preview, Progress, Result, Saved, Validation
     from genplay.core.train import TrainSettings, train
 
     threads = runtime.set_threads(args.threads)
@@ -120,6 +119,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"training {args.family} on {args.data} with {threads} thread(s) -> {args.out}",
           file=sys.stderr)
     events = train(settings)
+    try:
+        stopped = _follow(events, args, preview_dir)
+    except KeyboardInterrupt:  # a second Ctrl-C: abort, without the save the first asked for
+        if inspect.getgeneratorstate(events) == inspect.GEN_SUSPENDED:
+            with contextlib.suppress(KeyboardInterrupt):  # ends it at once: lock let go
+                events.throw(KeyboardInterrupt)
+        print(f"genplay train: aborted; {_what_is_left(settings.out)}", file=sys.stderr)
+        return 130
+    if stopped:
+        print(f"stopped; checkpoint saved in {args.out} (continue with --resume)", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _what_is_left(out: Path) -> str:
+    from genplay.core import checkpoints
+    from genplay.core.errors import GenplayError
+
+    try:
+        steps = checkpoints.read_info(out).training.get("steps", "?")
+    except GenplayError:
+        return (f"no whole checkpoint was saved in {out}; train again without --resume "
+                "(a fresh run takes the folder)")
+    return f"{out} keeps the checkpoint of step {steps} (continue with --resume)"
+
+
+def _follow(events, args: argparse.Namespace, preview_dir: Path | None) -> bool:
+    """Shows a run's events; True if the user stopped it (Ctrl-C), which saved it."""
+    from tqdm import tqdm
+
+    from genplay.core.events import Preview, Progress, Result, Saved, Validation
+
     stopped = False
     with Stop() as stop, tqdm(desc=args.family, unit="step", file=sys.stderr, dynamic_ncols=True,
                               disable=None, mininterval=1.0) as bar:
@@ -153,10 +184,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 events.close()  # saves the last completed step
                 stopped = True
                 break
-    if stopped:
-        print(f"stopped; checkpoint saved in {args.out} (continue with --resume)", file=sys.stderr)
-        return 130
-    return 0
+    return stopped
 
 
 # --- parser ----------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS,
     if im.mode == "F":
         values = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=255.0,
                                neginf=0.0)
-        if values.size and 0.0 <= values.min() and values.max() <= 1.0:
+        if values.size and values.min() >= 0.0 and values.max() <= 1.0:
             values = values * 255.0  # a float image in 0..1, the usual scale of float images
         return np.round(np.clip(values, 0, 255)).astype(np.uint8)
     pixels = np.asarray(im, dtype=np.uint8)

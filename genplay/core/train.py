@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import pickle
+import re
+import stat
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +27,11 @@ from genplay.core import checkpoints, registry
 from genplay.core.data import dataset_names, load_dataset, train_val_split
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Preview, Progress, Result, Saved, Validation
-from genplay.core.files import stale_temporaries
+from genplay.core.files import kind_of
 from genplay.core.images import to_uint8_hwc
 from genplay.core.models.base import GenerativeModel, Upscaler, has_capability
 from genplay.core.models.blocks import EMA
-from genplay.core.runlock import LOCK_FILE, RunLock
+from genplay.core.runlock import LOCK_FILE, RunLock, leftovers
 
 
 @dataclass
@@ -79,6 +84,8 @@ class _Run:
         self.step = 0
         self.epoch = 0
         self.elapsed = 0.0  # seconds of training over all sessions
+        self.lock: RunLock | None = None  # the folder's, held while the run writes there
+        self.saved_step = -1  # the step of this session's last save
 
     def for_eval(self) -> GenerativeModel:
         """The weights to evaluate, preview and ship: the EMA copy where there is one."""
@@ -96,45 +103,135 @@ class _Run:
             "torch_rng": torch.get_rng_state(),
         }
 
-    def restore(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        for key, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][key])
-        if self.ema and state["ema"]:
-            self.ema.load_state_dict(state["ema"])
-        self.step, self.epoch, self.elapsed = state["step"], state["epoch"], state["elapsed"]
-        torch.set_rng_state(state["torch_rng"])
+    def restore(self, state: Any) -> None:
+        """Takes up a trainer state; ValueError (saying why) if it is not one of this run's:
+        a state that loads but would fail, or train on nonsense, later is refused here."""
+        if not isinstance(state, dict):
+            raise ValueError(f"a {type(state).__name__}, not a trainer state")
+        missing = sorted({"model", "optimizers", "ema", "step", "epoch", "elapsed",
+                          "torch_rng"} - state.keys())
+        if missing:
+            raise ValueError(f"it has no {missing[0]}")
+        for key in ("step", "epoch"):
+            if type(state[key]) is not int or state[key] < 0:
+                raise ValueError(f"its {key} is not a count")
+        elapsed = state["elapsed"]
+        if type(elapsed) not in (int, float) or not 0 <= elapsed < math.inf:
+            raise ValueError("its elapsed time is not a number of seconds")
+        weights = state["model"]
+        if not isinstance(weights, dict) or not all(
+                torch.is_tensor(t) and (not t.is_floating_point() or bool(torch.isfinite(t).all()))
+                for t in weights.values()):
+            raise ValueError("its weights are not all numbers")
+        if not isinstance(state["optimizers"], dict) or set(state["optimizers"]) != set(
+                self.optimizers):
+            raise ValueError("its optimisers are not this model's")
+        try:
+            self.model.load_state_dict(weights)
+            for key, opt in self.optimizers.items():
+                opt.load_state_dict(state["optimizers"][key])
+            if self.ema and state["ema"]:
+                self.ema.load_state_dict(state["ema"])
+            torch.set_rng_state(state["torch_rng"])
+        except (RuntimeError, KeyError, TypeError, ValueError, IndexError, AttributeError):
+            raise ValueError("it does not fit this model") from None
+        for opt in self.optimizers.values():  # load_state_dict leaves the shapes unchecked
+            for group in opt.param_groups:
+                for param in group["params"]:
+                    for value in opt.state.get(param, {}).values():
+                        if torch.is_tensor(value) and value.dim() and value.shape != param.shape:
+                            raise ValueError("its optimiser state does not fit the model")
+        self.step, self.epoch, self.elapsed = state["step"], state["epoch"], float(elapsed)
 
 
-# What a run folder may hold besides the run's own files: what eval and the app add.
-RUN_FILES = {checkpoints.CONFIG_FILE, checkpoints.WEIGHTS_FILE, checkpoints.TRAINER_STATE_FILE,
-             checkpoints.METRICS_FILE, "reference_scores.npz", "latent_directions.npz",
-             "background", LOCK_FILE}
+# What a run killed before its first save was whole (no config.json yet) may have left in
+# its folder: a fresh run takes such a folder. "background" is a run of its own, trained
+# into the folder (the likelihood-ratio score's background model).
+KILLED_RUN_FILES = {checkpoints.WEIGHTS_FILE, checkpoints.TRAINER_STATE_FILE, LOCK_FILE,
+                    "background"}
+# The temporary files (core.files.atomic_write) of the run's own writes.
+_OWN_FILES = "|".join(re.escape(name) for name in (
+    checkpoints.CONFIG_FILE, checkpoints.WEIGHTS_FILE, checkpoints.TRAINER_STATE_FILE))
+_TEMPORARY = re.compile(rf"\.({_OWN_FILES})\.[0-9a-f]{{12}}\.tmp")
+_LOCK_ASIDE = re.compile(re.escape(LOCK_FILE) + r"\.[0-9a-f]{12}\.stale")
+STATE_LIMIT = 4 * checkpoints.WEIGHTS_LIMIT  # the weights, the optimiser's moments, the EMA
 
 
-def check_out_folder(settings: TrainSettings) -> None:
+def _killed_runs_file(name: str) -> bool:
+    return (name in KILLED_RUN_FILES or bool(_TEMPORARY.fullmatch(name))
+            or bool(_LOCK_ASIDE.fullmatch(name)))
+
+
+def check_out_folder(settings: TrainSettings, lock: RunLock | None = None) -> None:
     """A fresh run goes into a new or empty folder, or one a killed run left before its
     first save was whole (no config.json yet): never over a checkpoint, nor into a folder
-    of the user's own files."""
+    of the user's own files (their config.json, notes, a metrics.json of another model).
+    Reads only; lock: the folder's, when this run holds it (else a run that holds it is
+    named)."""
     out = settings.out
     if out.exists() and not out.is_dir():
         raise GenplayError(f"{out}: not a folder")
-    if settings.resume or not out.is_dir():
+    if not out.is_dir():
+        if settings.resume:
+            raise CheckpointError(f"{out}: nothing to resume (no such folder); start a fresh "
+                                  "run instead")
         return
-    if (out / checkpoints.CONFIG_FILE).exists():
+    if settings.resume:
+        return  # _open_run says whether there is a run to resume
+    if (out / checkpoints.CONFIG_FILE).exists() or (out / checkpoints.CONFIG_FILE).is_symlink():
         try:
             checkpoints.read_info(out)
         except CheckpointError:
             raise GenplayError(f"{out} holds a {checkpoints.CONFIG_FILE} that is not a genplay "
                                "checkpoint's; train into a new or empty folder") from None
-        raise GenplayError(f"{out} already holds a checkpoint; use --resume to continue it "
-                           "or choose another --out")
-    theirs = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES
-                    and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+        busy = None if lock is not None else RunLock(out).refusal()
+        raise GenplayError(busy or f"{out} already holds a checkpoint; use --resume to "
+                                   "continue it or choose another --out")
+    try:
+        names = [p.name for p in out.iterdir()]
+    except OSError as exc:
+        raise GenplayError(f"{out}: cannot be read ({exc.strerror or exc})") from None
+    theirs = sorted(name for name in names if not _killed_runs_file(name))
     if theirs:
         raise GenplayError(f"{out} holds files that are not a genplay run's ("
                            f"{', '.join(theirs[:3])}{' …' if len(theirs) > 3 else ''}); train "
                            "into a new or empty folder")
+
+
+def _sweep(out: Path) -> None:
+    """Removes the temporary files of the saves a killed run was making (the folder's lock
+    is held: no run is writing them now)."""
+    for path in out.iterdir():
+        if _TEMPORARY.fullmatch(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+    for path in leftovers(out):
+        path.unlink(missing_ok=True)
+
+
+def _load_trainer_state(path: Path) -> Any:
+    """torch.load with weights_only=True (tensors, numbers, containers: never code); any
+    failure is a one-line CheckpointError that never suggests loading it unsafely."""
+    def refuse(reason: str) -> CheckpointError:
+        return CheckpointError(f"{path} cannot be read safely ({reason}); start a fresh run, "
+                               "or delete it to resume from the weights alone")
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise refuse(exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block torch.load forever
+        raise refuse(f"not a regular file: {kind_of(st.st_mode)}")
+    if st.st_size > STATE_LIMIT:
+        raise refuse(f"{st.st_size / 2**30:.1f} GB, more than any genplay run's")
+    try:
+        with warnings.catch_warnings():  # torch warns of pickle protocols: noise here
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # its message advises weights_only=False: never shown
+        raise refuse("it holds more than tensors and numbers: damaged, or not genplay's"
+                     ) from None
+    except Exception:  # noqa: BLE001 - a truncated zip, a stray file: all one to the user
+        raise refuse("damaged: not a whole trainer state") from None
 
 
 def _open_run(settings: TrainSettings) -> tuple[_Run, str]:
@@ -150,26 +247,30 @@ def _open_run(settings: TrainSettings) -> tuple[_Run, str]:
     if info.family != settings.family:
         raise CheckpointError(f"{settings.out} holds a {info.family}, not a {settings.family}")
     run = _Run(checkpoints.build_model(info), settings)
+    weights_path = settings.out / checkpoints.WEIGHTS_FILE
     if not state_path.exists():
         # weights without the optimiser's state (a shipped model, or a save cut short):
         # go on from the weights, with a fresh optimiser and the counts the run recorded.
-        checkpoints.load_weights(run.model, settings.out / checkpoints.WEIGHTS_FILE)
+        if not weights_path.exists():
+            raise CheckpointError(f"{settings.out}: neither {state_path.name} nor "
+                                  f"{weights_path.name} to resume from; train a fresh run into "
+                                  "another folder")
+        checkpoints.load_weights(run.model, weights_path)
         if run.ema is not None:
             run.ema.load_state_dict(run.model.state_dict())
-        training = info.training
-        run.step, run.epoch = int(training.get("steps", 0)), int(training.get("epochs", 0))
-        run.elapsed = float(training.get("seconds", 0.0))
+        counts = [info.training.get(k, 0) for k in ("steps", "epochs", "seconds")]
+        if not all(type(c) in (int, float) and 0 <= c < math.inf for c in counts):
+            counts = [0, 0, 0.0]  # counts of a hand-edited config.json: start them again
+        run.step, run.epoch, run.elapsed = int(counts[0]), int(counts[1]), float(counts[2])
         torch.manual_seed(settings.seed + run.step)
         return run, (f"no {state_path.name}: resuming from the weights of step {run.step} "
                      "with a fresh optimiser")
+    state = _load_trainer_state(state_path)
     try:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
         run.restore(state)
-    except Exception:  # noqa: BLE001 - never show torch's advice to load it unsafely
-        raise CheckpointError(
-            f"{state_path}: cannot be read safely as a trainer state (damaged, or not "
-            "genplay's); delete it to resume from the weights alone, or start a fresh "
-            "run") from None
+    except ValueError as exc:
+        raise CheckpointError(f"{state_path} cannot be used ({exc}); start a fresh run, or "
+                              "delete it to resume from the weights alone") from None
     return run, ""
 
 
@@ -179,15 +280,29 @@ def _save(run: _Run, dataset: str, class_names: list[str] | None, summary: dict)
     checkpoint whose trainer state is as new as its weights or newer (resume reads the
     model from the trainer state)."""
     out = run.settings.out
-    checkpoints.atomic_write(out / checkpoints.TRAINER_STATE_FILE,
-                             lambda tmp: torch.save(run.trainer_state(), tmp))
-    model = run.for_eval()
-    checkpoints.save(
-        model, out, dataset=dataset, recipe=run.settings.recipe,
-        training={**summary, "steps": run.step, "epochs": run.epoch,
-                  "seconds": round(run.elapsed, 1), "seed": run.settings.seed},
-        class_names=class_names,
-    )
+    if run.lock is not None:
+        run.lock.confirm()  # never write over a folder another run has taken
+
+    def write_state(tmp: Path) -> None:
+        try:
+            torch.save(run.trainer_state(), tmp)
+        except RuntimeError as exc:  # torch's way of saying a write failed (a full disk)
+            raise OSError(str(exc).strip().splitlines()[0] if str(exc).strip() else
+                          "write failed") from None
+
+    try:
+        checkpoints.atomic_write(out / checkpoints.TRAINER_STATE_FILE, write_state)
+        checkpoints.save(
+            run.for_eval(), out, dataset=dataset, recipe=run.settings.recipe,
+            training={**summary, "steps": run.step, "epochs": run.epoch,
+                      "seconds": round(run.elapsed, 1), "seed": run.settings.seed},
+            class_names=class_names,
+        )
+    except OSError as exc:
+        raise GenplayError(f"{out}: the checkpoint of step {run.step} could not be written "
+                           f"({exc.strerror or exc}); the folder keeps its last whole "
+                           "one") from None
+    run.saved_step = run.step
     return out
 
 
@@ -230,16 +345,17 @@ def train(settings: TrainSettings, *, clock: Callable[[], float] = time.monotoni
     """
     if settings.epochs is None and settings.minutes is None:
         raise GenplayError("give a budget: a number of epochs or of minutes")
-    check_out_folder(settings)
-    with RunLock(settings.out):
-        for leftover in stale_temporaries(settings.out):
-            leftover.unlink(missing_ok=True)
-        yield from _train(settings, clock)
+    check_out_folder(settings)  # before the lock: a folder of the user's is never written
+    with RunLock(settings.out) as lock:
+        check_out_folder(settings, lock)  # again: another run may have saved there since
+        yield from _train(settings, clock, lock)
 
 
-def _train(settings: TrainSettings, clock: Callable[[], float],
+def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
            ) -> Iterator[Progress | Preview | Validation | Saved | Result]:
     run, note = _open_run(settings)
+    run.lock = lock
+    _sweep(settings.out)
     if note:
         yield Progress(run.step, None, run.epoch, message=note)
     model = run.model
@@ -339,8 +455,10 @@ def _train(settings: TrainSettings, clock: Callable[[], float],
             break
     except GeneratorExit:
         # Stopped between steps by the caller (Cancel, Ctrl-C): keep what was learnt.
-        if run.step > start_step:
+        if run.step > start_step and run.step != run.saved_step:
             _save(run, dataset_name, data.class_names, summary)
         raise
-    path = _save(run, dataset_name, data.class_names, summary)
+    # The last epoch's save holds the final state already (unless a time budget ran out).
+    path = (settings.out if run.step == run.saved_step
+            else _save(run, dataset_name, data.class_names, summary))
     yield Result(path, {"steps": run.step, "epochs": run.epoch, "seconds": round(run.elapsed, 1)})

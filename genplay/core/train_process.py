@@ -140,7 +140,9 @@ class TrainingProcess:
         self._stop.set()
 
     def kill(self) -> None:
-        """Last resort: ends the child now. Only its last periodic save remains."""
+        """Last resort: ends the child now. Only its last periodic save remains (or, killed
+        in the middle of a save, a folder that resumes or that a fresh run takes); the lock it
+        leaves in the folder names a dead process, so the next run takes it over."""
         if self._process is None or not self._process.is_alive():
             return
         self._killed = True
