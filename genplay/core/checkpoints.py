@@ -8,6 +8,7 @@ an interrupted save leaves the previous version in place.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from genplay import __version__
@@ -84,14 +85,25 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.exists() and not path.is_symlink():
         raise CheckpointError(f"{path.parent}: no {path.name}; not a genplay checkpoint")
+    check_regular(path, CheckpointError)  # before any open: a FIFO would block the reader
     raw = read_bytes(path, limit=JSON_LIMIT, error=CheckpointError)
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: unreadable JSON ({exc})") from None
+    # ValueError: bad UTF-8, bad JSON, a number of thousands of digits; deep nesting recurses
+    except (ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: unreadable JSON ({_one_line(exc)})") from None
     if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
+        raise CheckpointError(f"{path}: expected a JSON object, not {type(data).__name__}")
     return data
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
 
 
 def save(
@@ -120,9 +132,13 @@ def save(
 
 
 def read_info(folder: str | os.PathLike) -> CheckpointInfo:
+    """What a checkpoint folder says about itself: config.json checked against its family's
+    bounds (nothing is built); a broken metrics.json loses only the metrics (metrics_error
+    says why)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
+    where = f"{folder}/{CONFIG_FILE}"
     cfg = _read_json(folder / CONFIG_FILE)
     version = cfg.get("format_version")
     if version != FORMAT_VERSION:
@@ -130,20 +146,31 @@ def read_info(folder: str | os.PathLike) -> CheckpointInfo:
             f"{folder}: checkpoint format {version!r} is not supported (expected {FORMAT_VERSION})"
         )
     try:
-        family = str(cfg["family"])
-        model_cls = registry.get(family)
-        config = dict(cfg["config"])
-        model_cls.Config.from_dict(config)
+        family, config = cfg["family"], cfg["config"]
     except KeyError as exc:
-        raise CheckpointError(f"{folder}/{CONFIG_FILE}: missing field {exc}") from None
+        raise CheckpointError(f"{where}: missing field {exc}") from None
+    if not isinstance(family, str):
+        raise CheckpointError(f"{where}: family must be a name, not {family!r}")
+    model_cls = registry.get(family)
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{where}: config must be an object, not {type(config).__name__}")
+    try:
+        parsed = model_cls.Config.from_dict(config)
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{folder}/{CONFIG_FILE}: invalid config ({exc})") from None
+        raise CheckpointError(f"{where}: invalid config ({_one_line(exc)})") from None
+    expected = (parsed.channels, parsed.image_size, parsed.image_size)
     shape = cfg.get("image_shape")
-    expected = [config.get("channels", 1), config.get("image_size", 28),
-                config.get("image_size", 28)]
-    if shape is not None and list(shape) != expected:
-        raise CheckpointError(f"{folder}/{CONFIG_FILE}: image_shape {shape} disagrees with its "
-                              f"config ({expected[0]} channels of {expected[1]}x{expected[2]})")
+    if shape is not None and not (isinstance(shape, list) and len(shape) == 3 and all(
+            type(d) is int for d in shape) and tuple(shape) == expected):
+        raise CheckpointError(f"{where}: image_shape {shape!r} disagrees with its config "
+                              f"({expected[0]} channels of {expected[1]}x{expected[2]})")
+    class_names = cfg.get("class_names")
+    if class_names is not None and not (isinstance(class_names, list)
+                                        and all(isinstance(n, str) for n in class_names)):
+        raise CheckpointError(f"{where}: class_names must be a list of names")
+    training = cfg.get("training") or {}
+    if not isinstance(training, dict):
+        raise CheckpointError(f"{where}: training must be an object")
     metrics_path = folder / METRICS_FILE
     metrics, metrics_error = {}, ""
     if metrics_path.exists() or metrics_path.is_symlink():
@@ -152,30 +179,55 @@ def read_info(folder: str | os.PathLike) -> CheckpointInfo:
         except CheckpointError as exc:
             metrics_error = str(exc)
     return CheckpointInfo(
-        path=folder, family=family, config=config, dataset=str(cfg.get("dataset", "")),
-        image_shape=tuple(cfg.get("image_shape", ())), class_names=cfg.get("class_names"),
-        recipe=str(cfg.get("recipe", "")), training=dict(cfg.get("training") or {}),
-        metrics=metrics, capabilities=capabilities_of(model_cls), metrics_error=metrics_error,
+        path=folder, family=family, config=dict(config), dataset=str(cfg.get("dataset", "")),
+        image_shape=expected, class_names=class_names, recipe=str(cfg.get("recipe", "")),
+        training=dict(training), metrics=metrics, capabilities=capabilities_of(model_cls),
+        metrics_error=metrics_error,
     )
 
 
-def parameter_bytes(info: CheckpointInfo) -> int | None:
-    """The bytes of the parameters of the model a checkpoint describes, found by building
-    it on PyTorch's meta device (shapes only, nothing allocated); None if it cannot say."""
+def _construct(info: CheckpointInfo, device: torch.device | None = None) -> GenerativeModel:
+    """The model info describes, built on device (the default one if None). A config that
+    passes its bounds yet cannot be built is a CheckpointError, like any other bad config."""
     model_cls = registry.get(info.family)
     try:
-        with torch.device("meta"):
-            model = model_cls(model_cls.Config.from_dict(info.config))
-    except Exception:  # a family whose construction computes with values: no estimate
+        config = model_cls.Config.from_dict(info.config)
+        if device is None:
+            return model_cls(config)
+        with device:
+            return model_cls(config)
+    except NotImplementedError:
+        raise
+    except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: also out of memory
+        raise CheckpointError(f"{info.path}/{CONFIG_FILE}: no model can be built from its "
+                              f"config ({_one_line(exc)})") from None
+
+
+def parameter_bytes(info: CheckpointInfo) -> int | None:
+    """The bytes of the parameters and buffers of the model a checkpoint describes, found by
+    building it on PyTorch's meta device (shapes only, nothing allocated); None if a family
+    cannot be built there."""
+    try:
+        model = _construct(info, torch.device("meta"))
+    except NotImplementedError:  # an operation without a meta kernel: no estimate
         return None
-    return sum(p.numel() * p.element_size() for p in model.parameters())
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def machine_memory() -> int | None:
+    """Bytes of memory this process may use: the computer's, or a container's limit
+    (cgroup v2) where that is lower; None where neither can be read."""
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        return None
+        memory = None
+    try:
+        limit = int(Path("/sys/fs/cgroup/memory.max").read_text().strip())
+    except (OSError, ValueError):  # absent, or "max"
+        limit = None
+    known = [m for m in (memory, limit) if m and m > 0]
+    return min(known) if known else None
 
 
 def build_model(info: CheckpointInfo) -> GenerativeModel:
@@ -184,30 +236,30 @@ def build_model(info: CheckpointInfo) -> GenerativeModel:
     needed, memory = parameter_bytes(info), machine_memory()
     if needed is not None and memory is not None and needed > MEMORY_SHARE * memory:
         raise CheckpointError(
-            f"{info.path}: its model needs {needed / 2**30:.1f} GB for its parameters alone, "
-            f"more than {MEMORY_SHARE:.0%} of this computer's {memory / 2**30:.1f} GB")
-    model_cls = registry.get(info.family)
-    return model_cls(model_cls.Config.from_dict(info.config))
+            f"{info.path}: its model needs {_size(needed)} for its parameters alone, more "
+            f"than {MEMORY_SHARE:.0%} of this computer's {_size(memory)} of memory")
+    return _construct(info)
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
-    """Loads safetensors weights, checking every name and shape against the model, and
-    that every value is a finite number."""
-    if path.exists() or path.is_symlink():
-        st = check_regular(path, CheckpointError)  # a FIFO would block the reader forever
-        if st.st_size > WEIGHTS_LIMIT:
-            raise CheckpointError(f"{path}: {st.st_size / 2**30:.1f} GB, more than any "
-                                  "genplay model")
-    try:
-        state = load_file(str(path))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path.parent}: no {path.name}") from None
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: corrupt weights file ({exc})") from None
+    """Loads safetensors weights: the file is checked to be a regular file of a sane size,
+    its names and shapes against the model (from its header, before any data is read), and
+    every floating value to be a finite number (before load_state_dict)."""
+    if not path.exists() and not path.is_symlink():
+        raise CheckpointError(f"{path.parent}: no {path.name}")
+    st = check_regular(path, CheckpointError)  # before any open: a FIFO blocks forever
+    if st.st_size > WEIGHTS_LIMIT:
+        raise CheckpointError(f"{path}: {_size(st.st_size)}, more than any genplay model")
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: corrupt weights file ({_one_line(exc)})") from None
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
+    wrong = sorted(k for k in set(shapes) & set(expected)
+                   if shapes[k] != tuple(expected[k].shape))
     if missing or unexpected or wrong:
         parts = []
         if missing:
@@ -217,9 +269,14 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
         if wrong:
             k = wrong[0]
             parts.append(f"{len(wrong)} with wrong shapes (e.g. {k}: "
-                         f"{tuple(state[k].shape)} instead of {tuple(expected[k].shape)})")
+                         f"{shapes[k]} instead of {tuple(expected[k].shape)})")
         raise CheckpointError(f"{path}: weights do not match config.json: " + "; ".join(parts))
-    for name, tensor in state.items():
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:  # changed since the header was read
+        raise CheckpointError(f"{path}: corrupt weights file ({_one_line(exc)})") from None
+    for name in sorted(state):
+        tensor = state[name]
         if tensor.is_floating_point():
             bad = int((~torch.isfinite(tensor)).sum())
             if bad:
@@ -265,8 +322,12 @@ def scan(directory: str | os.PathLike) -> tuple[list[CheckpointInfo], list[tuple
     directory = Path(directory)
     if not directory.is_dir():
         return found, broken
-    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
-        if not (folder / CONFIG_FILE).exists():
+    try:
+        folders = sorted(p for p in directory.iterdir() if p.is_dir())
+    except OSError as exc:
+        return found, [(directory, f"{directory}: cannot be read ({exc.strerror or exc})")]
+    for folder in folders:
+        if not (folder / CONFIG_FILE).exists() and not (folder / CONFIG_FILE).is_symlink():
             continue
         try:
             info = read_info(folder)

@@ -6,6 +6,7 @@ models happen in the engine's thread, and the picker fills in when they are done
 
 from __future__ import annotations
 
+import html
 import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,11 @@ def scan_folders(folders: list[Path], extra: list[Path]) -> tuple[list, list]:
     return list(unique.values()), broken
 
 
+def _loads(_model) -> None:
+    """A job that only has the engine load the selected model: its error says the model
+    cannot be loaded at all."""
+
+
 def _devices() -> list[str]:
     from genplay.core.runtime import available_devices
 
@@ -87,11 +93,20 @@ class NeedsCapability(QWidget):
         layout.addLayout(self.buttons)
         layout.addStretch()
 
-    def explain(self, info: CheckpointInfo | None, alternatives: list[CheckpointInfo]) -> None:
+    def _clear(self) -> None:
         while self.buttons.count():
             item = self.buttons.takeAt(0)
             if item.widget() is not None:  # the stretches around the buttons have none
                 item.widget().deleteLater()
+
+    def explain_failure(self, info: CheckpointInfo, message: str) -> None:
+        """The selected model has the capability but cannot be loaded (damaged weights...)."""
+        self._clear()
+        self.label.setText(f"<b>{html.escape(info.name)}</b> could not be loaded, so this "
+                           f"panel cannot use it:<br>{html.escape(message)}")
+
+    def explain(self, info: CheckpointInfo | None, alternatives: list[CheckpointInfo]) -> None:
+        self._clear()
         if info is None:
             self.label.setText("Choose a model on the left.")
             return
@@ -384,6 +399,29 @@ class MainWindow(QMainWindow):
                 needs.explain(info, others)
                 stack.setCurrentWidget(needs)
                 panel.set_model(None)
+        if info is not None:
+            # Each panel loads the model in its own job and says so while it waits; a model
+            # that cannot be loaded must not leave any of them "loading…".
+            self.engine.submit(_loads, checkpoint=info.path, key="window-model",
+                               on_error=lambda message: self._model_failed(info, message))
+
+    def _model_failed(self, info: CheckpointInfo, message: str) -> None:
+        """The selected model cannot be loaded: its panels say so in place of their controls
+        (one that works without a model, bicubic upscaling, stays usable), and drop it, so
+        selecting it again, or another device, tries again."""
+        if self.current is None or self.current.path != info.path:
+            return
+        for stack, panel, needs in self._stacks:
+            if panel.info is None or panel.info.path != info.path:
+                continue
+            if getattr(panel, "needs_model", True):
+                needs.explain_failure(info, message)
+                stack.setCurrentWidget(needs)
+            panel.set_model(None)
+        item = self.model_list.currentItem()
+        if item is not None and item.data(Qt.ItemDataRole.UserRole) == str(info.path):
+            item.setText(f"{info.name}\ncould not be loaded")
+            item.setToolTip(f"{info.path}\n{message}")
 
     def open_checkpoint_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a checkpoint folder")

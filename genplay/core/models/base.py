@@ -21,25 +21,28 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-# Bounds (inclusive) of the integer config fields, by name, across families: what a config
-# may ask for before anything is built. Wide enough for any model genplay can train on a
-# workstation; an integer field not named here may be from 0 to DEFAULT_INT_BOUNDS[1].
-INT_BOUNDS: dict[str, tuple[int, int]] = {
-    "channels": (1, 3), "image_size": (8, 64), "batch_size": (1, 65_536),
-    "latent_dim": (1, 4096), "base_channels": (1, 1024), "hidden_channels": (1, 1024),
-    "features": (1, 1024), "feature_dim": (1, 4096), "n_mix": (1, 64), "n_layers": (1, 64),
-    "blocks": (1, 64), "blocks_per_level": (1, 16), "n_blocks": (1, 32), "n_scales": (1, 8),
-    "steps_per_scale": (1, 64), "max_mult": (1, 16), "attention_heads": (0, 64),
-    "timesteps": (1, 100_000), "num_classes": (0, 100_000), "langevin_steps": (1, 100_000),
-    "sample_steps": (1, 100_000), "buffer_size": (0, 10_000_000), "first_kernel_size": (1, 15),
-    "kernel_size": (1, 15), "max_shift": (0, 16),
-}
-DEFAULT_INT_BOUNDS = (0, 100_000)
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Fields every family's config has; families subclass and add their own."""
+    """Fields every family's config has; families subclass and add their own.
+
+    BOUNDS is the one place a family says what its config may ask for: the inclusive
+    (lowest, highest) of each number field, checked with the fields' types before anything
+    is built, so a config.json written by hand or damaged can neither crash nor allocate
+    without limit. A family extends it (``BOUNDS = ModelConfig.BOUNDS | {...}``, no
+    annotation, so it stays a class attribute); every int field must have bounds, a float
+    field without them need only be finite. Checks that tie fields together (a width that
+    attention heads must divide) are in the family's __post_init__.
+    """
+
+    BOUNDS: ClassVar[Mapping[str, tuple[float, float]]] = {
+        "channels": (1, 3), "image_size": (8, 64), "batch_size": (1, 65_536),
+        "lr": (0.0, 10.0), "ema_decay": (0.0, 1.0),
+    }
 
     channels: int = 1
     image_size: int = 28
@@ -56,17 +59,16 @@ class ModelConfig:
             raise ValueError(f"image_size must be 8, 16, 28, 32 or 64, not {self.image_size}")
 
     def _check_types_and_bounds(self) -> None:
-        """Every field of the type its annotation says, integers within INT_BOUNDS, floats
-        finite: checked before anything is built, so a config.json written by hand or
-        damaged can neither crash nor allocate without limit."""
+        """Every field of the type its annotation says (a whole number is not a bool, a
+        float or a string), floats finite, numbers within BOUNDS."""
+        bounds = type(self).BOUNDS
         for f in dataclasses.fields(self):
             value, kind = getattr(self, f.name), str(f.type)
             if kind == "int":
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise ValueError(f"{f.name} must be a whole number, not {value!r}")
-                low, high = INT_BOUNDS.get(f.name, DEFAULT_INT_BOUNDS)
-                if not low <= value <= high:
-                    raise ValueError(f"{f.name} must be from {low} to {high:,}, not {value:,}")
+                if f.name not in bounds:  # a family's mistake, found by the tests
+                    raise TypeError(f"{type(self).__name__}.BOUNDS lacks {f.name}")
             elif kind == "float":
                 if isinstance(value, bool) or not isinstance(value, int | float) or (
                         not math.isfinite(value)):
@@ -75,6 +77,11 @@ class ModelConfig:
                 raise ValueError(f"{f.name} must be true or false, not {value!r}")
             elif kind == "str" and not isinstance(value, str):
                 raise ValueError(f"{f.name} must be a string, not {value!r}")
+            if kind in ("int", "float") and f.name in bounds:
+                low, high = bounds[f.name]
+                if not low <= value <= high:
+                    raise ValueError(f"{f.name} must be from {_number(low)} to "
+                                     f"{_number(high)}, not {_number(value)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -49,6 +49,10 @@ from genplay.core.registry import register
 
 @dataclass(frozen=True)
 class DiffusionConfig(ModelConfig):
+    BOUNDS = ModelConfig.BOUNDS | {
+        "base_channels": (8, 1024), "blocks_per_level": (1, 16), "max_mult": (1, 16),
+        "attention_heads": (0, 64), "timesteps": (2, 100_000), "num_classes": (0, 100_000),
+        "label_dropout": (0.0, 1.0), "dropout": (0.0, 1.0)}
     # 32 wide, 2 blocks a level: 1.8M parameters, ~85 training images/s on one CPU core at
     # 28x28 (48 wide: 4.1M, ~43/s). Attention at 7x7 costs ~10%.
     base_channels: int = 32
@@ -75,6 +79,12 @@ class DiffusionConfig(ModelConfig):
             raise ValueError("blocks_per_level >= 1, timesteps >= 2 and num_classes >= 0")
         if not 0.0 <= self.label_dropout <= 1.0:
             raise ValueError("label_dropout must be from 0 to 1")
+        if self.attention_heads:  # attention runs at the lowest level, at its width
+            width = channel_widths(self.base_channels, resolution_plan(self.image_size)[1],
+                                   self.max_mult)[-1]
+            if width % self.attention_heads:
+                raise ValueError(f"attention_heads ({self.attention_heads}) must divide the "
+                                 f"width of the lowest level ({width})")
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, timesteps: int) -> torch.Tensor:

@@ -40,6 +40,9 @@ from genplay.core.registry import register
 
 @dataclass(frozen=True)
 class EBMConfig(ModelConfig):
+    BOUNDS = ModelConfig.BOUNDS | {
+        "features": (1, 1024), "langevin_steps": (1, 100_000), "sample_steps": (1, 100_000),
+        "buffer_size": (1, 1_000_000), "reinit": (0.0, 1.0)}
     features: int = 16  # width of the first conv layer; doubles per halving, up to 4x
     langevin_steps: int = 30  # SGLD steps per training batch
     sample_steps: int = 200  # default SGLD steps when sampling from noise

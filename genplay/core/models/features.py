@@ -21,6 +21,9 @@ from genplay.core.registry import register
 
 @dataclass(frozen=True)
 class ClassifierConfig(ModelConfig):
+    BOUNDS = ModelConfig.BOUNDS | {"num_classes": (1, 100_000), "base_channels": (1, 1024),
+                                   "feature_dim": (1, 4096), "max_shift": (0, 16),
+                                   "dropout": (0.0, 1.0)}
     num_classes: int = 10
     base_channels: int = 32
     feature_dim: int = 128

@@ -39,8 +39,12 @@ _LOG_2PI = math.log(2 * math.pi)
 @dataclass(frozen=True)
 class FlowConfig(ModelConfig):
     """n_scales is capped at the number of times image_size halves evenly (each scale
-    starts with a 2x squeeze): 28 -> 2, 8 -> 3, 16 -> 4, 32 -> 5, 64 -> 6, so the
-    default 2 fits every size."""
+    starts with a 2x squeeze): 28 -> 2, so the default 2 fits every size. The last
+    scale's maps must stay at least 2x2 (a 1x1 map has nothing to normalise), so 8 takes
+    at most 2 scales, 16 -> 3, 32 -> 4, 64 -> 5; more is refused."""
+
+    BOUNDS = ModelConfig.BOUNDS | {"hidden_channels": (1, 1024), "n_scales": (1, 8),
+                                   "steps_per_scale": (1, 64), "n_blocks": (0, 32)}
 
     hidden_channels: int = 64
     n_scales: int = 2
@@ -60,6 +64,11 @@ class FlowConfig(ModelConfig):
             raise ValueError(f"n_blocks must be at least 0, not {self.n_blocks}")
         if not 0.0 < self.logit_alpha < 0.5:
             raise ValueError(f"logit_alpha must be in (0, 0.5), not {self.logit_alpha}")
+        if self.image_size >> scale_count(self.image_size, self.n_scales) < 2:
+            most = scale_count(self.image_size, self.n_scales) - 1
+            raise ValueError(f"n_scales {self.n_scales} would squeeze {self.image_size}x"
+                             f"{self.image_size} images down to 1x1; at most {most} for "
+                             "this size")
 
 
 def scale_count(image_size: int, n_scales: int) -> int:

@@ -22,6 +22,8 @@ from genplay.core.registry import register
 
 @dataclass(frozen=True)
 class GANConfig(ModelConfig):
+    BOUNDS = ModelConfig.BOUNDS | {"latent_dim": (1, 4096), "base_channels": (1, 1024),
+                                   "r1_every": (1, 100_000)}
     latent_dim: int = 64
     base_channels: int = 32
     r1_gamma: float = 1.0

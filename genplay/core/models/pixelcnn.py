@@ -42,6 +42,9 @@ from genplay.core.registry import register
 
 @dataclass(frozen=True)
 class PixelCNNConfig(ModelConfig):
+    BOUNDS = ModelConfig.BOUNDS | {"hidden_channels": (1, 1024), "n_layers": (1, 64),
+                                   "first_kernel_size": (3, 15), "kernel_size": (3, 15),
+                                   "n_mix": (1, 64)}
     # 32 x 8 layers trains at roughly 100 images/s on one busy CPU core at 28x28; 64 wide is
     # about 3.5x slower. Eight layers reach 10 rows up and 9 columns either side.
     hidden_channels: int = 32

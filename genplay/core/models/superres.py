@@ -35,6 +35,7 @@ _CHARBONNIER_EPS = 1e-3  # below 1/255: a smooth L1 that stays differentiable at
 
 @dataclass(frozen=True)
 class SuperResConfig(ModelConfig):
+    BOUNDS = ModelConfig.BOUNDS | {"features": (1, 1024), "blocks": (0, 64)}
     # 32 features, 6 blocks: 0.14M parameters; on one CPU thread (shared with other work)
     # ~320 training images/s at 28x28x1 and ~260/s for 32x32x3 photo patches.
     scales: tuple[int, ...] = (2, 4)
@@ -51,10 +52,10 @@ class SuperResConfig(ModelConfig):
         scales = self.scales
         if isinstance(scales, int):
             scales = (scales,)
-        try:
-            scales = tuple(sorted(set(int(s) for s in scales)))
-        except (TypeError, ValueError):
-            raise ValueError(f"scales must be a list of 2, 3 or 4, not {self.scales!r}") from None
+        if not isinstance(scales, list | tuple | set | frozenset) or any(
+                isinstance(s, bool) or not isinstance(s, int) for s in scales):
+            raise ValueError(f"scales must be a list of 2, 3 or 4, not {self.scales!r}")
+        scales = tuple(sorted(set(scales)))
         object.__setattr__(self, "scales", scales)
         if not scales or any(s not in SUPPORTED_SCALES for s in scales):
             raise ValueError(f"scales must be some of 2, 3, 4, not {self.scales!r}")

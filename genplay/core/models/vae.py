@@ -31,6 +31,8 @@ _LOG_2PI = math.log(2 * math.pi)
 
 @dataclass(frozen=True)
 class VAEConfig(ModelConfig):
+    BOUNDS = ModelConfig.BOUNDS | {"latent_dim": (1, 4096), "base_channels": (1, 1024),
+                                   "n_mix": (1, 64)}
     latent_dim: int = 32
     base_channels: int = 32
     n_mix: int = 5

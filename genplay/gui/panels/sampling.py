@@ -140,8 +140,18 @@ class SamplingPanel(Panel):
         self.save_button.setEnabled(False)
         self.generate_button.setEnabled(False)
         self.model_label.setText(f"{info.name}: loading…")
+        self.model_label.setToolTip("")
         self.engine.submit(_facts_for(str(info.path)), checkpoint=info.path, key="sampling-model",
-                           label=f"loading {info.name}", on_result=self.for_model(self._on_facts))
+                           label=f"loading {info.name}", on_result=self.for_model(self._on_facts),
+                           on_error=self.for_model(self._on_load_error))
+
+    def _on_load_error(self, message: str) -> None:
+        """The model cannot be loaded (the message bar shows why): no more "loading…", and
+        Generate stays off."""
+        name = self.info.name if self.info is not None else "The model"
+        self.model_label.setText(f"{name}: could not be loaded")
+        self.model_label.setToolTip(message)
+        self.generate_button.setEnabled(False)
 
     def _on_facts(self, facts: dict[str, Any], _summary: dict) -> None:
         for name in list(self._option_boxes):
