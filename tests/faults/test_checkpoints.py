@@ -11,6 +11,8 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +76,36 @@ def genplay(capsys, *argv) -> tuple[int, str, str]:
     out, err = capsys.readouterr()
     assert "error" not in box, f"genplay {argv} raised {box.get('error')!r}\n{err}"
     return box["value"], out, err
+
+
+UNBLOCK = """
+import os, sys, time
+time.sleep(float(sys.argv[2]))
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    try:
+        os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass
+    time.sleep(0.05)
+"""
+
+
+@pytest.fixture
+def unblock():
+    """unblock(fifo): a process that, after LIMIT_S, keeps opening the FIFO for writing and
+    closing it, so a reader stuck opening it gets end-of-file instead of hanging the suite.
+    It must be another process: a C extension blocked in open() (safetensors) holds the
+    GIL, which stops every thread of this one, the time limit's included."""
+    procs: list[subprocess.Popen] = []
+
+    def start(path: Path) -> None:
+        procs.append(subprocess.Popen([sys.executable, "-c", UNBLOCK, str(path), str(LIMIT_S)]))
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
 
 
 def rss() -> int:
@@ -188,7 +220,7 @@ FATAL = {  # damage -> what the one line says
     "config FIFO": (fifo(checkpoints.CONFIG_FILE), "not a regular file (a FIFO)"),
     "weights FIFO": (fifo(checkpoints.WEIGHTS_FILE), "not a regular file (a FIFO)"),
 }
-NEEDS_FIFO = {"config FIFO", "weights FIFO"}
+NEEDS_FIFO = {"config FIFO": checkpoints.CONFIG_FILE, "weights FIFO": checkpoints.WEIGHTS_FILE}
 RUNNERS = ["load", "sample", "eval"]
 
 
@@ -216,12 +248,14 @@ def run_on(runner: str, folder: Path, capsys, tmp_path, features: Path) -> tuple
 @pytest.mark.parametrize("runner", RUNNERS)
 @pytest.mark.parametrize("damage", list(FATAL))
 def test_a_damaged_checkpoint_is_refused_in_one_line(capsys, copy, tmp_path, tiny_checkpoints,
-                                                     damage, runner):
+                                                     unblock, damage, runner):
     if damage in NEEDS_FIFO and not hasattr(os, "mkfifo"):
         pytest.skip("FIFOs are POSIX")
     folder = copy()
     make, message = FATAL[damage]
     make(folder)
+    if damage in NEEDS_FIFO:
+        unblock(folder / NEEDS_FIFO[damage])
     start = time.monotonic()
     code, line = run_on(runner, folder, capsys, tmp_path, tiny_checkpoints / "classifier-tiny")
     assert code == 2 and message in line, line
@@ -337,12 +371,14 @@ BROKEN_METRICS = {
 
 
 @pytest.mark.parametrize("damage", list(BROKEN_METRICS))
-def test_a_broken_metrics_json_loses_only_the_metrics(capsys, copy, tmp_path, damage):
+def test_a_broken_metrics_json_loses_only_the_metrics(capsys, copy, tmp_path, unblock, damage):
     if damage == "metrics FIFO" and not hasattr(os, "mkfifo"):
         pytest.skip("FIFOs are POSIX")
     folder = copy()
     make, message = BROKEN_METRICS[damage]
     make(folder)
+    if damage == "metrics FIFO":
+        unblock(folder / checkpoints.METRICS_FILE)
     box = within_limit(checkpoints.load, folder)
     assert "error" not in box, box
     info = box["value"][1]
@@ -364,11 +400,12 @@ def test_a_broken_metrics_json_does_not_stop_eval(capsys, copy, tiny_checkpoints
 
 
 @posix_only
-def test_scan_lists_fifos_as_unreadable_without_opening_them(copy):
+def test_scan_lists_fifos_as_unreadable_without_opening_them(copy, unblock):
     folder = copy()
     fifo(checkpoints.WEIGHTS_FILE)(folder)
     other = copy("gan-tiny")
     fifo(checkpoints.CONFIG_FILE)(other)
+    unblock(other / checkpoints.CONFIG_FILE)
     found, broken = within_limit(checkpoints.scan, folder.parent)["value"]
     assert found == []
     reasons = dict(broken)
