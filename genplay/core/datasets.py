@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 from genplay.core.errors import DatasetError
 from genplay.core.events import Progress, Result
+from genplay.core.files import read_bytes
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -318,14 +319,9 @@ def survey(name: str, root: str | os.PathLike | None = None) -> Status:
 
 
 def _read_file(path: Path) -> bytes:
-    if not path.is_file():
-        raise DatasetError(f"{path}: not a regular file")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise DatasetError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MB; not a dataset file")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    """A dataset file's bytes, read as every user file is (core.files): regular files only,
+    at most MAX_FILE_BYTES, within the read time limit."""
+    return read_bytes(path, limit=MAX_FILE_BYTES, error=DatasetError)
 
 
 def photos_folder() -> Path | None:
