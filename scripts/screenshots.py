@@ -1,15 +1,21 @@
 """Renders the real main window off-screen and saves a screenshot of each panel.
 
-    QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--out docs/images] [--model NAME]
+    QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--size WxH ...] [--all-sizes]
+                                                            [--out docs/images] [--model NAME]
 
-Used for the README's pictures and to look at the app as a user sees it.
+Used for the README's pictures and to look at the app as a user sees it. Each size is a
+fresh window with fresh settings (so the first picture is a first start). The README's
+size, 1280x800, is written into --out itself (the README links those files); any other
+size into a folder of its own, e.g. docs/images/1920x1080/.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -17,10 +23,33 @@ from PySide6.QtCore import QSettings, Qt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as scripts/screenshots.py
 from benchmarks.common import SHAPES, draw_shape  # noqa: E402
 
+README_SIZE = "1280x800"
+DOC_SIZES = ("1280x800", "1920x1080")
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """'1280x800' -> (1280, 800), for argparse."""
+    match = re.fullmatch(r"(\d{3,5})[x×](\d{3,5})", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1280x800")
+    return int(match[1]), int(match[2])
+
+
+def folder_for(out: Path, size: tuple[int, int]) -> Path:
+    name = f"{size[0]}x{size[1]}"
+    return out if name == README_SIZE else out / name
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="docs/images")
+    parser.add_argument("--size", type=window_size, nargs="+", default=[window_size(README_SIZE)],
+                        metavar="WxH", help=f"window sizes (default {README_SIZE})")
+    parser.add_argument("--all-sizes", action="store_true",
+                        help=f"the documentation's sizes: {', '.join(DOC_SIZES)}")
+    parser.add_argument("--training-family", default="vae",
+                        help="the run the Training picture shows ('' for none)")
+    parser.add_argument("--training-data", default="fashion-mnist")
     parser.add_argument("--model", default="vae-fashion-mnist")
     parser.add_argument("--image-a",
                         default="resources/samples/fashion-mnist/9-ankle-boot-test0000.png")
@@ -36,16 +65,25 @@ def main() -> None:
     parser.add_argument("--score-folders", nargs="+", help="folders for the Outlier panel",
                         default=["resources/samples/fashion-mnist", "resources/samples/mnist"])
     args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    sizes = [window_size(s) for s in DOC_SIZES] if args.all_sizes else args.size
 
-    from genplay.gui.app import create_app, process_events_until
-    from genplay.gui.main_window import MainWindow
+    from genplay.gui.app import create_app
 
     app = create_app()
+    for size in sizes:
+        out = folder_for(Path(args.out), size)
+        out.mkdir(parents=True, exist_ok=True)
+        render(app, args, size, out)
+        print(f"screenshots at {size[0]}x{size[1]} in {out}")
+
+
+def render(app, args, size: tuple[int, int], out: Path) -> None:
+    from genplay.gui.app import process_events_until
+    from genplay.gui.main_window import MainWindow
+
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
-    window.resize(1180, 760)
+    window.resize(*size)
     window.show()
 
     def wait(condition):
@@ -54,6 +92,8 @@ def main() -> None:
             app.processEvents()
 
     wait(lambda: bool(window.infos))
+    wait(lambda: window.current is not None and window.sampling.generate_button.isEnabled())
+    window.grab().save(str(out / "first-start.png"))  # the model a first start picks
     window.select_model(next(i.path for i in window.infos if i.name == args.model))
     wait(lambda: window.sampling.generate_button.isEnabled())
     window.sampling.count.setValue(64)
@@ -111,8 +151,31 @@ def main() -> None:
     outliers.table.selectRow(0)
     wait(lambda: outliers.heat is not None or not outliers.facts["pixel_note"])
     window.grab().save(str(out / "outliers.png"))
+    if args.training_family:
+        train(window, args, out, wait)
     window.close()
-    print(f"screenshots in {out}")
+
+
+def train(window, args, out: Path, wait) -> None:
+    """A short run of the Training panel, grabbed once its samples and curves show."""
+    training = window.training
+    window.tabs.setCurrentIndex(window.panels.index(training))
+    training.set_output_root(Path(tempfile.mkdtemp()))
+    wait(lambda: training.family_combo.findText(args.training_family) >= 0
+         and training.dataset_combo.findText(args.training_data) >= 0)
+    training.family_combo.setCurrentText(args.training_family)
+    training.dataset_combo.setCurrentText(args.training_data)
+    training.budget_unit.setCurrentText("minutes")
+    training.budget_spin.setValue(2)
+    if not training.start():
+        print(f"training did not start: {window.messages.text()}")
+        return
+    started = time.monotonic()
+    wait(lambda: training.samples_view.pixels() is not None
+         and time.monotonic() - started > 25 or not training.is_running())
+    window.grab().save(str(out / "training.png"))
+    training.stop()
+    wait(lambda: not training.is_running())
 
 
 if __name__ == "__main__":

@@ -6,20 +6,17 @@ models happen in the engine's thread, and the picker fills in when they are done
 
 from __future__ import annotations
 
-import html
 import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, qVersion
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QTimer, qVersion
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
@@ -27,6 +24,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -34,39 +32,20 @@ from PySide6.QtWidgets import (
 
 from genplay import __version__
 from genplay.gui.engine import Engine
+from genplay.gui.model_list import PATH_ROLE, ModelList, first_model, scan_folders
+from genplay.gui.needs_capability import NeedsCapability
 from genplay.gui.panels.base import Panel
-from genplay.gui.widgets.message_bar import MessageBar
-from genplay.gui.widgets.pixel_view import to_qimage
+from genplay.gui.welcome import SETTING as WELCOME_DONE
+from genplay.gui.welcome import Welcome
+from genplay.gui.widgets.message_bar import MessageBar, MessageChannel
+from genplay.gui.widgets.pixel_view import crisp_pixels, set_crisp_pixels, to_qimage
+from genplay.gui.window_layout import first_size, fit_panel_room, scrolling, size_by_current
 
 if TYPE_CHECKING:
     from genplay.core.checkpoints import CheckpointInfo
 
-CAPABILITY_WORDS = {"sampler": "draw samples", "latent": "map images to and from a latent space",
-                    "density": "score images by likelihood", "conditional": "follow a guide image",
-                    "upscaler": "enlarge images (a super-resolution network)",
-                    "sketch": "turn a drawing into images (that needs a diffusion model "
-                              "or a latent space)"}
-
-
-def scan_folders(folders: list[Path], extra: list[Path]) -> tuple[list, list]:
-    """Runs in the engine thread: checkpoints below each folder plus single extra folders."""
-    from genplay.core import checkpoints
-    from genplay.core.errors import CheckpointError
-
-    found, broken = [], []
-    for folder in folders:
-        f, b = checkpoints.scan(folder)
-        found += f
-        broken += b
-    for folder in extra:
-        try:
-            found.append(checkpoints.read_info(folder))
-        except CheckpointError as exc:
-            broken.append((folder, str(exc)))
-    unique = {info.path.resolve(): info for info in found}
-    return list(unique.values()), broken
-
-
+# What the user does in a panel: it answers that panel's earlier error, which then goes.
+USER_ACTS = frozenset({QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress, QEvent.Type.Drop})
 def _loads(_model) -> None:
     """A job that only has the engine load the selected model: its error says the model
     cannot be loaded at all."""
@@ -76,55 +55,6 @@ def _devices() -> list[str]:
     from genplay.core.runtime import available_devices
 
     return available_devices()
-
-
-class NeedsCapability(QWidget):
-    """Shown in place of a panel whose capability the selected model lacks."""
-
-    def __init__(self, window: MainWindow, capability: str) -> None:
-        super().__init__()
-        self.window_ = window
-        self.capability = capability
-        layout = QVBoxLayout(self)
-        layout.addStretch()
-        self.label = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
-        layout.addWidget(self.label)
-        self.buttons = QHBoxLayout()
-        layout.addLayout(self.buttons)
-        layout.addStretch()
-
-    def _clear(self) -> None:
-        while self.buttons.count():
-            item = self.buttons.takeAt(0)
-            if item.widget() is not None:  # the stretches around the buttons have none
-                item.widget().deleteLater()
-
-    def explain_failure(self, info: CheckpointInfo, message: str) -> None:
-        """The selected model has the capability but cannot be loaded (damaged weights...)."""
-        self._clear()
-        self.label.setText(f"<b>{html.escape(info.name)}</b> could not be loaded, so this "
-                           f"panel cannot use it:<br>{html.escape(message)}")
-
-    def explain(self, info: CheckpointInfo | None, alternatives: list[CheckpointInfo]) -> None:
-        self._clear()
-        if info is None:
-            self.label.setText("Choose a model on the left.")
-            return
-        need = CAPABILITY_WORDS.get(self.capability, self.capability)
-        text = f"<b>{info.name}</b> ({info.family}) cannot {need}, which this panel needs."
-        text += " Try one of these:" if alternatives else " No loaded model can."
-        self.label.setText(text)
-        self.buttons.addStretch()
-        for alt in alternatives[:4]:
-            button = QPushButton(alt.name)
-            button.clicked.connect(lambda _=False, p=alt.path: self.window_.select_model(p))
-            self.buttons.addWidget(button)
-        self.buttons.addStretch()
-
-
-def _fid_or_inf(metrics: dict) -> float:
-    fid = metrics.get("fid")
-    return float(fid) if isinstance(fid, int | float) else float("inf")
 
 
 class MainWindow(QMainWindow):
@@ -147,12 +77,11 @@ class MainWindow(QMainWindow):
         self._user_cancelled = False  # "Cancelled" is said only when the user asked for it
 
         self.messages = MessageBar()
-        self.model_list = QListWidget()
-        self.model_list.setMinimumWidth(270)
-        self.model_list.setWordWrap(True)
-        self.model_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.model_list.setSpacing(2)
-        self.model_list.setStyleSheet("QListWidget::item { padding: 4px 6px; }")
+        self.messages.sources_changed.connect(self._mark_tabs)
+        self._job_pages: dict[int, Panel] = {}  # job id -> the panel on screen when it started
+        set_crisp_pixels(self.settings.value("view/crisp_pixels", False, bool))
+        self.model_list = ModelList()
+        self.model_list.setMinimumWidth(170)
         self.model_list.currentItemChanged.connect(self._on_model_item)
         open_button = QPushButton("Open checkpoint folder…")
         open_button.clicked.connect(self.open_checkpoint_dialog)
@@ -175,39 +104,48 @@ class MainWindow(QMainWindow):
         self.panels: list[Panel] = []
         self._stacks: list[tuple[QStackedWidget, Panel, NeedsCapability]] = []
         for cls in (SamplingPanel, LatentPanel, SketchPanel, SuperresPanel, OutlierPanel):
-            panel = cls(self.engine, self.settings, self.messages)
+            channel = MessageChannel(self.messages, None)
+            panel = cls(self.engine, self.settings, channel)
             needs = NeedsCapability(self, panel.capability)
             stack = QStackedWidget()
             stack.addWidget(panel)
             stack.addWidget(needs)
+            stack.currentChanged.connect(lambda _i, st=stack: size_by_current(st))
             stack.setCurrentWidget(needs if getattr(panel, "needs_model", True) else panel)
-            self.tabs.addTab(stack, panel.title)
-            self.panels.append(panel)
+            size_by_current(stack)
+            self.tabs.addTab(scrolling(stack), panel.title)
+            self._adopt(panel, channel)
             self._stacks.append((stack, panel, needs))
         self.sampling, self.latent, self.sketch, self.superres, self.outliers = self.panels
         # The last tab trains a new model: it takes no model, so it is never gated.
-        self.training = TrainingPanel(self.engine, self.settings, self.messages)
-        self.tabs.addTab(self.training, self.training.title)
-        self.panels.append(self.training)
+        channel = MessageChannel(self.messages, None)
+        self.training = TrainingPanel(self.engine, self.settings, channel)
+        self.tabs.addTab(scrolling(self.training), self.training.title)
+        self._adopt(self.training, channel)
         # New runs go into the first folder the picker scans, so they show up there.
         self.training.set_output_root(self.checkpoint_dirs[0])
         self.training.model_ready.connect(self.show_trained_model)
         self.superres.image_sources = self._images_for_superres
         self.sampling.endpoint_requested.connect(self._use_as_endpoint)
+        self.sampling.model_requested.connect(self._select_model_named)
         self.sketch.send_to_latent.connect(self._sketch_to_latent)
         self.sketch.send_to_outliers.connect(self._sketch_to_outliers)
 
-        right = QWidget()
+        right = self.right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 6, 6, 0)
         right_layout.addWidget(self.messages)
         right_layout.addWidget(self.tabs, 1)
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([290, 850])
-        self.setCentralWidget(splitter)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setSizes([300, 1000])
+        self.left = left
+        self.setCentralWidget(self.splitter)
+        self.tabs.currentChanged.connect(self._on_tab)
+        self._on_tab(self.tabs.currentIndex())
 
         self._build_status_bar()
         self._build_menus()
@@ -219,10 +157,77 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1100, 720)
-        self.model_list.addItem("Looking for checkpoints…")
+            self.resize(*first_size(self))
+        self.welcome: Welcome | None = None
+        if not self.settings.value(WELCOME_DONE, False, bool):
+            self._show_welcome()
+        self.model_list.set_message("Looking for checkpoints…")
         QTimer.singleShot(0, self.refresh_models)
         self.engine.submit(_devices, label="checking devices", on_result=self._set_devices)
+        QApplication.instance().installEventFilter(self)  # see eventFilter: user acts
+
+    def _adopt(self, panel: Panel, channel: MessageChannel) -> None:
+        """A panel joins the window; its messages (given through channel) are kept with its
+        tab from now on."""
+        self.panels.append(panel)
+        channel.source = panel
+        self.messages.name_source(panel, panel.title)
+
+    # --- welcome ----------------------------------------------------------------------------
+    def _show_welcome(self) -> None:
+        self.welcome = Welcome()
+        self.welcome.generate_requested.connect(self._welcome_generate)
+        self.welcome.tab_requested.connect(self._show_tab_titled)
+        self.welcome.closed.connect(self._welcome_done)
+        self.sampling.view.set_empty_widget(self.welcome)
+
+    def _welcome_generate(self) -> None:
+        if self.sampling.generate_button.isEnabled():
+            self.sampling.generate()
+
+    def _show_tab_titled(self, title: str) -> None:
+        titles = [self.tabs.tabText(i) for i in range(self.tabs.count())]
+        if title in titles:
+            self.tabs.setCurrentIndex(titles.index(title))
+
+    def _welcome_done(self) -> None:
+        """The first result is there (or the user closed the card): it does not come back."""
+        if self.welcome is None:
+            return
+        self.settings.setValue(WELCOME_DONE, True)
+        self.sampling.view.set_empty_widget(None)
+        self.welcome.deleteLater()
+        self.welcome = None
+
+    # --- messages: each kept with the tab it came from --------------------------------------
+    def _on_tab(self, index: int) -> None:
+        if 0 <= index < len(self.panels):
+            self.messages.set_page(self.panels[index])
+        self._fit_panel()
+
+    def _fit_panel(self) -> None:
+        fit_panel_room(self.right, self.tabs)
+
+    def resizeEvent(self, event) -> None:
+        self._fit_panel()
+        super().resizeEvent(event)
+
+    def _mark_tabs(self) -> None:
+        """A tab holding an error shows a warning sign, so one raised elsewhere is found."""
+        warning = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        for i, panel in enumerate(self.panels):
+            self.tabs.setTabIcon(i, warning if self.messages.has_kept(panel) else QIcon())
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        """A click, a key or a drop in a panel answers its earlier error: the error goes
+        (before the panel reacts, so an error this act causes is shown)."""
+        if event.type() in USER_ACTS and self.messages.has_kept() and isinstance(
+                watched, QWidget):
+            index = self.tabs.currentIndex()
+            page = self.tabs.widget(index)
+            if page is not None and (watched is page or page.isAncestorOf(watched)):
+                self.messages.clear(self.panels[index])
+        return False
 
     # --- status bar and menus ---------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -261,10 +266,29 @@ class MainWindow(QMainWindow):
         action(model_menu, "&Rescan checkpoints", "F5", self.refresh_models)
         action(model_menu, "&Unload models", "", lambda: self.engine.unload())
         action(model_menu, "Cancel running job", "Esc", self.cancel_jobs)
+        view_menu = self.menuBar().addMenu("&View")
+        self.models_action = action(view_menu, "&Model list", "F9", self._toggle_model_list,
+                                    "Show or hide the list of models")
+        self.models_action.setCheckable(True)
+        self.models_action.setChecked(True)
+        self.crisp_action = action(view_menu, "&Crisp pixels", "", self.set_crisp,
+                                   "Show each model pixel as a sharp square instead of "
+                                   "scaling images smoothly")
+        self.crisp_action.setCheckable(True)
+        self.crisp_action.setChecked(crisp_pixels())
         self.device_menu = self.menuBar().addMenu("&Device")
         self.device_group = QActionGroup(self)
         help_menu = self.menuBar().addMenu("&Help")
         action(help_menu, "&About genplay", "F1", self.show_about)
+
+    def _toggle_model_list(self) -> None:
+        self.left.setVisible(self.models_action.isChecked())
+
+    def set_crisp(self, crisp: bool) -> None:
+        """Crisp pixels or smooth scaling, in every image view; remembered."""
+        set_crisp_pixels(crisp)
+        self.crisp_action.setChecked(crisp)
+        self.settings.setValue("view/crisp_pixels", bool(crisp))
 
     def _set_devices(self, devices: list[str], _summary: dict) -> None:
         self.device_menu.clear()
@@ -303,6 +327,7 @@ class MainWindow(QMainWindow):
 
     # --- jobs -------------------------------------------------------------------------------
     def _on_job_started(self, job_id: int, label: str) -> None:
+        self._job_pages[job_id] = self._current_panel()  # its error goes with that tab
         if not label:  # interactive jobs (slider drags) stay out of the status bar
             return
         self._job = job_id
@@ -321,8 +346,11 @@ class MainWindow(QMainWindow):
             self.job_label.setText(message)
 
     def _on_job_finished(self, job_id: int, cancelled: bool, error: str) -> None:
+        page = self._job_pages.pop(job_id, None)
         if error:
-            self.messages.show_message(error, "error")
+            self.messages.show_message(error, "error", source=page)
+        if self.welcome is not None and self.sampling.view.pixels() is not None:
+            self._welcome_done()
         if job_id != self._job:
             return
         self._job = None
@@ -346,46 +374,39 @@ class MainWindow(QMainWindow):
         self.infos = sorted(found, key=lambda i: (i.dataset, i.family, i.name))
         wanted = self.current.path if self.current else self.settings.value("model", "")
         self.model_list.blockSignals(True)
-        self.model_list.clear()
-        for info in self.infos:
-            caps = ", ".join(info.capabilities) or "helper network"
-            item = QListWidgetItem(f"{info.name}\n{info.family} · {Path(info.dataset).name} · "
-                                   f"{info.key_metrics()}")
-            item.setToolTip(f"{info.path}\ncan: {caps}\ntrained by: {info.recipe}")
-            item.setData(Qt.ItemDataRole.UserRole, str(info.path))
-            self.model_list.addItem(item)
+        self.model_list.set_models(self.infos)
         self.model_list.blockSignals(False)
         self.superres.set_checkpoints(self.infos)  # it looks for the shipped photo upscaler
         if not self.infos:
-            self.model_list.addItem("No checkpoints found")
+            self.model_list.set_message("No checkpoints found")
         if broken:
             self.messages.show_message(
                 "Some checkpoint folders could not be read: "
                 + "; ".join(reason for _, reason in broken[:3]), "error")
-        # First start: the sampler whose samples measured best (lowest FID) is shown first.
-        generative = sorted((i for i in self.infos if i.capabilities),
-                            key=lambda i: _fid_or_inf(i.metrics))
         target = next((i for i in self.infos if str(i.path) == str(wanted)), None)
-        target = target or (generative[0] if generative else None)
+        target = target or first_model(self.infos)
         if target is not None:
             self.select_model(target.path)
 
     def select_model(self, path: Path | str) -> None:
-        for row in range(self.model_list.count()):
-            item = self.model_list.item(row)
-            if item.data(Qt.ItemDataRole.UserRole) == str(path):
-                self.model_list.setCurrentItem(item)
-                return
+        self.model_list.select_path(path)
 
     def _on_model_item(self, item: QListWidgetItem | None, _previous: Any = None) -> None:
-        path = item.data(Qt.ItemDataRole.UserRole) if item else None
+        path = item.data(PATH_ROLE) if item else None
+        before = self.current
         self.current = next((i for i in self.infos if str(i.path) == path), None)
+        if before is not None and (self.current is None or self.current.path != before.path):
+            self.messages.clear_sources()  # the panels' errors were about the other model
         if self.current is not None:
             self.settings.setValue("model", str(self.current.path))
-            self.setWindowTitle(f"genplay — {self.current.name}")
+            # Qt adds the application's display name ("— genplay") to the title itself.
+            self.setWindowTitle(self.current.name)
+            if self.welcome is not None:
+                self.welcome.set_model_name(self.current.name)
         self._apply_model()
 
     def _apply_model(self) -> None:
+        QTimer.singleShot(0, self._fit_panel)  # the panels' controls change with the model
         info = self.current
         for stack, panel, needs in self._stacks:
             if info is not None and panel.accepts(info.capabilities):
@@ -418,10 +439,7 @@ class MainWindow(QMainWindow):
                 needs.explain_failure(info, message)
                 stack.setCurrentWidget(needs)
             panel.set_model(None)
-        item = self.model_list.currentItem()
-        if item is not None and item.data(Qt.ItemDataRole.UserRole) == str(info.path):
-            item.setText(f"{info.name}\ncould not be loaded")
-            item.setToolTip(f"{info.path}\n{message}")
+        self.model_list.mark_failed(info.path, info.name, message)
 
     def open_checkpoint_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a checkpoint folder")
@@ -472,6 +490,17 @@ class MainWindow(QMainWindow):
 
         self.engine.submit(scan_folders, list(self.checkpoint_dirs), list(self.opened),
                            label="scanning checkpoints", on_result=done)
+
+    def _select_model_named(self, name: str) -> None:
+        """A dropped PNG was drawn by another model: select it (by the name its record
+        holds) so the Sampling panel can draw the image again."""
+        match = next((i for i in self.infos if i.name == name), None)
+        if match is None:
+            self.messages.show_message(f"No model named {name} is listed here: open its "
+                                       "checkpoint folder to draw the image again", "error")
+            return
+        self.select_model(match.path)
+        self.tabs.setCurrentIndex(self.panels.index(self.sampling))
 
     def _use_as_endpoint(self, which: str, seed: int, index: int, options: dict) -> None:
         self.latent.set_endpoint_from_sample(which, seed, index, options)
@@ -532,6 +561,7 @@ class MainWindow(QMainWindow):
             self.open_checkpoint(Path(url.toLocalFile()))
 
     def closeEvent(self, event) -> None:
+        QApplication.instance().removeEventFilter(self)
         self.settings.setValue("geometry", self.saveGeometry())
         for panel in self.panels:
             if hasattr(panel, "save_settings"):

@@ -16,8 +16,7 @@ from tests.gui.conftest import select
 
 
 def test_window_lists_models_and_gates_panels_by_capability(qtbot, window):
-    names = [window.model_list.item(i).text().split("\n")[0]
-             for i in range(window.model_list.count())]
+    names = [item.text().split("\n")[0] for item in window.model_list.model_items()]
     assert sorted(names) == sorted(f"{family}-tiny" for family in TINY_CONFIGS)
     select(qtbot, window, "vae-tiny")
     for stack, panel, _needs in window._stacks:

@@ -1,0 +1,51 @@
+"""What the model list says about a checkpoint: plain labels, speed, weak samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genplay.core.checkpoints import CheckpointInfo, weak_samplers
+
+
+def info(name: str, family: str, dataset: str, capabilities: list[str],
+         **metrics) -> CheckpointInfo:
+    return CheckpointInfo(path=Path("/models") / name, family=family, config={}, dataset=dataset,
+                          image_shape=(1, 28, 28), class_names=None, recipe="", training={},
+                          metrics=metrics, capabilities=capabilities)
+
+
+def test_labels_are_plain_words_with_the_measure_named_and_explained():
+    gan = info("gan", "gan", "mnist", ["sampler"], fid=7.699, kid=0.3032)
+    (label, help_text), = gan.metric_labels()
+    assert label == "sample quality 7.7 (FID, lower is better)"
+    assert "FID" in help_text and "KID 0.303" in help_text and "lower is better" in help_text
+    vae = info("vae", "vae", "mnist", ["sampler"], elbo_bpd=3.27, iwae_bpd=3.234)
+    (label, help_text), = vae.metric_labels()
+    assert label == "fit to data 3.23 bits/dim (lower is better)"  # the tighter bound
+    assert "bits" in help_text and "at most" in help_text
+    classifier = info("classifier", "classifier", "mnist", [], test_accuracy=0.9243)
+    assert classifier.metric_labels()[0][0] == "accuracy 92.4% on test images"
+    upscaler = info("sr", "superres", "mnist", ["upscaler"], psnr_x2=26.9, bicubic_psnr_x2=19.3)
+    assert upscaler.metric_labels()[0][0] == "x2: +7.6 dB over plain enlarging"
+    assert info("new", "gan", "mnist", ["sampler"]).metric_labels() == []
+
+
+def test_one_pass_samplers_are_the_fast_ones():
+    assert info("g", "gan", "d", ["sampler", "latent"]).samples_in_one_pass
+    assert info("v", "vae", "d", ["sampler"]).samples_in_one_pass
+    assert not info("d", "diffusion", "d", ["sampler"]).samples_in_one_pass
+    assert not info("p", "pixelcnn", "d", ["sampler"]).samples_in_one_pass
+    assert not info("c", "classifier", "d", []).samples_in_one_pass
+
+
+def test_weak_samples_are_far_from_the_best_fid_of_the_same_dataset():
+    infos = [info("diffusion", "diffusion", "fashion", ["sampler"], fid=7.7),
+             info("gan", "gan", "fashion", ["sampler"], fid=10.6),
+             info("pixelcnn", "pixelcnn", "fashion", ["sampler"], fid=47.0),
+             info("gan-m", "gan", "mnist", ["sampler"], fid=16.7),
+             info("vae-m", "vae", "mnist", ["sampler"], fid=29.5),
+             info("flow-m", "flow", "mnist", ["sampler"], fid=187.1),
+             info("classifier", "classifier", "mnist", [], test_accuracy=0.98)]
+    weak = weak_samplers(infos)
+    assert {p.name: best for p, best in weak.items()} == {"pixelcnn": 7.7, "flow-m": 16.7}
+    assert weak_samplers(infos[3:4]) == {}  # alone, a model is its dataset's best
