@@ -1,4 +1,5 @@
-"""Sampling panel: seed, count and the model's own options; a grid to hover, enlarge, save."""
+"""Sampling panel: seed, count and the model's own options; a grid to hover, enlarge, save;
+the last results to go back to; settings compared on one seed; a saved PNG redrawn."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -20,16 +20,24 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSpinBox,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from genplay.core.images import make_grid, save_png
 from genplay.gui.panels.base import Panel, seed_editor
+from genplay.gui.panels.sampling_compare import CompareView, compare_runs
+from genplay.gui.panels.sampling_reproduce import Reproducer
+from genplay.gui.widgets.drops import AcceptsFileDrops
+from genplay.gui.widgets.image_dialog import ImageDialog
+from genplay.gui.widgets.job_progress import JobProgress
 from genplay.gui.widgets.labels import muted_label
 from genplay.gui.widgets.pixel_view import PixelView, copy_image
+from genplay.gui.widgets.result_history import ResultHistory
 
 PADDING = 2
+HISTORY = 20
 
 
 def _facts_for(folder: str):
@@ -67,35 +75,33 @@ def describe_options(options: dict[str, float | str]) -> str:
                      for k, v in options.items())
 
 
-class SampleDialog(QDialog):
-    """One sample, large, with its seed and index."""
+def _thumbnail(images: np.ndarray) -> np.ndarray:
+    """The first four samples as a 2x2 picture: recognisable at the strip's height."""
+    from genplay.core.images import to_uint8_hwc
 
-    def __init__(self, parent: QWidget, pixels: np.ndarray, title: str) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        layout = QVBoxLayout(self)
-        view = PixelView()
-        view.set_image(pixels)
-        view.setMinimumSize(360, 360)
-        layout.addWidget(view)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+    return make_grid(to_uint8_hwc(images[:4]), nrow=2, padding=1)
 
 
-class SamplingPanel(Panel):
+class SamplingPanel(AcceptsFileDrops, Panel):
     title = "Sampling"
     capability = "sampler"
     # "A" or "B", seed, index in the request, sampler options (the temperature matters)
     endpoint_requested = Signal(str, int, int, object)
+    # A dropped PNG was drawn by another model: its name; the panel redraws the image
+    # when that model arrives (set_model).
+    model_requested = Signal(str)
 
     def __init__(self, engine, settings, messages) -> None:
         super().__init__(engine, settings, messages)
-        self.images: np.ndarray | None = None  # float (N, C, H, W) of the last request
+        self.setAcceptDrops(True)
+        self.images: np.ndarray | None = None  # float (N, C, H, W) of the result shown
         self.request: dict[str, Any] | None = None
         self.checkpoint_hash = ""
+        self.dialog: ImageDialog | None = None
         self._option_boxes: dict[str, QWidget] = {}
         self._option_specs: list = []
+        self._job: int | None = None  # the sampling job running, if any
+        self._job_shown = False  # whether its result arrived
 
         self.seed, seed_row = seed_editor(int(settings.value("seed", 0)))
         self.seed.setToolTip("The same seed and options give the same images")
@@ -103,9 +109,16 @@ class SamplingPanel(Panel):
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
         self.generate_button.clicked.connect(self.generate)
+        self.status = muted_label()
+        self.jobs = JobProgress(engine, self.status, self.show_error)
         self.save_button = QPushButton("Save…")
         self.save_button.clicked.connect(self.save_dialog)
         self.save_button.setEnabled(False)
+        self.compare_button = QPushButton("Compare settings…")
+        self.compare_button.setToolTip("Draw the same seed with several samplers or step "
+                                       "counts, side by side, each with its time")
+        self.compare_button.clicked.connect(self.show_compare)
+        self.compare_button.setEnabled(False)
 
         self.form = QFormLayout()
         self.form.addRow("Seed", seed_row)
@@ -116,31 +129,64 @@ class SamplingPanel(Panel):
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(self.form)
         column.addWidget(self.generate_button)
+        busy = QHBoxLayout()
+        busy.addWidget(self.jobs.progress, 1)
+        busy.addWidget(self.jobs.cancel_button)
+        column.addLayout(busy)
+        column.addWidget(self.status)
         column.addWidget(self.save_button)
+        column.addWidget(self.compare_button)
         self.model_label = muted_label()
         column.addWidget(self.model_label)
         column.addStretch()
+        column.addWidget(muted_label("Drop a PNG saved by genplay here to draw it again "
+                                     "and check it matches."))
 
         self.view = PixelView(placeholder="Press Generate to draw samples")
         self.view.tile_clicked.connect(self.enlarge)
         self.view.tile_context_menu.connect(self._tile_menu)
-        self.caption = QLabel()
+        self.caption = QLabel(wordWrap=True)  # wraps: a long caption never widens the window
+        self.compare = CompareView()
+        self.compare.run_requested.connect(self.run_compare)
+        self.compare.back_requested.connect(self.show_samples)
+        self.compare.tile_clicked.connect(self._enlarge_compared)
+        self.history = ResultHistory(limit=HISTORY)
+        self.history.setToolTip("Earlier results: click one to see it again "
+                                "(Ctrl+Z / Ctrl+Shift+Z step back and forward)")
+        self.history.chosen.connect(self._display)
+        self.history.hide()  # until there is a result to go back to
+        grid_page = QWidget()
+        grid_column = QVBoxLayout(grid_page)
+        grid_column.setContentsMargins(0, 0, 0, 0)
+        grid_column.addWidget(self.view, 1)
+        grid_column.addWidget(self.caption)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(grid_page)
+        self.pages.addWidget(self.compare)
         right = QVBoxLayout()
-        right.addWidget(self.view, 1)
-        right.addWidget(self.caption)
+        right.addWidget(self.pages, 1)
+        right.addWidget(self.history)
         layout = QHBoxLayout(self)
         layout.addWidget(controls)
         layout.addLayout(right, 1)
+        QShortcut(QKeySequence.StandardKey.Undo, self, self.history.back)
+        QShortcut(QKeySequence("Ctrl+Shift+Z"), self, self.history.forward)
+        self.reproducer = Reproducer(self)
 
     # --- model --------------------------------------------------------------------------
     def model_changed(self, info) -> None:
         self.view.clear()
         self.caption.clear()
+        self.history.clear()
+        self.history.hide()
+        self.show_samples()
         self.images, self.request = None, None
         self.save_button.setEnabled(False)
         self.generate_button.setEnabled(False)
+        self.compare_button.setEnabled(False)
         self.model_label.setText(f"{info.name}: loading…")
         self.model_label.setToolTip("")
+        self.reproducer.model_changed(info)
         self.engine.submit(_facts_for(str(info.path)), checkpoint=info.path, key="sampling-model",
                            label=f"loading {info.name}", on_result=self.for_model(self._on_facts),
                            on_error=self.for_model(self._on_load_error))
@@ -152,6 +198,7 @@ class SamplingPanel(Panel):
         self.model_label.setText(f"{name}: could not be loaded")
         self.model_label.setToolTip(message)
         self.generate_button.setEnabled(False)
+        self.reproducer.model_failed()
 
     def _on_facts(self, facts: dict[str, Any], _summary: dict) -> None:
         for name in list(self._option_boxes):
@@ -171,6 +218,12 @@ class SamplingPanel(Panel):
             self.model_label.setText(f"{info.name} · {info.family} · {Path(info.dataset).name}"
                                      f"\n{info.key_metrics()}")
         self.generate_button.setEnabled(True)
+        self.compare.set_options(self._option_specs)
+        self.compare_button.setEnabled(self.compare.available())
+        self.compare_button.setToolTip(
+            self.compare_button.toolTip() if self.compare.available()
+            else "This model has no sampler settings to compare")
+        self.reproducer.model_ready()
 
     def _update_option_states(self, *_args) -> None:
         """Greys out options that do nothing with the others' values (eta unless DDIM,
@@ -183,20 +236,65 @@ class SamplingPanel(Panel):
         return {name: box.currentText() if isinstance(box, QComboBox) else box.value()
                 for name, box in self._option_boxes.items()}
 
+    def set_options(self, options: dict[str, Any]) -> None:
+        """Shows options in their boxes (a value a box cannot hold is left as it is)."""
+        for name, value in options.items():
+            box = self._option_boxes.get(name)
+            if isinstance(box, QComboBox):
+                box.setCurrentText(str(value))
+            elif box is not None:
+                box.setValue(value)
+
     # --- sampling -----------------------------------------------------------------------
-    def generate(self) -> None:
+    def generate(self, request: dict[str, Any] | None = None,
+                 on_shown=None) -> None:
+        """Draws the request (by default the one the controls describe); on_shown(images)
+        is called once its result is on screen."""
         if self.info is None:
             return
-        request = {"seed": self.seed.value(), "n": self.count.value(), "options": self.options()}
+        if not request:  # also False, when the button's clicked(bool) calls this
+            request = {"seed": self.seed.value(), "n": self.count.value(),
+                       "options": self.options()}
         self.settings.setValue("seed", request["seed"])
         self.generate_button.setEnabled(False)
-        self.engine.submit(
+        self.show_samples()
+        job: list[int] = []
+
+        def shown(images, _summary):
+            self._job_shown = True
+            self._show(images, request)
+            if on_shown is not None:
+                on_shown(images)
+
+        self._job_shown = False
+        job.append(self.jobs.submit(
             _sample, request["n"], request["seed"], request["options"], checkpoint=self.info.path,
             key="sampling", label=f"sampling {request['n']} images",
-            on_result=self.for_model(lambda images, summary: self._show(images, request)),
-            on_preview=self.for_model(self._show_preview),
-            on_done=lambda cancelled: self.generate_button.setEnabled(True),
-        )
+            on_result=self.for_model(shown), on_preview=self.for_model(self._show_preview),
+            on_done=lambda cancelled: self._sampling_done(job[0], cancelled),
+        ))
+        self._job = job[0]
+
+    def _sampling_done(self, job: int, cancelled: bool) -> None:
+        if job != self._job:  # an older request, replaced by a newer one
+            return
+        self._job = None
+        self.generate_button.setEnabled(self.info is not None)
+        self.status.clear()  # the job's last progress message; the caption says the rest
+        if cancelled and not self._job_shown:
+            self._restore_after_cancel()
+
+    def _restore_after_cancel(self) -> None:
+        """A cancelled request leaves no half-drawn preview: the result before it comes
+        back (or the empty view), and the caption says it was cancelled."""
+        previous = self.history.current_payload()
+        if previous is not None:
+            self._display(previous)
+            self.caption.setText("Cancelled. Showing the previous result: "
+                                 + self._caption(self.images, self.request))
+        else:
+            self.view.clear()
+            self.caption.setText("Cancelled")
 
     def _show_preview(self, images: np.ndarray) -> None:
         """Iterative samplers send their current state every few steps (uint8 NHWC)."""
@@ -205,18 +303,84 @@ class SamplingPanel(Panel):
         self.caption.setText("sampling… (preview of the current step)")
 
     def _show(self, images: np.ndarray, request: dict[str, Any]) -> None:
+        payload = {"images": images, "request": request}
+        tip = f"seed {request['seed']} · {request['n']} samples"
+        opts = describe_options(request["options"])
+        self.history.add(_thumbnail(images), tip + (f"\n{opts}" if opts else ""), payload)
+        self.history.show()
+        self._display(payload)
+
+    def _caption(self, images: np.ndarray, request: dict[str, Any]) -> str:
+        opts = describe_options(request["options"])
+        return f"{len(images)} samples · seed {request['seed']}" + (f" · {opts}" if opts else "")
+
+    def _display(self, payload: dict[str, Any]) -> None:
+        """Shows a result (new, or from the history): the grid, caption, Save's source."""
         from genplay.core.images import to_uint8_hwc
 
+        images, request = payload["images"], payload["request"]
         self.images, self.request = images, request
         n, _, h, w = images.shape
         grid = make_grid(to_uint8_hwc(images), padding=PADDING)
         tips = [f"seed {request['seed']} · sample {i}" for i in range(n)]
         self.view.set_grid(grid, h, w, PADDING, n, tips)
-        opts = describe_options(request["options"])
-        head = f"{n} samples · seed {request['seed']}" + (f" · {opts}" if opts else "")
-        self.caption.setText(head + " — hover for a sample's seed, click to enlarge, "
-                             "right-click for more")
+        self.caption.setText(self._caption(images, request) + " — hover for a sample's seed, "
+                             "click to enlarge, right-click for more")
         self.save_button.setEnabled(True)
+        self.show_samples()
+
+    # --- compare on one seed ------------------------------------------------------------
+    def show_compare(self) -> None:
+        self.pages.setCurrentWidget(self.compare)
+
+    def show_samples(self) -> None:
+        self.pages.setCurrentWidget(self.pages.widget(0))
+
+    def run_compare(self) -> None:
+        if self.info is None or not self.compare.available():
+            return
+        try:
+            plan = self.compare.plan(self.options())
+        except ValueError as exc:
+            self.compare.note.setText(f"Cannot compare: {exc}")
+            return
+        seed, n = self.seed.value(), self.compare.count.value()
+        self.compare.note.setText(f"Seed {seed}, {n} images for each of {len(plan)} settings; "
+                                  "other options as set on the left.")
+        self.compare.start(plan, seed)
+        self.compare.run_button.setEnabled(False)
+        self.jobs.submit(
+            compare_runs, n, seed, self.compare.runs, checkpoint=self.info.path,
+            key="sampling-compare", label=f"comparing {len(plan)} settings",
+            on_partial=self.for_model(self._compared),
+            on_preview=self.for_model(self.compare.show_preview),
+            on_done=self._compare_done)
+
+    def _compared(self, part: dict[str, Any]) -> None:
+        if "images" in part:
+            self.compare.run_finished(part["index"], part["images"], part["seconds"])
+        else:
+            self.compare.run_started(part["index"])
+
+    def _compare_done(self, cancelled: bool) -> None:
+        self.compare.run_button.setEnabled(True)
+        self.compare.finished(cancelled)
+        self.status.clear()
+        if cancelled:
+            self.compare.note.setText("Comparison cancelled; the settings drawn so far stay.")
+
+    def _enlarge_compared(self, run: int, index: int) -> None:
+        from genplay.core.ops.sampling import png_metadata
+
+        images = self.compare.images.get(run)
+        if images is None or self.info is None:
+            return
+        options, seed = self.compare.runs[run], self.compare.seed
+        record = self._record_for(seed, len(images), options, index)
+        self._open_dialog(images[index], f"Seed {seed}, sample {index} · "
+                          f"{self.compare.titles[run]}",
+                          f"{self.info.name}-seed{seed}-{index}.png",
+                          metadata=png_metadata(record), caption=describe_options(options))
 
     # --- per-sample actions -------------------------------------------------------------
     def sample_pixels(self, index: int) -> np.ndarray:
@@ -225,10 +389,20 @@ class SamplingPanel(Panel):
         return to_uint8_hwc(self.images[index])
 
     def enlarge(self, index: int) -> None:
-        if self.images is None:
+        if self.images is None or self.info is None:
             return
-        SampleDialog(self, self.sample_pixels(index),
-                     f"Seed {self.request['seed']}, sample {index}").exec()
+        self._open_dialog(self.sample_pixels(index),
+                          f"Seed {self.request['seed']}, sample {index}",
+                          f"{self.info.name}-seed{self.request['seed']}-{index}.png",
+                          save=lambda path: self.save(path, index),
+                          caption=describe_options(self.request["options"]))
+
+    def _open_dialog(self, pixels: np.ndarray, title: str, file_name: str, **kwargs) -> None:
+        if self.dialog is not None:
+            self.dialog.close()
+        self.dialog = ImageDialog(self, pixels, title, file_name=file_name, **kwargs)
+        self.dialog.finished.connect(lambda _: setattr(self, "dialog", None))
+        self.dialog.open()
 
     def _tile_menu(self, index: int, pos: QPoint) -> None:
         menu = QMenu(self)
@@ -245,16 +419,32 @@ class SamplingPanel(Panel):
         self.endpoint_requested.emit(which, self.request["seed"], index,
                                      dict(self.request["options"]))
 
+    # --- reproduce a saved image --------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        """Files only: a dropped folder goes on to the window, which opens checkpoints."""
+        if any(url.isLocalFile() and Path(url.toLocalFile()).is_file()
+               for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def files_dropped(self, paths: list[str]) -> None:
+        files = [Path(p) for p in paths if Path(p).is_file()]
+        if files:
+            self.reproducer.open(files[0])
+
     # --- save ---------------------------------------------------------------------------
-    def record(self, index: int | None = None) -> dict[str, Any]:
+    def _record_for(self, seed: int, n: int, options: dict, index: int | None) -> dict:
         from genplay.core.ops.sampling import sample_record
 
         return sample_record(
             checkpoint=str(self.info.path.resolve()), model=self.info.name,
             family=self.info.family, checkpoint_hash=self.checkpoint_hash,
-            seed=self.request["seed"], n=self.request["n"], options=self.request["options"],
-            index=index,
-        )
+            seed=seed, n=n, options=options, index=index)
+
+    def record(self, index: int | None = None) -> dict[str, Any]:
+        return self._record_for(self.request["seed"], self.request["n"],
+                                self.request["options"], index)
 
     def current_image(self):
         if self.images is None or self.info is None:
@@ -270,9 +460,10 @@ class SamplingPanel(Panel):
         if path:
             self.save(Path(path), index)
 
-    def save(self, path: Path, index: int | None = None) -> None:
+    def save(self, path: Path, index: int | None = None) -> bool:
         """PNG with the sample record in its metadata, and the record as a JSON sidecar,
-        which `genplay sample --replay` turns back into the same PNG."""
+        which `genplay sample --replay` turns back into the same PNG (and which a drop on
+        this panel redraws)."""
         from genplay.core.errors import GenplayError
         from genplay.core.ops.sampling import png_metadata, render
 
@@ -283,9 +474,10 @@ class SamplingPanel(Panel):
             path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
         except (GenplayError, OSError) as exc:
             self.show_error(f"Could not save {path.name}: {exc}")
-            return
+            return False
         self.messages.show_message(f"Saved {path} and {path.with_suffix('.json').name}", "info",
                                    4000)
+        return True
 
     def save_settings(self) -> None:
         self.settings.setValue("seed", self.seed.value())
