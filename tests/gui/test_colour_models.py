@@ -156,4 +156,4 @@ def test_outlier_panel_measures_then_scores_the_users_own_pictures(
     if family == "ebm":  # energies are deterministic
         np.testing.assert_allclose(np.sort(model.current_scores()[ok]),
                                    np.sort(panel.reference()), rtol=1e-4, atol=1e-6)
-    assert_colour(panel.detail.pixels())
+    assert_colour(panel.detail.view.pixels())

@@ -170,7 +170,7 @@ def test_method_change_and_heatmap(qtbot, panel_window, tmp_path):
     i = panel.selected_index()
     qtbot.waitUntil(lambda: panel.heat is not None, timeout=20000)
     assert panel.heat.shape == model.pixels[i].shape[:2]
-    assert "exact" in panel.detail_caption.text()
+    assert "exact" in panel.detail.key.toolTip()  # the exact definition, a hover away
     # the exact heatmap adds up to the image's bits/dim times its size
     assert panel.heat.sum() / panel.heat.size == pytest.approx(bpd[i], rel=1e-4)
 

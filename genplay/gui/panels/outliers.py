@@ -14,132 +14,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from genplay.core import datasets
 from genplay.core.images import IMAGE_FILTER
+from genplay.gui.panels import outlier_jobs as jobs
+from genplay.gui.panels import outlier_views as views
 from genplay.gui.panels.base import Panel
 from genplay.gui.widgets.dataset_offer import DatasetOffer
-from genplay.gui.widgets.drops import AcceptsFileDrops
-from genplay.gui.widgets.labels import MUTED, muted_label
-from genplay.gui.widgets.pixel_view import PixelView
+from genplay.gui.widgets.labels import muted_label
 from genplay.gui.widgets.score_histogram import ScoreHistogram
-from genplay.gui.widgets.score_table import THUMB, ScoreTableModel
+from genplay.gui.widgets.score_table import ScoreTableModel
 
-PAD = 2
-
-
-def _facts(model, folder: str) -> dict[str, Any]:
-    """What the panel needs of a model: its reference scores and what it can compute.
-    A missing reference is a state the panel explains, not an error for the message bar."""
-    from genplay.core import checkpoints
-    from genplay.core.errors import GenplayError
-    from genplay.core.ops import outliers
-
-    try:
-        reference, typical = outliers.load_reference(folder, checkpoints.weights_hash(folder))
-    except GenplayError as exc:
-        return {"missing": str(exc)}
-    background = outliers.load_background(folder)
-    methods = [m for m in outliers.available_methods(model, background) if m in reference]
-    return {"reference": {m: reference[m] for m in methods}, "typical": typical,
-            "methods": methods,
-            "descriptions": {m: outliers.METHODS[m].description for m in methods},
-            "pixel_note": getattr(model, "pixel_bits_note", "")}
-
-
-def _measure_reference(folder: str):
-    from genplay.core.errors import GenplayError
-    from genplay.core.metrics import measure_reference
-
-    try:
-        yield from measure_reference(folder)
-    except OSError as exc:
-        raise GenplayError(f"could not write the reference scores into {folder}: "
-                           f"{exc.strerror or exc}") from None
-
-
-def _score(model, folder: str, paths: list[str], known: set[str], methods: list[str], typical):
-    from genplay.core import checkpoints
-    from genplay.core.data import invert_policy
-    from genplay.core.events import Progress
-    from genplay.core.images import find_images
-    from genplay.core.ops.outliers import load_background, score_files
-
-    yield Progress(0, None, message="looking for images…")
-    background = load_background(folder, device=str(model.device)) if "ratio" in methods else None
-    files = [f for f in find_images(paths) if str(f) not in known]
-    invert = invert_policy(checkpoints.read_info(folder).dataset)
-    yield from score_files(model, files, methods, typical_bpd=typical, background=background,
-                           invert=invert)
-
-
-def _pixel_bits(model, pixels: np.ndarray):
-    import torch
-
-    from genplay.core.images import to_float_chw
-    from genplay.core.ops.outliers import pixel_bits
-
-    bits = pixel_bits(model, torch.from_numpy(to_float_chw(pixels))[None])
-    return None if bits is None else bits[0]
-
-
-def heat_colours(bits: np.ndarray) -> np.ndarray:
-    """(H, W) bits -> uint8 (H, W, 3), inferno from 0 to the image's maximum."""
-    import pyqtgraph as pg
-
-    top = float(bits.max()) if bits.size and bits.max() > 0 else 1.0
-    return pg.colormap.get("inferno").map(np.clip(bits / top, 0, 1), mode="byte")[..., :3]
-
-
-def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """The image in gray with the heatmap blended over it, uint8 (H, W, 3)."""
-    gray = pixels.mean(axis=2, keepdims=True) if pixels.shape[2] == 3 else pixels
-    base = np.repeat(gray.astype(np.float32), 3, axis=2)
-    return np.clip((1 - alpha) * base + alpha * heat.astype(np.float32), 0, 255).astype(np.uint8)
-
-
-class ScoreTableView(AcceptsFileDrops, QTableView):
-    def __init__(self, panel: OutlierPanel) -> None:
-        super().__init__()
-        self.panel = panel
-        self.setAcceptDrops(True)
-
-    def files_dropped(self, paths: list[str]) -> None:
-        self.panel.add_paths(paths)
-
-    def dragMoveEvent(self, event) -> None:  # a view refuses drops on its items otherwise
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-
-class DropHint(AcceptsFileDrops, QLabel):
-    def __init__(self, panel: OutlierPanel) -> None:
-        super().__init__("Drop images or folders here\n(or use Add images… / Add folder…)")
-        self.panel = panel
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setStyleSheet("QLabel { border: 2px dashed palette(mid); border-radius: 8px; "
-                           "color: palette(placeholder-text); font-size: 15px; }")
-        self.setAcceptDrops(True)
-
-    def files_dropped(self, paths: list[str]) -> None:
-        self.panel.add_paths(paths)
+CHOICE_KEY = "outlier_score_choice"  # the score the user picked; models lacking it keep theirs
 
 
 class OutlierPanel(Panel):
@@ -150,7 +50,6 @@ class OutlierPanel(Panel):
         super().__init__(engine, settings, messages)
         self.facts: dict[str, Any] | None = None
         self.heat: np.ndarray | None = None  # bits per pixel of the selected image
-        self._detail_head = self._detail_foot = ""
         self.sources: list[str] = []  # what the user added, rescored when the model changes
         self._jobs: set[int] = set()
         self._generation = 0
@@ -163,13 +62,19 @@ class OutlierPanel(Panel):
         self.clear_button = QPushButton("Clear")
         self.clear_button.clicked.connect(self.clear)
         self.method = QComboBox()
-        self.method.currentIndexChanged.connect(self._method_changed)
+        self.method.setSizeAdjustPolicy(  # a long score name never widens the column
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.method.setMinimumContentsLength(12)
+        self.method.currentIndexChanged.connect(self._method_chosen)
         self.method_help = muted_label()
-        self.fpr = QDoubleSpinBox(minimum=0.1, maximum=50.0, singleStep=0.5, decimals=1,
-                                  suffix=" %", value=float(settings.value("outlier_fpr", 5.0)))
-        self.fpr.setToolTip("Share of the model's own test images that the threshold flags")
+        fpr = min(100.0, max(0.0, float(settings.value("outlier_fpr", 5.0))))
+        self.fpr = QDoubleSpinBox(minimum=0.0, maximum=100.0, singleStep=0.5, decimals=2,
+                                  suffix=" %", value=fpr)
+        self.fpr.setToolTip(
+            "Share of the model's own test images (all of them normal) that the threshold "
+            "flags. Lower means fewer false alarms, and more real outliers missed.")
         self.fpr.valueChanged.connect(self._fpr_changed)
-        self.threshold_label = QLabel()
+        self.threshold_label = QLabel(wordWrap=True)
         self.summary = QLabel(wordWrap=True)
         self.export_csv_button = QPushButton("Export CSV…")
         self.export_csv_button.clicked.connect(lambda: self.export_dialog("csv"))
@@ -198,7 +103,7 @@ class OutlierPanel(Panel):
         exports.addWidget(self.export_csv_button)
         exports.addWidget(self.export_json_button)
         controls = QWidget()
-        controls.setFixedWidth(260)
+        controls.setFixedWidth(240)
         column = QVBoxLayout(controls)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(buttons)
@@ -213,56 +118,46 @@ class OutlierPanel(Panel):
         column.addStretch()
 
         self.histogram = ScoreHistogram()
-        self.histogram.setMinimumHeight(170)
+        self.histogram.setMinimumHeight(150)
         self.histogram.threshold_moved.connect(self._threshold_moved)
 
-        self.table = ScoreTableView(self)
+        self.table = views.ScoreTableView(self)
         self.table.setModel(self.table_model)
-        self.table.setSortingEnabled(True)
-        self.table.horizontalHeader().setSortIndicatorShown(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 62), (2, 66), (3, 74), (4, 74)):
-            self.table.setColumnWidth(col, width)
-        rows = self.table.verticalHeader()
-        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        rows.setDefaultSectionSize(THUMB + 4)
-        rows.hide()
-        self.table.setIconSize(QSize(THUMB, THUMB))
         self.table.selectionModel().currentRowChanged.connect(self._row_selected)
-        self.hint = DropHint(self)
+        self.hint = views.DropHint(self)
+        self.scoring_page = views.ScoringPage()
         self.table_stack = QStackedWidget()
-        self.table_stack.addWidget(self.hint)
-        self.table_stack.addWidget(self.table)
+        for page in (self.hint, self.scoring_page, self.table):
+            self.table_stack.addWidget(page)
 
-        self.detail = PixelView(placeholder="Select an image")
-        self.detail.setMinimumWidth(250)
-        self.detail_caption = QLabel(wordWrap=True)
-        self.detail_caption.setMinimumWidth(250)
-        detail = QWidget()
-        detail_layout = QVBoxLayout(detail)
-        detail_layout.setContentsMargins(0, 0, 0, 0)
-        detail_layout.addWidget(self.detail, 1)
-        detail_layout.addWidget(self.detail_caption)
+        self.detail = views.DetailView()
+        self.detail_caption = self.detail.caption
 
-        bottom = QSplitter()
-        bottom.addWidget(self.table_stack)
-        bottom.addWidget(detail)
-        bottom.setStretchFactor(0, 3)
-        bottom.setStretchFactor(1, 2)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.histogram)
-        right.addWidget(bottom)
-        right.setStretchFactor(0, 2)
-        right.setStretchFactor(1, 3)
+        self.middle = QSplitter(Qt.Orientation.Vertical)
+        self.middle.addWidget(self.histogram)
+        self.middle.addWidget(self.table_stack)
+        self.right = QSplitter()
+        self.right.addWidget(self.middle)
+        self.right.addWidget(self.detail)
+        for splitter, (first, second) in ((self.middle, (2, 3)), (self.right, (2, 1))):
+            splitter.setChildrenCollapsible(False)
+            splitter.setStretchFactor(0, first)  # how a window's growth is shared out
+            splitter.setStretchFactor(1, second)
+        self._placed = False
         layout = QHBoxLayout(self)
         layout.addWidget(controls)
-        layout.addWidget(right, 1)
+        layout.addWidget(self.right, 1)
         self._enable(False)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._placed:  # first shown: share the space out (the user may then drag)
+            self._placed = True
+            width, height = self.right.width(), self.middle.height()
+            table = max(self.table.minimumWidth(), round(0.68 * width))
+            self.right.setSizes([table, max(self.detail.minimumSizeHint().width(),
+                                            width - table)])
+            self.middle.setSizes([round(0.4 * height), height - round(0.4 * height)])
 
     # --- model ---------------------------------------------------------------------------
     def model_changed(self, info) -> None:
@@ -270,16 +165,28 @@ class OutlierPanel(Panel):
         self.measure_button.hide()
         self.dataset_offer.hide()
         self._enable(False)
+        self._forget_model()
         self._reset_table()
         self.model_label.setText(f"{info.name}: loading…")
-        self.engine.submit(_facts, str(info.path), checkpoint=info.path, key="outlier-model",
-                           label=f"loading {info.name}",
+        self.engine.submit(jobs.load_facts, str(info.path), checkpoint=info.path,
+                           key="outlier-model", label=f"loading {info.name}",
                            on_result=self.for_model(self._on_facts),
                            on_error=self.for_model(self.model_label.setText))
 
+    def _forget_model(self) -> None:
+        """Nothing of the last model's reading stays on screen: scores, rate, threshold."""
+        self.method.blockSignals(True)
+        self.method.clear()
+        self.method.blockSignals(False)
+        self.method_help.clear()
+        self.method_help.setToolTip("")
+        self.threshold_label.clear()
+        self.threshold_label.setToolTip("")
+        self.histogram.set_reference(np.zeros(0), "")
+
     def _no_reference(self, message: str) -> None:
         self.model_label.setText(message)
-        self.histogram.set_reference(np.zeros(0), "")
+        self._forget_model()
         self.measure_button.show()
         dataset = self.info.dataset if self.info is not None else ""
         missing = dataset in datasets.CATALOGUE and datasets.locate(dataset, split="test") is None
@@ -309,7 +216,7 @@ class OutlierPanel(Panel):
             self.measure_button.setEnabled(True)
             self.model_label.setText(message)
 
-        self.engine.submit(_measure_reference, str(info.path), key="outlier-reference",
+        self.engine.submit(jobs.measure_split, str(info.path), key="outlier-reference",
                            label=f"measuring the reference scores of {info.name}",
                            on_result=self.for_model(measured), on_error=self.for_model(failed))
 
@@ -322,24 +229,31 @@ class OutlierPanel(Panel):
         refs = facts["reference"]
         count = len(next(iter(refs.values()))) if refs else 0
         self.model_label.setText(
-            f"{info.name} · {Path(info.dataset).name}\nReference: the scores of its "
-            f"{count:,} test images.")
-        self.method.blockSignals(True)
-        self.method.clear()
-        for name in facts["methods"]:
-            self.method.addItem(name, name)
-            self.method.setItemData(self.method.count() - 1, facts["descriptions"][name],
-                                    Qt.ItemDataRole.ToolTipRole)
-        wanted = str(self.settings.value("outlier_method", "complexity"))
-        self.method.setCurrentIndex(max(0, self.method.findData(wanted)))
-        self.method.blockSignals(False)
-        if not facts["methods"]:
+            f"{info.name} · {Path(info.dataset).name}\nYour images are compared with the "
+            f"scores of its {count:,} test images.")
+        methods = facts["methods"]
+        if not methods:
             self.model_label.setText(f"{info.name}: no score it can compute has a reference")
             return
+        self.method.blockSignals(True)
+        self.method.clear()
+        for name in methods:
+            self.method.addItem(views.score_name(name), name)
+            self.method.setItemData(self.method.count() - 1, self._definition(name),
+                                    Qt.ItemDataRole.ToolTipRole)
+        # the score the user picked, if this model has it; else this model's own default
+        chosen = str(self.settings.value(CHOICE_KEY, ""))
+        self.method.setCurrentIndex(self.method.findData(
+            chosen if chosen in methods else views.default_score(methods)))
+        self.method.blockSignals(False)
         self._enable(True)
-        self._method_changed()
+        self._show_method()
         if self.sources:
             self._submit(self.sources)
+
+    def _definition(self, method: str) -> str:
+        return (f"{method}: {self.facts['descriptions'][method]} (higher = stranger)"
+                if self.facts else "")
 
     def _enable(self, on: bool) -> None:
         for w in (self.add_files_button, self.add_folder_button, self.method, self.fpr,
@@ -351,15 +265,24 @@ class OutlierPanel(Panel):
     def current_method(self) -> str:
         return self.method.currentData() or ""
 
-    def _method_changed(self, *_args) -> None:
+    def _method_chosen(self, *_args) -> None:
+        """The user picked a score: remembered for the models that have it."""
         if self.facts is None or not self.current_method():
             return
+        self.settings.setValue(CHOICE_KEY, self.current_method())
+        self._show_method()
+
+    def _show_method(self) -> None:
+        """Shows the current score: its reference, the user's images on it, and the
+        threshold at the rate in the box (typed or dragged, kept across scores)."""
         method = self.current_method()
-        self.settings.setValue("outlier_method", method)
         reference = self.facts["reference"][method]
-        self.method_help.setText(self.facts["descriptions"][method] + " (higher = stranger)")
+        self.method_help.setText(views.score_help(method))
+        self.method_help.setToolTip(self._definition(method))
+        self.method.setToolTip(self._definition(method))
         self.table_model.set_method(method, reference)
-        self.histogram.set_reference(reference, f"{method} score")
+        self.histogram.set_reference(reference, f"{views.score_name(method).lower()} score  "
+                                                "(higher = stranger)")
         self.histogram.set_user(self.table_model.current_scores())
         self._fpr_changed()
 
@@ -368,31 +291,43 @@ class OutlierPanel(Panel):
 
     def _fpr_changed(self, *_args) -> None:
         """The false-positive rate sets the threshold (and moves the line)."""
-        from genplay.core.ops.outliers import threshold_at_fpr
-
         if self.facts is None or not self.current_method():
             return
         self.settings.setValue("outlier_fpr", self.fpr.value())
-        self.histogram.set_threshold(threshold_at_fpr(self.reference(), self.fpr.value() / 100))
+        threshold = jobs.threshold_for(self.reference(), self.fpr.value())
+        self.histogram.set_threshold(threshold)
+        self._apply_threshold(threshold)
 
     def _threshold_moved(self, threshold: float) -> None:
-        """The line sets the threshold; the rate shown is what it gives on the test split."""
+        """The line sets the threshold; the box shows the rate it gives on the test split."""
         from genplay.core.ops.outliers import false_positive_rate
 
         if self.facts is None or not self.current_method():
             return
-        rate = 100 * false_positive_rate(self.reference(), threshold)
         self.fpr.blockSignals(True)
-        self.fpr.setValue(max(self.fpr.minimum(), rate))
+        self.fpr.setValue(100 * false_positive_rate(self.reference(), threshold))
         self.fpr.blockSignals(False)
-        self.threshold_label.setText(f"{threshold:.4g}")
-        self.threshold_label.setToolTip(f"{rate:.2f}% of the model's test images score above it")
+        self.settings.setValue("outlier_fpr", self.fpr.value())
+        self._apply_threshold(threshold)
+
+    def _apply_threshold(self, threshold: float) -> None:
+        from genplay.core.ops.outliers import false_positive_rate
+
+        rate = 100 * false_positive_rate(self.reference(), threshold)
+        text = f"{threshold:.4g}"
+        if abs(rate - self.fpr.value()) >= 0.005:  # few test images: no threshold gives it
+            text += f" (flags {rate:.2f}%)"
+        self.threshold_label.setText(text)
+        self.threshold_label.setToolTip(
+            f"Images scoring above {threshold:.6g} are flagged; {rate:.2f}% of the model's "
+            "test images do")
         self.table_model.set_threshold(threshold)
         self._update_summary()
         self._show_detail()
 
     def set_threshold(self, threshold: float) -> None:
-        self.histogram.set_threshold(threshold)
+        """Moves the line as a drag does (the box follows)."""
+        self.histogram.line.setValue(threshold)
 
     # --- adding and scoring images -----------------------------------------------------
     def add_files_dialog(self) -> None:
@@ -420,19 +355,28 @@ class OutlierPanel(Panel):
             if generation == self._generation:
                 self._add_rows(value)
 
+        def progress(step, total, message):
+            if generation == self._generation:
+                self.scoring_page.show_progress(step, total, message)
+
         def done(cancelled):
             self._jobs.discard(job)
+            if not self._jobs and not self.table_model.files:
+                self.table_stack.setCurrentWidget(self.hint)  # nothing new: drop again
             self._update_summary()
 
         known = set(self.table_model.files)
         job = self.engine.submit(
-            _score, str(self.info.path), list(paths), known, list(self.facts["methods"]),
-            self.facts["typical"],
+            jobs.score_paths, str(self.info.path), list(paths), known,
+            list(self.facts["methods"]), self.facts["typical"],
             checkpoint=self.info.path, label=f"scoring images with {self.info.name}",
-            on_partial=self.for_model(partial),
+            on_partial=self.for_model(partial), on_progress=self.for_model(progress),
             on_result=self.for_model(lambda counts, _summary: self._scored(counts, paths)),
             on_done=done)
         self._jobs.add(job)
+        if not self.table_model.files:  # the drop hint gives way at once
+            self.scoring_page.show_progress(0, None)
+            self.table_stack.setCurrentWidget(self.scoring_page)
         self._update_summary()
 
     def _scored(self, counts: dict, paths: list[str]) -> None:
@@ -441,20 +385,28 @@ class OutlierPanel(Panel):
             self.messages.show_message(
                 f"No new images in {names} (folders are searched with their subfolders; "
                 "images already in the table are not added again)", "info")
+        elif counts["unreadable"] == 1:
+            self.messages.show_message("1 file could not be read; it is listed as unreadable "
+                                       "(hover over it for the reason)", "info")
         elif counts["unreadable"]:
             self.messages.show_message(
-                f"{counts['unreadable']} file(s) could not be read; they are listed as "
-                "unreadable (hover for the reason)", "info")
+                f"{counts['unreadable']} files could not be read; they are listed as "
+                "unreadable (hover over one for the reason)", "info")
 
     def _add_rows(self, part: dict) -> None:
         self.table_stack.setCurrentWidget(self.table)
         self.table_model.append(part)
         self.histogram.set_user(self.table_model.current_scores())
         self._update_summary()
-        if self.table.currentIndex().row() < 0 and self.table_model.rowCount():
-            self.table.selectionModel().setCurrentIndex(
-                self.table_model.index(0, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
-                | QItemSelectionModel.SelectionFlag.Rows)
+        if self.table.currentIndex().row() < 0:
+            self.detail.view.placeholder = "Select an image in the table"
+            self.detail.view.update()
+            row = self.table_model.first_readable_row()
+            if row is not None:  # an unreadable file is never chosen for the user
+                self.table.selectionModel().setCurrentIndex(
+                    self.table_model.index(row, 0),
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows)
 
     def clear(self) -> None:
         self.sources = []
@@ -471,8 +423,8 @@ class OutlierPanel(Panel):
             self.table_model.set_threshold(self.histogram.threshold())
         self.histogram.set_user(np.zeros(0))
         self.table_stack.setCurrentWidget(self.hint)
+        self.heat = None
         self.detail.clear()
-        self.detail_caption.clear()
         self._update_summary()
 
     def _update_summary(self) -> None:
@@ -483,7 +435,8 @@ class OutlierPanel(Panel):
             self.summary.setText("Scoring…" if busy else "No images yet.")
         else:
             unreadable = n - int(model.readable().sum())
-            text = f"<b>{int(model.flagged().sum())}</b> of {n - unreadable:,} images flagged"
+            text = (f"<b>{int(model.flagged().sum())}</b> of {n - unreadable:,} images "
+                    "flagged as outliers")
             if unreadable:
                 text += f"; {unreadable} unreadable"
             self.summary.setText(text + (" · scoring…" if busy else ""))
@@ -498,65 +451,50 @@ class OutlierPanel(Panel):
         row = self.table.currentIndex().row()
         return self.table_model.data_index(row) if row >= 0 else None
 
+    def _headline(self, i: int) -> str:
+        model = self.table_model
+        return views.headline(model.files[i], model.verdict(i), model.percentiles[i],
+                        self.current_method(), model.current_scores()[i])
+
     def _show_detail(self, heatmap: bool = False) -> None:
         """Shows the selected image; a new selection also asks the model for its heatmap."""
         i = self.selected_index()
-        if i is None or i >= len(self.table_model.files):
-            return
         model = self.table_model
-        name = Path(model.files[i]).name
+        if i is None or i >= len(model.files) or self.facts is None:
+            return
         if model.errors[i]:
-            self.detail.clear()
-            self.detail_caption.setText(f"<b>{name}</b><br>{model.errors[i]}")
+            self.heat = None
+            self.detail.show_unreadable(model.files[i], model.errors[i])
             return
-        score, pct = model.current_scores()[i], model.percentiles[i]
-        self._detail_head = (f"<b>{name}</b> — {model.verdict(i)}<br>{self.current_method()} "
-                             f"score {score:.4f}, stranger than {pct:.1f}% of the test images")
         if not heatmap:
-            self.detail_caption.setText(self._detail_head + self._detail_foot)
+            self.detail.set_text(self._headline(i), model.files[i])
             return
+        self.heat = None
         pixels = model.pixels[i]
-        self.detail.set_image(pixels)
-        self._detail_foot = f"<br><span style='{MUTED}'>the image as the model sees it</span>"
-        if self.facts and self.facts["pixel_note"]:
-            self.engine.submit(_pixel_bits, pixels, checkpoint=self.info.path,
+        note = self.facts["pixel_note"]
+        self.detail.show_image(pixels, self._headline(i), model.files[i],
+                               "" if note else "The image as the model sees it (this model "
+                               "gives no map of where it is surprised).")
+        if note:
+            self.engine.submit(jobs.pixel_bits_of, pixels, checkpoint=self.info.path,
                                key="outlier-heatmap",
                                on_result=self.for_model(
-                                   lambda bits, _summary, i=i: self._show_heatmap(i, bits)))
-        else:
-            self._detail_foot += (f"<br><span style='{MUTED}'>this model gives no per-pixel "
-                                  "score</span>")
-        self.detail_caption.setText(self._detail_head + self._detail_foot)
+                                   lambda bits, _summary, i=i, g=self._generation:
+                                   self._show_heatmap(i, g, bits)))
 
-    def _show_heatmap(self, i: int, bits: np.ndarray | None) -> None:
-        from genplay.core.images import make_grid
-
-        if bits is None or self.selected_index() != i:
-            return
-        pixels = self.table_model.pixels[i]
-        rgb = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
-        heat = heat_colours(bits)
-        tiles = np.stack([rgb, heat, overlay(pixels, heat)])
-        h, w = pixels.shape[:2]
-        self.detail.set_grid(make_grid(tiles, nrow=3, padding=PAD), h, w, PAD, 3,
-                             ["as the model sees it", "bits per pixel", "overlay"])
+    def _show_heatmap(self, i: int, generation: int, bits: np.ndarray | None) -> None:
+        if bits is None or self.selected_index() != i or generation != self._generation:
+            return  # another image, or the table was cleared since
         self.heat = bits
-        self._detail_foot = (
-            f"<br><span style='{MUTED}'>image · bits per pixel (dark 0, bright "
-            f"{bits.max():.1f}; {bits.sum():.0f} bits in all) · overlay<br>"
-            f"{self.facts['pixel_note']}</span>")
-        self.detail_caption.setText(self._detail_head + self._detail_foot)
+        self.detail.show_heatmap(self.table_model.pixels[i], bits, self.facts["pixel_note"])
 
     # --- export --------------------------------------------------------------------------
     def rows(self) -> list[dict]:
         from genplay.core.ops.outliers import verdict_rows
 
-        model = self.table_model
-        order = model.order
-        rows = verdict_rows([model.files[i] for i in order], [model.errors[i] for i in order],
-                            model.current_scores()[order], self.reference(),
-                            model.threshold)
-        return rows
+        model, order = self.table_model, self.table_model.order
+        return verdict_rows([model.files[i] for i in order], [model.errors[i] for i in order],
+                            model.current_scores()[order], self.reference(), model.threshold)
 
     def export_dialog(self, fmt: str) -> None:
         if not self.table_model.files or self.info is None:
@@ -569,18 +507,11 @@ class OutlierPanel(Panel):
 
     def export(self, path: Path, fmt: str) -> None:
         """Writes the table (in its current order) as CSV or JSON, atomically."""
-        from genplay.core.checkpoints import atomic_write
-        from genplay.core.ops.outliers import write_rows
-
         header = {"checkpoint": self.info.name, "method": self.current_method(),
                   "fpr": self.fpr.value() / 100, "threshold": self.table_model.threshold}
         rows = self.rows()
-
-        def write(tmp):
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                write_rows(fh, rows, fmt, header)
         try:
-            atomic_write(path, write)
+            jobs.write_table(path, fmt, rows, header)
         except OSError as exc:
             self.show_error(f"Could not write {path}: {exc.strerror or exc}")
             return

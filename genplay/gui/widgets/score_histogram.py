@@ -18,18 +18,19 @@ class ScoreHistogram(pg.PlotWidget):
     when there are few, their density when there are many), and a vertical threshold
     line the user drags."""
 
-    threshold_moved = Signal(float)  # while dragging, and when set by the panel
+    threshold_moved = Signal(float)  # when the line moves, except by set_threshold()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent, background="w")
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
-        self.setLabel("left", "density")
+        self.hideAxis("left")  # the shapes matter here, not the density's units
+        self.getAxis("bottom").enableAutoSIPrefix(False)  # no "(x0.001)" after the label
         self.addLegend(offset=(-10, 10))
         self.reference_curve = pg.PlotDataItem(
             stepMode="center", fillLevel=0, brush=REFERENCE_BRUSH, pen=pg.mkPen((60, 90, 160)),
-            name="test split (reference)")
+            name="the model's test images")
         self.user_curve = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(USER_PEN, width=2),
                                           name="your images")
         self.rug = pg.ScatterPlotItem(symbol="|", size=22, pen=pg.mkPen(USER_PEN, width=2),
@@ -39,8 +40,8 @@ class ScoreHistogram(pg.PlotWidget):
         self.line.setToolTip("Drag to set the threshold: images scoring above it are flagged")
         for item in (self.reference_curve, self.user_curve, self.rug, self.line):
             self.addItem(item)
-        self.line.sigPositionChanged.connect(lambda line: self.threshold_moved.emit(line.value()))
-        self._edges = np.linspace(0, 1, 2)
+        self.line.sigPositionChanged.connect(self._line_moved)
+        self._quiet = False
         self._reference = np.zeros(0)
         self._user = np.zeros(0)
 
@@ -57,10 +58,44 @@ class ScoreHistogram(pg.PlotWidget):
         self._redraw()
 
     def set_threshold(self, value: float) -> None:
-        self.line.setValue(value)
+        """Puts the line at value (in view) without reporting it as a move."""
+        self._quiet = True
+        try:
+            self._fit(value)
+            self.line.setValue(value)
+        finally:
+            self._quiet = False
+
+    def _line_moved(self, line) -> None:
+        if not self._quiet:
+            self.threshold_moved.emit(line.value())
 
     def threshold(self) -> float:
         return float(self.line.value())
+
+    def _span(self) -> tuple[float, float]:
+        """The scores shown: most of the reference and all of the user's images."""
+        lo, hi = np.percentile(self._reference, [0.2, 99.8])
+        if self._user.size:  # keep the user's images in view, however strange
+            lo, hi = min(lo, self._user.min()), max(hi, self._user.max())
+        return float(lo), (float(hi) if hi > lo else float(lo) + 1.0)
+
+    def _fit(self, threshold: float | None = None) -> None:
+        """The view spans the scores and the threshold (the line's, unless given), and the
+        line can be dragged over all of it but never out of it."""
+        if self._reference.size == 0:
+            return
+        lo, hi = self._span()
+        threshold = self.line.value() if threshold is None else threshold
+        if np.isfinite(threshold):
+            lo, hi = min(lo, threshold), max(hi, threshold)
+        pad = 0.03 * (hi - lo)
+        quiet, self._quiet = self._quiet, True  # the bounds hold the line: no move to report
+        try:
+            self.setXRange(lo - pad, hi + pad, padding=0)
+            self.line.setBounds((lo - pad, hi + pad))
+        finally:
+            self._quiet = quiet
 
     def _redraw(self) -> None:
         ref = self._reference
@@ -69,11 +104,7 @@ class ScoreHistogram(pg.PlotWidget):
             self.user_curve.setData([], [])
             self.rug.setData([], [])
             return
-        lo, hi = np.percentile(ref, [0.2, 99.8])
-        if self._user.size:  # keep the user's images in view, however strange
-            lo, hi = min(lo, self._user.min()), max(hi, self._user.max())
-        if hi <= lo:
-            hi = lo + 1.0
+        lo, hi = self._span()
         edges = np.linspace(lo, hi, 61)
         density, _ = np.histogram(np.clip(ref, lo, hi), edges, density=True)
         self.reference_curve.setData(edges, density)
@@ -86,5 +117,4 @@ class ScoreHistogram(pg.PlotWidget):
             self.rug.setData(self._user, np.zeros(self._user.size))
         else:
             self.rug.setData([], [])
-        self.setXRange(lo, hi, padding=0.03)
-        self.line.setBounds((lo - (hi - lo), hi + (hi - lo)))
+        self._fit()

@@ -18,6 +18,13 @@ from genplay.gui.widgets.pixel_view import to_qimage
 
 THUMB = 56  # thumbnail side in pixels (a 28x28 image at 2x)
 COLUMNS = ("Image", "File", "Score", "Percentile", "Verdict")
+HEADER_TIPS = (
+    "The image as the model sees it",
+    "The file's name (hover over a row for its full path)",
+    "The chosen score: higher means stranger to the model",
+    "Share of the model's own test images that score lower than this image",
+    "Outlier: above the threshold; inlier: at or below it",
+)
 OUTLIER = QColor(200, 40, 40)
 UNREADABLE = QColor(130, 130, 130)
 
@@ -28,6 +35,7 @@ class ScoreTableModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self._thumbs: OrderedDict[int, QPixmap] = OrderedDict()
+        self._sort: tuple[int, Qt.SortOrder] | None = None  # kept when cleared, as the header
         self.clear()
 
     # --- content -----------------------------------------------------------------------------
@@ -42,7 +50,6 @@ class ScoreTableModel(QAbstractTableModel):
         self.threshold = float("inf")
         self.percentiles = np.zeros(0)
         self.order = np.zeros(0, dtype=np.int64)  # view row -> data index
-        self._sort: tuple[int, Qt.SortOrder] | None = None
         self._thumbs.clear()
         self.endResetModel()
 
@@ -109,6 +116,13 @@ class ScoreTableModel(QAbstractTableModel):
     def row_of(self, data_index: int) -> int:
         return int(np.flatnonzero(self.order == data_index)[0])
 
+    def first_readable_row(self) -> int | None:
+        """The first view row whose file could be read, or None."""
+        for row, i in enumerate(self.order):
+            if not self.errors[int(i)]:
+                return row
+        return None
+
     def verdict(self, i: int) -> str:
         if self.errors[i]:
             return "unreadable"
@@ -126,6 +140,8 @@ class ScoreTableModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS[section]
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
