@@ -1,0 +1,134 @@
+"""The Sliders tab's live image: decodes slider positions one job at a time.
+
+A model whose full decode is slow (a diffusion model's DDIM steps) draws quick previews
+while a slider is held and full quality once it is let go; a busy cue shows whenever a
+decode takes more than a moment.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QLabel, QProgressBar
+
+from genplay.core.images import to_uint8_hwc
+from genplay.gui.widgets.pixel_view import PixelView
+
+SLOW_DECODE_S = 0.12  # a full decode slower than this gets quick previews while dragging
+CUE_DELAY_MS = 150  # a decode still running after this shows the busy cue
+
+
+def decode_job(model, z: np.ndarray, preview: bool):
+    """(uint8 HWC image, {"preview": whether it is a cheaper one, "seconds": decode time})."""
+    from genplay.core.ops.interpolation import decode_one
+
+    start = time.perf_counter()
+    image, cheaper = decode_one(model, z, preview)
+    return to_uint8_hwc(image), {"preview": cheaper, "seconds": time.perf_counter() - start}
+
+
+# --- the live image ---------------------------------------------------------------------------
+class LiveDecoder:
+    """Decodes what the sliders show: one job at a time, the newest position next.
+
+    A job per value change, each replacing the last, shows nothing during a drag on a
+    slow model: every decode is overtaken before it ends and its image dropped. Here a
+    move while a decode runs only changes what is decoded next, so images keep coming at
+    the model's own pace. A model whose full decode is slow (a diffusion model's DDIM
+    steps) draws quick previews while a slider is held and full quality once it is let
+    go; a thin busy bar and a caption show whenever a decode takes more than a moment.
+    """
+
+    def __init__(self, panel, view: PixelView, cue: QProgressBar, caption: QLabel) -> None:
+        self.panel, self.view, self.cue, self.caption = panel, view, cue, caption
+        self.full_seconds: float | None = None  # the last full decode's time
+        self.showing_preview = False  # whether the image shown is a quick preview
+        self._job: int | None = None
+        self._job_preview = False
+        self._epoch = 0  # bumped when an image arrives another way: older jobs' are stale
+        self._next: tuple | None = None  # (checkpoint, latent, preview) to decode next
+        self._timer = QTimer(singleShot=True, interval=CUE_DELAY_MS, timeout=self._show_cue)
+
+    def slow(self) -> bool:
+        return self.full_seconds is not None and self.full_seconds > SLOW_DECODE_S
+
+    def busy(self) -> bool:
+        return self._job is not None
+
+    def request(self, z: np.ndarray, dragging: bool) -> None:
+        if self.panel.info is None:
+            return
+        want = (self.panel.info.path, z, dragging and self.slow())
+        if self._job is not None:
+            self._next = want
+        else:
+            self._submit(want)
+        self._update_caption()
+
+    def reset(self) -> None:
+        """A new model: forget its predecessor's speed and what was waiting."""
+        self._next = None
+        self._epoch += 1
+        self.full_seconds = None
+        self.showing_preview = False
+        self._update_caption()
+
+    def show_full(self, image: np.ndarray, seconds: float | None) -> None:
+        """A full-quality image made by another job (a new starting point): shown at once,
+        and nothing decoded before it may replace it."""
+        self._next = None
+        self._epoch += 1
+        self.view.set_image(image)
+        self.showing_preview = False
+        if seconds is not None:
+            self.full_seconds = seconds
+        self._update_caption()
+
+    def _submit(self, want: tuple) -> None:
+        path, z, preview = want
+        panel, epoch = self.panel, self._epoch
+        self._job_preview = preview
+        self._job = panel.engine.submit(
+            decode_job, z, preview, checkpoint=path, key="latent-slider",
+            label="drawing a quick preview" if preview else "drawing",
+            on_result=lambda value, _summary: self._show(path, epoch, value),
+            on_error=panel.show_error, on_done=self._done)
+        if not self._timer.isActive() and not self.cue.isVisible():
+            self._timer.start()
+
+    def _show(self, path, epoch: int, value) -> None:
+        if self.panel.info is None or self.panel.info.path != path or epoch != self._epoch:
+            return  # decoded for a model the user has since left, or overtaken
+        image, facts = value
+        self.view.set_image(image)
+        self.showing_preview = bool(facts["preview"])
+        if not facts["preview"]:
+            self.full_seconds = float(facts["seconds"])
+
+    def _done(self, _cancelled: bool) -> None:
+        self._job = None
+        if self._next is not None:
+            want, self._next = self._next, None
+            self._submit(want)
+        else:
+            self._timer.stop()
+            self.cue.hide()
+        self._update_caption()
+
+    def _show_cue(self) -> None:
+        if self._job is not None:
+            self.cue.show()
+            self._update_caption()
+
+    def _update_caption(self) -> None:
+        if self._job is None:
+            text = ""
+        elif self._job_preview or (self._next is not None and self._next[2]):
+            text = "Quick preview while you drag; full quality when you let go."
+        elif self.cue.isVisible():
+            text = "Drawing at full quality…"
+        else:
+            text = ""
+        self.caption.setText(text)
