@@ -417,3 +417,64 @@ def test_hovering_shows_the_pen_size(canvas):
     assert brightest_near(wide_x) > 100 and brightest_near(outline_x) < 20
     QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))
     assert brightest_near(wide_x) < 20
+
+
+# --- the mask layer (Fill a region) ---------------------------------------------------------
+def test_in_mask_mode_strokes_paint_the_mask_and_leave_the_drawing(canvas):
+    draw_stroke(canvas, [(150, 40), (150, 260)], step=10)  # a vertical bar: the picture
+    picture = canvas.canvas_array()
+    assert not canvas.has_mask() and not canvas.mask_mode()
+    changed = counter(canvas.changed)
+    canvas.set_mask_mode(True)
+    canvas.set_ink(0)  # the ink colour is the picture's; the mask is painted whatever it is
+    draw_stroke(canvas, [(40, 150), (260, 150)], step=10)  # a horizontal band: to fill
+    assert changed[0] == 1
+    assert np.array_equal(canvas.canvas_array(), picture)
+    mask = canvas.mask_canvas_array()
+    assert canvas.has_mask() and mask[150, 150] == 255 and mask[20, 20] == 0
+    top, left, bottom, right = ink_box(mask)
+    assert bottom - top < 40 and right - left > 180
+    small = canvas.mask_array()
+    assert small.shape == (28, 28) and small[14, 14] > 200 and small[2, 2] == 0
+    assert canvas.mask_array(7).shape == (7, 7)
+    canvas.set_eraser(True)
+    draw_stroke(canvas, [(150, 130), (150, 170)], step=5)  # the eraser takes mask away
+    assert canvas.mask_canvas_array()[150, 150] == 0
+    assert np.array_equal(canvas.canvas_array(), picture)
+
+
+def test_mask_strokes_and_clear_mask_undo_in_order_with_drawing_strokes(canvas):
+    draw_stroke(canvas, [(60, 60), (240, 60)], step=10)
+    drawn = canvas.canvas_array()
+    canvas.set_mask_mode(True)
+    draw_stroke(canvas, [(60, 200), (240, 200)], step=10)
+    masked = canvas.mask_canvas_array()
+    canvas.clear_mask()
+    assert not canvas.has_mask()
+    canvas.undo()  # brings the mask back
+    assert np.array_equal(canvas.mask_canvas_array(), masked)
+    canvas.undo()  # removes the mask stroke
+    assert not canvas.has_mask() and np.array_equal(canvas.canvas_array(), drawn)
+    canvas.undo()  # then the drawing stroke, though the canvas is still in mask mode
+    assert canvas.is_empty()
+    canvas.redo()
+    canvas.redo()
+    assert np.array_equal(canvas.mask_canvas_array(), masked)
+    canvas.clear_mask()
+    changed = counter(canvas.changed)
+    canvas.clear_mask()  # nothing to clear: no step recorded
+    assert changed[0] == 0
+    canvas.set_mask_mode(False)
+    draw_stroke(canvas, [(60, 120), (240, 120)], step=10)
+    assert not canvas.has_mask()  # out of mask mode the pen draws again
+
+
+def test_the_mask_shows_as_a_tint_only_in_mask_mode(canvas):
+    canvas.set_mask_mode(True)
+    draw_stroke(canvas, [(40, 150), (260, 150)], step=10)
+    QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))  # no pen outline
+    colour = canvas.grab().toImage().pixelColor(150, 150)
+    assert colour.red() > colour.blue() + 60  # a warm wash over the black picture
+    canvas.set_mask_mode(False)
+    colour = canvas.grab().toImage().pixelColor(150, 150)
+    assert colour.red() < 20 and canvas.has_mask()  # kept, but not in the way of drawing

@@ -1,23 +1,25 @@
-"""Sketch panel: draw, and see the model turn the drawing into images.
+"""Sketch panel: draw, and see the model turn the drawing into images; or paint over part
+of a picture and let the model fill it.
 
 The canvas is drawn light on dark, like the training sets; beside it is what the
 model sees (the drawing at the model's resolution). Candidates come from
 ``ops.sketch``: SDEdit for models with the Conditional capability (diffusion),
 latent fitting for models with a latent space (VAE, GAN, flow); the panel asks
-for the capability, never for the family. In Live mode a request goes to the
+for the capability, never for the family. In Fill mode the pen paints a mask over the
+picture instead, and models that can inpaint (decided as ``genplay inpaint`` decides)
+fill it with the same op the command line runs. In Live mode a request goes to the
 engine when the user pauses; a newer one supersedes it (latest wins), so the pen
-never waits for the model.
+never waits for the model, and the old candidates are washed out until the new arrive.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,7 +30,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -37,60 +38,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genplay.core.images import IMAGE_FILTER, make_grid
+from genplay.core.images import IMAGE_FILTER
 from genplay.gui.panels.base import Panel, seed_editor
+from genplay.gui.panels.sketch_actions import ChosenCandidate
+from genplay.gui.panels.sketch_candidates import CandidateStrip
+from genplay.gui.panels.sketch_history import EarlierResults
+from genplay.gui.panels.sketch_jobs import fill_job, load_pixels, model_facts, sketch_job
+from genplay.gui.panels.sketch_modes import SketchModes
 from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.labels import muted_label
-from genplay.gui.widgets.pixel_view import PixelView, copy_image
-from genplay.gui.widgets.sketch_canvas import SketchCanvas
+from genplay.gui.widgets.pixel_view import PixelView
+from genplay.gui.widgets.sketch_canvas import MASK_OPACITY, MASK_TINT, SketchCanvas
 
-PADDING = 2
 LIVE_PAUSE_MS = 350  # how long the pen must rest before a Live request goes out
+HOLE_LEVEL = 127  # mask pixels above this (of 255) are filled, as `genplay inpaint` reads one
 
 
-def _facts(model) -> dict[str, Any]:
-    from genplay.core.models.base import Sampler
-    from genplay.core.ops.sketch import FIT_STEPS, sketch_method
-
-    options = {o.name: o for o in model.sample_options()} if isinstance(model, Sampler) else {}
-    method = sketch_method(model)
-    if method == "sdedit":
-        steps = (int(options["steps"].default), 200)  # a whole schedule's
-    elif method == "langevin":
-        steps = (model.condition_default_steps, 1000)
-    else:
-        steps = (FIT_STEPS, 1000)
-    return {
-        "method": method,
-        "shape": tuple(model.image_shape),
-        "classes": list(options["class"].choices) if "class" in options else [],
-        "steps": steps,
-    }
-
-
-def _sketch(model, drawing: np.ndarray, n: int, seed: int, strength: float,
-            options: dict[str, Any]):
-    """Runs in the engine: a uint8 (H, W) drawing at the model's size -> candidates."""
-    import torch
-
-    from genplay.core.ops.sketch import sketch_images
-
-    c = model.image_shape[0]
-    guide = torch.from_numpy(drawing.astype(np.float32) / 255.0)[None, None].repeat(1, c, 1, 1)
-    yield from sketch_images(model, guide, n=n, seed=seed, strength=strength, **options)
-
-
-def _load_pixels(path: str) -> np.ndarray:
-    """Runs in the engine: a user's image file, gray and light on dark like the canvas."""
-    from genplay.core.images import load_image, prepare_for_model
-
-    pixels = load_image(path)
-    side = 280
-    prepared, _ = prepare_for_model(pixels, size=side, channels=1)
-    return prepared[..., 0]
-
-
-class SketchPanel(AcceptsFileDrops, Panel):
+class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops, Panel):
     title = "Sketch"
     capability = "sketch"
     send_to_latent = Signal(str)  # a PNG file of the chosen candidate
@@ -104,10 +68,13 @@ class SketchPanel(AcceptsFileDrops, Panel):
         self.request: dict[str, Any] | None = None
         self.selected = 0
         self._job: int | None = None
+        self._token = 0  # the request whose end clears the busy cue; older ones are ignored
         self._started = 0.0
+        self._steps = {"sketch": 20, "fill": 50}  # each mode keeps its own step count
+        self._quiet = False  # a drawing put back from the history: no Live request for it
+        self._busy_word = "updating…"
 
         self.canvas = SketchCanvas()
-        self.canvas.setMinimumSize(240, 240)
         self.canvas.stroke_started.connect(self._stroke_started)
         self.canvas.stroke_moved.connect(self._refresh_model_view)
         self.canvas.changed.connect(self._drawing_changed)
@@ -116,23 +83,14 @@ class SketchPanel(AcceptsFileDrops, Panel):
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_PAUSE_MS)
         self.live_timer.timeout.connect(self.generate)
 
-        controls = QWidget()
-        controls.setFixedWidth(250)
-        column = QVBoxLayout(controls)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self._build_tools())
-        column.addWidget(self._build_generation())
-        # A wrapped label inside a QFormLayout gets too little height and is clipped;
-        # in the column it gets what it needs.
-        column.addWidget(self.method_label)
-        column.addStretch()
-
         self.model_view = PixelView()
-        self.model_view.setFixedSize(140, 140)
+        self.model_view.setMinimumSize(150, 150)
+        self.model_view.setMaximumSize(220, 220)
         self.model_view.setToolTip("Your drawing at the model's resolution: what it sees")
         self.model_caption = muted_label("What the model sees")
-        self.view = PixelView(placeholder="Draw on the canvas: candidates appear here")
-        self.view.setMinimumSize(200, 150)
+        self.model_caption.setMaximumWidth(220)
+        self.view = CandidateStrip(placeholder="Draw on the canvas: candidates appear here")
+        self.view.setMinimumSize(200, 110)
         self.view.tile_clicked.connect(self.select)
         self.view.tile_context_menu.connect(self._tile_menu)
         self.caption = QLabel(wordWrap=True)
@@ -143,23 +101,41 @@ class SketchPanel(AcceptsFileDrops, Panel):
         self.outlier_button = QPushButton("To Outliers", clicked=self._to_outliers)
         self.outlier_button.setToolTip("Score the chosen candidate in the Outlier panel")
         self.use_button = QPushButton("Draw on it", clicked=self.use_as_drawing)
-        self.use_button.setToolTip("Put the chosen candidate on the canvas to draw over it")
+        self.use_button.setToolTip("Put the chosen candidate on the canvas, to draw over it "
+                                   "or to fill part of it")
         actions = QHBoxLayout()
+        actions.addWidget(muted_label("The framed one:"))
         for button in (self.save_button, self.copy_button, self.use_button, self.latent_button,
                        self.outlier_button):
             button.setEnabled(False)
             actions.addWidget(button)
         actions.addStretch()
 
+        controls = QWidget()
+        controls.setFixedWidth(250)
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(self._build_modes())
+        column.addWidget(self.fill_note)
+        column.addWidget(self._build_tools())
+        column.addWidget(self._build_generation())
+        # A wrapped label inside a QFormLayout gets too little height and is clipped;
+        # in the column it gets what it needs.
+        column.addWidget(self.method_label)
+        column.addStretch()
+
         seen = QVBoxLayout()
         seen.addWidget(self.model_view)
         seen.addWidget(self.model_caption)
         seen.addStretch()
+        history = self._build_history()
+        history.setMaximumWidth(220)
+        seen.addWidget(history)
         top = QHBoxLayout()
         top.addWidget(self.canvas, 1)
         top.addLayout(seen)
         right = QVBoxLayout()
-        right.addLayout(top, 3)
+        right.addLayout(top, 5)
         right.addWidget(self.view, 2)  # the candidates, side by side under the drawing
         right.addLayout(actions)
         right.addWidget(self.caption)
@@ -206,11 +182,11 @@ class SketchPanel(AcceptsFileDrops, Panel):
         self.undo_button.setToolTip("Undo the last stroke (Ctrl+Z)")
         self.redo_button = QToolButton(text="Redo", clicked=self.canvas.redo)
         self.redo_button.setToolTip("Redo (Ctrl+Shift+Z)")
-        clear = QToolButton(text="Clear", clicked=self.canvas.clear)
+        self.clear_button = QToolButton(text="Clear", clicked=self._clear)
         load = QToolButton(text="Load…", clicked=self.load_dialog)
         load.setToolTip("Start from an image file (or drop one on the panel)")
         row = QHBoxLayout()
-        for button in (self.undo_button, self.redo_button, clear, load):
+        for button in (self.undo_button, self.redo_button, self.clear_button, load):
             row.addWidget(button)
         form.addRow(row)
         self._update_history_buttons()
@@ -266,25 +242,31 @@ class SketchPanel(AcceptsFileDrops, Panel):
     def model_changed(self, info) -> None:
         self.facts = None
         self.images, self.request = None, None
+        self.history.clear()  # another model's results: Save would record the wrong model
+        self._token += 1  # whatever was running belongs to the old model
+        self.view.set_busy("")
         self.view.clear()
         self.caption.clear()
         self._update_actions()
         self.generate_button.setEnabled(False)
+        self.fill_button.setEnabled(False)
         self.method_label.setText(f"{info.name}: loading…")
-        self.engine.submit(_facts, checkpoint=info.path, key="sketch-model",
+        self.engine.submit(model_facts, checkpoint=info.path, key="sketch-model",
                            label=f"loading {info.name}", on_result=self.for_model(self._on_facts),
-                           on_error=self.show_error)
+                           on_error=self.for_model(self._on_load_failed))
+
+    def _on_load_failed(self, message: str) -> None:
+        self.method_label.setText(f"{self.info.name} could not be loaded, so there is nothing "
+                                  "to draw with: choose another model.")
+        self.show_error(message)
 
     def _on_facts(self, facts: dict[str, Any], _summary: dict) -> None:
         self.facts = facts
         size = facts["shape"][1]
         self.canvas.set_model_size(size)
         self.model_caption.setText(f"What the model sees ({size}×{size})")
-        default_steps, most = facts["steps"]
-        self.steps.blockSignals(True)
-        self.steps.setMaximum(most)
-        self.steps.setValue(default_steps)
-        self.steps.blockSignals(False)
+        self._steps = {"sketch": facts["steps"][0],
+                       "fill": facts["fill_steps"][0] if facts["fill_steps"] else 1}
         self.label.blockSignals(True)
         self.label.clear()
         self.label.addItems(facts["classes"])
@@ -293,20 +275,8 @@ class SketchPanel(AcceptsFileDrops, Panel):
         for widget in (self.label, self.label_row, self.guidance, self.guidance_row):
             widget.setVisible(has_classes)
         self.guidance.setEnabled(self.label.currentText() not in ("", "any"))
-        if facts["method"] == "sdedit":
-            self.steps.setToolTip("Steps of a whole denoising schedule; strength 0.5 runs half")
-            how = "SDEdit: your drawing is noised to the strength's level, then denoised."
-        elif facts["method"] == "langevin":
-            self.steps.setToolTip("Langevin steps from your drawing mixed with noise")
-            how = ("Langevin dynamics: your drawing, mixed with as much noise as the "
-                   "strength says, drifts towards images the energy model finds likely.")
-        else:
-            self.steps.setToolTip("Gradient steps fitting each candidate's latent to the drawing")
-            how = ("Latent fitting: each candidate's latent is moved until its image matches "
-                   "your drawing, as far as the strength allows.")
-        self.method_label.setText(how)
+        self._offer_modes()
         self.generate_button.setEnabled(True)
-        self._refresh_model_view()
         if not self.canvas.is_empty():
             self._schedule_live()
 
@@ -315,15 +285,26 @@ class SketchPanel(AcceptsFileDrops, Panel):
         self.undo_button.setEnabled(self.canvas.can_undo())
         self.redo_button.setEnabled(self.canvas.can_redo())
 
+    def _hole(self) -> np.ndarray:
+        return self.canvas.mask_array() > HOLE_LEVEL
+
     def _refresh_model_view(self) -> None:
-        self.model_view.set_image(self.canvas.image_array()[..., None])
+        pixels = self.canvas.image_array()
+        if self.mode() != "fill":
+            self.model_view.set_image(pixels[..., None])
+            return
+        rgb = np.repeat(pixels[..., None], 3, axis=2).astype(np.float32)
+        hole = self._hole()
+        rgb[hole] = rgb[hole] * (1 - MASK_OPACITY) + np.array(MASK_TINT) * MASK_OPACITY
+        self.model_view.set_image(np.round(rgb).astype(np.uint8))
 
     def _stroke_started(self) -> None:
         self.live_timer.stop()  # the user is drawing again: wait for the next pause
 
     def _drawing_changed(self) -> None:
         self._refresh_model_view()
-        self._schedule_live()
+        if not self._quiet:
+            self._schedule_live()
 
     def _settings_changed(self, *_args) -> None:
         self._schedule_live()
@@ -332,22 +313,24 @@ class SketchPanel(AcceptsFileDrops, Panel):
         if self.live.isChecked() and self.facts is not None:
             self.live_timer.start()
 
+    def _clear(self) -> None:
+        if self.mode() == "fill":
+            self.canvas.clear_mask()
+        else:
+            self.canvas.clear()
+
     def load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Start from an image", "", IMAGE_FILTER)
         if path:
             self.load_file(path)
 
     def load_file(self, path: str) -> None:
-        self.engine.submit(_load_pixels, path, label=f"opening {Path(path).name}",
+        self.engine.submit(load_pixels, path, label=f"opening {Path(path).name}",
                            on_result=lambda pixels, _s: self.canvas.load_image(pixels),
                            on_error=self.show_error)
 
     def files_dropped(self, paths: list[str]) -> None:
         self.load_file(paths[0])
-
-    def use_as_drawing(self) -> None:
-        if self.images is not None:
-            self.canvas.load_image(self.candidate_pixels(self.selected))
 
     # --- generating -------------------------------------------------------------------------
     def options(self) -> dict[str, Any]:
@@ -361,131 +344,86 @@ class SketchPanel(AcceptsFileDrops, Panel):
         self.live_timer.stop()
         if self.info is None or self.facts is None:
             return
-        if self.canvas.is_empty():
+        fill = self.mode() == "fill"
+        hole = self._hole() if fill else None
+        if fill and not hole.any():
+            self.caption.setText("Paint over the part of the picture the model should fill "
+                                 "first (the pen paints the region in fill mode)")
+            return
+        if not fill and self.canvas.is_empty():
             self.caption.setText("Draw something first: an empty canvas gives the model "
                                  "nothing to follow")
             return
-        request = {"seed": self.seed.value(), "n": self.count.value(),
-                   "strength": self.strength.value() / 100, "options": self.options()}
+        request = {"mode": self.mode(), "seed": self.seed.value(), "n": self.count.value(),
+                   "strength": None if fill else self.strength.value() / 100,
+                   "options": self.options()}
         self.settings.setValue("sketch-seed", request["seed"])
-        drawing = self.canvas.image_array()
+        picture = self.canvas.image_array()
+        if fill:
+            job, args, what = fill_job, (picture, hole), "fillings of the painted region"
+        else:
+            job, args, what = sketch_job, (picture,), "candidates from the sketch"
         self._started = time.monotonic()
+        self._token += 1
+        token = self._token
         self.caption.setText("generating…")
+        self._busy_word = "updating…" if self.images is not None else "generating…"
+        self.view.set_busy(self._busy_word, wash=self.images is not None)
         # One key: a new request cancels the one still running (latest wins).
         self._job = self.engine.submit(
-            _sketch, drawing, request["n"], request["seed"], request["strength"],
-            request["options"], checkpoint=self.info.path, key="sketch",
-            label=f"{request['n']} candidates from the sketch",
+            job, *args, request["n"], request["seed"],
+            *(() if fill else (request["strength"],)), request["options"],
+            checkpoint=self.info.path, key="sketch", label=f"{request['n']} {what}",
             on_result=self.for_model(lambda images, summary: self._show(images, request,
                                                                         summary)),
-            on_preview=self.for_model(self._show_preview), on_error=self.show_error)
+            on_progress=self.for_model(self._progress),
+            on_preview=self.for_model(self._show_preview),
+            on_error=self.for_model(self._failed),
+            on_done=self.for_model(lambda cancelled: self._ended(token, cancelled)))
+
+    def _progress(self, step: int, total: int | None, _message: str) -> None:
+        if total:
+            self.view.set_busy(f"{self._busy_word} {round(100 * step / total)}%",
+                               wash=self.images is not None)
 
     def _show_preview(self, images: np.ndarray) -> None:
-        n, h, w = images.shape[:3]
-        self.view.set_grid(make_grid(images, nrow=self._columns(n), padding=PADDING),
-                           h, w, PADDING, n)
+        # Only while there is nothing yet: earlier candidates stay (washed out) until the
+        # new ones are done, so the framed one is always what Save acts on.
+        if self.images is None:
+            self.view.show_candidates(images)
 
-    @staticmethod
-    def _columns(n: int) -> int:
-        return n if n <= 8 else (n + 1) // 2  # one row, or two for more than 8
+    def _failed(self, message: str) -> None:
+        self.view.set_busy("")
+        self.caption.clear()
+        self.show_error(message)
+
+    def _ended(self, token: int, cancelled: bool) -> None:
+        if token != self._token:
+            return  # superseded by a newer request, still running
+        self.view.set_busy("")
+        if cancelled:
+            if self.images is None:
+                self.view.clear()
+            self.caption.setText("Cancelled: the candidates shown are the earlier ones"
+                                 if self.images is not None else "Cancelled")
 
     def _show(self, images: np.ndarray, request: dict[str, Any], summary: dict) -> None:
         from genplay.core.images import to_uint8_hwc
 
         self.images, self.request = images, {**request, "method": summary["method"]}
         self.selected = min(self.selected, len(images) - 1)
-        n, _, h, w = images.shape
-        tips = [f"candidate {i} · seed {request['seed']}" for i in range(n)]
-        self.view.set_grid(make_grid(to_uint8_hwc(images), nrow=self._columns(n),
-                                     padding=PADDING), h, w, PADDING, n, tips)
+        n = len(images)
+        fill = request["mode"] == "fill"
+        noun = "filling" if fill else "candidate"
+        tips = [f"{noun} {i + 1} · seed {request['seed']}" for i in range(n)]
+        self.view.show_candidates(to_uint8_hwc(images), tips)
+        self.view.set_selected(self.selected)
+        self.view.set_busy("")
         seconds = time.monotonic() - self._started
+        how = "the painted region filled" if fill else f"strength {request['strength']:.2f}"
         self.caption.setText(
-            f"{n} candidates in {seconds:.1f} s · strength {request['strength']:.2f} · "
-            f"seed {request['seed']} — click one to choose it, right-click for more")
+            f"{n} {noun}{'s' if n != 1 else ''} in {seconds:.1f} s · {how} · "
+            f"seed {request['seed']} — click one "
+            "to choose it, right-click for more")
         self._update_actions()
-
-    # --- the chosen candidate ---------------------------------------------------------------
-    def select(self, index: int) -> None:
-        if self.images is None or not 0 <= index < len(self.images):
-            return
-        self.selected = index
-        self.caption.setText(f"Candidate {index} chosen: save it, copy it, draw on it, or "
-                             "send it to another panel")
-        self._update_actions()
-
-    def _update_actions(self) -> None:
-        have = self.images is not None
-        caps = self.info.capabilities if self.info is not None else []
-        for button in (self.save_button, self.copy_button, self.use_button):
-            button.setEnabled(have)
-        self.latent_button.setEnabled(have and "latent" in caps)
-        self.outlier_button.setEnabled(have and "density" in caps)
-
-    def candidate_pixels(self, index: int) -> np.ndarray:
-        from genplay.core.images import to_uint8_hwc
-
-        return to_uint8_hwc(self.images[index])
-
-    def record(self) -> dict[str, Any]:
-        from genplay import __version__
-
-        request = self.request or {}
-        return {"genplay_version": __version__, "model": self.info.name if self.info else "",
-                "method": request.get("method"), "seed": request.get("seed"),
-                "strength": request.get("strength"), "options": request.get("options"),
-                "index": self.selected}
-
-    def current_image(self):
-        if self.images is None:
-            return None
-        return self.candidate_pixels(self.selected), self.record()
-
-    def save_dialog(self) -> None:
-        if self.images is None or self.info is None:
-            return
-        name = f"{self.info.name}-sketch-seed{self.request['seed']}-{self.selected}.png"
-        path, _ = QFileDialog.getSaveFileName(self, "Save PNG", name, "PNG (*.png)")
-        if path:
-            self.save(Path(path))
-
-    def save(self, path: Path) -> None:
-        if self._write_candidate(path):
-            self.messages.show_message(f"Saved {path}", "info")
-
-    def _write_candidate(self, path: Path) -> bool:
-        """The chosen candidate as a PNG with its record (save_png makes the folder)."""
-        return self.write_png(path, self.candidate_pixels(self.selected), self.record())
-
-    def copy_selected(self) -> None:
-        if self.images is not None:
-            copy_image(self.candidate_pixels(self.selected))
-
-    def _export_for_panel(self) -> str | None:
-        """The chosen candidate as a PNG in a temporary folder, for panels that take files."""
-        if self.images is None:
-            return None
-        folder = Path(tempfile.gettempdir()) / "genplay-sketches"
-        path = folder / f"candidate-{time.strftime('%Y%m%d-%H%M%S')}-{self.selected}.png"
-        return str(path) if self._write_candidate(path) else None
-
-    def _to_latent(self) -> None:
-        path = self._export_for_panel()
-        if path:
-            self.send_to_latent.emit(path)
-
-    def _to_outliers(self) -> None:
-        path = self._export_for_panel()
-        if path:
-            self.send_to_outliers.emit(path)
-
-    def _tile_menu(self, index: int, pos: QPoint) -> None:
-        self.select(index)
-        menu = QMenu(self)
-        menu.addAction("Save this candidate…", self.save_dialog)
-        menu.addAction("Copy this candidate", self.copy_selected)
-        menu.addAction("Draw on it", self.use_as_drawing)
-        if self.latent_button.isEnabled():
-            menu.addAction("Encode as interpolation start (Latent panel)", self._to_latent)
-        if self.outlier_button.isEnabled():
-            menu.addAction("Score it (Outlier panel)", self._to_outliers)
-        menu.exec(pos)
+        self._remember(images, self.request)

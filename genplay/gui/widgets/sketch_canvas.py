@@ -5,6 +5,10 @@ black like MNIST) so strokes can be smooth and antialiased, and is area-averaged
 the model size on request. Raw mouse points are smoothed (a moving average, drawn as
 quadratic curves through midpoints) because hand-drawn mouse strokes are jagged, and
 every stroke, clear or load is undoable.
+
+A second layer, the mask, marks what inpainting should fill: in mask mode the pen paints
+the mask (shown as a warm wash over the drawing) and the eraser takes it away; the drawing
+itself is untouched. Both layers share one undo history.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ BACKGROUND = 0
 FRAME = 1.0  # widget pixels between the widget edge and the image, for the frame
 MOVED_INTERVAL_MS = 30  # stroke_moved at most this often, so live previews don't flood
 MIN_PEN_WIDTH = 1.0
+MASK_TINT = (255, 110, 40)  # the wash over what inpainting will fill
+MASK_OPACITY = 0.6
 
 
 def default_pen_width(canvas_size: int) -> float:
@@ -101,8 +107,13 @@ class SketchCanvas(QWidget):
         self._image = QImage(self._canvas_size, self._canvas_size,
                              QImage.Format.Format_Grayscale8)
         self._image.fill(BACKGROUND)
-        self._undo: list[QImage] = []
-        self._redo: list[QImage] = []
+        self._mask = QImage(self._canvas_size, self._canvas_size,
+                            QImage.Format.Format_Grayscale8)
+        self._mask.fill(0)
+        self._mask_mode = False
+        # Undo and redo steps: (layer, the layer's picture before the step).
+        self._undo: list[tuple[str, QImage]] = []
+        self._redo: list[tuple[str, QImage]] = []
         self._pen_width = default_pen_width(self._canvas_size)
         self._ink = 255
         self._eraser = False
@@ -110,6 +121,7 @@ class SketchCanvas(QWidget):
         # Stroke in progress (image coordinates): the picture before it, the last smoothed
         # point and the midpoint where the next curve segment starts.
         self._stroke_before: QImage | None = None
+        self._stroke_layer = "drawing"
         self._smoothed = QPointF()
         self._segment_start = QPointF()
         self._moved = False
@@ -168,13 +180,46 @@ class SketchCanvas(QWidget):
         if value is not None:
             self._smoothing = min(max(value, 0.0), 1.0)
 
+    def mask_mode(self) -> bool:
+        return self._mask_mode
+
+    def set_mask_mode(self, on: bool) -> None:
+        """In mask mode the pen paints the mask and the eraser clears it; the drawing stays."""
+        self._end_stroke()
+        self._mask_mode = bool(on)
+        self.update()
+
     # --- the drawing ------------------------------------------------------------------------
+    def _array(self, image: QImage) -> np.ndarray:
+        n = self._canvas_size
+        line = image.bytesPerLine()
+        rows = np.frombuffer(image.constBits(), np.uint8, count=line * n)
+        return rows.reshape(n, line)[:, :n].copy()
+
     def canvas_array(self) -> np.ndarray:
         """uint8 (canvas_size, canvas_size) copy of the full-resolution drawing."""
-        n = self._canvas_size
-        line = self._image.bytesPerLine()
-        rows = np.frombuffer(self._image.constBits(), np.uint8, count=line * n)
-        return rows.reshape(n, line)[:, :n].copy()
+        return self._array(self._image)
+
+    def mask_canvas_array(self) -> np.ndarray:
+        """uint8 (canvas_size, canvas_size) copy of the mask: 255 where to fill."""
+        return self._array(self._mask)
+
+    def mask_array(self, size: int | None = None) -> np.ndarray:
+        """The mask area-averaged to size x size (default: the model size), uint8."""
+        size = self._model_size if size is None else int(size)
+        if size < 1:
+            raise ValueError(f"size must be positive, got {size}")
+        return area_average(self.mask_canvas_array(), size)
+
+    def has_mask(self) -> bool:
+        return bool(self.mask_canvas_array().any())
+
+    def clear_mask(self) -> None:
+        """Empty the mask; undoable, but clearing an empty mask records nothing."""
+        self._end_stroke()
+        before = self._mask.copy()
+        self._mask.fill(0)
+        self._commit(before, "mask")
 
     def image_array(self, size: int | None = None) -> np.ndarray:
         """The drawing area-averaged to size x size (default: the model size), uint8."""
@@ -222,29 +267,40 @@ class SketchCanvas(QWidget):
         self._end_stroke()
         if not self._undo:
             return
-        self._redo.append(self._image)
-        self._image = self._undo.pop()
+        layer, picture = self._undo.pop()
+        self._redo.append((layer, self._layer(layer)))
+        self._set_layer(layer, picture)
         self._after_history_step()
 
     def redo(self) -> None:
         self._end_stroke()
         if not self._redo:
             return
-        self._undo.append(self._image)
-        self._image = self._redo.pop()
+        layer, picture = self._redo.pop()
+        self._undo.append((layer, self._layer(layer)))
+        self._set_layer(layer, picture)
         self._after_history_step()
+
+    def _layer(self, layer: str) -> QImage:
+        return self._mask if layer == "mask" else self._image
+
+    def _set_layer(self, layer: str, picture: QImage) -> None:
+        if layer == "mask":
+            self._mask = picture
+        else:
+            self._image = picture
 
     def _after_history_step(self) -> None:
         self.update()
         self.changed.emit()
         self.history_changed.emit()
 
-    def _commit(self, before: QImage) -> None:
-        """Record `before` as an undo step if the drawing differs from it, and announce it."""
+    def _commit(self, before: QImage, layer: str = "drawing") -> None:
+        """Record `before` as an undo step if the layer differs from it, and announce it."""
         self.update()
-        if self._image == before:
+        if self._layer(layer) == before:
             return
-        self._undo.append(before)
+        self._undo.append((layer, before))
         if len(self._undo) > self.HISTORY:  # drop the oldest levels
             del self._undo[:len(self._undo) - self.HISTORY]
         self._redo.clear()
@@ -278,24 +334,30 @@ class SketchCanvas(QWidget):
         n = self._canvas_size
         return QPointF(min(max(p.x(), -n), 2 * n), min(max(p.y(), -n), 2 * n))
 
+    def _level(self) -> int:
+        """The grey level the pen paints on the layer of the stroke."""
+        if self._stroke_layer == "mask":
+            return 0 if self._eraser else 255
+        return BACKGROUND if self._eraser else self._ink
+
     def _pen(self) -> QPen:
-        level = BACKGROUND if self._eraser else self._ink
+        level = self._level()
         pen = QPen(QColor(level, level, level), self._pen_width)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         return pen
 
     def _paint(self, path: QPainterPath) -> None:
-        painter = QPainter(self._image)
+        painter = QPainter(self._layer(self._stroke_layer))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.strokePath(path, self._pen())
         painter.end()
         self.update()
 
     def _paint_dot(self, centre: QPointF) -> None:
-        level = BACKGROUND if self._eraser else self._ink
+        level = self._level()
         radius = self._pen_width / 2
-        painter = QPainter(self._image)
+        painter = QPainter(self._layer(self._stroke_layer))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(level, level, level))
@@ -304,7 +366,8 @@ class SketchCanvas(QWidget):
         self.update()
 
     def _begin_stroke(self, point: QPointF) -> None:
-        self._stroke_before = self._image.copy()
+        self._stroke_layer = "mask" if self._mask_mode else "drawing"
+        self._stroke_before = self._layer(self._stroke_layer).copy()
         self._smoothed = QPointF(point)
         self._segment_start = QPointF(point)
         self._moved = False
@@ -344,7 +407,7 @@ class SketchCanvas(QWidget):
             path.quadTo(self._smoothed, end)
             self._paint(path)
         before, self._stroke_before = self._stroke_before, None
-        self._commit(before)
+        self._commit(before, self._stroke_layer)
 
     # --- events -----------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -406,12 +469,23 @@ class SketchCanvas(QWidget):
             return
         event.accept()
 
+    def _mask_overlay(self) -> QImage:
+        """The mask as a translucent tint (RGBA), to lay over the drawing."""
+        mask = self.mask_canvas_array()
+        n = self._canvas_size
+        rgba = np.empty((n, n, 4), np.uint8)
+        rgba[..., :3] = MASK_TINT
+        rgba[..., 3] = (mask * MASK_OPACITY).astype(np.uint8)
+        return QImage(rgba.data, n, n, 4 * n, QImage.Format.Format_RGBA8888).copy()
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
         rect = self.image_rect()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawImage(rect, self._image)
+        if self._mask_mode:
+            painter.drawImage(rect, self._mask_overlay())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Mid), 1))
         painter.drawRect(rect.adjusted(-0.5, -0.5, 0.5, 0.5))
