@@ -40,7 +40,7 @@ def colour_at(array, x, y):
 def test_dragging_the_divider_moves_the_split_and_what_is_drawn(qtbot, view):
     view.set_images(solid(7, 7, RED), solid(28, 28, BLUE), labels=("", ""))
     rect = view.image_rect()
-    assert rect.width() == rect.height() == 28 * 10  # fit: whole pixels, 10 per pixel
+    assert rect.width() == rect.height() == 300  # fit: fills the view's height
     y = rect.center().y() + 40  # below the handle
     start = view.divider_x()
     assert start == pytest.approx(rect.center().x())
@@ -155,4 +155,33 @@ def test_a_smaller_view_shrinks_the_image_and_a_new_size_refits(qtbot, view):
     assert view.zoom() < 1 and view.image_rect().width() <= view.width()
     grab_array(view)  # the shrunk copy is drawn without error
     view.set_images(solid(7, 7, RED), solid(14, 14, BLUE))
-    assert view.is_fit() and view.zoom() == 16  # capped: a 14x14 image is not blown up
+    assert view.is_fit() and view.zoom() == pytest.approx(300 / 14)  # fills the view
+
+
+def checker(h, w, cell, a=RED, b=BLUE):
+    y, x = np.mgrid[0:h, 0:w]
+    on = ((y // cell + x // cell) % 2).astype(bool)
+    return np.where(on[..., None], np.array(a, np.uint8), np.array(b, np.uint8))
+
+
+def test_fit_fills_the_view_a_photo_is_smooth_and_a_small_result_crisp(qtbot, view):
+    photo = checker(100, 150, 5)
+    view.set_images(photo[::2, ::2], photo, labels=("", ""))
+    rect = view.image_rect()
+    assert rect.width() == pytest.approx(400, abs=1)  # 2.67x: no integer zoom, no empty band
+    assert view.smooth()
+    view.set_split(0.0)  # all result
+    drawn = {tuple(c) for c in grab_array(view)[40:260, 20:380].reshape(-1, 3)}
+    assert len(drawn - {RED, BLUE}) > 3  # blended edges: smooth scaling
+    view.set_smooth(False)  # the user asks for crisp pixels
+    assert not view.smooth()
+    small = checker(14, 14, 1)
+    view.set_smooth(None)
+    view.set_images(small[::2, ::2], small, labels=("", ""))
+    assert not view.smooth() and view.zoom() == pytest.approx(300 / 14)
+    pixels = grab_array(view)
+    rect = view.image_rect()
+    for i in range(14):  # the middle of every image pixel is that pixel's colour
+        x = rect.left() + (i + 0.5) * rect.width() / 14
+        y = rect.top() + (3 + 0.5) * rect.height() / 14
+        assert colour_at(pixels, x, y) == tuple(int(c) for c in small[3, i])

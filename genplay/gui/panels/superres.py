@@ -10,6 +10,15 @@ for the result and for bicubic, the baseline a method has to beat. Guided
 generation gives several candidates: each agrees with the input, none is the truth,
 and the panel says so.
 
+A user's own image (opened, dropped, taken from another tab) is enlarged as it is:
+Simulate starts off. A shipped dataset sample (a 28x28 digit) turns it on, since the
+sample is at the model's own size and the useful thing is to shrink it and measure;
+once the user ticks or unticks Simulate, that choice holds for the session. Every
+change of the inputs (image, scale, method, model, reference, Simulate) takes the
+figures away at once and drops any result still being made for the old inputs. When
+the image is far from what the chosen model learnt from, a bar says so in one line
+and offers the photo upscaler (or bicubic).
+
 The panel puts together: the image box (widgets/image_input.py), the method list and
 what it offers (superres_methods.py), the comparison view (widgets/upscale_comparison.py)
 and the folder batch (superres_batch.py); it runs the upscaling and saves the result.
@@ -26,9 +35,10 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVB
 
 from genplay.gui.panels.base import Panel
 from genplay.gui.panels.superres_batch import FolderBatch
-from genplay.gui.panels.superres_methods import UpscaleBox
+from genplay.gui.panels.superres_compare import CompareRunner, MethodGrid
+from genplay.gui.panels.superres_methods import DomainBar, UpscaleBox, domain_warning
 from genplay.gui.widgets.drops import AcceptsFileDrops
-from genplay.gui.widgets.image_input import ImageInput
+from genplay.gui.widgets.image_input import SAMPLES, ImageInput
 from genplay.gui.widgets.job_progress import JobProgress
 from genplay.gui.widgets.pixel_view import copy_image
 from genplay.gui.widgets.upscale_comparison import UpscaleComparison
@@ -39,6 +49,15 @@ if TYPE_CHECKING:
     from genplay.core.checkpoints import CheckpointInfo
 
 BICUBIC_VIEW_MAX = 25_000_000  # output pixels up to which bicubic is made for the view too
+PHOTO_SAMPLES = SAMPLES / "photos"  # shipped small photos: enlarged, not simulated
+
+
+def is_dataset_sample(path: str) -> bool:
+    """Whether a file is one of the shipped dataset samples (a digit, a garment): images
+    at a model's own size, whose useful test is to be shrunk and measured."""
+    resolved = Path(path).resolve()
+    return resolved.is_relative_to(SAMPLES.resolve()) and not resolved.is_relative_to(
+        PHOTO_SAMPLES.resolve())
 
 
 # --- jobs (run in the engine's thread) ------------------------------------------------------
@@ -48,11 +67,12 @@ def _load(path: str) -> np.ndarray:
     return load_image(path)
 
 
-def _upscale(model, pixels: np.ndarray, scale: int, method: str, simulate: bool,
-             reference: np.ndarray | None, options: dict[str, Any]):
+def upscale_job(model, pixels: np.ndarray, scale: int, method: str, simulate: bool,
+                reference: np.ndarray | None, options: dict[str, Any],
+                view_bicubic: bool = True):
     """The chosen method (``model`` is None for bicubic), plus what the comparison view
-    shows beside it: the input as the method saw it, bicubic from that input, and the
-    reference in the result's frame."""
+    shows beside it: the input as the method saw it, bicubic from that input (unless
+    view_bicubic is False), and the reference in the result's frame."""
     from genplay.core.events import Result, final_value, relay
     from genplay.core.images import prepare_for_model
     from genplay.core.ops import superres
@@ -77,7 +97,7 @@ def _upscale(model, pixels: np.ndarray, scale: int, method: str, simulate: bool,
     out_h, out_w = value["images"][0].shape[:2]
     if method == "bicubic":
         bicubic = value["images"][0]
-    elif out_h * out_w <= BICUBIC_VIEW_MAX:
+    elif view_bicubic and out_h * out_w <= BICUBIC_VIEW_MAX:
         bicubic = final_value(superres.upscale_steps(None, shown, scale, "bicubic"))["images"][0]
     else:
         bicubic = None  # a second full-size image just for the view would cost too much
@@ -98,22 +118,29 @@ class SuperresPanel(AcceptsFileDrops, Panel):
         self.image_sources: Callable[[], list[tuple[str, Callable[[], Any]]]] | None = None
         self._started = 0.0
         self._model_path: Path | None = None
+        self._generation = 0  # counts changes of the inputs: older results are dropped
+        self._job: int | None = None  # the upscaling job under way, if any
+        self._quiet = False  # while the panel itself adjusts several inputs at once
+        self._simulate_choice: bool | None = None  # the user's own, once made
+        self._next_is_sample = False  # the image being set is a shipped dataset sample
+        self._sample = False  # the image shown is one
 
         self.caption = QLabel(wordWrap=True)
         self.jobs = JobProgress(engine, self.caption, self.show_error)
-        self.image = ImageInput(self.settings.value("superres-simulate", "true") == "true",
-                                self._other_images)
+        # Simulate starts off: a user's image is to be enlarged (an older version kept a
+        # "superres-simulate" setting that was on by default; it is no longer read).
+        self.image = ImageInput(False, self._other_images)
         self.image.file_chosen.connect(self.load_file)
         self.image.reference_chosen.connect(self.load_reference)
         self.image.source_changed.connect(self._source_changed)
         self.image.measure_changed.connect(self._inputs_changed)
         self.image.notice.connect(lambda text: self.messages.show_message(text, "info", 4000))
-        self.image.simulate.toggled.connect(
-            lambda on: self.settings.setValue("superres-simulate", "true" if on else "false"))
+        self.image.simulate.toggled.connect(self._simulate_toggled)
         self.methods = UpscaleBox(engine, self.jobs, int(self.settings.value("superres-seed", 0)),
                                   self.for_model, self.show_error)
         self.methods.changed.connect(self._inputs_changed)
         self.methods.upscale_button.clicked.connect(self.upscale)
+        self.methods.compare_button.clicked.connect(self.compare_methods)
         self.batch = FolderBatch(self, self.jobs, messages, self.methods.job_settings)
 
         controls = QWidget()
@@ -126,16 +153,24 @@ class SuperresPanel(AcceptsFileDrops, Panel):
         column.addWidget(self.batch.button)
         column.addStretch()
 
-        self.comparison = UpscaleComparison()
+        self.comparison = UpscaleComparison(MethodGrid())
         self.comparison.candidate_chosen.connect(lambda _index: self._update_actions())
+        self.comparison.grid.chosen.connect(self._tile_chosen)
+        self.compare_runner = CompareRunner(self.jobs, self.methods, self.comparison.grid,
+                                            self.caption.setText)
         self.save_button = QPushButton("Save…", clicked=self.save_dialog)
         self.copy_button = QPushButton("Copy", clicked=self.copy_result)
         actions = QHBoxLayout()
         actions.addWidget(self.save_button)
         actions.addWidget(self.copy_button)
         actions.addWidget(self.caption, 1)
+        actions.addWidget(self.comparison.zoom_tools)
 
         right = QVBoxLayout()
+        self.domain_bar = DomainBar()
+        self.domain_bar.button.clicked.connect(self._use_suggested)
+        self.domain_label, self.domain_button = self.domain_bar.label, self.domain_bar.button
+        right.addWidget(self.domain_bar)
         right.addWidget(self.comparison, 1)
         right.addLayout(actions)
         layout = QHBoxLayout(self)
@@ -149,6 +184,7 @@ class SuperresPanel(AcceptsFileDrops, Panel):
         self.scale, self.method = self.methods.scale, self.methods.method
         self.count, self.seed = self.methods.count, self.methods.seed
         self.upscale_button = self.methods.upscale_button
+        self.compare_button = self.methods.compare_button
         self.method_key, self.set_method = self.methods.entry, self.methods.set_method
         self.view, self.compare = self.comparison.view, self.comparison.compare
         self.candidates_box = self.comparison.candidates_box
@@ -159,6 +195,22 @@ class SuperresPanel(AcceptsFileDrops, Panel):
 
         self._update_actions()
         self.methods.read_choices()
+
+    def _suggested_entry(self) -> str:
+        return "photo" if "photo" in self.methods.enabled_entries() else "bicubic"
+
+    def _update_domain(self) -> None:
+        entry = self.method_key()
+        text = None
+        if self.source is not None and entry is not None and self.scale.currentData():
+            method = self.methods.offer.job_target(entry)[0]
+            text = domain_warning(self.source, self.methods.checkpoint_info(entry), method,
+                                  int(self.scale.currentData()))
+        self.domain_bar.warn(None if entry == self._suggested_entry() else text,
+                             self._suggested_entry())
+
+    def _use_suggested(self) -> None:
+        self.set_method(self._suggested_entry())
 
     # --- models -----------------------------------------------------------------------------
     def accepts(self, capabilities: list[str]) -> bool:
@@ -203,7 +255,12 @@ class SuperresPanel(AcceptsFileDrops, Panel):
 
     def load_file(self, path: str) -> None:
         """Loads an image in the engine; a bad file becomes a message."""
-        self._read(path, "superres-load", self.image.set_source)
+        sample = is_dataset_sample(path)
+
+        def loaded(pixels: np.ndarray, name: str) -> None:
+            self._next_is_sample = sample
+            self.image.set_source(pixels, name)
+        self._read(path, "superres-load", loaded)
 
     def load_reference(self, path: str) -> None:
         self._read(path, "superres-reference", self.image.set_reference)
@@ -221,15 +278,42 @@ class SuperresPanel(AcceptsFileDrops, Panel):
         return self.image_sources() if self.image_sources is not None else []
 
     def _source_changed(self, pixels: np.ndarray) -> None:
-        """A new image: the old result goes, and a quick method runs at once."""
+        """A new image: the old result and the old image's reference go, Simulate follows
+        the kind of image (unless the user chose), and a quick method runs at once."""
+        self._sample, self._next_is_sample = self._next_is_sample, False
         self.result = None
+        self._quiet = True  # one run for all of it, below
+        try:
+            if self.image.reference is not None:
+                self.image.clear_reference()  # it was the original of the previous image
+            wanted = self._sample if self._simulate_choice is None else self._simulate_choice
+            self.simulate.setChecked(wanted)  # quiet: not the user's choice
+        finally:
+            self._quiet = False
         self.comparison.show_source(pixels)
         self._update_actions()
         self._inputs_changed()
 
+    def _simulate_toggled(self, on: bool) -> None:
+        if not self._quiet:
+            self._simulate_choice = on  # the user's: kept for the next images
+
     # --- upscaling --------------------------------------------------------------------------
     def _inputs_changed(self, *_args) -> None:
+        """Something the result depends on changed: its figures, and any result still being
+        made for the old inputs, go at once."""
+        if self._quiet:
+            return
+        self._generation += 1
+        if self._job is not None:
+            self.engine.cancel(self._job)
+            self._job = None
+        self.compare_runner.clear()
+        self.comparison.show_methods(False)  # its tiles belonged to the old inputs
+        self.comparison.mark_stale()
+        self._update_domain()
         self.upscale_button.setEnabled(self.source is not None and self.method_key() is not None)
+        self.compare_button.setEnabled(self.source is not None)
         # Quick methods follow the settings at once (a newer request cancels the older);
         # guided generation takes long enough to wait for the button.
         if self.source is not None and self.method_key() not in (None, "diffusion"):
@@ -237,17 +321,20 @@ class SuperresPanel(AcceptsFileDrops, Panel):
         elif self.source is not None and self.method_key() == "diffusion":
             self.caption.setText("Press Upscale: generating candidates takes a while")
 
+    def _settings(self) -> tuple[bool, np.ndarray | None]:
+        simulate = self.simulate.isChecked()
+        return simulate, None if simulate else self.image.reference
+
     def upscale(self) -> None:
         if self.source is None or self.scale.currentData() is None:
             return
         method, checkpoint, scale, options = self.methods.job_settings()
-        simulate = self.simulate.isChecked()
-        reference = None if simulate else self.image.reference
+        simulate, reference = self._settings()
         if "seed" in options:
             self.settings.setValue("superres-seed", options["seed"])
         request = {"method": method, "entry": self.method_key(), "scale": scale,
                    "label": self.method.currentText(),
-                   "simulate": simulate, "options": options,
+                   "simulate": simulate, "options": options, "generation": self._generation,
                    "checkpoint": checkpoint.name if checkpoint is not None else None}
         self._started = time.monotonic()
         self.caption.setText("upscaling…")
@@ -255,20 +342,62 @@ class SuperresPanel(AcceptsFileDrops, Panel):
         if checkpoint is None:
             args = (None, *args)  # the job's model argument: bicubic needs none
         # One key: a new request cancels the one still running (latest wins).
-        self.jobs.submit(_upscale, *args, checkpoint=checkpoint, key="superres",
-                         label=f"upscaling ×{scale} ({method})",
-                         on_result=lambda value, _s: self._show(value, request))
+        self._job = self.jobs.submit(upscale_job, *args, checkpoint=checkpoint, key="superres",
+                                     label=f"upscaling ×{scale} ({method})",
+                                     on_result=lambda value, _s: self._show(value, request),
+                                     on_done=lambda _cancelled: self._job_done(request))
 
-    def _show(self, value: dict[str, Any], request: dict[str, Any]) -> None:
+    def _job_done(self, request: dict[str, Any]) -> None:
+        if request["generation"] == self._generation:
+            self._job = None
+
+    def _show(self, value: dict[str, Any], request: dict[str, Any],
+              seconds: float | None = None) -> None:
+        if request["generation"] != self._generation:
+            return  # made for inputs that have changed since
         self.result, self.request = value, request
         lowres, out = value["input"], value["images"][0]
-        seconds = time.monotonic() - self._started
+        seconds = time.monotonic() - self._started if seconds is None else seconds
         what = "simulated input " if request["simulate"] else ""
-        self.caption.setText(
-            f"{what}{lowres.shape[1]}×{lowres.shape[0]} → {out.shape[1]}×{out.shape[0]} · "
-            f"{request['label']} ×{request['scale']} · {seconds:.1f} s")
+        text = (f"{what}{lowres.shape[1]}×{lowres.shape[0]} → {out.shape[1]}×{out.shape[0]} · "
+                f"{request['label']} ×{request['scale']} · {seconds:.1f} s")
+        if request["simulate"] and not self._sample:
+            text += " · shrunk first to measure: untick Simulate to enlarge the image itself"
+        self.caption.setText(text)
         self.comparison.show_result(value)
         self._update_actions()
+
+    # --- every method on this image (superres_compare.py) -----------------------------------
+    def compare_methods(self) -> None:
+        """Runs the image through every method available now, side by side."""
+        if self.source is None or self.scale.currentData() is None:
+            return
+        simulate, reference = self._settings()
+        self.compare_runner.start(self.source, int(self.scale.currentData()), simulate,
+                                  reference)
+        self.comparison.show_methods()
+
+    def _tile_chosen(self, index: int) -> None:
+        """A result of the comparison becomes the panel's result (to look at, save, copy)."""
+        tile = self.compare_runner.grid.tiles()[index]
+        value = dict(tile.value)
+        bicubic = next((t.pixels for t in self.compare_runner.grid.tiles()
+                        if t.entry == "bicubic" and t.pixels is not None), None)
+        if value.get("bicubic") is None and bicubic is not None \
+                and bicubic.shape == tile.pixels.shape:
+            value["bicubic"] = bicubic
+        self._quiet = True  # the method list says which method made the result shown
+        try:
+            self.set_method(tile.entry)
+        finally:
+            self._quiet = False
+        self._update_domain()
+        method, checkpoint, scale, options = self.methods.job_settings(tile.entry)
+        request = {"method": method, "entry": tile.entry, "scale": scale, "label": tile.name,
+                   "simulate": self.compare_runner.request["simulate"], "options": options,
+                   "generation": self._generation,
+                   "checkpoint": checkpoint.name if checkpoint is not None else None}
+        self._show(value, request, seconds=value["seconds"])
 
     @property
     def selected(self) -> int:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -48,6 +50,87 @@ METHOD_HELP = {
     "bicubic": "Smooth interpolation between the pixels: no detail is added. The "
                "baseline every method should beat.",
 }
+
+
+# --- is the image one the model knows? ---------------------------------------------------------
+def is_colour(pixels: np.ndarray) -> bool:
+    """Whether an image has colour (three channels that differ), judged on at most about
+    65,000 of its pixels: cheap enough for the UI thread."""
+    if pixels.ndim != 3 or pixels.shape[2] < 3:
+        return False
+    step = max(1, int(np.sqrt(pixels.shape[0] * pixels.shape[1] / 65_536)))
+    rgb = pixels[::step, ::step, :3].astype(np.int16)
+    return float(np.abs(rgb[..., 0] - rgb[..., 1]).mean()
+                 + np.abs(rgb[..., 1] - rgb[..., 2]).mean()) > 2.0
+
+
+def _dark_ground(pixels: np.ndarray) -> bool:
+    """Whether the image's border is mostly dark, as MNIST-style images (a light drawing on
+    black) all are."""
+    grey = pixels if pixels.ndim == 2 else pixels[..., :3].mean(axis=2)
+    ring = np.concatenate([grey[:2].ravel(), grey[-2:].ravel(), grey[:, :2].ravel(),
+                           grey[:, -2:].ravel()])
+    return float(ring.mean()) < 64
+
+
+def domain_warning(pixels: np.ndarray, info: CheckpointInfo | None, method: str,
+                   scale: int) -> str | None:
+    """One sentence when ``pixels`` are far from what the checkpoint behind ``method``
+    learnt from (so its result will show artefacts), else None. Checked: colour given to a
+    grey model, an image far larger than a grey model's training images, an image that is
+    not a light drawing on a dark ground for the MNIST-style datasets, and for guided
+    generation an image that must be shrunk a lot to fit the model's size."""
+    if info is None or method == "bicubic":
+        return None
+    channels, size = int(info.image_shape[0]), int(info.image_shape[-1])
+    h, w = pixels.shape[:2]
+    learnt = (f"{info.name} learnt from {size}×{size} "
+              f"{'grey' if channels == 1 else 'colour'} images")
+    if method == "diffusion" and max(h, w) > 2 * (size // scale):
+        small = size // scale
+        return (f"{learnt}: this {w}×{h} image would be shrunk to {small}×{small} first and "
+                f"come back as a {size}×{size} image")
+    if channels != 1:
+        return None  # the photo upscaler: any size, colour or grey
+    if is_colour(pixels):
+        reason = "this is a colour image"
+    elif max(h, w) > 4 * size:
+        reason = f"this image is {w}×{h}"
+    elif "mnist" in info.dataset.lower() and not _dark_ground(pixels):
+        reason = "this image is not a light drawing on a dark ground"
+    else:
+        return None
+    return f"{learnt}; {reason}, so expect artefacts (a mesh, false strokes)"
+
+
+class DomainBar(QFrame):
+    """One line above the result when the image is far from what the model learnt from
+    (domain_warning), with a button to the method that suits it better."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("domainBar")
+        self.setStyleSheet("#domainBar { background: #fff4ce; border: 1px solid #e0c36c; "
+                           "border-radius: 3px; } #domainBar QLabel { color: #4a3b00; }")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 4, 4)
+        self.label = QLabel(wordWrap=True)
+        self.button = QPushButton()
+        row.addWidget(self.label, 1)
+        row.addWidget(self.button)
+        self.hide()
+
+    def warn(self, text: str | None, suggestion: str) -> None:
+        """Shows text (None: hides the bar), offering the entry suggestion ("photo" or
+        "bicubic")."""
+        if text is None:
+            self.hide()
+            return
+        self.label.setText(text + ".")
+        self.label.setToolTip(text)
+        self.button.setText("Use the photo upscaler" if suggestion == "photo" else
+                            "Use bicubic")
+        self.show()
 
 
 # --- jobs (run in the engine's thread) ------------------------------------------------------
@@ -186,6 +269,11 @@ class UpscaleBox(QGroupBox):
         row.addWidget(self.upscale_button, 1)
         row.addWidget(jobs.cancel_button)
         form.addRow(row)
+        self.compare_button = QPushButton("Compare all methods")
+        self.compare_button.setToolTip("Run this image through every method available now, "
+                                       "side by side, each with its time (and figures when "
+                                       "there is a reference)")
+        form.addRow(self.compare_button)
         form.addRow(jobs.progress)
         # A wrapped label in a QFormLayout gets too little height and is clipped: the panel
         # puts this one in its column, under the box.
@@ -206,6 +294,7 @@ class UpscaleBox(QGroupBox):
     # --- the model and the checkpoints ------------------------------------------------------
     def set_model(self, info: CheckpointInfo | None) -> None:
         """A newly selected model (or None): what it offers is read in the engine."""
+        self._last_entry = None  # the same entry of another model is another method
         if self.offer.set_model(info):
             self.engine.submit(model_facts, checkpoint=info.path, key="superres-model",
                                label=f"loading {info.name}",
@@ -244,6 +333,10 @@ class UpscaleBox(QGroupBox):
         self.method.setCurrentIndex(self.method.findData(keep))
         self.method.blockSignals(False)
         self._method_changed()
+
+    def enabled_entries(self) -> list[str]:
+        """The entries that can run now, in the list's order."""
+        return [e for e in METHOD_ENTRIES if self._enabled(e)]
 
     def _enabled(self, entry: str) -> bool:
         index = self.method.findData(entry)
@@ -296,12 +389,23 @@ class UpscaleBox(QGroupBox):
             self.scale.setCurrentIndex(next(r for r in rows if model.item(r).isEnabled()))
 
     # --- what to run ------------------------------------------------------------------------
-    def options(self) -> dict[str, Any]:
-        if self.entry() == "diffusion":
+    def options(self, entry: str | None = None) -> dict[str, Any]:
+        """The options of an entry (default: the selected one)."""
+        if (entry or self.entry()) == "diffusion":
             return {"candidates": self.count.value(), "seed": self.seed.value()}
         return {}
 
-    def job_settings(self) -> tuple[str, Path | None, int, dict[str, Any]]:
-        """(ops.superres method, checkpoint or None, scale, options) as the box says."""
-        method, checkpoint = self.offer.job_target(self.entry())
-        return method, checkpoint, int(self.scale.currentData()), self.options()
+    def job_settings(self, entry: str | None = None
+                     ) -> tuple[str, Path | None, int, dict[str, Any]]:
+        """(ops.superres method, checkpoint or None, scale, options) as the box says, for
+        an entry (default: the selected one)."""
+        entry = entry or self.entry()
+        method, checkpoint = self.offer.job_target(entry)
+        return method, checkpoint, int(self.scale.currentData()), self.options(entry)
+
+    def checkpoint_info(self, entry: str | None = None) -> CheckpointInfo | None:
+        """The checkpoint an entry runs on (None for bicubic)."""
+        entry = entry or self.entry()
+        if entry == "photo":
+            return self.offer.photo_info()
+        return None if entry in (None, "bicubic") else self.offer.model

@@ -3,8 +3,10 @@
 The "before" (the small input) is drawn over the same rectangle as the "after" (the
 enlarged result) without smoothing, so a 7x7 input shows as 7x7 blocks: exactly the
 information the upscaler had. Both share one zoom and one centre, so whatever is
-under the cursor is the same place in both; zooming in never smooths, so the pixels
-the method invented stay visible as pixels.
+under the cursor is the same place in both. Fit fills the view. A small result (a
+digit) keeps crisp pixels, so the pixels the method invented stay visible as pixels;
+a photo-sized one is scaled smoothly, as a photo viewer does (``set_smooth`` chooses
+either way; the app's "crisp pixels" setting makes crisp the default for all).
 
 Mouse: drag the divider (or click where it should go); wheel zooms around the
 cursor; drag with the middle or right button pans (with the left too, once the
@@ -23,13 +25,14 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from genplay.gui.widgets.pixel_view import draw_placeholder, to_qimage
+from genplay.gui.widgets.pixel_view import crisp_pixels, draw_placeholder, to_qimage
 
 # Device pixels per image pixel that +/- step through: whole numbers above 1 keep every
 # image pixel the same size on screen.
 ZOOM_LEVELS = (1 / 16, 1 / 8, 1 / 6, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 1, 2, 3, 4, 6, 8, 12, 16, 24,
                32, 48, 64)
-MAX_FIT_ZOOM = 16  # fitting a tiny image never blows one pixel up beyond this
+MAX_FIT_ZOOM = 64  # fitting a tiny image never blows one pixel up beyond this
+PHOTO_SIDE = 96  # a result this large on its shorter side is a photo: scaled smoothly
 GRAB_PX = 6  # how near the divider (in screen pixels) a press must land to drag it
 PANE_GAP = 6  # between the two panes of the side-by-side mode
 DIVIDER = "divider"
@@ -54,7 +57,9 @@ class BeforeAfterView(QWidget):
         self._centre = QPointF()  # the "after" image point at the middle of each pane
         self._drag: str | None = None  # "divider" | "pan"
         self._last = QPointF()
-        self._scaled: dict[tuple[int, float], QImage] = {}  # smooth shrinks, per zoom
+        self._scaled: dict[tuple[int, float], QImage] = {}  # resampled copies, per zoom
+        self._smooth: bool | None = None  # None: smooth for a photo-sized result
+        self._before_crisp = True  # the input keeps its blocks; bicubic or a reference not
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setMinimumSize(120, 90)
@@ -65,12 +70,14 @@ class BeforeAfterView(QWidget):
 
     # --- content ---------------------------------------------------------------------------
     def set_images(self, before: np.ndarray | None, after: np.ndarray | None,
-                   labels: tuple[str, str] | None = None) -> None:
-        """uint8 (H, W[, C]) images; ``before`` is shown stretched to ``after``'s size.
-        The zoom and position are kept when the result keeps its size (switching between
+                   labels: tuple[str, str] | None = None, before_crisp: bool = True) -> None:
+        """uint8 (H, W[, C]) images; ``before`` is shown stretched to ``after``'s size, with
+        crisp pixels unless before_crisp is False (then as smooth as the result). The zoom
+        and position are kept when the result keeps its size (switching between
         candidates), and reset to fit otherwise."""
         old = self._after.size() if self._after is not None else None
         self._before = None if before is None else to_qimage(before)
+        self._before_crisp = before_crisp
         self._after = None if after is None else to_qimage(after)
         self._scaled.clear()
         if labels is not None:
@@ -81,9 +88,11 @@ class BeforeAfterView(QWidget):
             self.zoom_changed.emit(self.zoom())
         self.update()
 
-    def set_before(self, before: np.ndarray | None, label: str | None = None) -> None:
+    def set_before(self, before: np.ndarray | None, label: str | None = None,
+                   crisp: bool = True) -> None:
         """Changes only the left image (e.g. input -> bicubic -> reference)."""
         self._before = None if before is None else to_qimage(before)
+        self._before_crisp = crisp
         self._scaled = {k: v for k, v in self._scaled.items() if k[0] != 0}
         if label is not None:
             self._labels = (label, self._labels[1])
@@ -98,6 +107,20 @@ class BeforeAfterView(QWidget):
 
     def clear(self) -> None:
         self.set_images(None, None)
+
+    def smooth(self) -> bool:
+        """Whether the result is scaled smoothly (else each pixel is a crisp square)."""
+        if self._smooth is not None:
+            return self._smooth
+        if self._after is None or crisp_pixels():
+            return False
+        return min(self._after.width(), self._after.height()) >= PHOTO_SIDE
+
+    def set_smooth(self, smooth: bool | None) -> None:
+        """True: smooth scaling; False: crisp pixels; None: by the result's size."""
+        self._smooth = smooth
+        self._scaled.clear()
+        self.update()
 
     def has_images(self) -> bool:
         return self._after is not None
@@ -152,14 +175,15 @@ class BeforeAfterView(QWidget):
                 QRectF(full.right() - half, full.top(), half, full.height())]
 
     def fit_zoom(self) -> float:
+        """The zoom at which the result fills the pane (fractional: no band of empty space
+        is kept to make every pixel a whole number of screen pixels)."""
         if self._after is None:
             return 1.0
         pane = self.panes()[0]
         dpr = self.devicePixelRatioF()
         fit = min(pane.width() * dpr / self._after.width(),
                   pane.height() * dpr / self._after.height())
-        # Whole device pixels per image pixel when enlarging: every pixel the same size.
-        return float(min(MAX_FIT_ZOOM, math.floor(fit))) if fit >= 1 else fit
+        return float(min(MAX_FIT_ZOOM, fit))
 
     def zoom(self) -> float:
         """Device pixels per image pixel of the "after" image."""
@@ -277,27 +301,35 @@ class BeforeAfterView(QWidget):
         return QSize(480, 400)
 
     # --- painting ---------------------------------------------------------------------------
-    def _display_image(self, which: int) -> QImage | None:
-        """The image to draw; when shrinking, a smoothly shrunk copy made once per zoom
-        (nearest-neighbour shrinking would alias, and smoothing a large image on every
-        repaint would make dragging the divider stutter)."""
+    def _display_image(self, which: int) -> tuple[QImage | None, bool]:
+        """(the image to draw, whether the painter should smooth it). When shrinking, a
+        smoothly shrunk copy made once per zoom (nearest-neighbour shrinking would alias,
+        and smoothing a large image on every repaint would make dragging the divider
+        stutter). Crisp pixels at a fractional zoom: the image enlarged by the whole part
+        of the zoom without smoothing, then drawn smoothly, so every pixel gets the same
+        size and only its edges are blended."""
         image = self._before if which == 0 else self._after
         if image is None:
-            return None
+            return None, False
         z = self.zoom()
-        if z >= 1:
-            return image
+        fx = self._after.width() * z / image.width()
+        fy = self._after.height() * z / image.height()
+        smooth = self.smooth() and not (which == 0 and self._before_crisp)
+        if fx >= 1 and fy >= 1:
+            whole = min(math.floor(fx + 1e-6), math.floor(fy + 1e-6))
+            if smooth or (abs(fx - whole) < 1e-6 and abs(fy - whole) < 1e-6):
+                return image, smooth
+            if whole * max(image.width(), image.height()) > 8192:
+                return image, False  # deep in a large image: uneven pixels, not a huge copy
+            mode = Qt.TransformationMode.FastTransformation
+            size = (image.width() * whole, image.height() * whole)
+        else:
+            mode = Qt.TransformationMode.SmoothTransformation
+            size = (max(1, round(image.width() * fx)), max(1, round(image.height() * fy)))
         key = (which, round(z, 6))
         if key not in self._scaled:
-            fx = self._after.width() * z / image.width()
-            fy = self._after.height() * z / image.height()
-            if fx >= 1 and fy >= 1:  # a small "before" still gets enlarged: no smoothing
-                return image
-            self._scaled[key] = image.scaled(
-                max(1, round(image.width() * fx)), max(1, round(image.height() * fy)),
-                Qt.AspectRatioMode.IgnoreAspectRatio,
-                Qt.TransformationMode.SmoothTransformation)
-        return self._scaled[key]
+            self._scaled[key] = image.scaled(*size, Qt.AspectRatioMode.IgnoreAspectRatio, mode)
+        return self._scaled[key], mode == Qt.TransformationMode.FastTransformation
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -305,15 +337,14 @@ class BeforeAfterView(QWidget):
         if self._after is None:
             draw_placeholder(painter, self, self.placeholder, margin=12)
             return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         before, after = self._display_image(0), self._display_image(1)
         if self._mode == DIVIDER:
             pane, rect = self.panes()[0], self.image_rect(0)
             x = self.divider_x()
-            self._draw(painter, before, rect, QRectF(pane.left(), pane.top(),
-                                                     x - pane.left(), pane.height()))
-            self._draw(painter, after, rect, QRectF(x, pane.top(), pane.right() - x,
-                                                    pane.height()))
+            self._draw(painter, *before, rect, QRectF(pane.left(), pane.top(),
+                                                      x - pane.left(), pane.height()))
+            self._draw(painter, *after, rect, QRectF(x, pane.top(), pane.right() - x,
+                                                     pane.height()))
             painter.setClipping(False)
             self._draw_divider(painter, x, pane)
             self._draw_label(painter, self._labels[0], pane, left=True)
@@ -322,12 +353,14 @@ class BeforeAfterView(QWidget):
             for index, (image, label) in enumerate(((before, self._labels[0]),
                                                     (after, self._labels[1]))):
                 pane = self.panes()[index]
-                self._draw(painter, image, self.image_rect(index), pane)
+                self._draw(painter, *image, self.image_rect(index), pane)
                 painter.setClipping(False)
                 self._draw_label(painter, label, pane, left=True)
 
-    def _draw(self, painter: QPainter, image: QImage | None, rect: QRectF, clip: QRectF) -> None:
+    def _draw(self, painter: QPainter, image: QImage | None, smooth: bool, rect: QRectF,
+              clip: QRectF) -> None:
         painter.setClipRect(clip)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         if image is not None:
             painter.drawImage(rect, image)
         else:  # nothing to compare with yet: a neutral field, not a misleading empty space
