@@ -49,6 +49,11 @@ class TrainSettings:
     data_root: str | None = None
     val_fraction: float = 0.05
     preview_every: int = 200  # steps
+    # Seconds: a sample grid also after the first step of a session and whenever this long
+    # has passed since the last grid, so a slow run shows samples early and often (the wait
+    # is at least PREVIEW_COST_FACTOR times what the last grid took to draw). None: grids
+    # every preview_every steps only (the CLI's way); preview_every 0: no grids at all.
+    preview_every_s: float | None = None
     save_every_s: float = 300.0
     # An epoch of a small folder can take a fraction of a second: its validation pass and
     # save would then be most of the run. Epochs ending sooner than this after the last
@@ -60,6 +65,9 @@ class TrainSettings:
     # value: a background model for the likelihood-ratio outlier score (Ren et al. 2019)
     # learns the statistics such noise does not destroy, and not the objects.
     perturb: float = 0.0
+
+
+PREVIEW_COST_FACTOR = 5  # timed grids take at most about a fifth of the run's time
 
 
 def _build(settings: TrainSettings) -> GenerativeModel:
@@ -391,6 +399,18 @@ def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
     start_elapsed, start_step = run.elapsed, run.step
     last_save = started
     last_validation: float | None = None
+    last_preview: float | None = None  # when this session's last grid was drawn
+    preview_cost = 0.0  # seconds the last grid took
+
+    def preview_due(now: float) -> bool:
+        if not settings.preview_every:
+            return False
+        if run.step % settings.preview_every == 0:
+            return True
+        if settings.preview_every_s is None:
+            return False
+        return last_preview is None or now - last_preview >= max(
+            settings.preview_every_s, PREVIEW_COST_FACTOR * preview_cost)
 
     def budget_left() -> bool:
         if total is not None and run.step >= total:
@@ -431,9 +451,11 @@ def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
                     raise GenplayError(f"training diverged at step {run.step}: {losses}; "
                                        "try a lower learning rate (--set lr=...)")
                 yield Progress(run.step, total, run.epoch, losses, rate, eta)
-                if settings.preview_every and run.step % settings.preview_every == 0:
+                if preview_due(now):
                     preview_gen.manual_seed(preview_seed)
                     images = run.for_eval().preview(settings.preview_count, preview_gen)
+                    last_preview = clock()
+                    preview_cost = last_preview - now
                     if images is not None:
                         yield Preview(run.step, to_uint8_hwc(images.cpu().numpy()))
                 if now - last_save >= settings.save_every_s:

@@ -44,6 +44,11 @@ if TYPE_CHECKING:
     from genplay.core.checkpoints import CheckpointInfo
 
 POLL_MS = 100
+# A run's first grid of samples comes after its first step, then one every "Samples every"
+# steps or this many seconds, whichever is sooner (drawing them takes a fifth of the time at
+# most: core.train). A slow step (a second or more on a laptop CPU) would otherwise leave
+# the samples empty for minutes.
+PREVIEW_EVERY_S = 8.0
 STATES = ("idle", "starting", "running", "paused", "stopping", "stopped", "finished", "failed")
 ACTIVE = ("starting", "running", "paused", "stopping")  # a child process is there
 ENDED = ("idle", "stopped", "finished", "failed")  # none is: a run may start
@@ -69,6 +74,14 @@ def _thread_budget() -> tuple[int, int]:
 
 def _threads(n: int) -> str:
     return f"{n} thread{'s' if n > 1 else ''}"
+
+
+def running_text(p: Progress) -> str:
+    """One line for the status: where the run is, how long it has left, how fast it goes."""
+    step = f"step {p.step:,}" + (f" of {p.total:,}" if p.total else "")
+    left = "" if p.eta_s is None else f"{format_seconds(p.eta_s)} left · "
+    return (f"Running: {step}, epoch {p.epoch + 1}\n"
+            f"{left}{p.images_per_s:,.0f} images/s")
 
 
 class TrainingPanel(Panel):
@@ -217,6 +230,7 @@ class TrainingPanel(Panel):
             family=family, data=spec, out=out, epochs=epochs, minutes=minutes,
             size=self.size(), channels=self.channels(), seed=seed, resume=resume,
             overrides=dict(self.config_overrides), preview_every=self.preview_every,
+            preview_every_s=PREVIEW_EVERY_S,
             recipe=f"genplay GUI: {family} on {Path(spec).name}",
         )
         child_threads, engine_threads = _thread_budget()
@@ -244,8 +258,13 @@ class TrainingPanel(Panel):
         self.use_button.hide()
         self.checkpoint_label.setText("")
         self.view.show_stats(None)
-        self._set_state("starting", f"{'Resuming ' + out.name if resume else 'Starting'} "
-                                    f"({_threads(child_threads)})…")
+        self.view.describe_validation(f"{settings.val_fraction:.0%} of the training images",
+                                      settings.validate_every_s)
+        self._set_state("starting", f"{'Resuming ' + out.name if resume else 'Starting'}: "
+                                    "loading PyTorch…")
+        self.status_label.setToolTip(
+            f"Training uses {_threads(child_threads)} in a process of its own; the other "
+            "tabs keep the rest of the computer's cores")
         self._timer.start()
         return True
 
@@ -285,7 +304,8 @@ class TrainingPanel(Panel):
     def stop(self) -> None:
         if self.process is not None and self.state in ("starting", "running", "paused"):
             self.process.stop()
-            self._set_state("stopping", "Stopping: saving the last completed step…")
+            self._set_state("stopping", "Stopping…" if self.last_progress is None else
+                            "Stopping: saving the last completed step…")
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stops the run, waiting for its save (the window is closing)."""
@@ -338,10 +358,13 @@ class TrainingPanel(Panel):
 
         events = self.process.events()
         progress = [e for e in events if isinstance(e, Progress) and not e.message]
+        if progress:
+            self.last_progress = progress[-1]
         for event in events:
             if isinstance(event, Progress):
                 if event.message == PAUSED_MESSAGE:
-                    self._set_state("paused", f"Paused at step {event.step}")
+                    self._set_state("paused", f"Paused at step {event.step:,}")
+                    self.view.show_stats(self.last_progress, ended=True)
                 elif event.message == RESUMED_MESSAGE:
                     self._set_state("running", "Running")
                 elif event.message:
@@ -351,7 +374,7 @@ class TrainingPanel(Panel):
                     self.view.add_losses(event)
             elif isinstance(event, Preview):
                 self.last_preview = event.images
-                self.view.show_samples(event.images)
+                self.view.show_samples(event.images, event.step)
             elif isinstance(event, Validation):
                 self.view.add_validation(event)
             elif isinstance(event, Saved):
@@ -360,11 +383,11 @@ class TrainingPanel(Panel):
                 self._finish(event)
                 return
             elif isinstance(event, Started):
-                self._set_state("running", f"Running ({_threads(event.threads)}, "
-                                           f"pid {event.pid})")
+                self._set_state("running", "Reading the dataset and building the model…")
         if progress:
-            self.last_progress = progress[-1]
             self.view.show_stats(progress[-1])
+            if self.state == "running" and self.pause_button.isEnabled():
+                self.status_label.setText(running_text(progress[-1]))
 
     def _log(self, text: str) -> None:
         self.log_lines.append(text)
@@ -374,14 +397,15 @@ class TrainingPanel(Panel):
 
         self._timer.stop()
         self.process = None
+        self.view.show_stats(self.last_progress, ended=True)  # no rate, no time left
         if self._engine_threads_lowered:  # the cores are free again
             self.engine.submit(_set_engine_threads, None, label="")
             self._engine_threads_lowered = False
         if isinstance(event, Result):
             self.checkpoint = Path(event.value)
             s = event.summary
-            self._set_state("finished", f"Finished: {s.get('steps')} steps, "
-                                        f"{s.get('epochs')} epochs in "
+            self._set_state("finished", f"Finished: {s.get('steps', 0):,} steps, "
+                                        f"{s.get('epochs', 0):,} epochs in "
                                         f"{format_seconds(s.get('seconds'))}")
         elif isinstance(event, Stopped):
             self.checkpoint = event.path
@@ -400,6 +424,12 @@ class TrainingPanel(Panel):
             self.use_button.show()
             self.model_ready.emit(str(self.checkpoint), False)  # into the picker
         self._update_buttons()
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
+        """The least height that shows everything at this width. The tab's scroll area takes
+        this as the panel's height when it is taller than the window (Qt's default, the
+        preferred height, would make the panel scroll on a laptop screen)."""
+        return self.layout().totalMinimumHeightForWidth(width)
 
     # --- Panel ------------------------------------------------------------------------------
     def accepts(self, capabilities: list[str]) -> bool:

@@ -150,8 +150,9 @@ class TrainingForm(QWidget):
         budget_row.addWidget(self.budget_unit)
         self.seed, seed_row = seed_editor(int(self.settings.value("training-seed", 0)))
         self.preview_spin = QSpinBox(minimum=1, maximum=100_000, value=100, suffix=" steps",
-                                     toolTip="How often a new grid of samples is drawn "
-                                             "(drawing them costs time; a few a second at most)")
+                                     toolTip="How often a new grid of samples is drawn: after "
+                                             "the first step, then every so many steps, or "
+                                             "every few seconds when steps are slow")
         self.out_name = QLineEdit(toolTip="The new model's folder name")
         self.out_name.textEdited.connect(self._name_was_edited)
         self.out_name.textChanged.connect(self.folder_changed)
@@ -172,6 +173,7 @@ class TrainingForm(QWidget):
         setup.setLayout(form)
 
         self.missing: str | None = None  # the named dataset shown, when it is not here
+        self.unreadable: str | None = None  # why the built-in dataset shown cannot be read
         self.dataset_offer = DatasetOffer(engine)
         self.dataset_offer.ready.connect(self._data_changed)
         self.data_view = PixelView(placeholder="Choose a dataset")
@@ -211,6 +213,12 @@ class TrainingForm(QWidget):
             return str(self._folder) if self._folder is not None else None
         return text if text != NOT_READ else None
 
+    def _named(self) -> list[str]:
+        """The built-in datasets the list offers."""
+        return [self.dataset_combo.itemText(i) for i in range(self.dataset_combo.count())
+                if self.dataset_combo.itemText(i) not in (NOT_READ, FOLDER_ITEM)
+                and not self.dataset_combo.itemText(i).startswith("Folder: ")]
+
     def dataset_problem(self) -> str | None:
         """Why no run can start on the family and dataset shown; None if one can."""
         if self.family() is None:
@@ -221,6 +229,8 @@ class TrainingForm(QWidget):
         if spec == self.missing:
             return (f"{spec} is not on this computer yet: Get dataset (beside the form) "
                     "downloads it.")
+        if self.unreadable is not None:
+            return self.unreadable
         if spec not in [self.dataset_combo.itemText(i) for i in
                         range(self.dataset_combo.count())] and not Path(spec).is_dir():
             return f"{spec} is not a folder."
@@ -287,6 +297,7 @@ class TrainingForm(QWidget):
     def _data_changed(self, *_: Any) -> None:
         self._suggest_name()
         spec = self.dataset_spec()
+        self.unreadable = None
         if spec is None:
             self.missing = None
             self.dataset_offer.hide()
@@ -316,7 +327,13 @@ class TrainingForm(QWidget):
                 self.data_view.show()
                 self.data_view.clear()
                 self.data_caption.setText(message)
-                self.show_error(message)
+                # A built-in dataset is previewed at every start, unasked: what is wrong
+                # with it is said here, in the tab, never on the window's message bar. A
+                # folder the user has just chosen is worth the bar too.
+                if spec in self._named():
+                    self.unreadable = message
+                else:
+                    self.show_error(message)
 
         job.append(self.engine.submit(_dataset_preview, spec, self.size(), self.channels(),
                                       key="training-data-preview", label="",
