@@ -279,3 +279,17 @@ def test_the_panel_fits_a_laptop_and_fit_fills_the_view(qtbot, panel):
     panel.set_source(digit_like(7), "digit")
     wait_for_result(qtbot, panel)
     assert not view.smooth()  # a 14x14 result shows its pixels
+
+
+def test_a_reference_is_not_taken_as_the_users_choice_to_stop_simulating(qtbot, panel, tmp_path):
+    first, second = sorted((SAMPLES / "mnist").glob("*.png"))[:2]
+    panel.load_file(str(first))
+    qtbot.waitUntil(lambda: panel.source_name == first.name, timeout=20000)
+    assert panel.simulate.isChecked()  # a dataset sample: simulated by the app
+    reference = np.asarray(Image.open(first).resize((56, 56)))
+    panel.load_reference(write_png(tmp_path / "big.png", reference))
+    qtbot.waitUntil(lambda: panel.image.reference is not None, timeout=20000)
+    assert not panel.simulate.isChecked() and panel.image.reference_button.isEnabled()
+    panel.load_file(str(second))
+    qtbot.waitUntil(lambda: panel.source_name == second.name, timeout=20000)
+    assert panel.simulate.isChecked()  # the next dataset sample is simulated again

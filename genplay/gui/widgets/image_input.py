@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -152,7 +152,11 @@ class ImageInput(QGroupBox):
 
     def set_reference(self, pixels: np.ndarray, name: str) -> None:
         self.reference, self.reference_name = pixels, name
-        self.simulate.setChecked(False)  # a reference of one's own replaces simulation
+        # A reference of one's own replaces simulation; the box is unticked quietly, as
+        # this is not the user choosing to stop simulating for the next images.
+        with QSignalBlocker(self.simulate):
+            self.simulate.setChecked(False)
+        self.reference_button.setEnabled(True)
         self._update_reference_label()
         self.measure_changed.emit()
 

@@ -29,6 +29,7 @@ class JobProgress:
         self.cancel_button = QPushButton("Cancel", clicked=self.cancel)
         self.cancel_button.setEnabled(False)
         self._running: set[int] = set()  # jobs submitted here, still queued or running
+        self._cancelled: set[int] = set()  # of those, the ones the user cancelled
 
     def submit(self, fn, *args, on_done=None, **kwargs) -> int:
         """``engine.submit`` with this row's progress, error and done handling (on_done,
@@ -43,7 +44,11 @@ class JobProgress:
             if on_done is not None:
                 on_done(cancelled)
 
-        job.append(self.engine.submit(fn, *args, **kwargs, on_progress=self._on_progress,
+        def progress(step: int, total: int | None, message: str) -> None:
+            if job[0] not in self._cancelled:  # a cancelled job may report once more
+                self._on_progress(step, total, message)
+
+        job.append(self.engine.submit(fn, *args, **kwargs, on_progress=progress,
                                       on_error=self._on_error, on_done=done))
         self._running.add(job[0])
         return job[0]
@@ -54,11 +59,13 @@ class JobProgress:
 
     def cancel(self) -> None:
         for job in list(self._running):  # a cancelled job may be done (and dropped) at once
+            self._cancelled.add(job)
             self.engine.cancel(job)
         self.caption.setText("cancelled")
 
     def _done(self, job: int) -> None:
         self._running.discard(job)
+        self._cancelled.discard(job)
         if not self._running:
             self.progress.hide()
             self.cancel_button.setEnabled(False)
