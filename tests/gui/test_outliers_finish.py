@@ -222,3 +222,22 @@ def test_switching_model_leaves_no_stale_threshold_or_detail(qtbot, win, tmp_pat
     model = panel.table_model
     shown = [model.current_scores()[model.data_index(r)] for r in range(4)]
     assert shown == sorted(shown, reverse=True)
+
+
+def test_the_histogram_leaves_room_for_its_legend_above_the_bars(qtbot):
+    from genplay.gui.widgets.score_histogram import ScoreHistogram
+
+    plot = ScoreHistogram()
+    qtbot.addWidget(plot)
+    plot.resize(500, 260)
+    plot.show()
+    plot.set_reference(np.random.default_rng(0).normal(size=2000), "score")
+    plot.set_user(np.array([-1.0, 0.5, 3.0]))
+    _, tallest = plot.reference_curve.getData()
+    (_, _), (bottom, top) = plot.viewRange()
+    assert top >= 1.4 * tallest.max() and bottom < 0  # legend above, the rug whole below 0
+    legend, box = plot.plotItem.legend, plot.plotItem.legend.boundingRect()
+    corner = plot.plotItem.vb.mapSceneToView(legend.mapToScene(box.bottomLeft()))
+    edges, heights = plot.reference_curve.getData()
+    under = heights[edges[1:] > corner.x()]  # the bars under the legend
+    assert corner.y() > under.max()  # the legend sits above them

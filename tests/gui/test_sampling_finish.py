@@ -394,3 +394,21 @@ def test_the_window_selects_the_model_a_dropped_png_names(qtbot, window, tmp_pat
     assert window.current.name == "gan-tiny"
     assert window.tabs.currentIndex() == window.panels.index(panel)
     assert panel.reproducer.verdict == "Reproduced exactly: gan.png"
+
+
+def test_the_model_line_speaks_plainly_and_explains_on_hover(qtbot, panel_on, tiny_checkpoints,
+                                                            tmp_path):
+    import json
+    import shutil
+
+    from genplay.core.checkpoints import read_info
+
+    panel = panel_on("gan-tiny")
+    folder = tmp_path / "gan-measured"
+    shutil.copytree(tiny_checkpoints / "gan-tiny", folder)
+    (folder / "metrics.json").write_text(json.dumps({"fid": 10.58, "kid": 0.3733}))
+    panel.set_model(read_info(folder))
+    qtbot.waitUntil(lambda: "sample quality" in panel.model_label.text(), timeout=20000)
+    assert "sample quality 10.6 (FID, lower is better)" in panel.model_label.text()
+    assert "KID" not in panel.model_label.text()  # jargon is a hover away
+    assert "Fréchet" in panel.model_label.toolTip() and "KID 0.373" in panel.model_label.toolTip()

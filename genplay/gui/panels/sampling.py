@@ -215,8 +215,11 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         self.checkpoint_hash = facts["hash"]
         info = self.info
         if info is not None:
-            self.model_label.setText(f"{info.name} · {info.family} · {Path(info.dataset).name}"
-                                     f"\n{info.key_metrics()}")
+            labels = info.metric_labels()  # plain words; what each figure means on hover
+            self.model_label.setText("\n".join(
+                [f"{info.name} · {info.family} · {Path(info.dataset).name}"]
+                + [label for label, _ in labels]))
+            self.model_label.setToolTip("\n\n".join(meaning for _, meaning in labels))
         self.generate_button.setEnabled(True)
         self.compare.set_options(self._option_specs)
         self.compare_button.setEnabled(self.compare.available())

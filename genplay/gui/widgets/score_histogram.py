@@ -13,6 +13,10 @@ RUG_LIMIT = 500  # up to this many of the user's images: a tick for each
 CURVE_MIN = 100  # from this many: also their histogram (fewer make a comb of spikes)
 
 
+HEADROOM_ABOVE = 1.45  # the view's top, as a multiple of the tallest bar: room for the legend
+HEADROOM_BELOW = 0.12
+
+
 class ScoreHistogram(pg.PlotWidget):
     """The density of the reference scores (filled), the user's scores (a tick per image
     when there are few, their density when there are many), and a vertical threshold
@@ -117,4 +121,9 @@ class ScoreHistogram(pg.PlotWidget):
             self.rug.setData(self._user, np.zeros(self._user.size))
         else:
             self.rug.setData([], [])
+        # Headroom above the tallest bar keeps the legend (top right) off the curves; room
+        # below zero keeps the rug of the user's scores whole.
+        top = float(max(density.max(), user_density.max() if self._user.size >= CURVE_MIN
+                        else 0.0)) or 1.0
+        self.setYRange(-HEADROOM_BELOW * top, HEADROOM_ABOVE * top, padding=0)
         self._fit()
