@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--training-family", default="vae",
                         help="the run the Training picture shows ('' for none)")
     parser.add_argument("--training-data", default="fashion-mnist")
-    parser.add_argument("--model", default="vae-fashion-mnist")
+    parser.add_argument("--model", default="gan-fashion-mnist")
     parser.add_argument("--image-a",
                         default="resources/samples/fashion-mnist/9-ankle-boot-test0000.png")
     parser.add_argument("--image-b",
