@@ -34,6 +34,33 @@ def standalone(qtbot, settings):
 
 
 @pytest.fixture
+def laptop_panel(qtbot, standalone):
+    """laptop_panel(PanelClass) -> the panel on its own, shown at the size a 1280x800 window
+    gives a tab (950x600) and exposed."""
+    def build(panel_class, size=(950, 600)):
+        panel = standalone(panel_class)
+        panel.resize(*size)
+        panel.show()
+        qtbot.waitExposed(panel)
+        return panel
+    return build
+
+
+def scored_copies(root, tiny_checkpoints, scored=(), unscored=()):
+    """Copies tiny checkpoints into root, measuring the reference scores of those named in
+    scored (genplay eval --scores-only); returns root."""
+    import shutil
+
+    from genplay.cli import main
+
+    for name in (*scored, *unscored):
+        shutil.copytree(tiny_checkpoints / name, root / name)
+    for name in scored:
+        assert main(["eval", str(root / name), "--scores-only"]) == 0
+    return root
+
+
+@pytest.fixture
 def window(qtbot, tiny_checkpoints, settings):
     from genplay.gui.main_window import MainWindow
 

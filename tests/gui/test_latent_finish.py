@@ -20,12 +20,8 @@ from genplay.gui.panels.latent import LatentPanel
 
 
 @pytest.fixture
-def panel(qtbot, standalone):
-    p = standalone(LatentPanel)
-    p.resize(950, 600)
-    p.show()
-    qtbot.waitExposed(p)
-    return p
+def panel(laptop_panel):
+    return laptop_panel(LatentPanel)
 
 
 @pytest.fixture

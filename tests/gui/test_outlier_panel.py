@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -14,18 +13,14 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from tests.gui.conftest import scored_copies
+
 
 @pytest.fixture(scope="module")
 def scored_checkpoints(tmp_path_factory, tiny_checkpoints):
     """Tiny VAE and PixelCNN with reference scores; a tiny flow without."""
-    from genplay.cli import main
-
-    root = tmp_path_factory.mktemp("scored")
-    for name in ("vae-tiny", "pixelcnn-tiny", "flow-tiny"):
-        shutil.copytree(tiny_checkpoints / name, root / name)
-    for name in ("vae-tiny", "pixelcnn-tiny"):
-        assert main(["eval", str(root / name), "--scores-only"]) == 0
-    return root
+    return scored_copies(tmp_path_factory.mktemp("scored"), tiny_checkpoints,
+                         scored=("vae-tiny", "pixelcnn-tiny"), unscored=("flow-tiny",))
 
 
 @pytest.fixture

@@ -5,26 +5,20 @@ selection."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
+from tests.gui.conftest import scored_copies
 from tests.gui.test_outlier_panel import choose, drop, wait_scored
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory, tiny_checkpoints):
     """Tiny EBM (energy only), PixelCNN and VAE, each with reference scores."""
-    from genplay.cli import main
-
-    root = tmp_path_factory.mktemp("scored-finish")
-    for name in ("ebm-tiny", "pixelcnn-tiny", "vae-tiny"):
-        shutil.copytree(tiny_checkpoints / name, root / name)
-        assert main(["eval", str(root / name), "--scores-only"]) == 0
-    return root
+    return scored_copies(tmp_path_factory.mktemp("scored-finish"), tiny_checkpoints,
+                         scored=("ebm-tiny", "pixelcnn-tiny", "vae-tiny"))
 
 
 @pytest.fixture

@@ -19,12 +19,8 @@ from tests.gui.test_sketch_canvas import draw_stroke
 
 
 @pytest.fixture
-def panel(qtbot, standalone):
-    p = standalone(SketchPanel)
-    p.resize(950, 600)
-    p.show()
-    qtbot.waitExposed(p)
-    return p
+def panel(laptop_panel):
+    return laptop_panel(SketchPanel)
 
 
 def open_model(qtbot, panel, tiny_checkpoints, name):

@@ -206,10 +206,7 @@ class SketchCanvas(QWidget):
 
     def mask_array(self, size: int | None = None) -> np.ndarray:
         """The mask area-averaged to size x size (default: the model size), uint8."""
-        size = self._model_size if size is None else int(size)
-        if size < 1:
-            raise ValueError(f"size must be positive, got {size}")
-        return area_average(self.mask_canvas_array(), size)
+        return self._shrunk(self.mask_canvas_array(), size)
 
     def has_mask(self) -> bool:
         return bool(self.mask_canvas_array().any())
@@ -223,10 +220,13 @@ class SketchCanvas(QWidget):
 
     def image_array(self, size: int | None = None) -> np.ndarray:
         """The drawing area-averaged to size x size (default: the model size), uint8."""
+        return self._shrunk(self.canvas_array(), size)
+
+    def _shrunk(self, layer: np.ndarray, size: int | None) -> np.ndarray:
         size = self._model_size if size is None else int(size)
         if size < 1:
             raise ValueError(f"size must be positive, got {size}")
-        return area_average(self.canvas_array(), size)
+        return area_average(layer, size)
 
     def is_empty(self) -> bool:
         return not self.canvas_array().any()
