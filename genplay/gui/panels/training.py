@@ -118,7 +118,7 @@ class TrainingPanel(Panel):
         self.out_name, self.out_root_label = f.out_name, f.out_root_label
         self.data_view, self.data_caption = f.data_view, f.data_caption
         self.families, self.dataset_spec, self.set_folder = f.families, f.dataset_spec, f.set_folder
-        self.size, self.channels = f.size, f.channels
+        self.image_size, self.channels = f.image_size, f.channels
         self.stats_label, self.log_scale, self.loss_plot = v.stats_label, v.log_scale, v.loss_plot
         self.samples_view, self.validation_list = v.samples_view, v.validation_list
 
@@ -228,7 +228,7 @@ class TrainingPanel(Panel):
         epochs, minutes = self.form.budget()
         settings = TrainSettings(
             family=family, data=spec, out=out, epochs=epochs, minutes=minutes,
-            size=self.size(), channels=self.channels(), seed=seed, resume=resume,
+            size=self.image_size(), channels=self.channels(), seed=seed, resume=resume,
             overrides=dict(self.config_overrides), preview_every=self.preview_every,
             preview_every_s=PREVIEW_EVERY_S,
             recipe=f"genplay GUI: {family} on {Path(spec).name}",

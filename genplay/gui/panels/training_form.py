@@ -236,7 +236,8 @@ class TrainingForm(QWidget):
             return f"{spec} is not a folder."
         return None
 
-    def size(self) -> int:
+    def image_size(self) -> int:
+        """The side in pixels the model will see (QWidget.size() stays the widget's)."""
         return int(self.size_combo.currentData())
 
     def channels(self) -> int:
@@ -335,7 +336,7 @@ class TrainingForm(QWidget):
                 else:
                     self.show_error(message)
 
-        job.append(self.engine.submit(_dataset_preview, spec, self.size(), self.channels(),
+        job.append(self.engine.submit(_dataset_preview, spec, self.image_size(), self.channels(),
                                       key="training-data-preview", label="",
                                       on_result=shown, on_error=failed))
         self._preview_job = job[0]
@@ -375,7 +376,7 @@ class TrainingForm(QWidget):
         spec = self.dataset_spec()
         if family == NOT_READ or spec is None:
             return
-        base = _slug(f"{family}-{Path(spec).name}-{self.size()}px")
+        base = _slug(f"{family}-{Path(spec).name}-{self.image_size()}px")
         name, i = base, 2
         while (self.output_root / name).exists():
             name, i = f"{base}-{i}", i + 1
