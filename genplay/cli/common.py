@@ -110,12 +110,15 @@ def diffusion_options(args: argparse.Namespace) -> dict[str, Any]:
     """--sampler, --steps, --eta, --class, --guidance where given (sample, sketch, inpaint)."""
     names = {"sampler": "sampler", "steps": "steps", "eta": "eta", "label": "class",
              "guidance": "guidance"}
+    # getattr on the parsed arguments (not a model): commands without --guidance lack it
     return {option: getattr(args, attr) for attr, option in names.items()
             if getattr(args, attr, None) is not None}
 
 
 def add_diffusion_options(p: argparse.ArgumentParser, steps_help: str) -> None:
-    p.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp", "dpmpp-sde"],
+    from genplay.core.models.sampler_names import SAMPLERS  # torch-free: the one list
+
+    p.add_argument("--sampler", choices=list(SAMPLERS),
                    help="diffusion sampler (default dpmpp: DPM-Solver++(2M), deterministic; "
                         "dpmpp-sde: its stochastic form, the most realistic images in 20 "
                         "steps)")

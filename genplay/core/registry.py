@@ -1,4 +1,5 @@
-"""Family name -> model class. Families register themselves with ``@register``."""
+"""Family name -> model class. Families register themselves with ``@register``, which
+checks their declarations (capabilities.declaration_problems) on the way in."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 
 from genplay.core.errors import CheckpointError
 from genplay.core.models.base import GenerativeModel, ModelConfig
+from genplay.core.models.capabilities import declaration_problems
 
 _FAMILIES: dict[str, type[GenerativeModel]] = {}
 
@@ -30,6 +32,10 @@ def register(
     def decorate(cls: type[GenerativeModel]) -> type[GenerativeModel]:
         if family in _FAMILIES and _FAMILIES[family] is not cls:
             raise ValueError(f"family {family!r} is registered twice")
+        problems = declaration_problems(cls)
+        if problems:  # a family's mistake: what the panels would offer it, it cannot do
+            raise TypeError(f"family {family!r} declares what it cannot do: "
+                            f"{'; '.join(problems)}")
         cls.family = family
         cls.Config = config
         _FAMILIES[family] = cls

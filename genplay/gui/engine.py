@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import sys
 import threading
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,7 @@ class _Worker(QThread):
         if job.checkpoint is not None:
             args = (self.model(job.checkpoint), *args)
         out = job.fn(*args, **job.kwargs)
-        if not hasattr(out, "__next__"):
+        if not isinstance(out, Iterator):  # a plain function's result, not a generator
             self.result.emit(job.id, _to_plain(out), {})
             return
         try:
@@ -227,7 +228,8 @@ class _Worker(QThread):
 
 def _to_plain(value: Any) -> Any:
     """Tensors become numpy arrays, also inside dicts, lists and tuples: no tensor leaves."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
+    torch = sys.modules.get("torch")  # loaded by the job if it made a tensor
+    if torch is not None and isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy()
     if isinstance(value, dict):
         return {k: _to_plain(v) for k, v in value.items()}

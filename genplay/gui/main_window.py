@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
             stack.addWidget(panel)
             stack.addWidget(needs)
             stack.currentChanged.connect(lambda _i, st=stack: size_by_current(st))
-            stack.setCurrentWidget(needs if getattr(panel, "needs_model", True) else panel)
+            stack.setCurrentWidget(needs if panel.needs_model else panel)
             size_by_current(stack)
             self.tabs.addTab(scrolling(stack), panel.title)
             self._adopt(panel, channel)
@@ -412,7 +412,7 @@ class MainWindow(QMainWindow):
             if info is not None and panel.accepts(info.capabilities):
                 stack.setCurrentWidget(panel)
                 panel.set_model(info)
-            elif info is None and not getattr(panel, "needs_model", True):
+            elif info is None and not panel.needs_model:
                 stack.setCurrentWidget(panel)  # e.g. bicubic upscaling: no model needed
                 panel.set_model(None)
             else:
@@ -435,7 +435,7 @@ class MainWindow(QMainWindow):
         for stack, panel, needs in self._stacks:
             if panel.info is None or panel.info.path != info.path:
                 continue
-            if getattr(panel, "needs_model", True):
+            if panel.needs_model:
                 needs.explain_failure(info, message)
                 stack.setCurrentWidget(needs)
             panel.set_model(None)
@@ -529,8 +529,7 @@ class MainWindow(QMainWindow):
 
     def save_image(self) -> None:
         panel = self._current_panel()
-        if hasattr(panel, "save_dialog"):
-            panel.save_dialog()
+        panel.save_dialog()
 
     def copy_image(self) -> None:
         current = self._current_panel().current_image()
@@ -564,8 +563,7 @@ class MainWindow(QMainWindow):
         QApplication.instance().removeEventFilter(self)
         self.settings.setValue("geometry", self.saveGeometry())
         for panel in self.panels:
-            if hasattr(panel, "save_settings"):
-                panel.save_settings()
+            panel.save_settings()
         self.training.shutdown()  # the run saves its last step and exits
         if not self.engine.shutdown(2000):
             # A job stuck between cancel points (a slow load): destroying a running QThread

@@ -101,9 +101,9 @@ def test_sampler_options_keep_the_class_by_its_canonical_name():
 
 def test_the_model_draws_the_same_class_whichever_way_it_is_named():
     model = fashion_model()
-    assert model._labels(2, "sneaker").tolist() == [7, 7]
-    assert model._labels(1, "3").tolist() == [3] and model._labels(1, 3).tolist() == [3]
-    assert model._labels(1, "any") is None and model._labels(1, None) is None
+    assert model.class_labels(2, "sneaker").tolist() == [7, 7]
+    assert model.class_labels(1, "3").tolist() == [3] and model.class_labels(1, 3).tolist() == [3]
+    assert model.class_labels(1, "any") is None and model.class_labels(1, None) is None
 
     def draw(label):
         return model.sample(1, torch.Generator().manual_seed(0), steps=2,
@@ -113,7 +113,7 @@ def test_the_model_draws_the_same_class_whichever_way_it_is_named():
     assert torch.equal(draw("ankle boot"), draw("9"))
     assert not torch.equal(draw("ankle boot"), draw("Dress"))
     with pytest.raises(ValueError, match="unknown class"):
-        model._labels(1, 10)
+        model.class_labels(1, 10)
 
 
 def test_guided_upscaling_takes_a_class_the_same_ways():

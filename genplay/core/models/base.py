@@ -1,9 +1,10 @@
-"""The common interface of every genplay model and the capabilities panels ask for.
+"""The common interface of every genplay model: the config, the base class, sampler options.
 
 A model is an ``nn.Module`` built from a frozen config dataclass. Panels and
 commands never ask "is this a VAE?"; they ask whether the model has a
-capability (``has_capability(model, Latent)``), so a new family only has to
-implement the methods below to appear everywhere it fits.
+capability (``has_capability(model, Latent)``) or a hook, all declared in
+``capabilities.py`` (re-exported here), so a new family only has to implement
+those protocols to appear everywhere it fits.
 
 Images crossing this interface are float tensors in [0, 1], shape (N, C, H, W).
 """
@@ -11,15 +12,35 @@ Images crossing this interface are float tensors in [0, 1], shape (N, C, H, W).
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import numbers
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
+
+from genplay.core.models.capabilities import (  # re-exported: the contract lives there
+    CAPABILITIES,
+    Conditional,
+    Declarations,
+    Density,
+    Latent,
+    Sampler,
+    Upscaler,
+    capabilities_of,
+    has_capability,
+    is_importance_weighted,
+    is_normalised,
+)
+
+__all__ = [
+    "ANY_CLASS", "CAPABILITIES", "CLASS_OPTION", "Conditional", "Declarations", "Density",
+    "GenerativeModel", "Latent", "ModelConfig", "SampleOption", "Sampler", "Upscaler", "When",
+    "bits_per_dim", "capabilities_of", "encode", "has_capability", "is_importance_weighted",
+    "is_normalised", "resolve_class",
+]
 
 
 def _number(value: float) -> str:
@@ -96,6 +117,22 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class When:
+    """When a sampler option matters: while another option has a value (equal=True) or has
+    any other value (equal=False). ``When("sampler", "ddim")``: eta is DDIM's;
+    ``When(CLASS_OPTION, ANY_CLASS, equal=False)``: guidance needs a class."""
+
+    option: str
+    value: str
+    equal: bool = True
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        """values: the options as a panel or the command line has them (any type: a
+        spin box's number, a combo box's text), compared as text."""
+        return (str(values.get(self.option)) == self.value) == self.equal
+
+
+@dataclass(frozen=True)
 class SampleOption:
     """An option a sampler accepts, described so a panel or the CLI can offer it."""
 
@@ -106,16 +143,11 @@ class SampleOption:
     help: str
     choices: tuple[str, ...] = ()  # a choice among names (minimum, maximum unused)
     integer: bool = False  # a whole number (e.g. a number of steps)
-    # When the option matters: "" always, "sampler=ddim" or "class!=any" (another
-    # option's value), so a panel can grey it out otherwise.
-    when: str = ""
+    # When the option matters (None: always), so a panel can grey it out otherwise.
+    when: When | None = None
 
     def applies(self, values: Mapping[str, Any]) -> bool:
-        if not self.when:
-            return True
-        negate = "!=" in self.when
-        name, value = self.when.split("!=" if negate else "=", 1)
-        return (str(values.get(name)) == value) != negate
+        return self.when is None or self.when.holds(values)
 
     def choose(self, raw: Any) -> str:
         """The choice a user means by raw (a choice option only), else ValueError.
@@ -170,11 +202,13 @@ def resolve_class(value: Any, names: Sequence[str]) -> str | None:
                      f"{', '.join(names)}, or an index 0..{len(names) - 1}")
 
 
-class GenerativeModel(nn.Module):
+class GenerativeModel(nn.Module, Declarations):
     """Base of every registered family (including helper nets like the classifier).
 
     Subclasses set ``family`` and ``Config`` (done by ``@register``) and implement
-    the training hooks; capabilities are separate protocols below.
+    the training hooks; capabilities and hooks are the protocols of capabilities.py, and
+    the facts a family states about itself (``exact_inverse``, ``normalised`` ...) are the
+    Declarations' class attributes, inherited here with their defaults.
     """
 
     family: ClassVar[str] = ""
@@ -217,88 +251,6 @@ class GenerativeModel(nn.Module):
         return None
 
 
-# --- capabilities ---------------------------------------------------------------------------
-@runtime_checkable
-class Sampler(Protocol):
-    def sample_options(self) -> list[SampleOption]: ...
-
-    def sample(
-        self, n: int, generator: torch.Generator | None = None, **opts: float
-    ) -> torch.Tensor:
-        """n images in [0, 1]; the same generator state gives the same images."""
-        ...
-
-
-@runtime_checkable
-class Latent(Protocol):
-    latent_shape: tuple[int, ...]
-
-    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
-
-    def encode_steps(self, x: torch.Tensor, **opts: Any) -> Iterator[tuple[int, int, torch.Tensor]]:
-        """Yields (step, total, current z); the last yield is the final encoding.
-
-        Exact encoders yield once; encoders by optimisation yield every step, so a
-        caller can show progress and stop early.
-        """
-        ...
-
-
-@runtime_checkable
-class Density(Protocol):
-    """A (log-)density of images. Models whose log_prob is known only up to a constant
-    (energy-based models) set the class attribute ``normalised = False``: see
-    is_normalised."""
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-image log-likelihood in nats (a bound for latent-variable models; up to an
-        unknown constant for unnormalised models)."""
-        ...
-
-
-@runtime_checkable
-class Conditional(Protocol):
-    def condition(self, guide: torch.Tensor, strength: float, **opts: Any) -> torch.Tensor: ...
-
-
-@runtime_checkable
-class Upscaler(Protocol):
-    """A super-resolution network: enlarges any image of its channel count by one of
-    its scales (fully convolutional, so any height and width)."""
-
-    scales: tuple[int, ...]
-
-    def upscale(self, lowres: torch.Tensor, scale: int) -> torch.Tensor:
-        """(N, C, h, w) in [0, 1] -> (N, C, h * scale, w * scale) in [0, 1]."""
-        ...
-
-
-CAPABILITIES: dict[str, type] = {
-    "sampler": Sampler,
-    "latent": Latent,
-    "density": Density,
-    "conditional": Conditional,
-    "upscaler": Upscaler,
-}
-
-
-def has_capability(model: object, capability: type) -> bool:
-    return isinstance(model, capability)
-
-
-def capabilities_of(model_or_class: object) -> list[str]:
-    """Capability names of a model instance or class, in a fixed order."""
-    names = []
-    for name, proto in CAPABILITIES.items():
-        members = [m for m in proto.__dict__ if not m.startswith("_")]
-        members += list(getattr(proto, "__annotations__", {}))
-        if all(hasattr(model_or_class, m) for m in members):
-            names.append(name)
-    return names
-
-
 def encode(model: Latent, x: torch.Tensor, **opts: Any) -> torch.Tensor:
     """Runs an encoder to the end and returns the final latent."""
     final = None
@@ -306,19 +258,6 @@ def encode(model: Latent, x: torch.Tensor, **opts: Any) -> torch.Tensor:
         final = z
     assert final is not None, "encode_steps must yield at least once"
     return final
-
-
-def is_importance_weighted(model: Density) -> bool:
-    """Whether log_prob is an importance-weighted bound taking k samples (a VAE's IWAE),
-    rather than an exact likelihood or a single-sample bound."""
-    return "k" in inspect.signature(model.log_prob).parameters
-
-
-def is_normalised(model: Density) -> bool:
-    """Whether log_prob is a normalised log-likelihood (or a bound on one), so that
-    bits/dim mean something; False for unnormalised densities such as an energy-based
-    model's -E(x), whose level is arbitrary (scored as an energy, never as bits/dim)."""
-    return bool(getattr(model, "normalised", True))
 
 
 def bits_per_dim(log_prob_nats: torch.Tensor, image_shape: tuple[int, int, int]) -> torch.Tensor:

@@ -32,9 +32,12 @@ from genplay.core.images import to_uint8_hwc
 from genplay.core.models import diffusion_bound
 from genplay.core.models import diffusion_samplers as samplers
 from genplay.core.models.base import (
+    ANY_CLASS,
+    CLASS_OPTION,
     GenerativeModel,
     ModelConfig,
     SampleOption,
+    When,
     resolve_class,
 )
 from genplay.core.models.blocks import (
@@ -44,6 +47,7 @@ from genplay.core.models.blocks import (
     group_norm,
     resolution_plan,
 )
+from genplay.core.models.sampler_names import DEFAULT_SAMPLER
 from genplay.core.registry import register
 
 
@@ -214,6 +218,8 @@ class UNet(nn.Module):
 
 @register("diffusion", DiffusionConfig)
 class Diffusion(GenerativeModel):
+    schedule: samplers.CosineSchedule  # set in __init__; declared here for the Denoising hook
+
     def __init__(self, config: DiffusionConfig) -> None:
         super().__init__(config)
         self.net = UNet(config)
@@ -295,8 +301,9 @@ class Diffusion(GenerativeModel):
         return {"loss": self.loss(x, labels, generator=g).item()}
 
     # --- running a sampler, as events ----------------------------------------------------------
-    def _labels(self, n: int, label: str | int | None) -> torch.Tensor | None:
-        """The class index for every image, or None for "no class" (unconditional)."""
+    def class_labels(self, n: int, label: str | int | None) -> torch.Tensor | None:
+        """The class index for every image, or None for "no class" (unconditional); a
+        label no class matches raises ValueError (see base.resolve_class)."""
         if not self.config.num_classes:
             return None
         names = self.class_choices()
@@ -305,9 +312,10 @@ class Diffusion(GenerativeModel):
             return None
         return torch.full((n,), names.index(name), dtype=torch.long, device=self.device)
 
+
     def class_choices(self) -> list[str]:
         """Class names, from the checkpoint where it has them, else "0", "1", ..."""
-        names = getattr(self, "class_names", None)
+        names = self.class_names
         if names and len(names) == self.config.num_classes:
             return list(names)
         return [str(i) for i in range(self.config.num_classes)]
@@ -319,7 +327,7 @@ class Diffusion(GenerativeModel):
                        ) -> Iterator[Progress | Preview | Result]:
         """Progress and a Preview of the x0 estimates after each network evaluation,
         then Result(float32 images in [0, 1]). opts: eta, class and guidance."""
-        labels = self._labels(x_t.shape[0], opts.get("class"))
+        labels = self.class_labels(x_t.shape[0], opts.get("class"))
         denoise = self.denoiser(labels, float(opts.get("guidance", 1.0)))
         steps = samplers.run(sampler, denoise, self.schedule, x_t, timesteps,
                              eta=float(opts.get("eta", 0.0)), generator=generator,
@@ -332,7 +340,7 @@ class Diffusion(GenerativeModel):
         yield Result(((x + 1) / 2).clamp(0, 1).float().cpu().numpy().astype(np.float32))
 
     # --- Sampler ------------------------------------------------------------------------------
-    default_sampler = "dpmpp"
+    default_sampler = DEFAULT_SAMPLER
     default_steps = 20
 
     def sample_options(self) -> list[SampleOption]:
@@ -346,7 +354,7 @@ class Diffusion(GenerativeModel):
             SampleOption("steps", self.default_steps, 1, self.config.timesteps,
                          "network evaluations per image (doubled with guidance)", integer=True),
             SampleOption("eta", 0.0, 0.0, 1.0, "DDIM only: 0 deterministic, 1 as noisy as DDPM",
-                         when="sampler=ddim"),
+                         when=When("sampler", "ddim")),
             SampleOption("temperature", 1.0, 0.5, 1.5,
                          "scales the starting noise: below 1 gives smoother, plainer images"),
         ]
@@ -357,7 +365,7 @@ class Diffusion(GenerativeModel):
                 SampleOption("guidance", 1.0, 0.0, 10.0,
                              "classifier-free guidance with a class: 0 is the plain "
                              "conditional model, higher follows the class harder, less varied",
-                             when="class!=any"),
+                             when=When(CLASS_OPTION, ANY_CLASS, equal=False)),
             ]
         return options
 
@@ -391,12 +399,16 @@ class Diffusion(GenerativeModel):
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn((n, *self.image_shape), generator=generator, device=self.device)
 
-    @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The image DDIM (eta 0, unconditional) makes from noise z: a deterministic map."""
-        timesteps = samplers.timesteps_for("ddim", self.schedule, self.latent_steps)
-        steps = self._denoise_steps(z, timesteps, "ddim", {}, None, preview=False)
-        return torch.from_numpy(final_value(steps)).to(z.device)
+        return self.preview_decode(z, self.latent_steps)
+
+    @torch.no_grad()
+    def preview_decode(self, z: torch.Tensor, steps: int) -> torch.Tensor:
+        """decode() with `steps` DDIM steps: fewer than latent_steps are quicker, rougher."""
+        timesteps = samplers.timesteps_for("ddim", self.schedule, steps)
+        events = self._denoise_steps(z, timesteps, "ddim", {}, None, preview=False)
+        return torch.from_numpy(final_value(events)).to(z.device)
 
     @torch.no_grad()
     def encode_steps(self, x: torch.Tensor, **opts: Any) -> Iterator[tuple[int, int, torch.Tensor]]:

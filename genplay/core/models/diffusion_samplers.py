@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from genplay.core.models.sampler_names import SAMPLERS  # the one list of names; used here too
+
 Denoiser = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 Projection = Callable[[torch.Tensor, int], torch.Tensor]
 Steps = Iterator[tuple[int, int, torch.Tensor]]
-
-SAMPLERS = ("ddpm", "ddim", "dpmpp", "dpmpp-sde")
 
 
 class CosineSchedule:

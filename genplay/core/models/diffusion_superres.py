@@ -55,7 +55,7 @@ def restore_steps(model, correct: Correction, generators: Sequence[torch.Generat
     estimate, not clamped, so a caller's final correction is not undone.
     """
     n = len(generators)
-    labels = model._labels(n, label)
+    labels = model.class_labels(n, label)
     denoise = model.denoiser(labels, guidance)
     schedule = model.schedule
     timesteps = samplers.timesteps_for("ddim", schedule, steps)

@@ -378,9 +378,11 @@ class Flow(GenerativeModel):
         return nats / math.log(2)
 
     # --- Density ----------------------------------------------------------------------------
+    stochastic_log_prob = True  # one dequantization draw, from generator=
+
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Lower bound on log P(x) of the 8-bit image in nats, one dequantization draw
-        (from generator, so an evaluation can be seeded). No ``k``: metrics reads a
-        ``k`` parameter as "importance-weighted" and would report ELBO/IWAE figures."""
+        (from generator, so an evaluation can be seeded). Not importance-weighted (no
+        ``k``), so metrics reports no ELBO/IWAE figures for it."""
         return self._log_likelihood(x, generator)

@@ -163,6 +163,9 @@ class VAE(GenerativeModel):
         yield 1, 1, self.posterior(x)[0]
 
     # --- Density ----------------------------------------------------------------------------
+    importance_weighted = True  # log_prob(x, k): the IWAE bound, with the ELBO as k = 1
+    stochastic_log_prob = True  # it draws posterior samples from generator=
+
     @torch.no_grad()
     def log_prob(
         self, x: torch.Tensor, k: int = 16, generator: torch.Generator | None = None

@@ -46,7 +46,7 @@ import torch
 
 from genplay.core.errors import GenplayError
 from genplay.core.events import Preview, Progress, Result, relay
-from genplay.core.models.base import Latent
+from genplay.core.models.capabilities import guided_method  # the rule; re-exported here
 from genplay.core.models.diffusion_superres import restore_steps
 from genplay.core.ops.sketch import FIT_STEPS, MAX_CANDIDATES, _candidate_generator, fit_latents
 from genplay.core.resize import downscale, downscale_matrix
@@ -57,17 +57,6 @@ from genplay.core.resize import downscale, downscale_matrix
 DEFAULT_ETA = 1.0
 FINAL_ITERATIONS = 300  # at most, of the final consistent-and-in-range correction
 TOLERANCE = 1e-4  # of the final residual on the [0, 1] scale: 1/40 of a grey level
-
-
-def guided_method(model: Any) -> str | None:
-    """"diffusion", "latent" or None (the model cannot guide super-resolution)."""
-    if model is None:
-        return None
-    if hasattr(model, "denoiser") and hasattr(model, "schedule"):
-        return "diffusion"
-    if isinstance(model, Latent) and hasattr(model, "decode_continuous"):
-        return "latent"
-    return None
 
 
 def default_steps(scale: int) -> int:
@@ -227,7 +216,7 @@ def _diffusion(model, consistency, n, seed, steps, opts):
     if guidance < 0:
         raise GenplayError(f"guidance must be at least 0, not {guidance}")
     try:
-        model._labels(1, label)  # checked now, not at the first step
+        model.class_labels(1, label)  # checked now, not at the first step
     except ValueError as error:
         raise GenplayError(str(error)) from None
     generators = [_candidate_generator(seed, k, model.device) for k in range(n)]

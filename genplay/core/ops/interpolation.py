@@ -23,7 +23,13 @@ from PIL import Image
 from genplay.core.checkpoints import atomic_write
 from genplay.core.errors import GenplayError
 from genplay.core.events import Progress, Result, final_value
-from genplay.core.models.base import Latent, has_capability
+from genplay.core.models.capabilities import (
+    Latent,
+    can_preview_decode,
+    device_of,
+    has_capability,
+    image_shape_of,
+)
 
 MIN_FRAMES, MAX_FRAMES = 2, 64
 DIRECTIONS_FILE = "latent_directions.npz"
@@ -110,7 +116,7 @@ def interpolation_path(z0: torch.Tensor, z1: torch.Tensor, frames: int,
 # --- running the model --------------------------------------------------------------------------
 def _device(model: Any) -> torch.device:
     """The model's device; protocol-only objects without one are taken to live on the CPU."""
-    return torch.device(getattr(model, "device", "cpu"))
+    return device_of(model)
 
 
 def _require_latent(model: Any) -> None:
@@ -158,7 +164,7 @@ def encode_image(model: Latent, pixels_chw: np.ndarray, **opts: Any
     """
     _require_latent(model)
     pixels = np.asarray(pixels_chw, dtype=np.float32)
-    expected = getattr(model, "image_shape", None)
+    expected = image_shape_of(model)
     if pixels.ndim != 3 or (expected is not None and pixels.shape != tuple(expected)):
         raise GenplayError(f"the image must have shape {expected or '(C, H, W)'}, "
                            f"not {pixels.shape}")
@@ -183,23 +189,16 @@ def decode_one(model: Latent, z: np.ndarray, preview: bool = False) -> tuple[np.
     """One latent (of ``latent_shape``) decoded to float32 (C, H, W) in [0, 1].
 
     preview=True asks for a quick, rougher image while a slider moves: a model whose
-    decoder runs a sampler (a diffusion model's ``latent_steps`` DDIM steps) runs
-    PREVIEW_STEPS of them instead, about a quarter of the time, nearly the same picture.
-    Other decoders are one network pass, cheap already, and run as they are. Returns
-    (image, whether it was a cheaper preview).
+    decoder runs a sampler (the PreviewDecoder hook: a diffusion model's ``latent_steps``
+    DDIM steps) runs PREVIEW_STEPS of them instead, about a quarter of the time, nearly
+    the same picture. Other decoders are one network pass, cheap already, and run as they
+    are. Returns (image, whether it was a cheaper preview).
     """
     _require_latent(model)
-    full = getattr(type(model), "latent_steps", None)
-    cheaper = bool(preview) and isinstance(full, int) and full > PREVIEW_STEPS
+    cheaper = bool(preview) and can_preview_decode(model, PREVIEW_STEPS)
     x = torch.as_tensor(np.asarray(z, np.float32)).to(_device(model))[None]
-    if cheaper:
-        model.latent_steps = PREVIEW_STEPS  # the engine thread runs one job at a time
-    try:
-        with torch.no_grad():
-            image = model.decode(x)[0]
-    finally:
-        if cheaper:
-            del model.latent_steps  # back to the class's own count
+    with torch.no_grad():
+        image = (model.preview_decode(x, PREVIEW_STEPS) if cheaper else model.decode(x))[0]
     return image.float().clamp(0, 1).cpu().numpy(), cheaper
 
 

@@ -24,7 +24,6 @@ threshold is set at a chosen false-positive rate on that split.
 from __future__ import annotations
 
 import csv
-import inspect
 import io
 import json
 import math
@@ -39,13 +38,16 @@ from PIL import Image
 from genplay.core.errors import GenplayError, ImageError
 from genplay.core.events import Partial, Progress, Result, relay
 from genplay.core.images import load_image, prepare_for_model, to_float_chw
-from genplay.core.models.base import (
+from genplay.core.models.base import bits_per_dim, encode
+from genplay.core.models.capabilities import (
     Density,
     Latent,
-    bits_per_dim,
-    encode,
+    PixelBits,
+    device_of,
+    has_exact_inverse,
     is_importance_weighted,
     is_normalised,
+    log_prob_takes_generator,
 )
 
 
@@ -87,7 +89,7 @@ def available_methods(model, background=None) -> list[str]:
         if name == "ratio" and not (isinstance(background, Density)
                                     and is_normalised(background)):
             continue
-        if name == "recon" and getattr(model, "exact_inverse", False):
+        if name == "recon" and has_exact_inverse(model):
             continue  # decode(encode(x)) == x: the error is always zero
         names.append(name)
     return names
@@ -135,8 +137,7 @@ def _draws(seed: int, start: int, role: str) -> torch.Generator:
 
 @torch.no_grad()
 def _bpd(model, x: torch.Tensor, generator: torch.Generator, k: int | None) -> torch.Tensor:
-    kwargs = {"generator": generator} if "generator" in inspect.signature(
-        model.log_prob).parameters else {}
+    kwargs = {"generator": generator} if log_prob_takes_generator(model) else {}
     if k is not None:
         kwargs["k"] = k
     return bits_per_dim(model.log_prob(x, **kwargs), tuple(x.shape[1:]))
@@ -184,7 +185,7 @@ def score_many(
     k = iwae_k if "bpd" in available_methods(model) and is_importance_weighted(model) else None
     parts: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     for start in range(0, len(x_all), batch_size):
-        x = x_all[start : start + batch_size].to(getattr(model, "device", "cpu"))
+        x = x_all[start : start + batch_size].to(device_of(model))
         bpd = None
         if {"bpd", "complexity", "typicality", "ratio"} & set(methods):
             bpd = _bpd(model, x, _draws(seed, start, "bpd"), k)
@@ -331,20 +332,20 @@ def pixel_bits(model, x: torch.Tensor) -> np.ndarray | None:
     """Bits each pixel costs under the model, float (N, H, W), or None if it gives none.
 
     Exact for autoregressive models; what other models give is described by their
-    ``pixel_bits_note``.
+    ``pixel_bits_note`` (the PixelBits hook).
     """
-    if not hasattr(model, "pixel_nll"):
+    if not isinstance(model, PixelBits):
         return None
     x = torch.round(x.clamp(0, 1) * 255) / 255
     with torch.no_grad():
-        return model.pixel_nll(x.to(getattr(model, "device", "cpu"))).double().cpu().numpy()
+        return model.pixel_nll(x.to(device_of(model))).double().cpu().numpy()
 
 
 def iterative_encoder(model) -> bool:
     """Whether encoding goes by optimisation (many steps: slow on a whole test split)."""
     if not isinstance(model, Latent):
         return False
-    x = torch.zeros((1, *model.image_shape), device=getattr(model, "device", "cpu"))
+    x = torch.zeros((1, *model.image_shape), device=device_of(model))
     steps = model.encode_steps(x)
     next(steps)
     try:

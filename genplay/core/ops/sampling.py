@@ -15,7 +15,12 @@ import torch
 from genplay.core.errors import GenplayError
 from genplay.core.events import Preview, Progress, Result
 from genplay.core.images import to_uint8_hwc
-from genplay.core.models.base import Sampler
+from genplay.core.models.capabilities import (
+    Sampler,
+    StepSampler,
+    device_of,
+    draws_partial_chunks,
+)
 
 CHUNK = 64
 
@@ -31,7 +36,8 @@ def sample_latent(model, seed: int, index: int) -> torch.Tensor:
     scale them by the temperature (tests/core/test_models.py holds every family to it),
     so a sample seen in a grid can become an interpolation endpoint.
     """
-    generator = torch.Generator(device=model.device).manual_seed(chunk_seed(seed, index // CHUNK))
+    generator = torch.Generator(device=device_of(model)).manual_seed(
+        chunk_seed(seed, index // CHUNK))
     return model.prior_sample(CHUNK, generator)[index % CHUNK]
 
 
@@ -77,7 +83,7 @@ def sample_images(
 ) -> Iterator[Progress | Preview | Result]:
     """Yields Progress per chunk, then Result(float32 array (n, C, H, W) in [0, 1]).
 
-    Models that draw step by step (``sample_steps``, e.g. pixel by pixel) report
+    Models that draw step by step (the StepSampler hook, e.g. pixel by pixel) report
     progress within a chunk and Previews of every image so far (uint8 NHWC), so a long
     request shows its images forming and can be cancelled mid-chunk. The images are
     those of ``sample()`` with the same generator: previews change nothing drawn.
@@ -91,12 +97,12 @@ def sample_images(
     done = 0
     for chunk in range((n + CHUNK - 1) // CHUNK):
         count = min(CHUNK, n - chunk * CHUNK)
-        generator = torch.Generator(device=model.device).manual_seed(chunk_seed(seed, chunk))
-        if hasattr(model, "sample_steps"):
+        generator = torch.Generator(device=device_of(model)).manual_seed(chunk_seed(seed, chunk))
+        if isinstance(model, StepSampler):
             images = None
             # Models that draw all their starting noise first can stop after `count`
             # images of the chunk: 8 diffusion samples cost 8, not 64, network passes.
-            keep = {"keep": count} if getattr(model, "partial_chunks", False) else {}
+            keep = {"keep": count} if draws_partial_chunks(model) else {}
             for event in model.sample_steps(CHUNK, generator, **checked, **keep):
                 if isinstance(event, Progress) and event.total:
                     yield Progress(done + count * event.step // event.total, n,

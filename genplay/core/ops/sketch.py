@@ -1,14 +1,16 @@
 """Images from a sketch, and inpainting: what the Sketch panel and `genplay sketch` /
 `genplay inpaint` run, for any model that can.
 
-The method follows the model's capabilities, not its family:
-- Conditional models with ``condition_steps`` (diffusion) use SDEdit: the sketch is
-  noised to the level `strength` and denoised, once per candidate, each candidate
-  with its own seeded noise.
-- Energy-based models (``condition_method = "langevin"``) mix the sketch with uniform
-  noise in the proportion `strength` and run Langevin dynamics from there, one chain
-  per candidate with its own seeded noise.
-- Latent models (VAE, GAN, flow) fit a latent per candidate: starting from a seeded
+The method follows the model's declarations (``capabilities.sketch_method`` and
+``inpaint_method``, the rules the Sketch panel's gate shares), not its family:
+- Conditional models declaring ``condition_method = "sdedit"`` (diffusion) use SDEdit:
+  the sketch is noised to the level `strength` and denoised, once per candidate, each
+  candidate with its own seeded noise.
+- Conditional models declaring ``condition_method = "langevin"`` (energy-based) mix the
+  sketch with uniform noise in the proportion `strength` and run Langevin dynamics from
+  there, one chain per candidate with its own seeded noise.
+- Other Latent models (VAE, GAN, flow) fit a latent per candidate through their
+  differentiable decoder (``decode_continuous``): starting from a seeded
   prior sample, gradient descent on
       |decode(z) - sketch|^2 / (2 sigma^2) + |z|^2 / 2,
   the most probable latent if the sketch were the image plus Gaussian noise of
@@ -32,32 +34,16 @@ from genplay.core.errors import GenplayError
 from genplay.core.events import Preview, Progress, Result, relay
 from genplay.core.images import prepare_for_model, to_float_chw, to_uint8_hwc
 from genplay.core.models import diffusion_samplers as samplers
-from genplay.core.models.base import Latent
 from genplay.core.models.blocks import TensorAdam, frozen_weights
+from genplay.core.models.capabilities import (  # the rules, re-exported for callers of ops
+    default_sampler,
+    inpaint_method,
+    sketch_method,
+)
 
 MAX_CANDIDATES = 16
 DEFAULT_STRENGTH = 0.5
 FIT_STEPS = 150  # latent-fitting steps for models without SDEdit
-
-
-def sketch_method(model: Any) -> str | None:
-    """"sdedit", "langevin", "latent" or None (the model cannot turn sketches into
-    images)."""
-    if hasattr(model, "condition_steps"):
-        return getattr(model, "condition_method", "sdedit")
-    if isinstance(model, Latent) and hasattr(model, "decode_continuous"):
-        return "latent"
-    return None
-
-
-def inpaint_method(model: Any) -> str | None:
-    """"diffusion" (denoising with the known pixels held), "autoregressive" (PixelCNN
-    completion) or None."""
-    if hasattr(model, "inpaint_steps"):
-        return "diffusion"
-    if hasattr(model, "complete_steps"):
-        return "autoregressive"
-    return None
 
 
 def guide_tensor(model: Any, pixels: np.ndarray, invert: bool | None = None) -> torch.Tensor:
@@ -121,7 +107,7 @@ def _sdedit(model, guide, n, seed, strength, opts):
     (DPM-Solver++, DDIM at eta 0) all candidates run as one batch, which on a CPU costs
     little more than one; stochastic samplers (DDPM, eta > 0) draw noise at every step,
     so they run one candidate at a time to keep each candidate's images its own."""
-    sampler = opts.get("sampler", getattr(model, "default_sampler", "dpmpp"))
+    sampler = opts.get("sampler", default_sampler(model))
     if not samplers.is_deterministic(sampler, float(opts.get("eta", 0))):
         yield from _one_at_a_time(
             n, seed, model.device, "candidate",

@@ -45,7 +45,7 @@ from genplay.core.images import (
     with_channels,
 )
 from genplay.core.metrics import psnr, ssim
-from genplay.core.models.base import Upscaler
+from genplay.core.models.capabilities import Upscaler, device_of, image_shape_of, reach_of
 from genplay.core.ops.sketch import MAX_CANDIDATES
 from genplay.core.resize import downscale, modcrop, upscale_bicubic
 
@@ -157,18 +157,8 @@ def check_output_size(height: int, width: int, scale: int) -> None:
 
 
 def _model_channels(model: Any) -> int | None:
-    shape = getattr(model, "image_shape", None)
+    shape = image_shape_of(model)
     return int(shape[0]) if shape else None
-
-
-def _device(model: Any) -> torch.device:
-    device = getattr(model, "device", None)
-    if device is not None:
-        return torch.device(device)
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
 
 
 def _net_run(model: Any, scale: int, channels: int) -> Run:
@@ -177,7 +167,7 @@ def _net_run(model: Any, scale: int, channels: int) -> Run:
     if scale not in tuple(model.scales):
         raise GenplayError(f"this network upscales x{' or x'.join(map(str, model.scales))}, "
                            f"not x{scale}")
-    device = _device(model)
+    device = device_of(model)
 
     def net(x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -292,7 +282,7 @@ def upscale_steps(model: Any, pixels: np.ndarray, scale: int, method: str, *,
     run = _net_run(model, scale, channels) if method == "net" else (
         lambda x: upscale_bicubic(x, scale))
     if method == "net":  # never less context than the network reads: no seams
-        overlap = max(overlap, getattr(model, "reach", 0))
+        overlap = max(overlap, reach_of(model))
     tiles = _tile_count(height, width, tile)
     total = tiles * (2 if ref is not None and method != "bicubic" else 1)
     out = np.empty(shape, dtype=np.uint8)
@@ -322,7 +312,7 @@ def _diffusion(model, image, scale, candidates, seed, steps, reference):
     ref = None if reference is None else _reference(
         reference, (size, size, channels), fit_from=(image.shape[:2], scale, size))
     fitted, _ = prepare_for_model(image, size=small, channels=channels, invert=False)
-    lowres = torch.from_numpy(to_float_chw(fitted))[None].to(_device(model))
+    lowres = torch.from_numpy(to_float_chw(fitted))[None].to(device_of(model))
     guided = _guided_module()
     result = yield from relay(guided.guided_upscale_steps(model, lowres, scale, n=candidates,
                                                           seed=seed, steps=steps))

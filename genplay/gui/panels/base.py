@@ -37,6 +37,7 @@ class Panel(QWidget):
 
     title = ""
     capability = ""  # the capability a model needs for this panel ("sampler", "latent", ...)
+    needs_model = True  # False: the panel stays usable without a model that has it
     busy_changed = Signal(bool)
 
     def __init__(self, engine: Engine, settings: QSettings, messages: MessageBar) -> None:
@@ -60,6 +61,12 @@ class Panel(QWidget):
 
     def model_changed(self, info: CheckpointInfo) -> None:
         """Resets the panel for a newly selected model."""
+
+    def save_dialog(self) -> None:
+        """File > Save on this tab: asks where, then saves what the panel shows (if any)."""
+
+    def save_settings(self) -> None:
+        """Remembers the panel's choices in settings when the window closes."""
 
     def current_image(self) -> tuple[np.ndarray, dict[str, Any] | None] | None:
         """(uint8 HWC pixels, sample record or None) for Save and Copy; None if nothing."""

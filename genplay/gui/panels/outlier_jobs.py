@@ -26,6 +26,7 @@ def load_facts(model, folder: str) -> dict[str, Any]:
     A missing reference is a state the panel explains, not an error for the message bar."""
     from genplay.core import checkpoints
     from genplay.core.errors import GenplayError
+    from genplay.core.models.capabilities import pixel_bits_note
     from genplay.core.ops import outliers
 
     try:
@@ -37,12 +38,12 @@ def load_facts(model, folder: str) -> dict[str, Any]:
     return {"reference": {m: reference[m] for m in methods}, "typical": typical,
             "methods": methods,
             "descriptions": {m: outliers.METHODS[m].description for m in methods},
-            "pixel_note": getattr(model, "pixel_bits_note", "")}
+            "pixel_note": pixel_bits_note(model)}
 
 
 def measure_split(folder: str):
     from genplay.core.errors import GenplayError
-    from genplay.core.metrics import measure_reference
+    from genplay.core.evaluation import measure_reference
 
     try:
         yield from measure_reference(folder)

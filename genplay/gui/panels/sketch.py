@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from genplay.core.images import IMAGE_FILTER
+from genplay.core.models.capabilities import sketch_route
 from genplay.gui.panels.base import Panel, seed_editor
 from genplay.gui.panels.sketch_actions import ChosenCandidate
 from genplay.gui.panels.sketch_candidates import CandidateStrip
@@ -145,9 +146,8 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         self._refresh_model_view()
 
     def accepts(self, capabilities: list[str]) -> bool:
-        # SDEdit and Langevin dynamics need Conditional; latent fitting needs a latent space
-        # (and decode_continuous, which every shipped latent family has).
-        return "conditional" in capabilities or "latent" in capabilities
+        # The rule ops.sketch.sketch_method follows too (torch-free, so asked at once).
+        return sketch_route(capabilities) is not None
 
     # --- building ---------------------------------------------------------------------------
     def _build_tools(self) -> QGroupBox:
