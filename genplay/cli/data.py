@@ -12,6 +12,7 @@ from genplay.core.errors import GenplayError
 
 PHOTOS = "photos"
 PHOTOS_HOW = "pip install scikit-image (its sample photographs)"
+EMOJI = "emoji"
 
 
 def _size(n: int) -> str:
@@ -33,12 +34,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows.append({"name": name, "present": status.folder is not None,
                      "folder": str(status.folder) if status.folder else None,
                      "bytes": status.bytes, "download_bytes": spec.download_size,
-                     "licence": spec.licence, "about": spec.about})
+                     "licence": spec.licence, "about": spec.about,
+                     "credits": _credits(name)})
     photos = datasets.photos_folder()
     rows.append({"name": PHOTOS, "present": photos is not None,
                  "folder": str(photos) if photos else None, "bytes": None,
                  "download_bytes": None, "licence": "CC0 and public domain (per photo)",
-                 "about": "12 photographs that come with scikit-image"})
+                 "about": "12 photographs that come with scikit-image", "credits": []})
     if args.json:
         print(json.dumps({"data_home": str(datasets.data_home()), "datasets": rows}, indent=2))
         return 0
@@ -57,7 +59,52 @@ def cmd_list(args: argparse.Namespace) -> int:
                      if row["download_bytes"] else PHOTOS_HOW)
         print(f"{row['name']:<14} {'yes' if row['present'] else 'no':<5} {size:>9}  "
               f"{where:<44} {row['licence']}")
+    for row in rows:
+        for credit in row["credits"]:
+            print(f"  {row['name']}: {credit}")
     return 0
+
+
+def _credits(name: str) -> list[str]:
+    """The attribution each part of a dataset asks for (the emoji's three sets)."""
+    if name != EMOJI:
+        return []
+    from genplay.core import emoji
+
+    notes = {"openmoji": "; a model trained on it is shared under the same licence"}
+    return [f"{p.credit}{notes.get(p.style, '')}" for p in emoji.PACKAGES]
+
+
+def _run_in_phases(events, desc: str, total: int, unit: str, unit_scale: bool = False):
+    """run_with_bar, with a new bar for the emoji's second phase (rendering pictures after
+    the packages' bytes)."""
+    from genplay.core.events import Progress
+
+    def downloading():
+        for event in events:
+            if isinstance(event, Progress) and event.message.startswith("rendering"):
+                rest.append(event)
+                return
+            yield event
+
+    rest: list = []
+    result = run_with_bar(downloading(), desc, total, unit, unit_scale=unit_scale)
+    if result is not None or not rest:
+        return result
+
+    def rendering():
+        yield from rest
+        yield from events
+
+    return run_with_bar(rendering(), f"rendering {desc}", rest[0].total, "emoji")
+
+
+def _say_built(name: str, summary: dict, folder) -> None:
+    train, test = summary["counts"]
+    skipped = summary.get("skipped") or []
+    note = f"; {len(skipped)} unreadable pictures skipped, e.g. {skipped[0][0]}" if skipped else ""
+    print(f"{name}: {train:,} training and {test:,} test images built into "
+          f"{_where(folder)}{note}")
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -70,8 +117,15 @@ def cmd_get(args: argparse.Namespace) -> int:
         if args.mirror:
             raise GenplayError("--from and --mirror exclude each other")
         events = datasets.import_copy(args.name, args.source, force=args.force)
-        result = run_with_bar(events, f"reading {args.name}", len(spec.files), "file")
+        result = _run_in_phases(events, f"reading {args.name}", len(spec.files), "file")
         summary = result.summary
+        if spec.kind == EMOJI:
+            _say_built(args.name, summary, result.value)
+            if not summary["published"]:
+                print("note: these are not all the published packages (their version or "
+                      "checksum differs), so figures measured on them are not comparable "
+                      "with ones measured on the published sets", file=sys.stderr)
+            return 0
         train, test = summary["counts"]
         print(f"{args.name}: {train:,} training and {test:,} test images from "
               f"{summary['source']} into {_where(result.value)}")
@@ -81,12 +135,16 @@ def cmd_get(args: argparse.Namespace) -> int:
                   "ones", file=sys.stderr)
         return 0
     with Stop():
-        result = run_with_bar(datasets.download(args.name, sources=args.mirror or None,
-                                                force=args.force),
-                              f"{args.name}", spec.download_size, "B", unit_scale=True)
+        result = _run_in_phases(datasets.download(args.name, sources=args.mirror or None,
+                                                  force=args.force),
+                                f"{args.name}", spec.download_size, "B", unit_scale=True)
     if result.summary.get("already"):
         print(f"{args.name} is already in {_where(result.value)} "
               f"('genplay data verify {args.name}' checks it; --force downloads it again)")
+    elif spec.kind == EMOJI:
+        print(f"{args.name}: its 3 packages downloaded ({_size(spec.download_size)}, "
+              "checksums verified)")
+        _say_built(args.name, result.summary, result.value)
     else:
         print(f"{args.name}: downloaded into {_where(result.value)} "
               f"({_size(spec.download_size)}, checksums verified)")
@@ -114,6 +172,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             train, test = status.counts
             what = ("the published files" if status.published
                     else "readable, but not the published files (their checksums differ)")
+            if datasets.known(name).kind == EMOJI:
+                what = ("built from the published packages" if status.published
+                        else "readable, built from other versions of the packages")
             print(f"{name}: ok, {what}: {train:,} training and {test:,} test images in "
                   f"{_where(status.folder)}")
     return 1 if bad else 0
@@ -132,11 +193,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "get", help="download a dataset (or import a copy you have with --from)",
         description="Downloads a dataset from its publishers (checksums verified, a broken "
                     "download resumed) into ~/.genplay/data/NAME, or $GENPLAY_DATA/NAME.")
-    q.add_argument("name", metavar="NAME", help="fashion-mnist or mnist")
+    q.add_argument("name", metavar="NAME", help="fashion-mnist, mnist or emoji")
     q.add_argument("--from", dest="source", metavar="PATH",
                    help="import a copy: a folder holding the four IDX files (also Debian's "
                         "/usr/share/datasets/fashion-mnist or a torchvision root), or an "
-                        "archive (.zip, .tar.gz, ...) of them")
+                        "archive (.zip, .tar.gz, ...) of them; for emoji, a folder holding "
+                        "its three npm packages (twitter/, google/, openmoji/ folders of "
+                        "their files, or their .tgz files)")
     q.add_argument("--mirror", action="append", metavar="URL", default=[],
                    help="download from this base URL instead of the publishers' (repeatable)")
     q.add_argument("--force", action="store_true",

@@ -1,5 +1,5 @@
-"""Datasets: MNIST-format IDX files found by name (core.datasets says where, and gets
-them), photos, and folders of the user's images.
+"""Datasets: MNIST-format IDX files and the emoji found by name (core.datasets says
+where, and gets them), photos, and folders of the user's images.
 
 Everything is held in memory as uint8 tensors (N, C, H, W): the datasets here are
 small, and uint8 keeps 70,000 28x28 images under 60 MB. Photos are few and large, so
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from genplay.core import datasets
+from genplay.core import datasets, emoji
 from genplay.core.errors import DatasetError, ImageError
 from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model, with_channels
 
@@ -36,6 +36,11 @@ class ImageDataset:
     # Patches of a few large images: redraw(seed, n) cuts n fresh ones, so the training
     # loop can show a model new patches every epoch. None for datasets of whole images.
     redraw: Callable[[int, int], torch.Tensor] | None = None
+    # Labels besides the class, by name: int64 (N,) indices into extra_names[name]. The
+    # emoji have "style" (twitter, google, openmoji), "emoji" (the emoji, whatever its
+    # skin tone and style: its code points) and "tone" (its skin tone, "none" or one of 5).
+    extra_labels: dict[str, torch.Tensor] = field(default_factory=dict)
+    extra_names: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -43,7 +48,9 @@ class ImageDataset:
     def subset(self, index: torch.Tensor) -> ImageDataset:
         labels = None if self.labels is None else self.labels[index]
         return ImageDataset(self.images[index], labels, self.name, self.class_names,
-                            redraw=self.redraw)
+                            redraw=self.redraw,
+                            extra_labels={k: v[index] for k, v in self.extra_labels.items()},
+                            extra_names=self.extra_names)
 
     def as_float(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
         images = self.images if index is None else self.images[index]
@@ -73,6 +80,10 @@ def _idx_file(folder: Path, stem: str) -> Path:
 
 
 def load_idx(folder: Path, split: str, name: str) -> ImageDataset:
+    """A split of a named dataset's folder: its IDX files, or the emoji dataset's files
+    where the folder holds those (callers that know only the name come here)."""
+    if not datasets.has_split(folder, split) and emoji.has_split(folder, split):
+        return load_emoji(folder, split, name)
     prefix = _SPLIT_PREFIX[split]
     images = read_idx(_idx_file(folder, f"{prefix}-images-idx3-ubyte"))
     labels_path = _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
@@ -86,6 +97,20 @@ def load_idx(folder: Path, split: str, name: str) -> ImageDataset:
         torch.from_numpy(images.copy()).unsqueeze(1), labels, name,
         known.class_names if known else None,
     )
+
+
+def load_emoji(folder: Path, split: str, name: str = "emoji") -> ImageDataset:
+    """A split of the emoji dataset as core.emoji built it: 64x64 RGB on white, the
+    category as the class, the style and the emoji as extra labels."""
+    part = emoji.load(folder, split)
+    return ImageDataset(
+        torch.from_numpy(part.images), torch.from_numpy(part.category), name,
+        part.category_names,
+        extra_labels={"style": torch.from_numpy(part.style),
+                      "emoji": torch.from_numpy(part.emoji),
+                      "tone": torch.from_numpy(part.tone)},
+        extra_names={"style": part.style_names, "emoji": part.emoji_keys,
+                     "tone": part.tone_names})
 
 
 def load_image_folder(folder: Path, size: int, channels: int) -> ImageDataset:
@@ -272,10 +297,11 @@ def invert_policy(dataset: str) -> bool | None:
     """The ``invert`` for prepare_for_model() when a user's picture goes to a model trained
     on dataset (a name, or a folder's path as checkpoints store it): None, decide from the
     picture's border, for the MNIST-format datasets (light strokes on black, so a drawing
-    or photo of dark on light is inverted to match); False for a folder of pictures and
-    the photos, which a model learns as they are (a light sky is not to be inverted)."""
+    or photo of dark on light is inverted to match); False for the emoji (dark on white,
+    like most pictures), a folder of pictures and the photos, which a model learns as
+    they are (a light sky is not to be inverted)."""
     if dataset in datasets.CATALOGUE:
-        return None
+        return None if datasets.CATALOGUE[dataset].kind == "idx" else False
     folder = Path(dataset)
     if dataset != PHOTOS and folder.is_dir() and (datasets.has_split(folder, "train")
                                                   or datasets.has_split(folder, "test")):
@@ -292,15 +318,18 @@ def load_dataset(
     spec: str | os.PathLike, split: str = "train", *, size: int = 28, channels: int = 1,
     root: str | os.PathLike | None = None, patches: bool = False,
 ) -> ImageDataset:
-    """A dataset by name (``fashion-mnist``, ``mnist``, ``photos``), IDX folder, or image
-    folder. patches: an image folder gives random size x size patches of its images,
-    redrawn on request, instead of each image fitted whole to size x size."""
+    """A dataset by name (``fashion-mnist``, ``mnist``, ``emoji``, ``photos``), IDX folder,
+    a folder of the emoji dataset's files, or image folder. patches: an image folder
+    gives random size x size patches of its images, redrawn on request, instead of each
+    image fitted whole to size x size."""
     if split not in _SPLIT_PREFIX:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     name = str(spec)
     if name == PHOTOS:
         return load_photo_dataset(split, size, channels)
-    if name in datasets.CATALOGUE:
+    if name in datasets.CATALOGUE and datasets.CATALOGUE[name].kind == "emoji":
+        data = load_emoji(datasets.find(name, root, split), split, name)
+    elif name in datasets.CATALOGUE:
         data = load_idx(datasets.find(name, root, split), split, name)
     else:
         folder = Path(spec)
@@ -310,6 +339,8 @@ def load_dataset(
             )
         if datasets.has_split(folder, split):
             data = load_idx(folder, split, folder.name)
+        elif emoji.has_split(folder, split):
+            data = load_emoji(folder, split, folder.name)
         elif patches:
             return load_patch_folder(folder, size, channels)
         else:

@@ -14,6 +14,10 @@ place only when all of it is good. ``import_copy`` takes the same files from a f
 or an archive the user already has. Both are generators of core events, so the CLI
 draws a progress bar and the app shows progress with Cancel.
 
+The emoji dataset (kind "emoji") is built rather than copied: its three npm packages are
+downloaded the same way (checked against their sha256) or found in a folder, and
+core.emoji renders them into the files that are placed in DATA_HOME/emoji.
+
 This module needs only the standard library (and numpy, through events), so the app can
 ask where a dataset is without loading PyTorch.
 """
@@ -33,11 +37,12 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from genplay.core import emoji
 from genplay.core.errors import DatasetError
 from genplay.core.events import Progress, Result
 from genplay.core.files import read_bytes
@@ -58,6 +63,16 @@ class DataFile:
     size: int
     content_size: int
     content_md5: str | None = None
+    sha256: str | None = None  # checked instead of the MD5 where given
+    url_path: str | None = None  # below a source's address, where not the name
+
+    def digest_ok(self, path: Path) -> bool:
+        """Whether path is this file as published (its size, then its checksum)."""
+        if path.stat().st_size != self.size:
+            return False
+        if self.sha256:
+            return _digest_of(path, hashlib.sha256) == self.sha256
+        return _digest_of(path, hashlib.md5) == self.md5
 
     @property
     def stem(self) -> str:
@@ -74,6 +89,7 @@ class KnownDataset:
     sources: tuple[str, ...]  # base URLs, tried in turn
     files: tuple[DataFile, ...]
     about: str = ""
+    kind: str = "idx"  # "idx": MNIST-format files as published; "emoji": built (core.emoji)
 
     @property
     def download_size(self) -> int:
@@ -122,6 +138,13 @@ CATALOGUE: dict[str, KnownDataset] = {
                    ("ec29112dd5afa0611ce80d1b7f02629c", 4542, None),
                    60_000, 10_000),
         "70,000 28x28 gray images of handwritten digits"),
+    "emoji": KnownDataset(
+        "emoji", "Emoji", list(emoji.CATEGORIES), "emoji", emoji.LICENCE,
+        ("https://registry.npmjs.org/", "https://registry.npmmirror.com/"),
+        tuple(DataFile(p.file, p.md5, p.size, 0, sha256=p.sha256, url_path=p.url_path)
+              for p in emoji.PACKAGES),
+        "about 11,500 64x64 colour emoji in 3 styles (Twemoji, Noto, OpenMoji), 9 categories",
+        kind="emoji"),
 }
 # Where Debian's dataset packages put their files (dataset-fashion-mnist: fashion-mnist/).
 SYSTEM_FOLDERS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
@@ -176,7 +199,9 @@ def idx_path(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def has_split(folder: Path, split: str) -> bool:
+def has_split(folder: Path, split: str, kind: str = "idx") -> bool:
+    if kind == "emoji":
+        return emoji.has_split(folder, split)
     return idx_path(folder, f"{_SPLIT_PREFIX[split]}-images-idx3-ubyte") is not None
 
 
@@ -201,8 +226,9 @@ class MissingDataset(DatasetError):
 
 def locate(name: str, root: str | os.PathLike | None = None, split: str = "train") -> Path | None:
     """The folder holding split of a known dataset, or None. Only looks at the disk."""
+    kind = known(name).kind
     for place in search_places(name, root):
-        if has_split(place, split):
+        if has_split(place, split, kind):
             return place
     return None
 
@@ -286,6 +312,13 @@ def verify(name: str, root: str | os.PathLike | None = None) -> Status:
     status = Status(name, folder)
     if folder is None:
         return status
+    if spec.kind == "emoji":
+        status.bytes = sum(p.stat().st_size for p in emoji.stored_files(folder))
+        try:
+            status.counts, status.published = emoji.check(folder)
+        except DatasetError as exc:
+            status.problem = str(exc)
+        return status
     checks: dict[str, FileCheck] = {}
     for f in spec.files:
         path = idx_path(folder, f.stem)
@@ -313,8 +346,7 @@ def survey(name: str, root: str | os.PathLike | None = None) -> Status:
     folder = locate(name, root, "train") or locate(name, root, "test")
     status = Status(name, folder)
     if folder is not None:
-        status.bytes = sum(p.stat().st_size for f in known(name).files
-                           if (p := idx_path(folder, f.stem)) is not None)
+        status.bytes = sum(p.stat().st_size for p in _stored(folder, known(name)))
     return status
 
 
@@ -334,13 +366,21 @@ def photos_folder() -> Path | None:
 
 
 # --- placing files ------------------------------------------------------------------------------
+def _stored(folder: Path, spec: KnownDataset) -> list[Path]:
+    """The files of a dataset that are in folder."""
+    if spec.kind == "emoji":
+        return emoji.stored_files(folder)
+    return [p for f in spec.files if (p := idx_path(folder, f.stem)) is not None]
+
+
 def _complete(folder: Path, spec: KnownDataset) -> bool:
+    if spec.kind == "emoji":
+        return all(emoji.has_split(folder, split) for split in ("train", "test"))
     return all(idx_path(folder, f.stem) is not None for f in spec.files)
 
 
 def _refuse_to_replace(target: Path, spec: KnownDataset, force: bool) -> None:
-    if not force and target.exists() and any(
-            idx_path(target, f.stem) is not None for f in spec.files):
+    if not force and target.exists() and _stored(target, spec):
         raise DatasetError(f"{target} already holds {spec.name} files; "
                            "'genplay data verify' checks them, --force replaces them")
 
@@ -368,8 +408,8 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
-def _md5_of(path: Path) -> str:
-    h = hashlib.md5()
+def _digest_of(path: Path, algorithm=hashlib.md5) -> str:
+    h = algorithm()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
@@ -420,7 +460,8 @@ def download(name: str, *, sources: Sequence[str] | None = None, force: bool = F
     Result(folder, {"already": bool}). A file whose download breaks off is resumed (also
     by the next call, from the partial file kept in the data home); a source that fails
     (unreachable, an HTTP error, a wrong checksum) gives way to the next. Nothing reaches
-    DATA_HOME/NAME until all four files have passed their checksums."""
+    DATA_HOME/NAME until all its files have passed their checksums (and, for the emoji,
+    until the dataset is built from them: Progress in pictures)."""
     spec = known(name)
     home = data_home()
     target = home / name
@@ -428,23 +469,47 @@ def download(name: str, *, sources: Sequence[str] | None = None, force: bool = F
         yield Result(target, {"already": True})
         return
     _refuse_to_replace(target, spec, force)
-    opener = opener or urllib.request.urlopen
-    sources = list(sources or spec.sources)
+    if spec.kind == "emoji":
+        emoji.svg_renderer()  # said before a download that could not be used
     staging = home / f".{name}.download"
     staging.mkdir(parents=True, exist_ok=True)
+    staged = yield from _download_files(spec, staging, list(sources or spec.sources),
+                                        opener or urllib.request.urlopen, timeout, retries,
+                                        retry_wait)
+    if spec.kind == "emoji":
+        packages = {p.style: emoji.read_tarball(staged[p.file], p, p.sha256)
+                    for p in emoji.PACKAGES}
+        summary = yield from _build_emoji(packages, target)
+        shutil.rmtree(staging, ignore_errors=True)
+        yield Result(target, {"already": False, "published": True, **summary})
+        return
+    checks = {f.name: check_bytes(f, staged[f.name].read_bytes(), str(staged[f.name]))
+              for f in spec.files}
+    _check_set(checks, str(staging))
+    _place(staged, target, spec)
+    shutil.rmtree(staging, ignore_errors=True)
+    yield Result(target, {"already": False, "published": True})
+
+
+def _download_files(spec: KnownDataset, staging: Path, sources: list[str], opener: Opener,
+                    timeout: float, retries: int, retry_wait: float,
+                    ) -> Generator[Progress, None, dict[str, Path]]:
+    """Fetches each of spec's files into staging (resuming what is there) until it
+    passes its checksum; returns {file name: path}. DatasetError when a file cannot be had."""
+    name = spec.name
     total = spec.download_size
     staged: dict[str, Path] = {}
     done = 0
     for f in spec.files:
         part = staging / f.name
-        if part.exists() and part.stat().st_size == f.size and _md5_of(part) == f.md5:
+        if part.exists() and f.digest_ok(part):
             staged[f.name] = part
             done += f.size
             yield Progress(done, total, message=f"{f.name} (kept from before)")
             continue
         failures: list[str] = []
         for base in sources:
-            url = base.rstrip("/") + "/" + f.name
+            url = base.rstrip("/") + "/" + (f.url_path or f.name)
             message = f"{f.name} from {_host(base)}"
             reason = None
             for attempt in range(retries + 1):
@@ -463,7 +528,7 @@ def download(name: str, *, sources: Sequence[str] | None = None, force: bool = F
                     if attempt < retries:
                         time.sleep(retry_wait * (attempt + 1))
             if reason is None:
-                if part.stat().st_size == f.size and _md5_of(part) == f.md5:
+                if f.digest_ok(part):
                     staged[f.name] = part
                     break
                 reason = "wrong checksum"
@@ -478,12 +543,30 @@ def download(name: str, *, sources: Sequence[str] | None = None, force: bool = F
                     f"): offline? With a copy of the files: genplay data get {name} --from PATH")
             raise DatasetError(f"could not download {f.name} of {name}: {'; '.join(failures)}")
         done += f.size
-    checks = {f.name: check_bytes(f, staged[f.name].read_bytes(), str(staged[f.name]))
-              for f in spec.files}
-    _check_set(checks, str(staging))
-    _place(staged, target, spec)
+    return staged
+
+
+def _build_emoji(packages: dict[str, emoji.PackageFiles], target: Path,
+                 ) -> Generator[Progress, None, dict]:
+    """Renders the emoji packages and places the dataset's files in target; returns the
+    summary (counts, skipped pictures, whether all packages are the published ones)."""
+    built = None
+    for event in emoji.build(packages):
+        if isinstance(event, Result):
+            built = event.value
+        else:
+            yield event
+    staging = target.parent / f".{target.name}.build"
     shutil.rmtree(staging, ignore_errors=True)
-    yield Result(target, {"already": False, "published": True})
+    files = emoji.save(built, staging)
+    target.mkdir(parents=True, exist_ok=True)
+    for path in files:  # the training split, by which the dataset is found, last
+        os.replace(path, target / path.name)
+    shutil.rmtree(staging, ignore_errors=True)
+    sides = built.split()
+    return {"counts": (int((sides == "train").sum()), int((sides == "test").sum())),
+            "skipped": built.skipped,
+            "published": all(p.published for p in packages.values())}
 
 
 # --- import of a local copy ----------------------------------------------------------------------
@@ -548,15 +631,24 @@ def import_copy(name: str, source: str | os.PathLike, *, force: bool = False,
                 ) -> Iterator[Progress | Result]:
     """Imports a copy of a known dataset the user has: a folder holding its four files
     (gzip or not; also the folder of Debian's package or a torchvision root), or an
-    archive (.zip, .tar, .tar.gz ...) holding them. Each file is checked (an IDX file of
-    the right kind, counts that agree) before anything is written; a copy that is not the
-    published one is accepted and said to be so. Result(folder, {"published": bool,
-    "counts": (train, test), "source": folder or archive})."""
+    archive (.zip, .tar, .tar.gz ...) holding them; for the emoji, a folder holding its
+    three packages (core.emoji.find_packages), from which the dataset is built. Each
+    file is checked (an IDX file of the right kind, counts that agree) before anything
+    is written; a copy that is not the published one is accepted and said to be so.
+    Result(folder, {"published": bool, "counts": (train, test), "source": folder or
+    archive})."""
     spec = known(name)
     source = Path(source).expanduser()
     target = data_home() / name
     if not source.exists():
         raise DatasetError(f"{source}: no such file or folder")
+    if spec.kind == "emoji":
+        emoji.svg_renderer()  # said before the packages are read
+        packages = emoji.find_packages(source)
+        _refuse_to_replace(target, spec, force)
+        summary = yield from _build_emoji(packages, target)
+        yield Result(target, {**summary, "source": str(source)})
+        return
     files: dict[str, tuple[str, bytes]] = {}
     if source.is_dir():
         folder = _find_in_folder(source, spec)
