@@ -196,7 +196,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="train a model on a dataset or an image folder")
     p.add_argument("family", help="model family: vae, gan, classifier, ...")
-    p.add_argument("--data", required=True, help="fashion-mnist, mnist, or a folder of images")
+    from genplay.core.datasets import CATALOGUE  # names only: no torch
+
+    p.add_argument("--data", required=True,
+                   help=f"{', '.join(CATALOGUE)} (genplay data get NAME), or a folder of images")
     p.add_argument("--data-root", help="folder holding the named datasets")
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--epochs", type=int, help="train for this many epochs in total")
