@@ -40,8 +40,9 @@ from benchmarks.common import earlier_results, report
 from genplay import __version__
 from genplay.core import checkpoints, runtime
 from genplay.core.data import load_dataset
+from genplay.core.evaluation import extract_features, find_feature_net
 from genplay.core.events import Result, final_value
-from genplay.core.metrics import extract_features, fid, find_feature_net, kid
+from genplay.core.metrics import fid, kid
 from genplay.core.ops.sampling import sample_images
 from genplay.core.ops.sketch import DEFAULT_STRENGTH, fit_latents
 

@@ -61,7 +61,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from genplay.core import runtime
-    from genplay.core.metrics import evaluate_checkpoint, store_evaluation
+    from genplay.core.evaluation import evaluate_checkpoint, store_evaluation
 
     runtime.set_threads(args.threads)
     metrics, reference = None, None

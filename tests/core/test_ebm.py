@@ -157,8 +157,8 @@ def test_eval_and_score_use_the_energy_and_report_no_bits_per_dim(tmp_path, tiny
     from PIL import Image
 
     from genplay.cli import main as cli
+    from genplay.core.evaluation import evaluate_checkpoint, store_evaluation
     from genplay.core.events import final_value
-    from genplay.core.metrics import evaluate_checkpoint, store_evaluation
 
     folder = tmp_path / "ebm"
     shutil.copytree(tiny_checkpoints / "ebm-tiny", folder)

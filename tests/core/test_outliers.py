@@ -217,8 +217,8 @@ def test_likelihood_ratio_with_a_background_model(tmp_path, tiny_checkpoints):
     import shutil
 
     from genplay.core import checkpoints
+    from genplay.core.evaluation import measure_reference
     from genplay.core.events import final_value
-    from genplay.core.metrics import measure_reference
     from genplay.core.ops.outliers import load_background, load_reference, score_many
 
     main = tmp_path / "pixelcnn"

@@ -97,7 +97,7 @@ class EnergyNet(nn.Module):
 @register("ebm", EBMConfig)
 class EBM(GenerativeModel):
     # log_prob is -E(x): an unnormalised log-density, so bits/dim would be meaningless;
-    # core.ops.outliers scores it as an energy instead and core.metrics reports no bpd.
+    # core.ops.outliers scores it as an energy instead and core.evaluation reports no bpd.
     normalised = False
 
     def __init__(self, config: EBMConfig) -> None:

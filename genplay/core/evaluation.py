@@ -1,0 +1,255 @@
+"""Measuring a checkpoint: bits/dim, FID and KID in genplay's own feature space, accuracy,
+PSNR/SSIM of upscalers, and the outlier scores' reference on the test split, written
+beside the checkpoint as metrics.json (what `genplay eval` and the Outliers panel run).
+
+The figures themselves are core/metrics.py; this module loads models, data and the
+feature network around them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genplay import __version__
+from genplay.core import checkpoints, resize
+from genplay.core.data import PHOTOS, ImageDataset, load_dataset, load_photos
+from genplay.core.errors import CheckpointError, GenplayError
+from genplay.core.events import Progress, Result, relay
+from genplay.core.images import with_channels
+from genplay.core.metrics import fid, kid, psnr, ssim
+from genplay.core.models.base import (
+    Density,
+    Sampler,
+    Upscaler,
+    bits_per_dim,
+    is_importance_weighted,
+    is_normalised,
+)
+from genplay.core.ops import outliers
+from genplay.core.ops.sampling import sample_images
+
+FEATURE_NOTE = ("FID and KID are measured in the feature space of genplay's own classifier "
+                "for this dataset; they compare genplay models with each other only.")
+
+
+# --- feature network --------------------------------------------------------------------
+def find_feature_net(dataset: str, near: Path | None = None) -> Path | None:
+    """classifier-DATASET beside the checkpoint, else in the shipped checkpoints/."""
+    name = f"classifier-{dataset}"
+    for base in ([near] if near else []) + [checkpoints.default_checkpoint_dir()]:
+        if (base / name / checkpoints.CONFIG_FILE).is_file():
+            return base / name
+    return None
+
+
+@torch.no_grad()
+def extract_features(net: torch.nn.Module, images: np.ndarray | torch.Tensor,
+                     batch_size: int = 500) -> np.ndarray:
+    x = torch.as_tensor(images)
+    if x.dtype == torch.uint8:
+        x = x.float() / 255.0
+    parts = [net.features(x[i : i + batch_size].float()).cpu().numpy()
+             for i in range(0, x.shape[0], batch_size)]
+    return np.concatenate(parts)
+
+
+@torch.no_grad()
+def accuracy(net: torch.nn.Module, data: ImageDataset, batch_size: int = 500) -> float:
+    correct = 0
+    for i in range(0, len(data), batch_size):
+        logits = net(data.as_float(slice(i, i + batch_size)))
+        correct += int((logits.argmax(dim=1) == data.labels[i : i + batch_size]).sum())
+    return correct / len(data)
+
+
+# --- whole-checkpoint evaluation --------------------------------------------------------
+def evaluate_checkpoint(
+    path: str | os.PathLike, *, features: str | os.PathLike | None = None,
+    n_samples: int = 10000, iwae_k: int = 100, limit: int | None = None, seed: int = 0,
+    data_root: str | None = None, batch_size: int = 64, quality: bool = True,
+    scores: bool = True, slow_scores: bool = False,
+) -> Iterator[Progress | Result]:
+    """Measures a checkpoint on its dataset's test split; the Result holds metrics.json.
+
+    quality: accuracy, bits/dim, FID/KID. scores: the outlier scores of the test split,
+    the reference a user's images are read against (reconstruction scores of encoders
+    by optimisation only with slow_scores); the Result's summary holds them as
+    {"reference": (scores by method, typical bpd)} for the caller to save.
+    """
+    model, info = checkpoints.load(path)
+    c, size = info.image_shape[0], info.image_shape[1]
+    test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
+    if limit:
+        test = test.subset(torch.arange(min(limit, len(test))))
+    metrics: dict[str, Any] = {
+        "split": "test", "test_images": len(test), "seed": seed,
+        "checkpoint_hash": checkpoints.weights_hash(info.path), "genplay_version": __version__,
+    }
+    reference = {}
+    if scores:
+        reference = yield from _reference_scores(model, test, metrics, seed, slow_scores,
+                                                 info.path)
+    scored = reference.get("reference", ({}, None))[0]
+    if isinstance(model, Density) and not is_importance_weighted(model) and "bpd" in scored:
+        # The reference pass scored every test image by bits/dim already: one pass, not two
+        # (a diffusion model's bound costs 13 network evaluations per image).
+        metrics["bpd"] = float(np.mean(scored["bpd"]))
+    if not quality:
+        yield Result(metrics, reference)
+        return
+    if info.family == "classifier":
+        yield Progress(0, None, message="accuracy on the test split")
+        metrics["test_accuracy"] = accuracy(model, test)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    if isinstance(model, Density) and is_normalised(model) and "bpd" not in metrics:
+        weighted = is_importance_weighted(model)
+        sums = {"elbo": 0.0, "iwae": 0.0} if weighted else {"bpd": 0.0}
+        for i in range(0, len(test), batch_size):
+            x = test.as_float(slice(i, i + batch_size))
+            if weighted:
+                sums["elbo"] += bits_per_dim(model.log_prob(x, k=1, generator=generator),
+                                             info.image_shape).sum().item()
+                sums["iwae"] += bits_per_dim(model.log_prob(x, k=iwae_k, generator=generator),
+                                             info.image_shape).sum().item()
+            else:
+                sums["bpd"] += bits_per_dim(model.log_prob(x), info.image_shape).sum().item()
+            done = min(i + batch_size, len(test))
+            yield Progress(done, len(test), message="bits/dim on the test split")
+        if weighted:
+            metrics.update(elbo_bpd=sums["elbo"] / len(test), iwae_bpd=sums["iwae"] / len(test),
+                           iwae_k=iwae_k)
+        else:
+            metrics["bpd"] = sums["bpd"] / len(test)
+    if isinstance(model, Sampler):
+        yield from _sample_quality(model, info, test, metrics, features, n_samples, seed,
+                                   data_root)
+    if isinstance(model, Upscaler):
+        # Photos are scored whole: the test split's tiles over-weight flat sky and walls.
+        images = (list(load_photos("test").values()) if info.dataset == PHOTOS else
+                  [img.permute(1, 2, 0).numpy() for img in test.images])
+        metrics["scored_images"] = len(images)
+        yield from _upscale_quality(model, [with_channels(i, c) for i in images], metrics)
+    yield Result(metrics, reference)
+
+
+@torch.no_grad()
+def _upscale_quality(model: Upscaler, images: list[np.ndarray], metrics: dict) -> Iterator:
+    """PSNR/SSIM of the network and of bicubic per scale: each high-resolution image is
+    cropped to a multiple of the scale, shrunk the one way genplay shrinks images
+    (core.resize), enlarged back, and compared with the crop on 8-bit values."""
+    for scale in model.scales:
+        sums = dict.fromkeys(("psnr", "ssim", "bicubic_psnr", "bicubic_ssim"), 0.0)
+        for i, image in enumerate(images):
+            target = resize.modcrop(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255,
+                                    scale)
+            lowres = resize.downscale(target, scale)
+            reference = _to_uint8(target)
+            for prefix, out in (("", model.upscale(lowres, scale)),
+                                ("bicubic_", resize.upscale_bicubic(lowres, scale))):
+                enlarged = _to_uint8(out)
+                # capped: one exactly restored image (inf dB) must not make the mean inf
+                sums[prefix + "psnr"] += min(psnr(enlarged, reference), 100.0)
+                sums[prefix + "ssim"] += ssim(enlarged, reference)
+            if (i + 1) % 500 == 0 or i + 1 == len(images):
+                yield Progress(i + 1, len(images), message=f"PSNR and SSIM at x{scale}")
+        metrics.update({f"{key}_x{scale}": total / len(images) for key, total in sums.items()})
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    return (x[0].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def store_evaluation(path: str | os.PathLike, metrics: dict[str, Any], reference,
+                     *, merge: bool, write: bool = True) -> dict[str, Any]:
+    """Writes what evaluate_checkpoint measured beside the checkpoint: metrics.json and
+    the reference scores. merge keeps the figures measured before (a scores-only run
+    replaces the score figures only). Returns the metrics as written."""
+    if merge:
+        previous = checkpoints.read_info(path).metrics
+        if previous.get("checkpoint_hash") not in (None, metrics["checkpoint_hash"]):
+            raise GenplayError("metrics.json was measured for other weights; run a full eval")
+        metrics = {**previous, **metrics}
+    if write:
+        if reference:
+            outliers.save_reference(path, *reference, metrics["checkpoint_hash"])
+        checkpoints.write_metrics(path, metrics)
+    return metrics
+
+
+def measure_reference(path: str | os.PathLike, data_root: str | None = None,
+                      ) -> Iterator[Progress | Result]:
+    """Measures and stores a checkpoint's reference outlier scores on its test split
+    (what `genplay eval --scores-only` does); Result(the methods measured)."""
+    for event in evaluate_checkpoint(path, quality=False, data_root=data_root):
+        if isinstance(event, Result):
+            store_evaluation(path, event.value, event.summary.get("reference"), merge=True)
+            yield Result(sorted(event.value.get("scores", {})))
+        else:
+            yield event
+
+
+def _reference_scores(model, test, metrics, seed, slow_scores, folder):
+    background = outliers.load_background(folder)
+    if background is not None:
+        metrics["background"] = {
+            "checkpoint_hash": checkpoints.weights_hash(Path(folder) / outliers.BACKGROUND_DIR),
+            "training": checkpoints.read_info(Path(folder) / outliers.BACKGROUND_DIR).training}
+    methods, left_out = outliers.split_methods(model, background, slow_scores)
+    if left_out:
+        metrics["scores_note"] = ("no reference for recon: this model encodes in many steps "
+                                  "(genplay eval --slow-scores measures it)")
+    if not methods:
+        return {}
+    result = yield from relay(outliers.score_split(model, test.as_float().numpy(), methods,
+                                                      seed=seed, background=background))
+    values, typical = result.value, result.summary["typical_bpd"]
+    metrics["typical_bpd"] = typical
+    metrics["scores"] = {
+        m: {"mean": float(v.mean()), "threshold_at_fpr_0.05": outliers.threshold_at_fpr(v, 0.05)}
+        for m, v in values.items()
+    }
+    return {"reference": (values, typical)}
+
+
+def _sample_quality(model, info, test, metrics, features, n_samples, seed, data_root):
+    net_path = Path(features) if features else find_feature_net(info.dataset, info.path.parent)
+    if net_path is None:
+        metrics["fid"] = None
+        metrics["fid_note"] = f"no feature network for dataset {info.dataset!r}"
+        return
+    net, net_info = checkpoints.load(net_path)
+    if tuple(net_info.image_shape) != tuple(info.image_shape):
+        raise CheckpointError(f"{net_path} sees {net_info.image_shape} images, the model makes "
+                              f"{info.image_shape}")
+    yield Progress(0, n_samples, message=f"drawing {n_samples} samples for FID/KID")
+    images = None
+    for event in sample_images(model, n_samples, seed):
+        if isinstance(event, Result):
+            images = event.value
+        else:
+            yield event
+    yield Progress(0, None, message="features of samples, test and train images")
+    gen_features = extract_features(net, images)
+    test_features = extract_features(net, test.images)
+    train = load_dataset(info.dataset, "train", size=info.image_shape[1],
+                         channels=info.image_shape[0], root=data_root)
+    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:len(test)]
+    train_features = extract_features(net, train.images[pick])
+    kid_mean, kid_std = kid(gen_features, test_features, seed=seed)
+    floor_mean, _ = kid(train_features, test_features, seed=seed)
+    metrics.update(
+        fid=fid(gen_features, test_features), kid=kid_mean, kid_std=kid_std,
+        fid_real_floor=fid(train_features, test_features), kid_real_floor=floor_mean,
+        fid_samples=n_samples, feature_net=net_info.name,
+        feature_net_hash=checkpoints.weights_hash(net_path), fid_note=FEATURE_NOTE,
+    )
+    if not math.isfinite(metrics["fid"]):
+        raise CheckpointError("FID is not finite: the samples or features contain NaN")
