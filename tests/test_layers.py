@@ -51,9 +51,7 @@ def test_the_pure_figures_need_numpy_only():
 
 def test_the_cores_parts_form_no_import_cycle():
     """Between genplay.core's modules and packages (models, ops counted whole), imports
-    run one way, except models and registry, which lean on each other by design (each
-    family registers itself; the registry checks its declarations). Imports made only
-    for type checking are left out: they never run."""
+    run one way. Imports made only for type checking are left out: they never run."""
     graph = grimp.build_graph("genplay", exclude_type_checking_imports=True, cache_dir=None)
 
     def part(module: str) -> str:
@@ -74,6 +72,5 @@ def test_the_cores_parts_form_no_import_cycle():
                 todo.append(nxt)
         return seen
 
-    allowed = {"genplay.core.models", "genplay.core.registry"}
-    cycles = sorted(p for p in parts if p in reaches(p) and p not in allowed)
+    cycles = sorted(p for p in parts if p in reaches(p))
     assert cycles == []

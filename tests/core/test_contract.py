@@ -14,6 +14,7 @@ import torch
 
 from genplay.core import registry
 from genplay.core.models import capabilities as caps
+from genplay.core.models import families
 from genplay.core.models.base import (
     ANY_CLASS,
     CLASS_OPTION,
@@ -268,7 +269,7 @@ def test_register_refuses_inconsistent_declarations():
         pass
 
     with pytest.raises(TypeError, match="decode_continuous"):
-        registry.register("latent-only", ModelConfig)(_latent_members(LatentOnly))
+        families.register("latent-only", ModelConfig)(_latent_members(LatentOnly))
 
     class NoisySketcher(GenerativeModel):  # SDEdit without a denoiser
         condition_method = "sdedit"
@@ -280,13 +281,13 @@ def test_register_refuses_inconsistent_declarations():
             return iter(())
 
     with pytest.raises(TypeError, match="Denoising"):
-        registry.register("noisy-sketcher", ModelConfig)(NoisySketcher)
+        families.register("noisy-sketcher", ModelConfig)(NoisySketcher)
 
     class Chunky(GenerativeModel):
         partial_chunks = True
 
     with pytest.raises(TypeError, match="partial_chunks"):
-        registry.register("chunky", ModelConfig)(Chunky)
+        families.register("chunky", ModelConfig)(Chunky)
     assert registry.families() == FAMILIES
 
 

@@ -47,8 +47,8 @@ from genplay.core.models.blocks import (
     group_norm,
     resolution_plan,
 )
+from genplay.core.models.families import register
 from genplay.core.models.sampler_names import DEFAULT_SAMPLER
-from genplay.core.registry import register
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from genplay.core.events import Preview, Progress, Result, final_value
 from genplay.core.images import to_uint8_hwc
 from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
 from genplay.core.models.blocks import channel_widths, frozen_weights, resolution_plan
-from genplay.core.registry import register
+from genplay.core.models.families import register
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genplay.core.models.base import GenerativeModel, ModelConfig
-from genplay.core.registry import register
+from genplay.core.models.families import register
 
 
 @dataclass(frozen=True)

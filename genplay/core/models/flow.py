@@ -31,7 +31,7 @@ from torch import nn
 
 from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
 from genplay.core.models.blocks import ResBlock, group_norm
-from genplay.core.registry import register
+from genplay.core.models.families import register
 
 _LOG_2PI = math.log(2 * math.pi)
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
 from genplay.core.models.blocks import TensorAdam, channel_widths, frozen_weights, resolution_plan
-from genplay.core.registry import register
+from genplay.core.models.families import register
 
 
 @dataclass(frozen=True)

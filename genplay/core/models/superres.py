@@ -26,7 +26,7 @@ from torch import nn
 from genplay.core import resize
 from genplay.core.errors import GenplayError
 from genplay.core.models.base import GenerativeModel, ModelConfig
-from genplay.core.registry import register
+from genplay.core.models.families import register
 
 SUPPORTED_SCALES = (2, 3, 4)
 LOSSES = ("charbonnier", "l1")

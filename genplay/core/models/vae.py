@@ -24,7 +24,7 @@ from genplay.core.models.blocks import (
     group_norm,
     resolution_plan,
 )
-from genplay.core.registry import register
+from genplay.core.models.families import register
 
 _LOG_2PI = math.log(2 * math.pi)
 
