@@ -22,7 +22,7 @@ same questions of capability names (``sketch_route``) without waiting for PyTorc
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -195,17 +195,57 @@ class Langevin(Protocol):
 
 
 @runtime_checkable
-class Denoising(Protocol):
-    """A diffusion-like model: a noise schedule, a denoiser x_t, t -> (x0, eps) in [-1, 1]
-    (given class labels and a guidance scale), and the sampler it uses by default (a name of
-    sampler_names.SAMPLERS). ops.guided_superres runs its restoration loop on these; SDEdit
-    takes the default sampler from here."""
+class NoiseSchedule(Protocol):
+    """A diffusion noise schedule over T discrete timesteps: x_t = a_t x0 + s_t eps with
+    a_t = sqrt(alpha_bar_t), s_t = sqrt(1 - alpha_bar_t); timestep -1 is the clean image.
+    What the samplers and the bound of diffusion_pipeline read. diffusion_samplers has two:
+    CosineSchedule (genplay's) and TabulatedSchedule (alpha_bar from a table or from betas,
+    as another library's scheduler config gives them)."""
 
-    schedule: Any
+    timesteps: int
+    alpha_bar: torch.Tensor  # (T,) float64, decreasing, on the CPU
+
+    def ab(self, t: int | torch.Tensor) -> torch.Tensor:
+        """alpha_bar at integer timesteps (float64); -1 gives 1."""
+        ...
+
+    def a_s(self, t: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def a_s_like(self, t: torch.Tensor, like: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def snr(self, t: int | torch.Tensor) -> torch.Tensor: ...
+
+    def add_noise(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor: ...
+
+    def spaced(self, steps: int, start: int | None = None, spacing: str = "time") -> list[int]:
+        """`steps` distinct timesteps from `start` (default T - 1) down to 0."""
+        ...
+
+
+@runtime_checkable
+class Denoising(Protocol):
+    """A diffusion model as the loops of models.diffusion_pipeline see it (the way diffusers
+    separates a network, a scheduler and a pipeline): a noise schedule, a denoiser
+    x_t, t -> (x0, eps) in [-1, 1] given class labels and a guidance scale, the labels for
+    a class, the shape and device of its images, and the sampler and step count it uses by
+    default (default_sampler: a name of sampler_names.SAMPLERS). Sampling with previews,
+    SDEdit, inpainting, DDIM inversion, the bound and guided restoration all run on these
+    members only, so a second implementation (another library's network and scheduler)
+    gets every one of them by implementing this."""
+
+    schedule: NoiseSchedule
     default_sampler: str
+    default_steps: int
+    image_shape: tuple[int, int, int]
+    device: torch.device
 
     def denoiser(self, labels: torch.Tensor | None = None, guidance: float = 0.0,
-                 clip: bool = True) -> Any: ...
+                 clip: bool = True) -> Callable[[torch.Tensor, torch.Tensor],
+                                                tuple[torch.Tensor, torch.Tensor]]:
+        """x_t, t (N,) -> (x0, eps); with labels and guidance > 0, classifier-free guidance;
+        clip: x0 clamped to [-1, 1] (eps recomputed to match)."""
+        ...
 
     def class_labels(self, n: int, label: str | int | None) -> torch.Tensor | None:
         """The labels the denoiser takes for n images of a class (None: unconditional)."""

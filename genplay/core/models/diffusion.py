@@ -8,11 +8,14 @@ class" token) for a fraction of batches, so one network is both conditional and
 unconditional and classifier-free guidance (Ho & Salimans 2022) can mix the two:
 eps = eps_uncond + g (eps_cond - eps_uncond).
 
-Samplers (DDPM, DDIM, DPM-Solver++) live in ``diffusion_samplers`` and see the
-network only through ``denoiser()``. The same machinery gives the other
-capabilities: Latent by deterministic DDIM inversion, Conditional by SDEdit
-(noise a guide to a level, denoise it) and inpainting (hold known pixels at every
-step), and Density by the variational bound of ``diffusion_bound``.
+This module holds the network, its config, its loss and training, and the members of the
+Denoising protocol (capabilities). Every loop that runs the network (sampling with
+previews, SDEdit, inpainting, DDIM inversion and decoding, the bound, guided restoration)
+is in ``diffusion_pipeline``, written against that protocol, and the methods below
+delegate to it; the samplers (DDPM, DDIM, DPM-Solver++) in ``diffusion_samplers`` see the
+network only through ``denoiser()``. Capabilities: Latent by deterministic DDIM inversion,
+Conditional by SDEdit (noise a guide to a level, denoise it) and inpainting (hold known
+pixels at every step), and Density by the variational bound.
 """
 
 from __future__ import annotations
@@ -22,15 +25,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from genplay.core.events import Preview, Progress, Result, final_value
-from genplay.core.images import to_uint8_hwc
-from genplay.core.models import diffusion_bound
-from genplay.core.models import diffusion_samplers as samplers
+from genplay.core.models import diffusion_pipeline as pipeline
 from genplay.core.models.base import (
     ANY_CLASS,
     CLASS_OPTION,
@@ -218,51 +218,24 @@ class UNet(nn.Module):
 
 @register("diffusion", DiffusionConfig)
 class Diffusion(GenerativeModel):
-    schedule: samplers.CosineSchedule  # set in __init__; declared here for the Denoising hook
+    schedule: pipeline.CosineSchedule  # set in __init__; declared here for the Denoising hook
 
     def __init__(self, config: DiffusionConfig) -> None:
         super().__init__(config)
         self.net = UNet(config)
-        self.schedule = samplers.CosineSchedule(config.timesteps)
+        self.schedule = pipeline.CosineSchedule(config.timesteps)
 
     @property
     def null_class(self) -> int:
         return self.config.num_classes
 
     # --- the network's estimates ------------------------------------------------------------
-    def _estimates(self, x_t: torch.Tensor, t: torch.Tensor, out: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        a, s = self.schedule.a_s_like(t, x_t)
-        if self.config.prediction == "v":
-            return a * x_t - s * out, s * x_t + a * out
-        return (x_t - s * out) / a, out
-
     def denoiser(self, labels: torch.Tensor | None = None, guidance: float = 0.0,
-                 clip: bool = True) -> samplers.Denoiser:
-        """x_t, t -> (x0, eps) estimates, images in [-1, 1].
-
-        With labels and guidance g > 0, classifier-free guidance: the network runs on
-        the class and on "no class", and the estimates are pushed g times further
-        along their difference. x0 is clipped to the image range (eps recomputed to
-        match), which keeps few-step samplers from overshooting.
-        """
-
-        def denoise(x_t: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            if labels is not None and guidance > 0:
-                both = self.net(torch.cat([x_t, x_t]), torch.cat([t, t]),
-                                torch.cat([labels, torch.full_like(labels, self.null_class)]))
-                cond, uncond = both.chunk(2)
-                out = uncond + (1 + guidance) * (cond - uncond)
-            else:
-                out = self.net(x_t, t, labels)
-            x0, eps = self._estimates(x_t, t, out)
-            if clip:
-                x0 = x0.clamp(-1, 1)
-                a, s = self.schedule.a_s_like(t, x_t)
-                eps = (x_t - a * x0) / s
-            return x0, eps
-
-        return denoise
+                 clip: bool = True) -> pipeline.Denoiser:
+        """x_t, t -> (x0, eps) estimates in [-1, 1], classifier-free guidance with labels
+        and guidance > 0 ("no class" is index num_classes); see pipeline.guided_denoiser."""
+        return pipeline.guided_denoiser(self.net, self.schedule, self.config.prediction,
+                                        labels, guidance, self.null_class, clip)
 
     # --- training ---------------------------------------------------------------------------
     def loss(self, x: torch.Tensor, labels: torch.Tensor | None,
@@ -320,25 +293,6 @@ class Diffusion(GenerativeModel):
             return list(names)
         return [str(i) for i in range(self.config.num_classes)]
 
-    @torch.no_grad()  # on a generator function, torch restores grad mode at every yield
-    def _denoise_steps(self, x_t: torch.Tensor, timesteps: list[int], sampler: str,
-                       opts: Mapping[str, Any], generator: torch.Generator | None,
-                       project: samplers.Projection | None = None, preview: bool = True,
-                       ) -> Iterator[Progress | Preview | Result]:
-        """Progress and a Preview of the x0 estimates after each network evaluation,
-        then Result(float32 images in [0, 1]). opts: eta, class and guidance."""
-        labels = self.class_labels(x_t.shape[0], opts.get("class"))
-        denoise = self.denoiser(labels, float(opts.get("guidance", 1.0)))
-        steps = samplers.run(sampler, denoise, self.schedule, x_t, timesteps,
-                             eta=float(opts.get("eta", 0.0)), generator=generator,
-                             project=project)
-        x = x_t
-        for i, n, x in steps:
-            yield Progress(i, n, message=f"denoising ({sampler})")
-            if preview and i < n:
-                yield Preview(i, to_uint8_hwc(((x + 1) / 2).clamp(0, 1).cpu().numpy()))
-        yield Result(((x + 1) / 2).clamp(0, 1).float().cpu().numpy().astype(np.float32))
-
     # --- Sampler ------------------------------------------------------------------------------
     default_sampler = DEFAULT_SAMPLER
     default_steps = 20
@@ -350,7 +304,7 @@ class Diffusion(GenerativeModel):
                          "dpmpp: DPM-Solver++(2M), good images in 10-20 steps; dpmpp-sde: "
                          "its stochastic form, more realistic in 20 steps, new noise at "
                          "every step",
-                         choices=samplers.SAMPLERS),
+                         choices=pipeline.SAMPLERS),
             SampleOption("steps", self.default_steps, 1, self.config.timesteps,
                          "network evaluations per image (doubled with guidance)", integer=True),
             SampleOption("eta", 0.0, 0.0, 1.0, "DDIM only: 0 deterministic, 1 as noisy as DDPM",
@@ -376,11 +330,7 @@ class Diffusion(GenerativeModel):
 
     def sample_steps(self, n: int, generator: torch.Generator | None = None,
                      keep: int | None = None, **opts: Any) -> Iterator[Progress | Preview | Result]:
-        z = self.prior_sample(n, generator)[:keep] * float(opts.get("temperature", 1.0))
-        sampler = str(opts.get("sampler", self.default_sampler))
-        timesteps = samplers.timesteps_for(sampler, self.schedule,
-                                           int(opts.get("steps", self.default_steps)))
-        return self._denoise_steps(z, timesteps, sampler, opts, generator)
+        return pipeline.sample_steps(self, n, generator, keep, **opts)
 
     def sample(self, n: int, generator: torch.Generator | None = None,
                **opts: Any) -> torch.Tensor:
@@ -397,26 +347,19 @@ class Diffusion(GenerativeModel):
         return self.image_shape
 
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn((n, *self.image_shape), generator=generator, device=self.device)
+        return pipeline.noise(self, n, generator)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The image DDIM (eta 0, unconditional) makes from noise z: a deterministic map."""
-        return self.preview_decode(z, self.latent_steps)
+        return pipeline.decode(self, z, self.latent_steps)
 
-    @torch.no_grad()
     def preview_decode(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         """decode() with `steps` DDIM steps: fewer than latent_steps are quicker, rougher."""
-        timesteps = samplers.timesteps_for("ddim", self.schedule, steps)
-        events = self._denoise_steps(z, timesteps, "ddim", {}, None, preview=False)
-        return torch.from_numpy(final_value(events)).to(z.device)
+        return pipeline.decode(self, z, steps)
 
-    @torch.no_grad()
     def encode_steps(self, x: torch.Tensor, **opts: Any) -> Iterator[tuple[int, int, torch.Tensor]]:
         """DDIM inversion: the noise that decode() turns (nearly) back into x."""
-        denoise = self.denoiser()
-        timesteps = samplers.timesteps_for("ddim", self.schedule,
-                                           int(opts.get("steps", self.latent_steps)))
-        yield from samplers.invert(denoise, self.schedule, x * 2 - 1, timesteps)
+        return pipeline.encode_steps(self, x, int(opts.get("steps", self.latent_steps)))
 
     # --- Conditional: SDEdit and inpainting -----------------------------------------------------
     condition_method = "sdedit"  # how ops.sketch names what condition_steps does
@@ -425,24 +368,8 @@ class Diffusion(GenerativeModel):
                         generator: torch.Generator | None = None,
                         noise: torch.Tensor | None = None,
                         **opts: Any) -> Iterator[Progress | Preview | Result]:
-        """SDEdit (Meng et al. 2022): noise the guide to the level `strength` (0: none,
-        1: pure noise) and denoise it. `steps` counts a full schedule, as in other tools:
-        strength 0.5 with 20 steps runs 10. Strength 0 returns the guide unchanged.
-        `noise` (shaped like the guide) replaces the starting noise drawn from `generator`."""
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be from 0 to 1, not {strength}")
-        guide = guide.to(self.device, torch.float32)
-        if strength == 0:
-            return iter([Result(guide.clamp(0, 1).cpu().numpy().astype(np.float32))])
-        start = max(0, min(self.config.timesteps - 1, round(strength * self.config.timesteps) - 1))
-        steps = max(1, math.ceil(int(opts.get("steps", self.default_steps)) * strength))
-        sampler = str(opts.get("sampler", self.default_sampler))
-        timesteps = samplers.timesteps_for(sampler, self.schedule, steps, start=start)
-        if noise is None:
-            noise = torch.randn(guide.shape, generator=generator, device=self.device)
-        x_t = self.schedule.add_noise(guide * 2 - 1, torch.full((guide.shape[0],), start),
-                                      noise.to(self.device, torch.float32))
-        return self._denoise_steps(x_t, timesteps, sampler, opts, generator)
+        """SDEdit: see pipeline.condition_steps."""
+        return pipeline.condition_steps(self, guide, strength, generator, noise, **opts)
 
     def condition(self, guide: torch.Tensor, strength: float, **opts: Any) -> torch.Tensor:
         return torch.from_numpy(final_value(self.condition_steps(guide, strength, **opts)))
@@ -450,39 +377,8 @@ class Diffusion(GenerativeModel):
     def inpaint_steps(self, image: torch.Tensor, mask: torch.Tensor,
                       generator: torch.Generator | None = None,
                       **opts: Any) -> Iterator[Progress | Preview | Result]:
-        """Fills the pixels where mask is True; the others come back exactly as given.
-
-        Before each network evaluation the known pixels of x_t are replaced by the
-        image noised to that level (fresh noise each time), so the filled region is
-        denoised in agreement with them (the replacement method of Song et al. 2021).
-        The Result holds the given pixels to the bit (the sampler worked in [-1, 1]).
-        """
-        image = image.to(self.device, torch.float32)
-        hole = torch.as_tensor(mask, device=self.device).bool()
-        if hole.dim() == 2:
-            hole = hole.expand(image.shape[0], 1, *hole.shape)
-        if hole.shape[-2:] != image.shape[-2:]:
-            raise ValueError(f"the mask is {tuple(hole.shape[-2:])}, the image "
-                             f"{tuple(image.shape[-2:])}")
-        known = image * 2 - 1
-
-        def project(x: torch.Tensor, t: int) -> torch.Tensor:
-            if t < 0:
-                return x  # the clean image: the Result puts the given pixels back exactly
-            noise = torch.randn(x.shape, generator=generator, device=x.device)
-            noisy = self.schedule.add_noise(known, torch.full((x.shape[0],), t), noise)
-            return torch.where(hole, x, noisy)
-
-        z = self.prior_sample(image.shape[0], generator)
-        # Stochastic steps let the filled region settle with the held pixels (fresh noise
-        # each step); a deterministic solver tends to leave a seam.
-        sampler = str(opts.get("sampler", "ddpm"))
-        timesteps = samplers.timesteps_for(sampler, self.schedule, int(opts.get("steps", 50)))
-        for event in self._denoise_steps(z, timesteps, sampler, opts, generator, project):
-            if isinstance(event, Result):
-                filled = torch.from_numpy(event.value).to(self.device)
-                event = Result(torch.where(hole, filled, image).cpu().numpy())
-            yield event
+        """Fills the pixels where mask is True: see pipeline.inpaint_steps."""
+        return pipeline.inpaint_steps(self, image, mask, generator, **opts)
 
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor, **opts: Any) -> torch.Tensor:
         return torch.from_numpy(final_value(self.inpaint_steps(image, mask, **opts)))
@@ -496,9 +392,7 @@ class Diffusion(GenerativeModel):
 
     def bound_pixels(self, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
         """-log P(x) bound terms per sub-pixel in nats (N, C, H, W); see diffusion_bound."""
-        return diffusion_bound.bound_pixels(self.denoiser(clip=True), self.schedule,
-                                            x.to(self.device, torch.float32),
-                                            k or self.bound_terms)
+        return pipeline.bound_pixels(self, x, k or self.bound_terms)
 
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,8 @@ import math
 import numpy as np
 import torch
 
-from genplay.core.models.diffusion_samplers import CosineSchedule, Denoiser
+from genplay.core.models.capabilities import NoiseSchedule
+from genplay.core.models.diffusion_samplers import Denoiser
 
 
 def strata(timesteps: int, k: int) -> list[tuple[int, int]]:
@@ -38,7 +39,7 @@ def strata(timesteps: int, k: int) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def bound_pixels(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
+def bound_pixels(denoise: Denoiser, schedule: NoiseSchedule, x: torch.Tensor,
                  k: int) -> torch.Tensor:
     """The bound's terms per sub-pixel in nats, (N, C, H, W), for 8-bit x in [0, 1]."""
     g = torch.Generator().manual_seed(0)

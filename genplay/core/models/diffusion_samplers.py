@@ -21,10 +21,11 @@ final image (with t == -1, "clean"); inpainting uses it to hold the known pixels
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
+from genplay.core.models.capabilities import NoiseSchedule
 from genplay.core.models.sampler_names import SAMPLERS  # the one list of names; used here too
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -32,21 +33,28 @@ Projection = Callable[[torch.Tensor, int], torch.Tensor]
 Steps = Iterator[tuple[int, int, torch.Tensor]]
 
 
-class CosineSchedule:
-    """The cosine schedule of Nichol & Dhariwal (2021) over T discrete timesteps.
-
-    alpha_bar(t) = f(t) / f(0) with f(t) = cos^2(((t + 1) / T + 0.008) / 1.008 * pi / 2), so
-    timestep 0 is already slightly noisy and timestep T - 1 is noise; the betas are
-    clipped at 0.999 as in the paper. Index -1 stands for the clean image (alpha_bar 1).
+class TabulatedSchedule:
+    """A noise schedule given by its table of alpha_bar_t, t = 0 .. T-1 (decreasing, in
+    (0, 1)): the NoiseSchedule of capabilities, and everything the samplers read comes
+    from this table. Index -1 stands for the clean image (alpha_bar 1). Another library's
+    scheduler config (diffusers' "linear" or "scaled_linear" betas) is one ``from_betas``.
     """
 
-    def __init__(self, timesteps: int = 1000, offset: float = 0.008) -> None:
-        self.timesteps = timesteps
-        steps = torch.arange(timesteps + 1, dtype=torch.float64)
-        f = torch.cos(((steps / timesteps) + offset) / (1 + offset) * math.pi / 2) ** 2
-        alpha_bar = f / f[0]
-        betas = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
-        self.alpha_bar = torch.cumprod(1 - betas, dim=0)  # index t = 0 .. T-1
+    def __init__(self, alpha_bar: torch.Tensor | Sequence[float]) -> None:
+        alpha_bar = torch.as_tensor(alpha_bar, dtype=torch.float64).detach().cpu().flatten()
+        if alpha_bar.numel() < 2:
+            raise ValueError("a schedule needs at least 2 timesteps")
+        if not (torch.all(alpha_bar > 0) and torch.all(alpha_bar < 1)
+                and torch.all(alpha_bar[1:] < alpha_bar[:-1])):
+            raise ValueError("alpha_bar must decrease strictly, inside (0, 1)")
+        self.timesteps = alpha_bar.numel()
+        self.alpha_bar = alpha_bar  # index t = 0 .. T-1, float64 on the CPU
+
+    @classmethod
+    def from_betas(cls, betas: torch.Tensor | Sequence[float]) -> TabulatedSchedule:
+        """The schedule of per-step noise variances beta_t: alpha_bar_t = prod (1 - beta)."""
+        betas = torch.as_tensor(betas, dtype=torch.float64)
+        return cls(torch.cumprod(1 - betas, dim=0))
 
     def ab(self, t: int | torch.Tensor) -> torch.Tensor:
         """alpha_bar at integer timesteps; -1 gives 1 (clean)."""
@@ -114,12 +122,28 @@ class CosineSchedule:
         return 0.5 * torch.log(self.alpha_bar / (1 - self.alpha_bar))
 
 
+class CosineSchedule(TabulatedSchedule):
+    """The cosine schedule of Nichol & Dhariwal (2021) over T discrete timesteps.
+
+    alpha_bar(t) = f(t) / f(0) with f(t) = cos^2(((t + 1) / T + 0.008) / 1.008 * pi / 2), so
+    timestep 0 is already slightly noisy and timestep T - 1 is noise; the betas are
+    clipped at 0.999 as in the paper.
+    """
+
+    def __init__(self, timesteps: int = 1000, offset: float = 0.008) -> None:
+        steps = torch.arange(timesteps + 1, dtype=torch.float64)
+        f = torch.cos(((steps / timesteps) + offset) / (1 + offset) * math.pi / 2) ** 2
+        alpha_bar = f / f[0]
+        betas = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
+        super().__init__(torch.cumprod(1 - betas, dim=0))
+
+
 SPACING = {"ddpm": "time", "ddim": "time", "dpmpp": "logsnr", "dpmpp-sde": "logsnr"}
 
 
-def timesteps_for(sampler: str, schedule: CosineSchedule, steps: int,
+def timesteps_for(sampler: str, schedule: NoiseSchedule, steps: int,
                   start: int | None = None) -> list[int]:
-    """The timesteps a sampler runs through by default (see ``CosineSchedule.spaced``)."""
+    """The timesteps a sampler runs through by default (see ``TabulatedSchedule.spaced``)."""
     if sampler not in SPACING:
         raise ValueError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
     return schedule.spaced(steps, start, SPACING[sampler])
@@ -137,7 +161,7 @@ def _project(project: Projection | None, x: torch.Tensor, t: int) -> torch.Tenso
     return x if project is None else project(x, t)
 
 
-def ddim_step(schedule: CosineSchedule, x0: torch.Tensor, eps: torch.Tensor, t: int, u: int,
+def ddim_step(schedule: NoiseSchedule, x0: torch.Tensor, eps: torch.Tensor, t: int, u: int,
               eta: float) -> tuple[torch.Tensor, torch.Tensor]:
     """DDIM's move from timestep t to u (-1: the clean image) given the network's
     estimates: (the noiseless part of x_u, the std of the fresh noise to add to it)."""
@@ -147,7 +171,7 @@ def ddim_step(schedule: CosineSchedule, x0: torch.Tensor, eps: torch.Tensor, t: 
     return x, _scalar(sigma, x0)
 
 
-def ddim(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor, timesteps: list[int],
+def ddim(denoise: Denoiser, schedule: NoiseSchedule, x: torch.Tensor, timesteps: list[int],
          eta: float = 0.0, generator: torch.Generator | None = None,
          project: Projection | None = None) -> Steps:
     """DDIM (Song et al. 2021). eta = 0 is deterministic; eta = 1 is ancestral DDPM.
@@ -169,14 +193,14 @@ def ddim(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor, timesteps
     yield n, n, _project(project, x, -1)
 
 
-def ddpm(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor, timesteps: list[int],
+def ddpm(denoise: Denoiser, schedule: NoiseSchedule, x: torch.Tensor, timesteps: list[int],
          generator: torch.Generator | None = None, project: Projection | None = None) -> Steps:
     """Ancestral sampling (Ho et al. 2020): each step draws x_u from the posterior
     q(x_u | x_t, x0 estimate), which is exactly DDIM's update with eta = 1."""
     return ddim(denoise, schedule, x, timesteps, eta=1.0, generator=generator, project=project)
 
 
-def dpmpp_2m(denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
+def dpmpp_2m(denoise: Denoiser, schedule: NoiseSchedule, x: torch.Tensor,
              timesteps: list[int], eta: float = 0.0, generator: torch.Generator | None = None,
              project: Projection | None = None) -> Steps:
     """DPM-Solver++(2M) (Lu et al. 2022): a multistep second-order solver of the
@@ -226,7 +250,7 @@ def is_deterministic(name: str, eta: float = 0.0) -> bool:
     return name == "dpmpp" or (name == "ddim" and eta == 0)
 
 
-def run(name: str, denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
+def run(name: str, denoise: Denoiser, schedule: NoiseSchedule, x: torch.Tensor,
         timesteps: list[int], eta: float = 0.0, generator: torch.Generator | None = None,
         project: Projection | None = None) -> Steps:
     """One of SAMPLERS by name; eta is DDIM's (dpmpp is the ODE, dpmpp-sde the SDE)."""
@@ -241,7 +265,7 @@ def run(name: str, denoise: Denoiser, schedule: CosineSchedule, x: torch.Tensor,
     raise ValueError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
 
 
-def invert(denoise: Denoiser, schedule: CosineSchedule, x0: torch.Tensor,
+def invert(denoise: Denoiser, schedule: NoiseSchedule, x0: torch.Tensor,
            timesteps: list[int], iterations: int = 2) -> Steps:
     """Deterministic DDIM inversion: the x_T from which ``ddim(eta=0)`` over `timesteps`
     returns x0. Walks the timesteps from the clean end, yields (i, n, x); the last x
