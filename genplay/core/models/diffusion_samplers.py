@@ -41,7 +41,9 @@ class TabulatedSchedule:
     """
 
     def __init__(self, alpha_bar: torch.Tensor | Sequence[float]) -> None:
-        alpha_bar = torch.as_tensor(alpha_bar, dtype=torch.float64).detach().cpu().flatten()
+        # The table lives on the CPU, also while a model is built on another default device
+        # (checkpoints' memory estimate builds on "meta", where tensors hold no values).
+        alpha_bar = torch.as_tensor(alpha_bar, dtype=torch.float64, device="cpu").flatten()
         if alpha_bar.numel() < 2:
             raise ValueError("a schedule needs at least 2 timesteps")
         if not (torch.all(alpha_bar > 0) and torch.all(alpha_bar < 1)
@@ -53,13 +55,13 @@ class TabulatedSchedule:
     @classmethod
     def from_betas(cls, betas: torch.Tensor | Sequence[float]) -> TabulatedSchedule:
         """The schedule of per-step noise variances beta_t: alpha_bar_t = prod (1 - beta)."""
-        betas = torch.as_tensor(betas, dtype=torch.float64)
+        betas = torch.as_tensor(betas, dtype=torch.float64, device="cpu")
         return cls(torch.cumprod(1 - betas, dim=0))
 
     def ab(self, t: int | torch.Tensor) -> torch.Tensor:
         """alpha_bar at integer timesteps; -1 gives 1 (clean)."""
         t = torch.as_tensor(t).cpu()  # the table lives on the CPU, in float64
-        padded = torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bar])
+        padded = torch.cat([torch.ones(1, dtype=torch.float64, device="cpu"), self.alpha_bar])
         return padded[t + 1]
 
     def a_s(self, t: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,7 +97,7 @@ class TabulatedSchedule:
         steps = min(steps, start + 1)
         if steps == 1:
             return [start]
-        u = torch.linspace(1, 0, steps, dtype=torch.float64)
+        u = torch.linspace(1, 0, steps, dtype=torch.float64, device="cpu")
         if spacing == "time":
             points = u * start
         elif spacing == "quadratic":
@@ -131,7 +133,7 @@ class CosineSchedule(TabulatedSchedule):
     """
 
     def __init__(self, timesteps: int = 1000, offset: float = 0.008) -> None:
-        steps = torch.arange(timesteps + 1, dtype=torch.float64)
+        steps = torch.arange(timesteps + 1, dtype=torch.float64, device="cpu")
         f = torch.cos(((steps / timesteps) + offset) / (1 + offset) * math.pi / 2) ** 2
         alpha_bar = f / f[0]
         betas = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
