@@ -68,7 +68,7 @@ def seeded(seed: int) -> torch.Generator:
 
 
 def outputs(model, prefix: str) -> dict[str, tuple[float, ...]]:
-    from genplay.core.models.diffusion_superres import restore_steps
+    from genplay.core.models.diffusion_pipeline import restore_steps
 
     out = {}
     for s in ("ddpm", "ddim", "dpmpp", "dpmpp-sde"):

@@ -306,7 +306,9 @@ def test_endpoints_from_seed_sample_latent_and_image(tmp_path):
     seeded = resolve(3).value
     assert np.array_equal(seeded, resolve(3).value) and seeded.shape == (4,)
     grid = list(sample_images(model, 5, seed=2, temperature=0.5))[-1].value
-    z = resolve(("sample", 2, 4, 0.5)).value
+    from genplay.core.ops.interpolation import SampleEndpoint
+
+    z = resolve(SampleEndpoint(2, 4, 0.5)).value
     assert np.allclose(model.decode(torch.from_numpy(z)[None])[0].numpy(), grid[4], atol=1e-5)
     Image.new("L", (30, 20), 255).save(tmp_path / "light.png")  # dark-on-light: inverted
     encoded = resolve(str(tmp_path / "light.png"))

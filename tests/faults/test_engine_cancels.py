@@ -18,7 +18,7 @@ def _rss_mb() -> float:
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
 def test_a_hundred_cancelled_jobs_leave_nothing_behind(qtbot, tiny_checkpoints):
-    from genplay.gui.panels.sampling import _sample
+    from genplay.core.ops.sampling import sample_with as _sample
 
     assert "diffusion" in TINY_CONFIGS
     engine = Engine()

@@ -75,7 +75,9 @@ def test_hover_text_and_endpoint_from_a_sample(qtbot, window):
     assert view.tile_at(point) == 1
     assert view._tooltips[1].startswith(f"seed {window.sampling.seed.value()}")
     window.sampling._endpoint("B", 1)
-    assert window.latent.ends["B"].spec() == ("sample", window.sampling.seed.value(), 1, 1.0)
+    from genplay.core.ops.endpoints import SampleEndpoint
+
+    assert window.latent.ends["B"].spec() == SampleEndpoint(window.sampling.seed.value(), 1, 1.0)
     assert window.tabs.currentIndex() == 1
 
 

@@ -13,7 +13,7 @@ to the set exactly and let the model choose within it:
   pseudo-inverse: this changes only the part of x0 the shrink sees (D P = I, so
   afterwards D x0 D^T = y) and leaves the rest, the detail, to the model. DDIM's
   fresh noise (eta) makes candidates differ where the input allows (the idea of
-  DDNM, Wang et al. 2023; see ``models.diffusion_superres``).
+  DDNM, Wang et al. 2023; see ``models.diffusion_pipeline``).
 - Latent models with a differentiable decoder ("latent": VAE, GAN, flow): a latent per
   candidate, fitted from its own seeded prior sample as ``ops.sketch.fit_latents`` does
   for sketches, with the shrink between the decoded image and the input:
@@ -47,7 +47,7 @@ import torch
 from genplay.core.errors import GenplayError
 from genplay.core.events import Preview, Progress, Result, relay
 from genplay.core.models.capabilities import guided_method  # the rule; re-exported here
-from genplay.core.models.diffusion_superres import restore_steps
+from genplay.core.models.diffusion_pipeline import restore_steps
 from genplay.core.ops.sketch import FIT_STEPS, MAX_CANDIDATES, _candidate_generator, fit_latents
 from genplay.core.resize import downscale, downscale_matrix
 

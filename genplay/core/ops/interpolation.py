@@ -30,6 +30,13 @@ from genplay.core.models.capabilities import (
     has_capability,
     image_shape_of,
 )
+from genplay.core.ops.endpoints import (  # re-exported: the endpoint types live here
+    Endpoint,
+    ImageEndpoint,
+    LatentEndpoint,
+    SampleEndpoint,
+    SeedEndpoint,
+)
 
 MIN_FRAMES, MAX_FRAMES = 2, 64
 DIRECTIONS_FILE = "latent_directions.npz"
@@ -406,30 +413,35 @@ def encode_file(model: Latent, path: str | Path, *, invert: bool | None = None,
             yield event
 
 
-def endpoint_latent(model: Latent, spec: Any, *, invert: bool | None = None,
-                    ) -> Iterator[Progress | Result]:
-    """Resolves an endpoint to a latent: an int seed, an image path (encoded with
-    encode_file(invert=invert)), ("sample", seed, index, temperature) for a sample seen in
-    a grid, or a latent array already computed."""
+def endpoint_latent(model: Latent, spec: Endpoint | int | str | Path | np.ndarray, *,
+                    invert: bool | None = None) -> Iterator[Progress | Result]:
+    """Resolves an endpoint to a latent: a SeedEndpoint (or an int seed), an ImageEndpoint
+    (or a path; encoded with encode_file(invert=invert)), a SampleEndpoint for a sample
+    seen in a grid, or a LatentEndpoint (or a latent array) already computed."""
     if isinstance(spec, bool):
         raise GenplayError(f"not an endpoint: {spec!r}")
-    if isinstance(spec, int):
-        yield Result(latent_from_seed(model, spec).float().cpu().numpy(), {})
+    if isinstance(spec, int | np.integer):
+        spec = SeedEndpoint(int(spec))
     elif isinstance(spec, str | Path):
-        yield from encode_file(model, spec, invert=invert)
-    elif isinstance(spec, tuple) and len(spec) == 4 and spec[0] == "sample":
+        spec = ImageEndpoint(spec)
+    elif isinstance(spec, np.ndarray):
+        spec = LatentEndpoint(spec)
+    if isinstance(spec, SeedEndpoint):
+        yield Result(latent_from_seed(model, spec.seed).float().cpu().numpy(), {})
+    elif isinstance(spec, ImageEndpoint):
+        yield from encode_file(model, spec.path, invert=invert)
+    elif isinstance(spec, SampleEndpoint):
         from genplay.core.ops.sampling import sample_latent
 
-        _, seed, index, temperature = spec
-        z = sample_latent(model, int(seed), int(index)) * float(temperature)
+        z = sample_latent(model, int(spec.seed), int(spec.index)) * float(spec.temperature)
         yield Result(z.float().cpu().numpy(), {})
-    elif isinstance(spec, np.ndarray):
-        yield Result(spec.astype(np.float32), {})
+    elif isinstance(spec, LatentEndpoint):
+        yield Result(np.asarray(spec.latent).astype(np.float32), {})
     else:
         raise GenplayError(f"not an endpoint: {spec!r}")
 
 
-def interpolate_endpoints(model: Latent, start: Any, end: Any, frames: int = 8,
+def interpolate_endpoints(model: Latent, start: Endpoint, end: Endpoint, frames: int = 8,
                           spherical: bool = True, *, invert: bool | None = None,
                           ) -> Iterator[Progress | Result]:
     """interpolate() between two endpoints given as endpoint_latent() understands them."""

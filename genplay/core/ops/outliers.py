@@ -437,3 +437,43 @@ def auroc(inliers: np.ndarray, outliers: np.ndarray) -> float:
             start = end
     rank_sum = ranks[a.size:].sum()
     return float((rank_sum - b.size * (b.size + 1) / 2.0) / (a.size * b.size))
+
+
+# --- what the Outliers panel runs (in the engine's thread) ---------------------------------
+def outlier_facts(model, folder: str) -> dict:
+    """What the Outliers panel needs of a model: its reference scores and what it can
+    compute. A missing reference is a state the panel explains, not an error."""
+    from genplay.core import checkpoints
+    from genplay.core.models.capabilities import pixel_bits_note
+
+    try:
+        reference, typical = load_reference(folder, checkpoints.weights_hash(folder))
+    except GenplayError as exc:
+        return {"missing": str(exc)}
+    background = load_background(folder)
+    methods = [m for m in available_methods(model, background) if m in reference]
+    return {"reference": {m: reference[m] for m in methods}, "typical": typical,
+            "methods": methods, "descriptions": {m: METHODS[m].description for m in methods},
+            "pixel_note": pixel_bits_note(model)}
+
+
+def score_paths(model, folder: str, paths: list[str], known: set[str], methods: list[str],
+                typical: float | None) -> Iterator:
+    """Scores the images in paths (files or folders) not already in known, as
+    `genplay outliers` scores them against the checkpoint in folder."""
+    from genplay.core import checkpoints
+    from genplay.core.data import invert_policy
+    from genplay.core.images import find_images
+
+    yield Progress(0, None, message="looking for images…")
+    background = load_background(folder, device=str(model.device)) if "ratio" in methods else None
+    files = [f for f in find_images(paths) if str(f) not in known]
+    invert = invert_policy(checkpoints.read_info(folder).dataset)
+    yield from score_files(model, files, methods, typical_bpd=typical, background=background,
+                           invert=invert)
+
+
+def pixel_bits_of(model, pixels: np.ndarray) -> np.ndarray | None:
+    """uint8 (H, W, C) pixels -> bits per pixel (H, W), or None for a model without them."""
+    bits = pixel_bits(model, torch.from_numpy(to_float_chw(pixels))[None])
+    return None if bits is None else bits[0]

@@ -150,3 +150,43 @@ def sample_record(
 def png_metadata(record: dict) -> dict:
     """PNG text chunks: the record, minus the local path of the checkpoint."""
     return {k: v for k, v in record.items() if k != "checkpoint"}
+
+
+# --- what the Sampling panel runs (in the engine's thread) ---------------------------------
+def sampling_facts(model: Sampler, folder: str) -> dict:
+    """What the Sampling panel needs of a model: its options and its weights' hash."""
+    from genplay.core import checkpoints
+
+    return {"options": model.sample_options(), "hash": checkpoints.weights_hash(folder)}
+
+
+def sample_with(model: Sampler, n: int, seed: int, options: dict[str, float | str]
+                ) -> Iterator[Progress | Preview | Result]:
+    """sample_images() with the options as one dict (as the panel and --replay hold them)."""
+    yield from sample_images(model, n, seed, **options)
+
+
+def compare_settings(model: Sampler, n: int, seed: int, runs: list[dict]) -> Iterator:
+    """Draws n images with seed under each options dict in turn. Yields
+    Partial({"index", "state": "running"}), Previews of the running one, and
+    Partial({"index", "images": uint8 NHWC, "seconds"}) as each finishes, then
+    Result(the number of settings)."""
+    import time
+
+    from genplay.core.events import Partial
+
+    total = len(runs) * n
+    for i, options in enumerate(runs):
+        yield Partial({"index": i, "state": "running"})
+        message = f"comparing: setting {i + 1} of {len(runs)}"
+        yield Progress(i * n, total, message=message)
+        start, images = time.perf_counter(), None
+        for event in sample_images(model, n, seed, **options):
+            if isinstance(event, Progress):
+                yield Progress(i * n + event.step, total, message=message)
+            elif isinstance(event, Preview):
+                yield event
+            elif isinstance(event, Result):
+                images = to_uint8_hwc(event.value)
+        yield Partial({"index": i, "images": images, "seconds": time.perf_counter() - start})
+    yield Result(len(runs))

@@ -33,7 +33,7 @@ import torch
 from genplay.core.errors import GenplayError
 from genplay.core.events import Preview, Progress, Result, relay
 from genplay.core.images import prepare_for_model, to_float_chw, to_uint8_hwc
-from genplay.core.models import diffusion_samplers as samplers
+from genplay.core.models import diffusion_pipeline as pipeline
 from genplay.core.models.blocks import TensorAdam, frozen_weights
 from genplay.core.models.capabilities import (  # the rules, re-exported for callers of ops
     default_sampler,
@@ -108,7 +108,7 @@ def _sdedit(model, guide, n, seed, strength, opts):
     little more than one; stochastic samplers (DDPM, eta > 0) draw noise at every step,
     so they run one candidate at a time to keep each candidate's images its own."""
     sampler = opts.get("sampler", default_sampler(model))
-    if not samplers.is_deterministic(sampler, float(opts.get("eta", 0))):
+    if not pipeline.is_deterministic(sampler, float(opts.get("eta", 0))):
         yield from _one_at_a_time(
             n, seed, model.device, "candidate",
             lambda generator: model.condition_steps(guide, strength, generator=generator,
@@ -209,3 +209,61 @@ def inpaint_images(model: Any, image: torch.Tensor, hole: torch.Tensor, n: int =
             return model.complete_steps(image, ~hole, generator=generator, **opts)
     result = yield from relay(_one_at_a_time(n, seed, model.device, "image", run))
     yield Result(result.value, {"method": method, "seed": seed, "n": n, "options": dict(opts)})
+
+
+# --- what the Sketch panel runs (in the engine's thread) -----------------------------------
+FILL_STEPS = 50  # what `genplay inpaint` and the diffusion model's inpaint_steps default to
+
+
+def sketch_facts(model: Any) -> dict[str, Any]:
+    """What the Sketch panel needs to know of a model: how it follows a sketch, whether it
+    can fill a region (decided as `genplay inpaint` decides), its size, classes and steps."""
+    from genplay.core.models.base import Sampler
+
+    options = {o.name: o for o in model.sample_options()} if isinstance(model, Sampler) else {}
+    method = sketch_method(model)
+    if method == "sdedit":
+        steps = (int(options["steps"].default), 200)  # a whole schedule's
+    elif method == "langevin":
+        steps = (model.condition_default_steps, 1000)
+    else:
+        steps = (FIT_STEPS, 1000)
+    fill = inpaint_method(model)
+    most = int(options["steps"].maximum) if "steps" in options else 1000
+    return {
+        "method": method,
+        "fill": fill,  # "diffusion", "autoregressive" or None
+        "fill_steps": (min(FILL_STEPS, most), most) if fill == "diffusion" else None,
+        "shape": tuple(model.image_shape),
+        "classes": list(options["class"].choices) if "class" in options else [],
+        "steps": steps,
+    }
+
+
+def canvas_tensor(model: Any, pixels: np.ndarray) -> torch.Tensor:
+    """A canvas's uint8 (H, W) gray at the model's size -> (1, C, H, W) in [0, 1]."""
+    c = model.image_shape[0]
+    return torch.from_numpy(pixels.astype(np.float32) / 255.0)[None, None].repeat(1, c, 1, 1)
+
+
+def sketch_canvas(model: Any, drawing: np.ndarray, n: int, seed: int, strength: float,
+                  options: dict[str, Any]) -> Iterator[Progress | Preview | Result]:
+    """A canvas's uint8 (H, W) drawing at the model's size -> n candidates (sketch_images)."""
+    yield from sketch_images(model, canvas_tensor(model, drawing), n=n, seed=seed,
+                             strength=strength, **options)
+
+
+def fill_canvas(model: Any, picture: np.ndarray, hole: np.ndarray, n: int, seed: int,
+                options: dict[str, Any]) -> Iterator[Progress | Preview | Result]:
+    """A uint8 (H, W) picture and a bool (H, W) hole at the model's size -> n fillings
+    (the op `genplay inpaint` runs: the pixels outside the hole come back as given)."""
+    yield from inpaint_images(model, canvas_tensor(model, picture), torch.from_numpy(hole),
+                              n=n, seed=seed, **options)
+
+
+def canvas_pixels(path: str) -> np.ndarray:
+    """A user's image file for the canvas: gray, light on dark, 280 px."""
+    from genplay.core.images import load_image
+
+    prepared, _ = prepare_for_model(load_image(path), size=280, channels=1)
+    return prepared[..., 0]

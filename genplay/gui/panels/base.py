@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,34 @@ if TYPE_CHECKING:
 
 
 MAX_SEED = 2**31 - 1
+
+
+class Op:
+    """An engine job named by where it lives in genplay.core ("module:function"), imported
+    when the engine's thread first runs it: the ops import PyTorch, which a panel (and so
+    the window) must not wait for. Every job a panel submits is such a core function, the
+    one its command or a test also calls; panels hold widgets, state and wiring only."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._fn = None
+
+    def resolve(self):
+        if self._fn is None:
+            module, _, function = self.name.partition(":")
+            self._fn = vars(importlib.import_module(module))[function]
+        return self._fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+def op(name: str) -> Op:
+    """The core function ``name`` ("genplay.core.ops.sketch:sketch_drawing") as a job."""
+    return Op(f"genplay.core.{name}" if not name.startswith("genplay.") else name)
 
 
 def seed_editor(value: int) -> tuple[QSpinBox, QHBoxLayout]:

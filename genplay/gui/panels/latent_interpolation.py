@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -31,7 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from genplay.core.images import IMAGE_FILTER, make_grid, to_uint8_hwc
-from genplay.gui.panels.latent_sliders import encode_job
+from genplay.core.ops.endpoints import Endpoint, LatentEndpoint, SampleEndpoint, SeedEndpoint
+from genplay.gui.panels.base import op
+from genplay.gui.panels.latent_sliders import ENCODE
 from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.pixel_view import PixelView
 
@@ -40,10 +41,7 @@ SAMPLE_HINT = "Right-click a sample in the Sampling panel and choose it as an en
 IMAGE_HINT = "or drop an image here"
 
 
-def _interpolate(model, start, end, frames: int, spherical: bool):
-    from genplay.core.ops.interpolation import interpolate_endpoints
-
-    yield from interpolate_endpoints(model, start, end, frames=frames, spherical=spherical)
+INTERPOLATE = op("ops.interpolation:interpolate_endpoints")
 
 
 def best_columns(count: int, tile_h: int, tile_w: int, width: int, height: int,
@@ -152,21 +150,21 @@ class EndpointBox(AcceptsFileDrops, QGroupBox):
         layout.addWidget(self.source)
         layout.addWidget(pages)
         layout.addWidget(self.views)
-        self.sample: tuple | None = None
+        self.sample: SampleEndpoint | None = None
         self.latent: np.ndarray | None = None
         self.image_path = ""
 
-    def spec(self) -> Any:
+    def spec(self) -> Endpoint | None:
         """What endpoint_latent() needs, or None when this end is not chosen yet."""
         index = self.source.currentIndex()
         if index == 0:
-            return self.seed.value()
+            return SeedEndpoint(self.seed.value())
         if index == 1:
             return self.sample
-        return self.latent
+        return None if self.latent is None else LatentEndpoint(self.latent)
 
     def set_sample(self, seed: int, index: int, temperature: float) -> None:
-        self.sample = ("sample", seed, index, temperature)
+        self.sample = SampleEndpoint(seed, index, temperature)
         self.sample_label.setText(f"Seed {seed}, sample {index}"
                                   + (f", temperature {temperature:g}" if temperature != 1 else ""))
         self.source.setCurrentIndex(1)
@@ -265,7 +263,7 @@ class InterpolationTab:
             recon = to_uint8_hwc(summary["reconstruction"])
             self.ends[which].set_encoded(path, latent, summary["seen"], recon, summary["inverted"])
 
-        self.engine.submit(encode_job, path, self.info.dataset, checkpoint=self.info.path,
+        self.engine.submit(ENCODE, path, self.info.dataset, checkpoint=self.info.path,
                            label=f"encoding {Path(path).name}", on_result=self.for_model(done),
                            on_error=self.show_error)
 
@@ -284,7 +282,7 @@ class InterpolationTab:
         self.interpolate_button.setEnabled(False)
         self.interpolate_button.setText("Interpolating…")
         self._interpolation_job = self.engine.submit(
-            _interpolate, start, end, self.frame_count.value(), self.spherical.isChecked(),
+            INTERPOLATE, start, end, self.frame_count.value(), self.spherical.isChecked(),
             checkpoint=self.info.path, key="interpolation", label="interpolating",
             on_result=self.for_model(self._show_frames), on_error=self.show_error,
             on_done=lambda cancelled: self._interpolation_done(),

@@ -7,26 +7,19 @@ decode takes more than a moment.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar
 
-from genplay.core.images import to_uint8_hwc
+from genplay.core.ops.sliders import SliderState
+from genplay.gui.panels.base import op
 from genplay.gui.widgets.pixel_view import PixelView
 
 SLOW_DECODE_S = 0.12  # a full decode slower than this gets quick previews while dragging
 CUE_DELAY_MS = 150  # a decode still running after this shows the busy cue
 
 
-def decode_job(model, z: np.ndarray, preview: bool):
-    """(uint8 HWC image, {"preview": whether it is a cheaper one, "seconds": decode time})."""
-    from genplay.core.ops.interpolation import decode_one
-
-    start = time.perf_counter()
-    image, cheaper = decode_one(model, z, preview)
-    return to_uint8_hwc(image), {"preview": cheaper, "seconds": time.perf_counter() - start}
+RENDER = op("ops.sliders:render_sliders")  # the whole slider state -> its image
 
 
 # --- the live image ---------------------------------------------------------------------------
@@ -48,7 +41,7 @@ class LiveDecoder:
         self._job: int | None = None
         self._job_preview = False
         self._epoch = 0  # bumped when an image arrives another way: older jobs' are stale
-        self._next: tuple | None = None  # (checkpoint, latent, preview) to decode next
+        self._next: tuple | None = None  # (checkpoint, slider state, preview) to draw next
         self._timer = QTimer(singleShot=True, interval=CUE_DELAY_MS, timeout=self._show_cue)
 
     def slow(self) -> bool:
@@ -57,10 +50,10 @@ class LiveDecoder:
     def busy(self) -> bool:
         return self._job is not None
 
-    def request(self, z: np.ndarray, dragging: bool) -> None:
+    def request(self, state: SliderState, dragging: bool) -> None:
         if self.panel.info is None:
             return
-        want = (self.panel.info.path, z, dragging and self.slow())
+        want = (self.panel.info.path, state, dragging and self.slow())
         if self._job is not None:
             self._next = want
         else:
@@ -87,11 +80,11 @@ class LiveDecoder:
         self._update_caption()
 
     def _submit(self, want: tuple) -> None:
-        path, z, preview = want
+        path, state, preview = want
         panel, epoch = self.panel, self._epoch
         self._job_preview = preview
         self._job = panel.engine.submit(
-            decode_job, z, preview, checkpoint=path, key="latent-slider",
+            RENDER, state, preview, checkpoint=path, key="latent-slider",
             label="drawing a quick preview" if preview else "drawing",
             on_result=lambda value, _summary: self._show(path, epoch, value),
             on_error=panel.show_error, on_done=self._done)

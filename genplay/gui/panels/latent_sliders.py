@@ -29,43 +29,23 @@ from PySide6.QtWidgets import (
 )
 
 from genplay.core.images import IMAGE_FILTER, to_uint8_hwc
-from genplay.gui.panels.latent_live import LiveDecoder, decode_job
+from genplay.core.ops.sliders import N_DIRECTIONS, SliderState, moved
+from genplay.gui.panels.base import op
+from genplay.gui.panels.latent_live import LiveDecoder
 from genplay.gui.widgets.labels import muted_label
 from genplay.gui.widgets.pixel_view import PixelView
 
 SLIDER_STEPS = 100  # slider units per standard deviation
 SLIDER_RANGE = 3.0  # standard deviations each way
-N_DIRECTIONS = 8
 DIRECTIONS_NOTE = ("Directions: the main ways the model's images vary, found from images it "
                    "draws; each slider spans 3 standard deviations either way. Found once per "
                    "model and saved next to it.")
 
 
-# --- jobs (run in the engine thread) ----------------------------------------------------------
-def encode_job(model, path: str, dataset: str):
-    from genplay.core.data import invert_policy
-    from genplay.core.ops.interpolation import encode_file
-
-    yield from encode_file(model, path, invert=invert_policy(dataset))
-
-
-def _start_of(model, seed: int):
-    """(the seed's latent, {"image": its full-quality image, "seconds": the decode time}),
-    in one job: the first image of a model does not wait behind other work."""
-    from genplay.core.events import final_value
-    from genplay.core.ops.interpolation import endpoint_latent
-
-    z = final_value(endpoint_latent(model, int(seed)))
-    image, facts = decode_job(model, z, False)
-    return z, {"image": image, "seconds": facts["seconds"]}
-
-
-def _directions(model, folder: str):
-    from genplay.core import checkpoints
-    from genplay.core.ops.interpolation import load_or_compute_directions_steps
-
-    yield from load_or_compute_directions_steps(model, folder, checkpoints.weights_hash(folder),
-                                                k=N_DIRECTIONS)
+# --- jobs (run in the engine thread): core.ops.sliders ----------------------------------------
+ENCODE = op("ops.sliders:encode_for_model")
+START = op("ops.sliders:start_from_seed")
+DIRECTIONS = op("ops.sliders:directions_for")
 
 
 # --- the tab ----------------------------------------------------------------------------------
@@ -238,7 +218,7 @@ class SlidersTab:
             self.base_label.setText(f"Starting from {name}")
             self.base_label.setToolTip(path)
 
-        self.engine.submit(encode_job, path, self.info.dataset, checkpoint=self.info.path,
+        self.engine.submit(ENCODE, path, self.info.dataset, checkpoint=self.info.path,
                            label=f"encoding {name}", on_error=self.show_error,
                            on_result=self.for_model(done))
 
@@ -255,7 +235,7 @@ class SlidersTab:
             self.base_label.setText("")
             self.base_label.setToolTip("")
 
-        self.engine.submit(_start_of, int(seed), checkpoint=self.info.path, key="latent-base",
+        self.engine.submit(START, int(seed), checkpoint=self.info.path, key="latent-base",
                            label="drawing", on_result=self.for_model(done),
                            on_error=self.show_error)
 
@@ -304,18 +284,21 @@ class SlidersTab:
         if self.live_decoder.showing_preview or self.live_decoder.busy():
             self.update_live()  # full quality where the drag showed previews
 
+    def slider_state(self) -> SliderState:
+        """Everything the image depends on: the start (with the raw sliders' moves) and
+        the direction sliders; core.ops.sliders.render_sliders draws it."""
+        return SliderState(self.z.reshape(self.latent_shape).copy(),
+                           tuple(float(a) for a in self.amounts), self.directions)
+
     def current_latent(self) -> np.ndarray:
-        z = self.z.copy()
-        if self.directions is not None and len(self.amounts):
-            d = self.directions
-            k = len(self.amounts)
-            z += (self.amounts * d.stds[:k]) @ d.directions[:k]
-        return z
+        """The latent shown, flattened (as the engine's render of slider_state() computes it)."""
+        state = self.slider_state()
+        return moved(state.start, state.amounts, state.directions).reshape(-1)
 
     def update_live(self, dragging: bool = False) -> None:
         if self.info is None or not len(self.z):
             return
-        self.live_decoder.request(self.current_latent().reshape(self.latent_shape), dragging)
+        self.live_decoder.request(self.slider_state(), dragging)
 
     # --- directions -----------------------------------------------------------------------
     def _sliders_model_changed(self) -> None:
@@ -356,7 +339,7 @@ class SlidersTab:
         info = self.info
         job: list[int] = []  # its id, for the callbacks (which run after submit returns)
         self._directions_job = self.engine.submit(
-            _directions, str(info.path), checkpoint=info.path, key="latent-directions",
+            DIRECTIONS, str(info.path), checkpoint=info.path, key="latent-directions",
             label="finding latent directions", on_result=self.for_model(self._on_directions),
             on_progress=self.for_model(self._directions_progressed), on_error=self.show_error,
             on_done=lambda cancelled: self._directions_done(job[0], cancelled))

@@ -1,11 +1,16 @@
-"""What the Outlier panel asks of the engine (run in its thread, never the UI's), and the
-threshold for a false-positive rate."""
+"""The Outlier panel's jobs (functions of core.ops.outliers, run in the engine's thread),
+the reference measurement (core.evaluation's, with a plain message when the folder cannot
+be written), the threshold for a false-positive rate, and the table writer."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+
+from genplay.gui.panels.base import op
+
+FACTS = op("ops.outliers:outlier_facts")
+SCORE = op("ops.outliers:score_paths")
+PIXEL_BITS = op("ops.outliers:pixel_bits_of")
 
 
 def threshold_for(reference: np.ndarray, percent: float) -> float:
@@ -21,26 +26,6 @@ def threshold_for(reference: np.ndarray, percent: float) -> float:
     return threshold_at_fpr(ref, percent / 100)
 
 
-def load_facts(model, folder: str) -> dict[str, Any]:
-    """What the panel needs of a model: its reference scores and what it can compute.
-    A missing reference is a state the panel explains, not an error for the message bar."""
-    from genplay.core import checkpoints
-    from genplay.core.errors import GenplayError
-    from genplay.core.models.capabilities import pixel_bits_note
-    from genplay.core.ops import outliers
-
-    try:
-        reference, typical = outliers.load_reference(folder, checkpoints.weights_hash(folder))
-    except GenplayError as exc:
-        return {"missing": str(exc)}
-    background = outliers.load_background(folder)
-    methods = [m for m in outliers.available_methods(model, background) if m in reference]
-    return {"reference": {m: reference[m] for m in methods}, "typical": typical,
-            "methods": methods,
-            "descriptions": {m: outliers.METHODS[m].description for m in methods},
-            "pixel_note": pixel_bits_note(model)}
-
-
 def measure_split(folder: str):
     from genplay.core.errors import GenplayError
     from genplay.core.evaluation import measure_reference
@@ -50,31 +35,6 @@ def measure_split(folder: str):
     except OSError as exc:
         raise GenplayError(f"could not write the reference scores into {folder}: "
                            f"{exc.strerror or exc}") from None
-
-
-def score_paths(model, folder: str, paths: list[str], known: set[str], methods: list[str], typical):
-    from genplay.core import checkpoints
-    from genplay.core.data import invert_policy
-    from genplay.core.events import Progress
-    from genplay.core.images import find_images
-    from genplay.core.ops.outliers import load_background, score_files
-
-    yield Progress(0, None, message="looking for images…")
-    background = load_background(folder, device=str(model.device)) if "ratio" in methods else None
-    files = [f for f in find_images(paths) if str(f) not in known]
-    invert = invert_policy(checkpoints.read_info(folder).dataset)
-    yield from score_files(model, files, methods, typical_bpd=typical, background=background,
-                           invert=invert)
-
-
-def pixel_bits_of(model, pixels: np.ndarray):
-    import torch
-
-    from genplay.core.images import to_float_chw
-    from genplay.core.ops.outliers import pixel_bits
-
-    bits = pixel_bits(model, torch.from_numpy(to_float_chw(pixels))[None])
-    return None if bits is None else bits[0]
 
 
 def write_table(path, fmt: str, rows: list[dict], header: dict) -> None:

@@ -168,7 +168,7 @@ class OutlierPanel(Panel):
         self._forget_model()
         self._reset_table()
         self.model_label.setText(f"{info.name}: loading…")
-        self.engine.submit(jobs.load_facts, str(info.path), checkpoint=info.path,
+        self.engine.submit(jobs.FACTS, str(info.path), checkpoint=info.path,
                            key="outlier-model", label=f"loading {info.name}",
                            on_result=self.for_model(self._on_facts),
                            on_error=self.for_model(self.model_label.setText))
@@ -367,7 +367,7 @@ class OutlierPanel(Panel):
 
         known = set(self.table_model.files)
         job = self.engine.submit(
-            jobs.score_paths, str(self.info.path), list(paths), known,
+            jobs.SCORE, str(self.info.path), list(paths), known,
             list(self.facts["methods"]), self.facts["typical"],
             checkpoint=self.info.path, label=f"scoring images with {self.info.name}",
             on_partial=self.for_model(partial), on_progress=self.for_model(progress),
@@ -476,7 +476,7 @@ class OutlierPanel(Panel):
                                "" if note else "The image as the model sees it (this model "
                                "gives no map of where it is surprised).")
         if note:
-            self.engine.submit(jobs.pixel_bits_of, pixels, checkpoint=self.info.path,
+            self.engine.submit(jobs.PIXEL_BITS, pixels, checkpoint=self.info.path,
                                key="outlier-heatmap",
                                on_result=self.for_model(
                                    lambda bits, _summary, i=i, g=self._generation:

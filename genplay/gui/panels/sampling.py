@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from genplay.core.images import make_grid, save_png
-from genplay.gui.panels.base import Panel, seed_editor
-from genplay.gui.panels.sampling_compare import CompareView, compare_runs
+from genplay.gui.panels.base import Panel, op, seed_editor
+from genplay.gui.panels.sampling_compare import CompareView
 from genplay.gui.panels.sampling_reproduce import Reproducer
 from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.image_dialog import ImageDialog
@@ -40,20 +40,10 @@ PADDING = 2
 HISTORY = 20
 
 
-def _facts_for(folder: str):
-    """A job that reads what the panel needs of a model: its options and weights' hash."""
-
-    def job(model):
-        from genplay.core import checkpoints
-
-        return {"options": model.sample_options(), "hash": checkpoints.weights_hash(folder)}
-    return job
-
-
-def _sample(model, n: int, seed: int, options: dict[str, float]):
-    from genplay.core.ops.sampling import sample_images
-
-    yield from sample_images(model, n, seed, **options)
+# the engine jobs: functions of core.ops.sampling, the ones `genplay sample` builds on
+FACTS = op("ops.sampling:sampling_facts")
+SAMPLE = op("ops.sampling:sample_with")
+COMPARE = op("ops.sampling:compare_settings")
 
 
 def _option_box(option) -> QWidget:
@@ -187,7 +177,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         self.model_label.setText(f"{info.name}: loading…")
         self.model_label.setToolTip("")
         self.reproducer.model_changed(info)
-        self.engine.submit(_facts_for(str(info.path)), checkpoint=info.path, key="sampling-model",
+        self.engine.submit(FACTS, str(info.path), checkpoint=info.path, key="sampling-model",
                            label=f"loading {info.name}", on_result=self.for_model(self._on_facts),
                            on_error=self.for_model(self._on_load_error))
 
@@ -271,7 +261,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
 
         self._job_shown = False
         job.append(self.jobs.submit(
-            _sample, request["n"], request["seed"], request["options"], checkpoint=self.info.path,
+            SAMPLE, request["n"], request["seed"], request["options"], checkpoint=self.info.path,
             key="sampling", label=f"sampling {request['n']} images",
             on_result=self.for_model(shown), on_preview=self.for_model(self._show_preview),
             on_done=lambda cancelled: self._sampling_done(job[0], cancelled),
@@ -353,7 +343,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         self.compare.start(plan, seed)
         self.compare.run_button.setEnabled(False)
         self.jobs.submit(
-            compare_runs, n, seed, self.compare.runs, checkpoint=self.info.path,
+            COMPARE, n, seed, self.compare.runs, checkpoint=self.info.path,
             key="sampling-compare", label=f"comparing {len(plan)} settings",
             on_partial=self.for_model(self._compared),
             on_preview=self.for_model(self.compare.show_preview),

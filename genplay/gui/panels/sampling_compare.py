@@ -10,7 +10,6 @@ fills the cells as they finish and stops at Cancel.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import numpy as np
@@ -35,31 +34,6 @@ from genplay.gui.widgets.pixel_view import PixelView
 
 MAX_RUNS = 24
 PADDING = 1
-
-
-def compare_runs(model, n: int, seed: int, runs: list[dict[str, Any]]):
-    """Engine job: draws n images with seed under each options dict in turn. Yields
-    Partial({"index", "state": "running"}), Previews of the running one, and
-    Partial({"index", "images": uint8 NHWC, "seconds"}) as each finishes."""
-    from genplay.core.events import Partial, Preview, Progress, Result
-    from genplay.core.images import to_uint8_hwc
-    from genplay.core.ops.sampling import sample_images
-
-    total = len(runs) * n
-    for i, options in enumerate(runs):
-        yield Partial({"index": i, "state": "running"})
-        message = f"comparing: setting {i + 1} of {len(runs)}"
-        yield Progress(i * n, total, message=message)
-        start, images = time.perf_counter(), None
-        for event in sample_images(model, n, seed, **options):
-            if isinstance(event, Progress):
-                yield Progress(i * n + event.step, total, message=message)
-            elif isinstance(event, Preview):
-                yield event
-            elif isinstance(event, Result):
-                images = to_uint8_hwc(event.value)
-        yield Partial({"index": i, "images": images, "seconds": time.perf_counter() - start})
-    yield Result(len(runs))
 
 
 def choice_option(specs: list) -> Any:

@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genplay.gui.panels.base import op
+
 if TYPE_CHECKING:
     from genplay.gui.panels.sampling import SamplingPanel
 
 MAX_SAMPLES = 256  # the panel's largest grid
 
 
-def _read_saved(path: str):
-    from genplay.core.ops.reproduce import read_saved_image
-
-    return read_saved_image(path)
+READ_SAVED = op("ops.reproduce:read_saved_image")
 
 
 class Reproducer:
@@ -42,7 +41,7 @@ class Reproducer:
     # --- from the panel -----------------------------------------------------------------------
     def open(self, path: Path) -> None:
         self.panel.engine.submit(
-            _read_saved, str(path), label=f"reading {path.name}",
+            READ_SAVED, str(path), label=f"reading {path.name}",
             on_result=lambda value, _summary: self._read(path, *value),
             on_error=self.panel.show_error)
 

@@ -40,11 +40,10 @@ from PySide6.QtWidgets import (
 
 from genplay.core.images import IMAGE_FILTER
 from genplay.core.models.capabilities import sketch_route
-from genplay.gui.panels.base import Panel, seed_editor
+from genplay.gui.panels.base import Panel, op, seed_editor
 from genplay.gui.panels.sketch_actions import ChosenCandidate
 from genplay.gui.panels.sketch_candidates import CandidateStrip
 from genplay.gui.panels.sketch_history import EarlierResults
-from genplay.gui.panels.sketch_jobs import fill_job, load_pixels, model_facts, sketch_job
 from genplay.gui.panels.sketch_modes import SketchModes
 from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.labels import muted_label
@@ -53,6 +52,11 @@ from genplay.gui.widgets.sketch_canvas import MASK_OPACITY, MASK_TINT, SketchCan
 
 LIVE_PAUSE_MS = 350  # how long the pen must rest before a Live request goes out
 HOLE_LEVEL = 127  # mask pixels above this (of 255) are filled, as `genplay inpaint` reads one
+# the engine jobs: functions of core.ops.sketch, the ones `genplay sketch`/`inpaint` build on
+SKETCH_FACTS = op("ops.sketch:sketch_facts")
+CANVAS_PIXELS = op("ops.sketch:canvas_pixels")
+SKETCH = op("ops.sketch:sketch_canvas")
+FILL = op("ops.sketch:fill_canvas")
 
 
 class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops, Panel):
@@ -251,7 +255,7 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         self.generate_button.setEnabled(False)
         self.fill_button.setEnabled(False)
         self.method_label.setText(f"{info.name}: loading…")
-        self.engine.submit(model_facts, checkpoint=info.path, key="sketch-model",
+        self.engine.submit(SKETCH_FACTS, checkpoint=info.path, key="sketch-model",
                            label=f"loading {info.name}", on_result=self.for_model(self._on_facts),
                            on_error=self.for_model(self._on_load_failed))
 
@@ -325,7 +329,7 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
             self.load_file(path)
 
     def load_file(self, path: str) -> None:
-        self.engine.submit(load_pixels, path, label=f"opening {Path(path).name}",
+        self.engine.submit(CANVAS_PIXELS, path, label=f"opening {Path(path).name}",
                            on_result=lambda pixels, _s: self.canvas.load_image(pixels),
                            on_error=self.show_error)
 
@@ -360,9 +364,9 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         self.settings.setValue("sketch-seed", request["seed"])
         picture = self.canvas.image_array()
         if fill:
-            job, args, what = fill_job, (picture, hole), "fillings of the painted region"
+            job, args, what = FILL, (picture, hole), "fillings of the painted region"
         else:
-            job, args, what = sketch_job, (picture,), "candidates from the sketch"
+            job, args, what = SKETCH, (picture,), "candidates from the sketch"
         self._started = time.monotonic()
         self._token += 1
         token = self._token

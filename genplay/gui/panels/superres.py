@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from genplay.gui.panels.base import Panel
+from genplay.gui.panels.base import Panel, op
 from genplay.gui.panels.superres_batch import FolderBatch
 from genplay.gui.panels.superres_compare import CompareRunner, MethodGrid
 from genplay.gui.panels.superres_methods import DomainBar, UpscaleBox, domain_warning
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
     from genplay.core.checkpoints import CheckpointInfo
 
-BICUBIC_VIEW_MAX = 25_000_000  # output pixels up to which bicubic is made for the view too
 PHOTO_SAMPLES = SAMPLES / "photos"  # shipped small photos: enlarged, not simulated
 
 
@@ -61,48 +60,9 @@ def is_dataset_sample(path: str) -> bool:
 
 
 # --- jobs (run in the engine's thread) ------------------------------------------------------
-def _load(path: str) -> np.ndarray:
-    from genplay.core.images import load_image
-
-    return load_image(path)
-
-
-def upscale_job(model, pixels: np.ndarray, scale: int, method: str, simulate: bool,
-                reference: np.ndarray | None, options: dict[str, Any],
-                view_bicubic: bool = True):
-    """The chosen method (``model`` is None for bicubic), plus what the comparison view
-    shows beside it: the input as the method saw it, bicubic from that input (unless
-    view_bicubic is False), and the reference in the result's frame."""
-    from genplay.core.events import Result, final_value, relay
-    from genplay.core.images import prepare_for_model
-    from genplay.core.ops import superres
-
-    if simulate:
-        lowres, reference = superres.simulate(pixels, scale)
-    else:
-        lowres = pixels if pixels.ndim == 3 else pixels[..., None]
-    result = yield from relay(superres.upscale_steps(model, lowres, scale, method,
-                                                     reference=reference, **options))
-    value = dict(result.value)
-    shown = lowres
-    if method == "diffusion":
-        # The model saw the input letterboxed into its own size // scale, and its
-        # candidates are of its size: show the input, and the reference, in that frame.
-        channels, size = model.image_shape[0], model.image_shape[1]
-        shown, _ = prepare_for_model(lowres, size=size // scale, channels=channels,
-                                     invert=False)
-        if reference is not None and reference.shape[:2] != (size, size):
-            reference, _ = prepare_for_model(reference, size=size, channels=channels,
-                                             invert=False)
-    out_h, out_w = value["images"][0].shape[:2]
-    if method == "bicubic":
-        bicubic = value["images"][0]
-    elif view_bicubic and out_h * out_w <= BICUBIC_VIEW_MAX:
-        bicubic = final_value(superres.upscale_steps(None, shown, scale, "bicubic"))["images"][0]
-    else:
-        bicubic = None  # a second full-size image just for the view would cost too much
-    value.update(input=shown, reference=reference, bicubic=bicubic)
-    yield Result(value, result.summary)
+# the engine jobs: functions of core (ops.upscale_view builds on ops.superres)
+LOAD = op("images:load_image")
+UPSCALE = op("ops.upscale_view:upscale_for_view")
 
 
 class SuperresPanel(AcceptsFileDrops, Panel):
@@ -267,7 +227,7 @@ class SuperresPanel(AcceptsFileDrops, Panel):
 
     def _read(self, path: str, key: str, then: Callable[[np.ndarray, str], None]) -> None:
         name = Path(path).name
-        self.engine.submit(_load, path, key=key, label=f"opening {name}",
+        self.engine.submit(LOAD, path, key=key, label=f"opening {name}",
                            on_result=lambda pixels, _s: then(pixels, name),
                            on_error=self.show_error)
 
@@ -342,7 +302,7 @@ class SuperresPanel(AcceptsFileDrops, Panel):
         if checkpoint is None:
             args = (None, *args)  # the job's model argument: bicubic needs none
         # One key: a new request cancels the one still running (latest wins).
-        self._job = self.jobs.submit(upscale_job, *args, checkpoint=checkpoint, key="superres",
+        self._job = self.jobs.submit(UPSCALE, *args, checkpoint=checkpoint, key="superres",
                                      label=f"upscaling ×{scale} ({method})",
                                      on_result=lambda value, _s: self._show(value, request),
                                      on_done=lambda _cancelled: self._job_done(request))

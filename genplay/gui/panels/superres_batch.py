@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QFileDialog, QPushButton, QWidget
 
+from genplay.gui.panels.base import op
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -22,11 +24,7 @@ if TYPE_CHECKING:
     UpscaleSettings = Callable[[], tuple[str, Path | None, int, dict[str, Any]]]
 
 
-def _folder(model, folder: str, out_dir: str, scale: int, method: str,
-            options: dict[str, Any]):
-    from genplay.core.ops.superres import upscale_folder_steps
-
-    yield from upscale_folder_steps(model, folder, out_dir, scale, method, **options)
+FOLDER = op("ops.upscale_view:upscale_folder")
 
 
 class FolderBatch:
@@ -60,7 +58,7 @@ class FolderBatch:
             args = (None, *args)  # the job's model argument: bicubic needs none
         self.log = []
         self.jobs.caption.setText(f"upscaling the images in {Path(folder).name}…")
-        self.jobs.submit(_folder, *args, checkpoint=checkpoint, key="superres-batch",
+        self.jobs.submit(FOLDER, *args, checkpoint=checkpoint, key="superres-batch",
                          label=f"upscaling {Path(folder).name} ×{scale}",
                          on_partial=self._partial,
                          on_result=lambda value, _s: self._done(value, out_dir))

@@ -10,7 +10,6 @@ result the panel's: shown in the before/after view, saved and copied from there.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from genplay.gui.panels.base import op
 from genplay.gui.widgets.pixel_view import crisp_pixels, draw_placeholder, to_qimage
 
 if TYPE_CHECKING:
@@ -31,24 +31,7 @@ CAPTION_LINES = 3  # method · size · time · figures wraps to 3 lines in a nar
 GAP = 8  # between the tiles
 
 
-def compare_job(model, pixels: np.ndarray, scale: int, method: str, simulate: bool,
-                reference: np.ndarray | None, options: dict[str, Any]):
-    """One method of the comparison, timed in the engine's thread. A method that cannot
-    run on this image says why in its tile instead of in an error message."""
-    from genplay.core.errors import GenplayError
-    from genplay.core.events import Result, relay
-    from genplay.gui.panels.superres import upscale_job
-
-    started = time.perf_counter()
-    try:
-        result = yield from relay(upscale_job(model, pixels, scale, method, simulate,
-                                              reference, options, view_bicubic=False))
-    except GenplayError as exc:
-        yield Result({"error": str(exc)}, {})
-        return
-    value = dict(result.value)
-    value["seconds"] = time.perf_counter() - started
-    yield Result(value, result.summary)
+COMPARE = op("ops.upscale_view:compare_method")  # one method of the comparison
 
 
 def duration(seconds: float) -> str:
@@ -366,7 +349,7 @@ class CompareRunner:
                 if run == self._run:
                     self._finished(job_index, cancelled)
 
-            job = self.jobs.submit(compare_job, *args, checkpoint=checkpoint,
+            job = self.jobs.submit(COMPARE, *args, checkpoint=checkpoint,
                                    key=f"superres-compare-{entry}",
                                    label=f"comparing: {tiles[index].name}",
                                    on_result=landed, on_done=finished)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genplay.gui.panels.base import seed_editor
+from genplay.gui.panels.base import op, seed_editor
 from genplay.gui.widgets.labels import muted_label
 
 if TYPE_CHECKING:
@@ -134,23 +134,8 @@ class DomainBar(QFrame):
 
 
 # --- jobs (run in the engine's thread) ------------------------------------------------------
-def model_facts(model) -> dict[str, Any]:
-    """What the panel needs to know of a model: which methods it serves, at which scales."""
-    from genplay.core.ops.guided_superres import guided_method
-    from genplay.core.ops.superres import methods_for
-
-    methods = list(methods_for(model))
-    # Only an Upscaler's "scales" are scales (a flow has a "scales" of its own: its layers).
-    return {"methods": methods, "scales": [int(s) for s in model.scales] if "net" in methods
-            else [], "guided": guided_method(model)}
-
-
-def method_choices() -> dict[str, Any]:
-    """The scales and method names of ops.superres, read in the engine's thread: importing
-    it imports PyTorch, which the window must not wait for."""
-    from genplay.core.ops.superres import METHODS, SCALES
-
-    return {"scales": list(SCALES), "methods": dict(METHODS)}
+FACTS = op("ops.upscale_view:superres_facts")
+CHOICES = op("ops.upscale_view:method_choices")
 
 
 class MethodOffer:
@@ -281,7 +266,7 @@ class UpscaleBox(QGroupBox):
 
     def read_choices(self) -> None:
         """Reads the scales and method names of ops.superres, in the engine."""
-        self.engine.submit(method_choices, on_result=self._on_choices, on_error=self.on_error)
+        self.engine.submit(CHOICES, on_result=self._on_choices, on_error=self.on_error)
 
     def _on_choices(self, choices: dict[str, Any], _summary: dict) -> None:
         self.scale.blockSignals(True)
@@ -296,7 +281,7 @@ class UpscaleBox(QGroupBox):
         """A newly selected model (or None): what it offers is read in the engine."""
         self._last_entry = None  # the same entry of another model is another method
         if self.offer.set_model(info):
-            self.engine.submit(model_facts, checkpoint=info.path, key="superres-model",
+            self.engine.submit(FACTS, checkpoint=info.path, key="superres-model",
                                label=f"loading {info.name}",
                                on_result=self.for_model(self._on_facts), on_error=self.on_error)
         self.refresh()
@@ -362,7 +347,7 @@ class UpscaleBox(QGroupBox):
         self._update_scales()
         if entry == "photo" and self.offer.photo_facts is None:
             photo = self.offer.photo_info()
-            self.engine.submit(model_facts, checkpoint=photo.path, key="superres-photo",
+            self.engine.submit(FACTS, checkpoint=photo.path, key="superres-photo",
                                label=f"loading {photo.name}",
                                on_result=self._on_photo_facts, on_error=self.on_error)
         if entry != self._last_entry:  # a refreshed list with the same choice changes nothing

@@ -34,7 +34,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from genplay.core.events import Preview, Progress, Result, Saved, Validation
-from genplay.gui.panels.base import Panel
+from genplay.gui.panels.base import Panel, op
 from genplay.gui.panels.training_form import TrainingForm
 from genplay.gui.panels.training_view import RunView, format_seconds
 
@@ -55,10 +55,7 @@ ENDED = ("idle", "stopped", "finished", "failed")  # none is: a run may start
 
 
 # --- jobs (run in the engine's thread) ------------------------------------------------------
-def _set_engine_threads(threads: int | None) -> int:
-    from genplay.core import runtime
-
-    return runtime.set_threads(threads)
+SET_THREADS = op("runtime:set_threads")  # the engine thread's own torch threads
 
 
 def _thread_budget() -> tuple[int, int]:
@@ -241,7 +238,7 @@ class TrainingPanel(Panel):
             self.process = None
             self.show_error(f"Could not start the training process: {exc}")
             return False
-        self.engine.submit(_set_engine_threads, engine_threads, label="")
+        self.engine.submit(SET_THREADS, engine_threads, label="")
         self._engine_threads_lowered = True
         if not (resume and out == self.run_out):  # a run resumed here goes on the same curves
             self.view.clear()
@@ -399,7 +396,7 @@ class TrainingPanel(Panel):
         self.process = None
         self.view.show_stats(self.last_progress, ended=True)  # no rate, no time left
         if self._engine_threads_lowered:  # the cores are free again
-            self.engine.submit(_set_engine_threads, None, label="")
+            self.engine.submit(SET_THREADS, None, label="")
             self._engine_threads_lowered = False
         if isinstance(event, Result):
             self.checkpoint = Path(event.value)

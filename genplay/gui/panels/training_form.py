@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from genplay.core.images import make_grid
-from genplay.gui.panels.base import seed_editor
+from genplay.gui.panels.base import op, seed_editor
 from genplay.gui.widgets.dataset_offer import DatasetOffer
 from genplay.gui.widgets.pixel_view import PixelView
 
@@ -42,71 +41,16 @@ if TYPE_CHECKING:
 
     from genplay.gui.engine import Engine
 
-# Helper networks that are not generative models of their own: "classifier" is the feature
-# net behind FID/KID and needs labelled data (a folder of one's own images has none).
-HELPER_FAMILIES = {"classifier"}
 FOLDER_ITEM = "Folder…"
 NOT_READ = "…"  # what the family and dataset lists hold until the engine has answered
 SIZES = (28, 32, 64)
-PREVIEW_COUNT = 16
-PREVIEW_TRIES = 64  # files read at most for the dataset preview (unreadable ones skipped)
 PADDING = 1
 PREVIEW_HEIGHT = 200  # pixels the preview grid may take at zoom 1
 
 
 # --- jobs (run in the engine's thread) ------------------------------------------------------
-def _choices() -> tuple[list[str], list[str]]:
-    """The families and named datasets; asked of the engine thread, which has torch loaded."""
-    from genplay.core.data import dataset_names
-    from genplay.core.registry import families
-
-    return [f for f in families() if f not in HELPER_FAMILIES], dataset_names()
-
-
-def _dataset_preview(spec: str, size: int, channels: int) -> dict[str, Any]:
-    """A few images of a dataset as the model will see them: uint8 (N, size, size, C).
-
-    Cheap on purpose: a named dataset gives its first images (fitted alone, not all 60,000
-    of them), a folder its first readable files. A named dataset that is not on this
-    computer gives {"missing": name}."""
-    from genplay.core import data, datasets
-    from genplay.core.errors import DatasetError, ImageError
-    from genplay.core.images import IMAGE_SUFFIXES, load_image, prepare_for_model, with_channels
-
-    skipped: list[tuple[str, str]] = []
-    if spec == data.PHOTOS:
-        photos = [with_channels(p, channels) for p in data.load_photos("train").values()]
-        images = data.sample_patches(photos, PREVIEW_COUNT, size, seed=[0, 0]).numpy()
-        return {"images": images.transpose(0, 2, 3, 1), "files": None, "skipped": skipped}
-    if spec in datasets.CATALOGUE:
-        folder = datasets.locate(spec, None, "train")
-        if folder is None:  # not an error: the form offers to get it
-            return {"missing": spec}
-        raw = data.load_idx(folder, "train", spec).images[:PREVIEW_COUNT]
-        images = data.fit_images(raw, size, channels).numpy()
-        return {"images": images.transpose(0, 2, 3, 1), "files": None, "skipped": skipped}
-    folder = Path(spec)
-    if not folder.is_dir():
-        raise DatasetError(f"{spec}: not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DatasetError(f"{folder}: no image files in it (looked for "
-                           f"{', '.join(IMAGE_SUFFIXES)})")
-    pictures = []
-    for path in files[:PREVIEW_TRIES]:
-        try:
-            pixels, _ = prepare_for_model(load_image(path), size=size, channels=channels,
-                                          invert=False)
-        except ImageError as exc:
-            skipped.append((str(path), str(exc)))
-            continue
-        pictures.append(pixels)
-        if len(pictures) == PREVIEW_COUNT:
-            break
-    if not pictures:
-        raise DatasetError(f"{folder}: none of the first {min(len(files), PREVIEW_TRIES)} "
-                           "image files could be read")
-    return {"images": np.stack(pictures), "files": len(files), "skipped": skipped}
+CHOICES = op("ops.training:training_choices")
+PREVIEW = op("ops.training:dataset_preview")
 
 
 def _slug(text: str) -> str:
@@ -194,7 +138,7 @@ class TrainingForm(QWidget):
             combo.currentIndexChanged.connect(self._data_changed)
         self.family_combo.currentIndexChanged.connect(self._suggest_name)
         self.dataset_combo.activated.connect(self._dataset_activated)
-        self.engine.submit(_choices, label="", on_result=self._set_choices,
+        self.engine.submit(CHOICES, label="", on_result=self._set_choices,
                            on_error=self.show_error)
 
     # --- what it says ---------------------------------------------------------------------------
@@ -336,7 +280,7 @@ class TrainingForm(QWidget):
                 else:
                     self.show_error(message)
 
-        job.append(self.engine.submit(_dataset_preview, spec, self.image_size(), self.channels(),
+        job.append(self.engine.submit(PREVIEW, spec, self.image_size(), self.channels(),
                                       key="training-data-preview", label="",
                                       on_result=shown, on_error=failed))
         self._preview_job = job[0]
