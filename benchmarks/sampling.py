@@ -21,7 +21,7 @@ import torch
 from benchmarks.common import percentile
 from genplay import __version__
 from genplay.core import checkpoints, runtime
-from genplay.core.models.base import Latent, Sampler
+from genplay.core.models.capabilities import Latent, Sampler
 
 
 @torch.no_grad()

@@ -71,7 +71,7 @@ from genplay.core.errors import GenplayError
 from genplay.core.events import final_value
 from genplay.core.images import to_uint8_hwc
 from genplay.core.metrics import psnr, ssim
-from genplay.core.models.base import Upscaler
+from genplay.core.models.capabilities import Upscaler
 from genplay.core.ops import superres
 from genplay.core.ops.guided_superres import default_steps, guided_method, guided_upscale_steps
 from genplay.core.ops.sketch import MAX_CANDIDATES

@@ -74,7 +74,7 @@ def _save_candidates(args: argparse.Namespace, outputs: Outputs, images, info, s
 
 def _check_model_options(model, opts: dict[str, Any]) -> dict[str, Any]:
     """Diffusion options checked against what the model declares (temperature excluded)."""
-    from genplay.core.models.base import Sampler
+    from genplay.core.models.capabilities import Sampler
     from genplay.core.ops.sampling import check_options
 
     if not opts:

@@ -103,7 +103,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from genplay.core import runtime
     from genplay.core.data import invert_policy
     from genplay.core.images import make_grid, save_png, to_uint8_hwc
-    from genplay.core.models.base import Latent
+    from genplay.core.models.capabilities import Latent
     from genplay.core.ops.interpolation import interpolate_endpoints, save_gif, save_latents_npz
 
     runtime.set_threads(args.threads)

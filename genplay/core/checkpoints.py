@@ -24,7 +24,8 @@ from genplay import __version__
 from genplay.core import registry
 from genplay.core.errors import CheckpointError
 from genplay.core.files import atomic_write, check_regular, read_bytes
-from genplay.core.models.base import GenerativeModel, capabilities_of
+from genplay.core.models.base import GenerativeModel
+from genplay.core.models.capabilities import capabilities_of
 from genplay.core.paths import default_checkpoint_dir
 
 __all__ = ["CheckpointInfo", "default_checkpoint_dir", "load", "read_info", "save", "scan",

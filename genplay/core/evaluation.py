@@ -24,11 +24,11 @@ from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Progress, Result, relay
 from genplay.core.images import with_channels
 from genplay.core.metrics import fid, kid, psnr, ssim
-from genplay.core.models.base import (
+from genplay.core.models.base import bits_per_dim
+from genplay.core.models.capabilities import (
     Density,
     Sampler,
     Upscaler,
-    bits_per_dim,
     is_importance_weighted,
     is_normalised,
 )

@@ -29,8 +29,9 @@ from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Preview, Progress, Result, Saved, Validation
 from genplay.core.files import kind_of
 from genplay.core.images import to_uint8_hwc
-from genplay.core.models.base import GenerativeModel, Upscaler, has_capability
+from genplay.core.models.base import GenerativeModel
 from genplay.core.models.blocks import EMA
+from genplay.core.models.capabilities import Upscaler, has_capability
 from genplay.core.runlock import LOCK_FILE, RunLock, leftovers
 
 

@@ -12,7 +12,7 @@ from safetensors import safe_open
 
 from genplay.core import checkpoints, registry
 from genplay.core.events import Preview, Progress, Result
-from genplay.core.models.base import capabilities_of, is_normalised
+from genplay.core.models.capabilities import capabilities_of, is_normalised
 from genplay.core.ops import outliers
 from genplay.core.ops.sampling import sample_images
 from tests.conftest import TINY_CONFIGS

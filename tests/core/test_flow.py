@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from genplay.core import checkpoints
-from genplay.core.models.base import bits_per_dim, capabilities_of, encode
+from genplay.core.models.base import bits_per_dim, encode
+from genplay.core.models.capabilities import capabilities_of
 from genplay.core.models.flow import Flow, FlowConfig, scale_count, squeeze, unsqueeze
 
 torch.set_num_threads(1)

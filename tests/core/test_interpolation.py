@@ -12,7 +12,7 @@ from PIL import Image
 from genplay.core import registry
 from genplay.core.errors import GenplayError
 from genplay.core.events import Progress, Result
-from genplay.core.models.base import Latent, has_capability
+from genplay.core.models.capabilities import Latent, has_capability
 from genplay.core.ops import interpolation
 from genplay.core.ops.interpolation import (
     LatentDirections,

@@ -9,19 +9,18 @@ import torch
 
 from genplay.core import checkpoints, registry
 from genplay.core.models import likelihood
-from genplay.core.models.base import (
+from genplay.core.models.base import bits_per_dim, encode
+from genplay.core.models.blocks import resolution_plan
+from genplay.core.models.capabilities import (
     Density,
     Latent,
     Sampler,
     Upscaler,
-    bits_per_dim,
     capabilities_of,
-    encode,
     has_capability,
     is_importance_weighted,
     is_normalised,
 )
-from genplay.core.models.blocks import resolution_plan
 from tests.conftest import TINY_CONFIGS
 
 FAMILIES = registry.families()

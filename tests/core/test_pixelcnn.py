@@ -10,7 +10,8 @@ import torch
 
 from genplay.core import registry
 from genplay.core.events import Preview, Progress, Result
-from genplay.core.models.base import bits_per_dim, capabilities_of
+from genplay.core.models.base import bits_per_dim
+from genplay.core.models.capabilities import capabilities_of
 from genplay.core.models.pixelcnn import PixelCNN, PixelCNNConfig, _Incremental
 
 torch.set_num_threads(1)

@@ -13,7 +13,7 @@ from PIL import Image
 from genplay.core import checkpoints, data, registry, resize
 from genplay.core.errors import DatasetError, GenplayError
 from genplay.core.events import Progress, Validation
-from genplay.core.models.base import Upscaler, capabilities_of, has_capability
+from genplay.core.models.capabilities import Upscaler, capabilities_of, has_capability
 from genplay.core.train import TrainSettings, train
 
 TINY = {"image_size": 16, "features": 4, "blocks": 1, "batch_size": 8}

@@ -21,25 +21,11 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from genplay.core.models.capabilities import (  # re-exported: the contract lives there
-    CAPABILITIES,
-    Conditional,
-    Declarations,
-    Density,
-    Latent,
-    Sampler,
-    Upscaler,
-    capabilities_of,
-    has_capability,
-    is_importance_weighted,
-    is_normalised,
-)
+from genplay.core.models.capabilities import Declarations, Latent, Sampler
 
 __all__ = [
-    "ANY_CLASS", "CAPABILITIES", "CLASS_OPTION", "Conditional", "Declarations", "Density",
-    "GenerativeModel", "Latent", "ModelConfig", "SampleOption", "Sampler", "Upscaler", "When",
-    "bits_per_dim", "capabilities_of", "encode", "has_capability", "is_importance_weighted",
-    "is_normalised", "resolve_class",
+    "ANY_CLASS", "CLASS_OPTION", "GenerativeModel", "ModelConfig", "SampleOption", "When",
+    "bits_per_dim", "encode", "resolve_class",
 ]
 
 

@@ -218,7 +218,7 @@ FILL_STEPS = 50  # what `genplay inpaint` and the diffusion model's inpaint_step
 def sketch_facts(model: Any) -> dict[str, Any]:
     """What the Sketch panel needs to know of a model: how it follows a sketch, whether it
     can fill a region (decided as `genplay inpaint` decides), its size, classes and steps."""
-    from genplay.core.models.base import Sampler
+    from genplay.core.models.capabilities import Sampler
 
     options = {o.name: o for o in model.sample_options()} if isinstance(model, Sampler) else {}
     method = sketch_method(model)
