@@ -98,10 +98,6 @@ class BeforeAfterView(QWidget):
             self._labels = (label, self._labels[1])
         self.update()
 
-    def set_labels(self, before: str, after: str) -> None:
-        self._labels = (before, after)
-        self.update()
-
     def labels(self) -> tuple[str, str]:
         return self._labels
 
@@ -121,9 +117,6 @@ class BeforeAfterView(QWidget):
         self._smooth = smooth
         self._scaled.clear()
         self.update()
-
-    def has_images(self) -> bool:
-        return self._after is not None
 
     def image_size(self) -> QSize:
         """Size of the "after" image, which sets the geometry of both."""

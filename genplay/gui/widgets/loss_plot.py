@@ -130,9 +130,6 @@ class LossPlot(pg.PlotWidget):
             self._redraw(name)
         self.enableAutoRange()
 
-    def is_log(self) -> bool:
-        return self._log
-
     def set_smoothing(self, on: bool) -> None:
         """On: the running average over the raw values drawn faint; off: the raw ones only."""
         self._smoothing = on

@@ -192,9 +192,6 @@ class UpscaleComparison(QWidget):
         self._stale = True
         self.select(self.selected)
 
-    def is_stale(self) -> bool:
-        return self._stale
-
     def show_result(self, result: dict[str, Any]) -> None:
         """result: "images", "scale", "metrics", "baseline" of ops.superres, with "input",
         "bicubic" (or None) and "reference" (or None) for the left of the divider."""
