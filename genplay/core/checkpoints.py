@@ -421,3 +421,26 @@ def scan(directory: str | os.PathLike) -> tuple[list[CheckpointInfo], list[tuple
             continue
         found.append(info)
     return found, broken
+
+
+def scan_all(folders: list[Path], extra: list[Path]
+             ) -> tuple[list[CheckpointInfo], list[tuple[Path, str]]]:
+    """The checkpoints below each of folders plus the single checkpoint folders in extra
+    (the window's list: scanned and opened folders), each once; (found, broken) as scan()."""
+    found, broken = [], []
+    for folder in folders:
+        f, b = scan(folder)
+        found += f
+        broken += b
+    for folder in extra:
+        try:
+            found.append(read_info(folder))
+        except CheckpointError as exc:
+            broken.append((Path(folder), str(exc)))
+    unique = {info.path.resolve(): info for info in found}
+    return list(unique.values()), broken
+
+
+def ready(_model: GenerativeModel) -> None:
+    """A job that only has the engine load a checkpoint (its error says the model cannot
+    be loaded at all)."""

@@ -190,7 +190,11 @@ def measure_reference(path: str | os.PathLike, data_root: str | None = None,
     (what `genplay eval --scores-only` does); Result(the methods measured)."""
     for event in evaluate_checkpoint(path, quality=False, data_root=data_root):
         if isinstance(event, Result):
-            store_evaluation(path, event.value, event.summary.get("reference"), merge=True)
+            try:
+                store_evaluation(path, event.value, event.summary.get("reference"), merge=True)
+            except OSError as exc:  # a read-only or full disk: one line, not a traceback
+                raise GenplayError(f"could not write the reference scores into {path}: "
+                                   f"{exc.strerror or exc}") from None
             yield Result(sorted(event.value.get("scores", {})))
         else:
             yield event

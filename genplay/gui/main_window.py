@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
 
 from genplay import __version__
 from genplay.gui.engine import Engine
-from genplay.gui.model_list import PATH_ROLE, ModelList, first_model, scan_folders
+from genplay.gui.model_list import PATH_ROLE, ModelList, first_model
 from genplay.gui.needs_capability import NeedsCapability
-from genplay.gui.panels.base import Panel
+from genplay.gui.panels.base import Panel, op
 from genplay.gui.welcome import SETTING as WELCOME_DONE
 from genplay.gui.welcome import Welcome
 from genplay.gui.widgets.message_bar import MessageBar, MessageChannel
@@ -46,15 +46,9 @@ if TYPE_CHECKING:
 
 # What the user does in a panel: it answers that panel's earlier error, which then goes.
 USER_ACTS = frozenset({QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress, QEvent.Type.Drop})
-def _loads(_model) -> None:
-    """A job that only has the engine load the selected model: its error says the model
-    cannot be loaded at all."""
-
-
-def _devices() -> list[str]:
-    from genplay.core.runtime import available_devices
-
-    return available_devices()
+SCAN = op("checkpoints:scan_all")
+READY = op("checkpoints:ready")
+DEVICES = op("runtime:available_devices")
 
 
 class MainWindow(QMainWindow):
@@ -163,7 +157,7 @@ class MainWindow(QMainWindow):
             self._show_welcome()
         self.model_list.set_message("Looking for checkpoints…")
         QTimer.singleShot(0, self.refresh_models)
-        self.engine.submit(_devices, label="checking devices", on_result=self._set_devices)
+        self.engine.submit(DEVICES, label="checking devices", on_result=self._set_devices)
         QApplication.instance().installEventFilter(self)  # see eventFilter: user acts
 
     def _adopt(self, panel: Panel, channel: MessageChannel) -> None:
@@ -366,7 +360,7 @@ class MainWindow(QMainWindow):
 
     # --- models -----------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        self.engine.submit(scan_folders, list(self.checkpoint_dirs), list(self.opened),
+        self.engine.submit(SCAN, list(self.checkpoint_dirs), list(self.opened),
                            label="scanning checkpoints", on_result=self._models_scanned)
 
     def _models_scanned(self, result: tuple[list, list], _summary: dict) -> None:
@@ -423,7 +417,7 @@ class MainWindow(QMainWindow):
         if info is not None:
             # Each panel loads the model in its own job and says so while it waits; a model
             # that cannot be loaded must not leave any of them "loading…".
-            self.engine.submit(_loads, checkpoint=info.path, key="window-model",
+            self.engine.submit(READY, checkpoint=info.path, key="window-model",
                                on_error=lambda message: self._model_failed(info, message))
 
     def _model_failed(self, info: CheckpointInfo, message: str) -> None:
@@ -465,7 +459,7 @@ class MainWindow(QMainWindow):
                 self.select_model(next(i.path for i in self.infos
                                        if i.path.resolve() == folder.resolve()))
 
-        self.engine.submit(scan_folders, list(self.checkpoint_dirs), list(self.opened),
+        self.engine.submit(SCAN, list(self.checkpoint_dirs), list(self.opened),
                            label="reading checkpoint", on_result=done)
 
     def show_trained_model(self, path: str, select: bool = False) -> None:
@@ -488,7 +482,7 @@ class MainWindow(QMainWindow):
                 if usable:
                     self.tabs.setCurrentIndex(usable[0])
 
-        self.engine.submit(scan_folders, list(self.checkpoint_dirs), list(self.opened),
+        self.engine.submit(SCAN, list(self.checkpoint_dirs), list(self.opened),
                            label="scanning checkpoints", on_result=done)
 
     def _select_model_named(self, name: str) -> None:

@@ -75,25 +75,6 @@ def describe(info: CheckpointInfo, weak_best: float | None) -> tuple[dict, str]:
     return {"name": info.name, "badges": badges, "lines": lines}, "\n".join(tips)
 
 
-def scan_folders(folders: list[Path], extra: list[Path]) -> tuple[list, list]:
-    """Runs in the engine thread: checkpoints below each folder plus single extra folders."""
-    from genplay.core import checkpoints
-    from genplay.core.errors import CheckpointError
-
-    found, broken = [], []
-    for folder in folders:
-        f, b = checkpoints.scan(folder)
-        found += f
-        broken += b
-    for folder in extra:
-        try:
-            found.append(checkpoints.read_info(folder))
-        except CheckpointError as exc:
-            broken.append((folder, str(exc)))
-    unique = {info.path.resolve(): info for info in found}
-    return list(unique.values()), broken
-
-
 def first_model(infos: list[CheckpointInfo]) -> CheckpointInfo | None:
     """The model a first start shows: the best samples (lowest FID) among the samplers that
     draw in one pass and are not weak. The lowest FID alone picked a diffusion model, whose

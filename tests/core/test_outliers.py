@@ -260,3 +260,24 @@ def test_likelihood_ratio_with_a_background_model(tmp_path, tiny_checkpoints):
     shutil.copytree(tiny_checkpoints / "classifier-tiny", main / "background")
     with pytest.raises(GenplayError, match="background"):
         load_background(main)
+
+
+def test_reference_scores_that_cannot_be_written_are_one_line(tmp_path, tiny_checkpoints,
+                                                                monkeypatch):
+    import errno
+    import shutil
+
+    from genplay.core import evaluation
+    from genplay.core.errors import GenplayError
+    from genplay.core.events import final_value
+
+    folder = tmp_path / "vae"
+    shutil.copytree(tiny_checkpoints / "vae-tiny", folder)
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(evaluation, "store_evaluation", full_disk)
+    with pytest.raises(GenplayError, match="could not write the reference scores into .*"
+                                           "No space left on device"):
+        final_value(evaluation.measure_reference(folder))

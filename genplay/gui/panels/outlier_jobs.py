@@ -26,17 +26,6 @@ def threshold_for(reference: np.ndarray, percent: float) -> float:
     return threshold_at_fpr(ref, percent / 100)
 
 
-def measure_split(folder: str):
-    from genplay.core.errors import GenplayError
-    from genplay.core.evaluation import measure_reference
-
-    try:
-        yield from measure_reference(folder)
-    except OSError as exc:
-        raise GenplayError(f"could not write the reference scores into {folder}: "
-                           f"{exc.strerror or exc}") from None
-
-
 def write_table(path, fmt: str, rows: list[dict], header: dict) -> None:
     """Writes scored rows as CSV or JSON, atomically (OSError when it cannot)."""
     from genplay.core.checkpoints import atomic_write

@@ -33,12 +33,13 @@ from genplay.core import datasets
 from genplay.core.images import IMAGE_FILTER
 from genplay.gui.panels import outlier_jobs as jobs
 from genplay.gui.panels import outlier_views as views
-from genplay.gui.panels.base import Panel
+from genplay.gui.panels.base import Panel, op
 from genplay.gui.widgets.dataset_offer import DatasetOffer
 from genplay.gui.widgets.labels import muted_label
 from genplay.gui.widgets.score_histogram import ScoreHistogram
 from genplay.gui.widgets.score_table import ScoreTableModel
 
+MEASURE = op("evaluation:measure_reference")  # the test split's scores, stored beside it
 CHOICE_KEY = "outlier_score_choice"  # the score the user picked; models lacking it keep theirs
 
 
@@ -216,7 +217,7 @@ class OutlierPanel(Panel):
             self.measure_button.setEnabled(True)
             self.model_label.setText(message)
 
-        self.engine.submit(jobs.measure_split, str(info.path), key="outlier-reference",
+        self.engine.submit(MEASURE, str(info.path), key="outlier-reference",
                            label=f"measuring the reference scores of {info.name}",
                            on_result=self.for_model(measured), on_error=self.for_model(failed))
 
