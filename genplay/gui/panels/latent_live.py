@@ -84,8 +84,8 @@ class LiveDecoder:
         panel, epoch = self.panel, self._epoch
         self._job_preview = preview
         self._job = panel.engine.submit(
-            RENDER, state, preview, checkpoint=path, key="latent-slider",
-            label="drawing a quick preview" if preview else "drawing",
+            # No label: slider drags stay out of the status bar (the view has its own cue).
+            RENDER, state, preview, checkpoint=path, key="latent-slider", label="",
             on_result=lambda value, _summary: self._show(path, epoch, value),
             on_error=panel.show_error, on_done=self._done)
         if not self._timer.isActive() and not self.cue.isVisible():
