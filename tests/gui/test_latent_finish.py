@@ -234,3 +234,40 @@ def test_a_quick_decode_runs_fewer_sampler_steps_and_leaves_the_model_as_it_was(
         assert "latent_steps" not in vars(model)  # the class's own step count again
         again, _ = interpolation.decode_one(model, z)
         assert np.array_equal(full, again)
+
+
+def test_the_next_slider_position_goes_as_soon_as_an_image_arrives(qtbot):
+    """The live decoder runs one job at a time; the next position is submitted when the
+    image arrives, not after the job's done signal, which can come an event later."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from PySide6.QtWidgets import QLabel, QProgressBar
+
+    from genplay.core.ops.sliders import SliderState
+    from genplay.gui.panels.latent_live import LiveDecoder
+    from genplay.gui.widgets.pixel_view import PixelView
+
+    submitted = []
+
+    class Engine:
+        def submit(self, fn, *args, **callbacks):
+            submitted.append(callbacks)
+            return len(submitted)
+
+    panel = SimpleNamespace(engine=Engine(), info=SimpleNamespace(path="m"),
+                            show_error=lambda message: None)
+    view, cue, caption = PixelView(), QProgressBar(), QLabel()
+    for widget in (view, cue, caption):
+        qtbot.addWidget(widget)
+    decoder = LiveDecoder(panel, view, cue, caption)
+    decoder.request(SliderState(0), dragging=False)
+    decoder.request(SliderState(1), dragging=False)  # waits: one job at a time
+    assert len(submitted) == 1
+    image = np.zeros((4, 4), np.uint8)
+    submitted[0]["on_result"]((image, {"preview": False, "seconds": 0.01}), {})
+    assert len(submitted) == 2  # the waiting position went with the image
+    submitted[0]["on_done"](False)  # the first job's late done changes nothing
+    assert len(submitted) == 2 and decoder.busy()
+    submitted[1]["on_result"]((image, {"preview": False, "seconds": 0.01}), {})
+    assert not decoder.busy()

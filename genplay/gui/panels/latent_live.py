@@ -83,11 +83,18 @@ class LiveDecoder:
         path, state, preview = want
         panel, epoch = self.panel, self._epoch
         self._job_preview = preview
-        self._job = panel.engine.submit(
+        job: list[int] = []
+
+        def arrived(value, _summary) -> None:
+            self._show(path, epoch, value)
+            self._done(job[0])  # the next position goes at once, not after the done signal
+
+        job.append(panel.engine.submit(
             # No label: slider drags stay out of the status bar (the view has its own cue).
             RENDER, state, preview, checkpoint=path, key="latent-slider", label="",
-            on_result=lambda value, _summary: self._show(path, epoch, value),
-            on_error=panel.show_error, on_done=self._done)
+            on_result=arrived, on_error=panel.show_error,
+            on_done=lambda _cancelled: self._done(job[0])))
+        self._job = job[0]
         if not self._timer.isActive() and not self.cue.isVisible():
             self._timer.start()
 
@@ -100,7 +107,9 @@ class LiveDecoder:
         if not facts["preview"]:
             self.full_seconds = float(facts["seconds"])
 
-    def _done(self, _cancelled: bool) -> None:
+    def _done(self, job: int) -> None:
+        if job != self._job:  # its result already let the next one go
+            return
         self._job = None
         if self._next is not None:
             want, self._next = self._next, None
