@@ -38,7 +38,7 @@ from genplay.core import checkpoints, datasets, runtime
 from genplay.core.data import load_dataset
 from genplay.core.errors import GenplayError
 from genplay.core.events import Result, final_value
-from genplay.core.ops import outliers
+from genplay.core.ops import outlier_figures, outliers
 
 # in-distribution dataset -> the dataset whose test split serves as outliers
 OUT_DATASET = {"fashion-mnist": "mnist", "mnist": "fashion-mnist"}
@@ -129,7 +129,7 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
     _log(f"scoring {info.name} on {out_dataset} test ({len(out_images)} images)…")
     out_scores = final_value(outliers.score_split(model, out_images, methods,
                                                   typical_bpd=typical, background=background))
-    aurocs = {m: outliers.auroc(in_scores[m], out_scores[m]) for m in methods}
+    aurocs = {m: outlier_figures.auroc(in_scores[m], out_scores[m]) for m in methods}
     speed_method = "bpd" if "bpd" in methods else methods[0]
     _log(f"timing {info.name}: {speed_method}, then all {len(methods)} scores…")
     speed = _images_per_s(model, in_images, [speed_method], typical, background)

@@ -74,3 +74,8 @@ def test_the_cores_parts_form_no_import_cycle():
 
     cycles = sorted(p for p in parts if p in reaches(p))
     assert cycles == []
+
+
+def test_reading_outlier_scores_needs_no_torch():
+    """The window moves the threshold line and exports tables in its own thread with these."""
+    assert "torch" not in loaded_after("import genplay.core.ops.outlier_figures")

@@ -14,6 +14,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from genplay.core import checkpoints, runtime
     from genplay.core.data import invert_policy
     from genplay.core.images import find_images
+    from genplay.core.ops import outlier_figures as figures
     from genplay.core.ops import outliers
 
     runtime.set_threads(args.threads)
@@ -25,14 +26,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     if method not in reference:
         have = ", ".join(reference) or "none"
         raise GenplayError(f"no reference for the {method!r} score (measured: {have})")
-    threshold = outliers.threshold_at_fpr(reference[method], args.fpr)
+    threshold = figures.threshold_at_fpr(reference[method], args.fpr)
     files = find_images(args.paths)
     if not files:
         raise GenplayError("no images found in the paths given")
     rows: list[dict] = []
 
     def add_rows(part: dict) -> None:
-        rows.extend(outliers.verdict_rows(part["files"], part["errors"], part["scores"][method],
+        rows.extend(figures.verdict_rows(part["files"], part["errors"], part["scores"][method],
                                           reference[method], threshold))
 
     run_with_bar(outliers.score_files(model, files, [method], typical_bpd=typical,
@@ -42,7 +43,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     header = {"checkpoint": info.name, "method": method, "fpr": args.fpr,
               "threshold": threshold}
     if args.json or args.csv:
-        outliers.write_rows(sys.stdout, rows, "json" if args.json else "csv", header)
+        figures.write_rows(sys.stdout, rows, "json" if args.json else "csv", header)
     else:
         print(f"{info.name}, {method} score; outlier above {threshold:.4g} "
               f"({args.fpr:.0%} of its test images are)")

@@ -32,7 +32,7 @@ from genplay.core.models.capabilities import (
     is_importance_weighted,
     is_normalised,
 )
-from genplay.core.ops import outliers
+from genplay.core.ops import outlier_figures, outliers
 from genplay.core.ops.sampling import sample_images
 
 FEATURE_NOTE = ("FID and KID are measured in the feature space of genplay's own classifier "
@@ -217,7 +217,8 @@ def _reference_scores(model, test, metrics, seed, slow_scores, folder):
     values, typical = result.value, result.summary["typical_bpd"]
     metrics["typical_bpd"] = typical
     metrics["scores"] = {
-        m: {"mean": float(v.mean()), "threshold_at_fpr_0.05": outliers.threshold_at_fpr(v, 0.05)}
+        m: {"mean": float(v.mean()),
+            "threshold_at_fpr_0.05": outlier_figures.threshold_at_fpr(v, 0.05)}
         for m, v in values.items()
     }
     return {"reference": (values, typical)}

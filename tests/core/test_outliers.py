@@ -7,15 +7,13 @@ import pytest
 
 from genplay.core import registry
 from genplay.core.errors import GenplayError
-from genplay.core.ops.outliers import (
+from genplay.core.ops.outlier_figures import (
     auroc,
-    available_methods,
-    compression_bpd,
     false_positive_rate,
     percentile_of,
-    score_images,
     threshold_at_fpr,
 )
+from genplay.core.ops.outliers import available_methods, compression_bpd, score_images
 from tests.conftest import TINY_CONFIGS
 
 
@@ -177,7 +175,7 @@ def test_rows_threshold_and_export(tmp_path):
     import io
     import json
 
-    from genplay.core.ops.outliers import verdict_rows, write_rows
+    from genplay.core.ops.outlier_figures import verdict_rows, write_rows
 
     reference = np.arange(100, dtype=np.float64)
     rows = verdict_rows(["a", "b", "c"], ["", "", "cannot read c"],

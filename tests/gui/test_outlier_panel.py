@@ -120,7 +120,7 @@ def test_threshold_line_moves_verdicts_and_export_follows(qtbot, panel_window, t
 
     # the rate box sets the line
     panel.fpr.setValue(25.0)
-    from genplay.core.ops.outliers import threshold_at_fpr
+    from genplay.core.ops.outlier_figures import threshold_at_fpr
 
     assert panel.histogram.threshold() == pytest.approx(threshold_at_fpr(panel.reference(), 0.25))
 

@@ -77,7 +77,7 @@ def test_after_an_energy_model_the_next_opens_on_its_corrected_default(qtbot, wi
 # --- 2. the typed rate is kept across score switches ----------------------------------------
 @pytest.mark.parametrize("typed", [5.0, 1.0, 25.0])
 def test_typed_false_positive_rate_survives_switching_score_and_back(qtbot, win, typed):
-    from genplay.core.ops.outliers import false_positive_rate
+    from genplay.core.ops.outlier_figures import false_positive_rate
 
     panel = ready(qtbot, win, "vae-tiny")
     panel.fpr.setValue(typed)
@@ -94,7 +94,7 @@ def test_typed_false_positive_rate_survives_switching_score_and_back(qtbot, win,
 
 # --- 3. the rate box covers every rate the line can give -------------------------------------
 def test_false_positive_box_follows_the_line_over_the_whole_range(qtbot, win):
-    from genplay.core.ops.outliers import false_positive_rate
+    from genplay.core.ops.outlier_figures import false_positive_rate
 
     panel = ready(qtbot, win, "vae-tiny")
     ref = np.sort(panel.reference())

@@ -16,7 +16,7 @@ PIXEL_BITS = op("ops.outliers:pixel_bits_of")
 def threshold_for(reference: np.ndarray, percent: float) -> float:
     """The threshold that flags percent % of the reference scores: any rate from 0 (above
     them all) to 100 (below them all)."""
-    from genplay.core.ops.outliers import threshold_at_fpr
+    from genplay.core.ops.outlier_figures import threshold_at_fpr
 
     ref = np.asarray(reference, np.float64)
     if percent >= 100:
@@ -29,7 +29,7 @@ def threshold_for(reference: np.ndarray, percent: float) -> float:
 def write_table(path, fmt: str, rows: list[dict], header: dict) -> None:
     """Writes scored rows as CSV or JSON, atomically (OSError when it cannot)."""
     from genplay.core.checkpoints import atomic_write
-    from genplay.core.ops.outliers import write_rows
+    from genplay.core.ops.outlier_figures import write_rows
 
     def write(tmp):
         with open(tmp, "w", encoding="utf-8", newline="") as fh:

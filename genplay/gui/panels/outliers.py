@@ -301,7 +301,7 @@ class OutlierPanel(Panel):
 
     def _threshold_moved(self, threshold: float) -> None:
         """The line sets the threshold; the box shows the rate it gives on the test split."""
-        from genplay.core.ops.outliers import false_positive_rate
+        from genplay.core.ops.outlier_figures import false_positive_rate
 
         if self.facts is None or not self.current_method():
             return
@@ -312,7 +312,7 @@ class OutlierPanel(Panel):
         self._apply_threshold(threshold)
 
     def _apply_threshold(self, threshold: float) -> None:
-        from genplay.core.ops.outliers import false_positive_rate
+        from genplay.core.ops.outlier_figures import false_positive_rate
 
         rate = 100 * false_positive_rate(self.reference(), threshold)
         text = f"{threshold:.4g}"
@@ -491,7 +491,7 @@ class OutlierPanel(Panel):
 
     # --- export --------------------------------------------------------------------------
     def rows(self) -> list[dict]:
-        from genplay.core.ops.outliers import verdict_rows
+        from genplay.core.ops.outlier_figures import verdict_rows
 
         model, order = self.table_model, self.table_model.order
         return verdict_rows([model.files[i] for i in order], [model.errors[i] for i in order],

@@ -85,7 +85,7 @@ class ScoreTableModel(QAbstractTableModel):
         self._columns_changed(4, 4)
 
     def _update_percentiles(self) -> None:
-        from genplay.core.ops.outliers import percentile_of  # torch is loaded by now
+        from genplay.core.ops.outlier_figures import percentile_of
 
         values = self.current_scores()
         if self.reference.size and values.size:
