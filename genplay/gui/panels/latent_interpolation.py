@@ -7,7 +7,6 @@ them largest in the space it has, and as an animation going there and back.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ from genplay.core.ops.endpoints import Endpoint, LatentEndpoint, SampleEndpoint,
 from genplay.gui.panels.base import op
 from genplay.gui.panels.latent_sliders import ENCODE
 from genplay.gui.widgets.drops import AcceptsFileDrops
-from genplay.gui.widgets.pixel_view import PixelView
+from genplay.gui.widgets.pixel_view import PixelView, best_columns
 
 PADDING = 2  # pixels between filmstrip frames
 SAMPLE_HINT = "Right-click a sample in the Sampling panel and choose it as an end"
@@ -42,19 +41,6 @@ IMAGE_HINT = "or drop an image here"
 
 
 INTERPOLATE = op("ops.interpolation:interpolate_endpoints")
-
-
-def best_columns(count: int, tile_h: int, tile_w: int, width: int, height: int,
-                 padding: int = PADDING) -> int:
-    """How many frames per row show `count` tiles largest in a width x height area."""
-    best, best_scale = count, -1.0
-    for cols in range(count, 0, -1):  # ties go to fewer rows: a filmstrip reads across
-        rows = math.ceil(count / cols)
-        scale = min(width / (cols * (tile_w + padding) + padding),
-                    height / (rows * (tile_h + padding) + padding))
-        if scale > best_scale + 1e-9:
-            best, best_scale = cols, scale
-    return best
 
 
 class Filmstrip(PixelView):
@@ -90,7 +76,7 @@ class Filmstrip(PixelView):
         if self._frames is None:
             return
         n, h, w = self._frames.shape[:3]
-        cols = best_columns(n, h, w, max(1, self.width()), max(1, self.height()))
+        cols = best_columns(n, h, w, max(1, self.width()), max(1, self.height()), PADDING)
         if cols != self.columns:
             self.columns = cols
             self.set_grid(make_grid(self._frames, nrow=cols, padding=PADDING), h, w, PADDING,

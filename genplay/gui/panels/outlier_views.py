@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.labels import MUTED
-from genplay.gui.widgets.pixel_view import PixelView
+from genplay.gui.widgets.pixel_view import PixelView, best_columns
 from genplay.gui.widgets.score_table import OUTLIER, THUMB
 
 if TYPE_CHECKING:
@@ -227,18 +227,10 @@ class TileView(PixelView):
         super().clear()
 
     def best_columns(self) -> int:
+        """Its (one or three) tiles in a row, a column or 2 x 2, whichever shows them
+        largest; a row when it is nearly as large (within 3%)."""
         n, h, w = self.tiles.shape[:3]
-        dpr = self.devicePixelRatioF()
-
-        def zoom(cols: int) -> float:
-            rows = -(-n // cols)
-            width = cols * w + (cols + 1) * self.PAD
-            height = rows * h + (rows + 1) * self.PAD
-            return min(self.width() * dpr / width, self.height() * dpr / height)
-
-        choices = sorted({n, 1, min(n, 2)}, reverse=True)  # a row first, when as large
-        best = max(zoom(cols) for cols in choices)
-        return next(cols for cols in choices if zoom(cols) >= 0.97 * best)
+        return best_columns(n, h, w, self.width(), self.height(), self.PAD, slack=0.03)
 
     def _arrange(self) -> None:
         from genplay.core.images import make_grid

@@ -36,6 +36,20 @@ def set_crisp_pixels(crisp: bool) -> None:
             view.invalidate_scaled()
 
 
+def best_columns(count: int, tile_h: int, tile_w: int, width: float, height: float,
+                 padding: int, slack: float = 0.0) -> int:
+    """How many tiles per row show `count` tiles (with `padding` around each) largest in
+    a width x height area. Layouts within `slack` (a fraction) of the largest count as
+    large, and the widest of those wins: a strip reads across."""
+    def scale(cols: int) -> float:
+        rows = -(-count // cols)
+        return min(width / (cols * (tile_w + padding) + padding),
+                   height / (rows * (tile_h + padding) + padding))
+
+    best = max(scale(cols) for cols in range(1, count + 1))
+    return max(cols for cols in range(1, count + 1) if scale(cols) >= best * (1 - slack) - 1e-12)
+
+
 def to_qimage(pixels: np.ndarray) -> QImage:
     """uint8 (H, W), (H, W, 1) or (H, W, 3) -> a QImage that owns a copy of the data."""
     a = np.ascontiguousarray(pixels)
