@@ -62,14 +62,23 @@ def scored_copies(root, tiny_checkpoints, scored=(), unscored=()):
 
 @pytest.fixture
 def window(qtbot, tiny_checkpoints, settings):
-    from genplay.gui.main_window import MainWindow
-
-    w = MainWindow(checkpoint_dirs=[tiny_checkpoints], settings=settings)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: len(w.infos) == len(TINY_CONFIGS), timeout=20000)
+    w = shown_window(qtbot, tiny_checkpoints, settings, len(TINY_CONFIGS))
     yield w
     w.close()
+
+
+def shown_window(qtbot, root, settings, count, size=None):
+    """A main window on the checkpoints below root, shown (at size, if given), once its
+    list holds count models."""
+    from genplay.gui.main_window import MainWindow
+
+    w = MainWindow(checkpoint_dirs=[root], settings=settings)
+    qtbot.addWidget(w)
+    if size is not None:
+        w.resize(*size)
+    w.show()
+    qtbot.waitUntil(lambda: len(w.infos) == count, timeout=20000)
+    return w
 
 
 def select(qtbot, window, name):

@@ -13,7 +13,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from tests.gui.conftest import scored_copies
+from tests.gui.conftest import scored_copies, shown_window
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +25,7 @@ def scored_checkpoints(tmp_path_factory, tiny_checkpoints):
 
 @pytest.fixture
 def panel_window(qtbot, scored_checkpoints, settings):
-    from genplay.gui.main_window import MainWindow
-
-    w = MainWindow(checkpoint_dirs=[scored_checkpoints], settings=settings)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: len(w.infos) == 3, timeout=20000)
+    w = shown_window(qtbot, scored_checkpoints, settings, 3)
     w.tabs.setCurrentIndex(w.panels.index(w.outliers))
     yield w
     w.close()

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from tests.gui.conftest import scored_copies
+from tests.gui.conftest import scored_copies, shown_window
 from tests.gui.test_outlier_panel import choose, drop, wait_scored
 
 
@@ -23,13 +23,7 @@ def scored(tmp_path_factory, tiny_checkpoints):
 
 @pytest.fixture
 def win(qtbot, scored, settings):
-    from genplay.gui.main_window import MainWindow
-
-    w = MainWindow(checkpoint_dirs=[scored], settings=settings)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitUntil(lambda: len(w.infos) == 3, timeout=20000)
+    w = shown_window(qtbot, scored, settings, 3, size=(1280, 800))
     w.tabs.setCurrentIndex(w.panels.index(w.outliers))
     yield w
     w.close()
