@@ -236,6 +236,7 @@ def read_info(folder: str | os.PathLike) -> CheckpointInfo:
     model_cls = registry.get(family)
     if not isinstance(config, dict):
         raise CheckpointError(f"{where}: config must be an object, not {type(config).__name__}")
+    config = model_cls.Config.upgrade(config)
     try:
         parsed = model_cls.Config.from_dict(config)
     except (TypeError, ValueError) as exc:

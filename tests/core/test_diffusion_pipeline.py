@@ -95,7 +95,9 @@ def outputs(model, prefix: str) -> dict[str, tuple[float, ...]]:
 
 @pytest.mark.parametrize("prediction", ["v", "eps"])
 def test_outputs_are_bit_identical_to_before_the_loops_moved(prediction):
-    got = outputs(tiny(prediction=prediction), prediction)
+    # The golden figures were taken with the first U-Net layout (the loops are the same for
+    # every layout; v2's network is checked against diffusers' in test_export.py).
+    got = outputs(tiny(prediction=prediction, layout="v1"), prediction)
     want = {k: v for k, v in GOLDEN.items() if k.startswith(prediction + "-")}
     assert got.keys() == want.keys()
     for key, values in want.items():

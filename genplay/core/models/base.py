@@ -94,6 +94,13 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
+    def upgrade(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A saved config's fields as this version reads them: a family that adds a field
+        whose default differs from what older checkpoints were built with fills in the old
+        value here (checkpoints.read_info calls it on every config.json)."""
+        return dict(values)
+
+    @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -53,22 +54,31 @@ def channel_widths(base: int, levels: int, max_mult: int = 4) -> list[int]:
 
 
 class Downsample(nn.Module):
-    def __init__(self, channels: int, out_channels: int) -> None:
+    """A strided convolution that halves an even size: 4x4 by default, 3x3 as diffusers'
+    Downsample2D has it."""
+
+    def __init__(self, channels: int, out_channels: int, kernel_size: int = 4) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(channels, out_channels, 4, stride=2, padding=1)
+        self.conv = nn.Conv2d(channels, out_channels, kernel_size, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
 
 
 class Upsample(nn.Module):
-    """2x transposed convolution: about half the cost of nearest-neighbour + 3x3 on CPU."""
+    """2x larger: a transposed convolution (about half the cost of nearest-neighbour + 3x3
+    on CPU), or with nearest=True nearest-neighbour then a 3x3 convolution, as diffusers'
+    Upsample2D has it."""
 
-    def __init__(self, channels: int, out_channels: int) -> None:
+    def __init__(self, channels: int, out_channels: int, nearest: bool = False) -> None:
         super().__init__()
-        self.conv = nn.ConvTranspose2d(channels, out_channels, 4, stride=2, padding=1)
+        self.nearest = nearest
+        self.conv = (nn.Conv2d(channels, out_channels, 3, padding=1) if nearest
+                     else nn.ConvTranspose2d(channels, out_channels, 4, stride=2, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.nearest:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         return self.conv(x)
 
 

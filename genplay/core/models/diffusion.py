@@ -21,7 +21,7 @@ pixels at every step), and Density by the variational bound.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,17 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genplay.core.events import Preview, Progress, Result, final_value
 from genplay.core.models import diffusion_pipeline as pipeline
-from genplay.core.models.base import (
-    ANY_CLASS,
-    CLASS_OPTION,
-    GenerativeModel,
-    ModelConfig,
-    SampleOption,
-    When,
-    resolve_class,
-)
+from genplay.core.models.base import ModelConfig
 from genplay.core.models.blocks import (
     Downsample,
     Upsample,
@@ -47,8 +38,10 @@ from genplay.core.models.blocks import (
     group_norm,
     resolution_plan,
 )
+from genplay.core.models.denoising_model import DenoisingModel
 from genplay.core.models.families import register
-from genplay.core.models.sampler_names import DEFAULT_SAMPLER
+
+LAYOUTS = ("v1", "v2")
 
 
 @dataclass(frozen=True)
@@ -72,9 +65,22 @@ class DiffusionConfig(ModelConfig):
     batch_size: int = 64
     ema_decay: float = 0.999
     cosine_lr: bool = True
+    # The U-Net's blocks. "v2": those of diffusers' UNet2DModel (3x3 strided downsampling,
+    # nearest-neighbour + 3x3 upsampling, the time embedding through SiLU before each
+    # block's projection, timesteps unscaled), so a model exports to a diffusers pipeline
+    # weight for weight (core/export.py). "v1": the first layout (4x4 strided and
+    # transposed convolutions), which diffusers has no blocks for; checkpoints saved
+    # before this field existed are v1 (upgrade).
+    layout: str = "v2"
+
+    @classmethod
+    def upgrade(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {"layout": "v1", **values}
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {self.layout!r}")
         if self.prediction not in ("v", "eps"):
             raise ValueError(f"prediction must be 'v' or 'eps', not {self.prediction!r}")
         if self.base_channels < 8 or self.base_channels % 8:
@@ -91,21 +97,25 @@ class DiffusionConfig(ModelConfig):
                                  f"width of the lowest level ({width})")
 
 
-def timestep_embedding(t: torch.Tensor, dim: int, timesteps: int) -> torch.Tensor:
-    """Sinusoidal features of t / timesteps (Vaswani et al.'s positions), shape (N, dim)."""
+def timestep_embedding(t: torch.Tensor, dim: int, scale: float = 1.0) -> torch.Tensor:
+    """Sinusoidal features of t * scale (Vaswani et al.'s positions), shape (N, dim): sines
+    then cosines, as diffusers' Timesteps with flip_sin_to_cos off and no frequency shift."""
     half = dim // 2
     freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device) / half)
-    angles = (t.float() * (1000.0 / timesteps))[:, None] * freqs[None]
+    angles = (t.float() * scale)[:, None] * freqs[None]
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
 class TimeResBlock(nn.Module):
-    """Residual block whose second norm is scaled and shifted by the (time, class) embedding."""
+    """Residual block whose second norm is scaled and shifted by the (time, class) embedding
+    (through a SiLU first with emb_act, as diffusers' ResnetBlock2D does)."""
 
-    def __init__(self, channels: int, out_channels: int, emb_dim: int, dropout: float) -> None:
+    def __init__(self, channels: int, out_channels: int, emb_dim: int, dropout: float,
+                 emb_act: bool = False) -> None:
         super().__init__()
         self.in_layers = nn.Sequential(group_norm(channels), nn.SiLU(),
                                        nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.emb_act = emb_act
         self.emb = nn.Linear(emb_dim, 2 * out_channels)
         self.norm = group_norm(out_channels)
         self.out_layers = nn.Sequential(nn.SiLU(), nn.Dropout(dropout),
@@ -117,6 +127,8 @@ class TimeResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.in_layers(x)
+        if self.emb_act:
+            emb = F.silu(emb)
         scale, shift = self.emb(emb)[:, :, None, None].chunk(2, dim=1)
         h = self.norm(h) * (1 + scale) + shift
         return self.skip(x) + self.out_layers(h)
@@ -151,7 +163,9 @@ class UNet(nn.Module):
         widths = channel_widths(c.base_channels, levels, c.max_mult)
         emb_dim = 4 * c.base_channels
         self.base = c.base_channels
-        self.timesteps = c.timesteps
+        v2 = c.layout == "v2"
+        # v1 scaled t to a 1000-step range; v2 feeds t as it is, as diffusers does
+        self.t_scale = 1.0 if v2 else 1000.0 / c.timesteps
         self.time_mlp = nn.Sequential(nn.Linear(c.base_channels, emb_dim), nn.SiLU(),
                                       nn.Linear(emb_dim, emb_dim))
         # Index num_classes is "no class", the unconditional half of guidance.
@@ -168,27 +182,27 @@ class UNet(nn.Module):
         width = widths[0]
         for level, out in enumerate(widths):
             for _ in range(c.blocks_per_level):
-                self.down.append(nn.ModuleList([TimeResBlock(width, out, emb_dim, c.dropout),
+                self.down.append(nn.ModuleList([TimeResBlock(width, out, emb_dim, c.dropout, v2),
                                                 attention(out, level)]))
                 width = out
                 skips.append(width)
             if level < levels:
-                self.down.append(Downsample(width, width))
+                self.down.append(Downsample(width, width, 3 if v2 else 4))
                 skips.append(width)
-        self.mid = nn.ModuleList([TimeResBlock(width, width, emb_dim, c.dropout),
+        self.mid = nn.ModuleList([TimeResBlock(width, width, emb_dim, c.dropout, v2),
                                   Attention(width, c.attention_heads) if c.attention_heads
                                   else nn.Identity(),
-                                  TimeResBlock(width, width, emb_dim, c.dropout)])
+                                  TimeResBlock(width, width, emb_dim, c.dropout, v2)])
         self.up = nn.ModuleList()
         for level in reversed(range(levels + 1)):
             out = widths[level]
             for _ in range(c.blocks_per_level + 1):
                 self.up.append(nn.ModuleList([
-                    TimeResBlock(width + skips.pop(), out, emb_dim, c.dropout),
+                    TimeResBlock(width + skips.pop(), out, emb_dim, c.dropout, v2),
                     attention(out, level)]))
                 width = out
             if level > 0:
-                self.up.append(Upsample(width, width))
+                self.up.append(Upsample(width, width, nearest=v2))
         self.head = nn.Sequential(group_norm(width), nn.SiLU(),
                                   nn.Conv2d(width, c.channels, 3, padding=1))
         nn.init.zeros_(self.head[-1].weight)
@@ -196,7 +210,7 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor,
                 labels: torch.Tensor | None = None) -> torch.Tensor:
-        emb = self.time_mlp(timestep_embedding(t, self.base, self.timesteps))
+        emb = self.time_mlp(timestep_embedding(t, self.base, self.t_scale))
         if self.class_emb is not None:
             if labels is None:
                 labels = torch.full_like(t, self.class_emb.num_embeddings - 1)
@@ -217,8 +231,7 @@ class UNet(nn.Module):
 
 
 @register("diffusion", DiffusionConfig)
-class Diffusion(GenerativeModel):
-    schedule: pipeline.CosineSchedule  # set in __init__; declared here for the Denoising hook
+class Diffusion(DenoisingModel):
 
     def __init__(self, config: DiffusionConfig) -> None:
         super().__init__(config)
@@ -226,8 +239,12 @@ class Diffusion(GenerativeModel):
         self.schedule = pipeline.CosineSchedule(config.timesteps)
 
     @property
-    def null_class(self) -> int:
+    def num_classes(self) -> int:
         return self.config.num_classes
+
+    @property
+    def null_class(self) -> int:
+        return self.config.num_classes  # the extra embedding, "no class"
 
     # --- the network's estimates ------------------------------------------------------------
     def denoiser(self, labels: torch.Tensor | None = None, guidance: float = 0.0,
@@ -272,133 +289,3 @@ class Diffusion(GenerativeModel):
         # A fixed generator, so validation losses of different epochs compare.
         g = torch.Generator(device=x.device).manual_seed(1234)
         return {"loss": self.loss(x, labels, generator=g).item()}
-
-    # --- running a sampler, as events ----------------------------------------------------------
-    def class_labels(self, n: int, label: str | int | None) -> torch.Tensor | None:
-        """The class index for every image, or None for "no class" (unconditional); a
-        label no class matches raises ValueError (see base.resolve_class)."""
-        if not self.config.num_classes:
-            return None
-        names = self.class_choices()
-        name = resolve_class(label, names)  # an index or a name in any case; ValueError
-        if name is None:
-            return None
-        return torch.full((n,), names.index(name), dtype=torch.long, device=self.device)
-
-
-    def class_choices(self) -> list[str]:
-        """Class names, from the checkpoint where it has them, else "0", "1", ..."""
-        names = self.class_names
-        if names and len(names) == self.config.num_classes:
-            return list(names)
-        return [str(i) for i in range(self.config.num_classes)]
-
-    # --- Sampler ------------------------------------------------------------------------------
-    default_sampler = DEFAULT_SAMPLER
-    default_steps = 20
-
-    def sample_options(self) -> list[SampleOption]:
-        options = [
-            SampleOption("sampler", self.default_sampler, 0, 0,
-                         "ddpm: ancestral, needs many steps; ddim: deterministic at eta 0; "
-                         "dpmpp: DPM-Solver++(2M), good images in 10-20 steps; dpmpp-sde: "
-                         "its stochastic form, more realistic in 20 steps, new noise at "
-                         "every step",
-                         choices=pipeline.SAMPLERS),
-            SampleOption("steps", self.default_steps, 1, self.config.timesteps,
-                         "network evaluations per image (doubled with guidance)", integer=True),
-            SampleOption("eta", 0.0, 0.0, 1.0, "DDIM only: 0 deterministic, 1 as noisy as DDPM",
-                         when=When("sampler", "ddim")),
-            SampleOption("temperature", 1.0, 0.5, 1.5,
-                         "scales the starting noise: below 1 gives smoother, plainer images"),
-        ]
-        if self.config.num_classes:
-            options += [
-                SampleOption("class", "any", 0, 0, "the class to draw; any: unconditional",
-                             choices=("any", *self.class_choices())),
-                SampleOption("guidance", 1.0, 0.0, 10.0,
-                             "classifier-free guidance with a class: 0 is the plain "
-                             "conditional model, higher follows the class harder, less varied",
-                             when=When(CLASS_OPTION, ANY_CLASS, equal=False)),
-            ]
-        return options
-
-    # sample_steps(n, keep=k) draws the starting noise of n images and makes the first k:
-    # with a deterministic sampler they are the first k of the n. Stochastic samplers
-    # (ddpm, ddim with eta > 0) draw their later noise for the k only.
-    partial_chunks = True
-
-    def sample_steps(self, n: int, generator: torch.Generator | None = None,
-                     keep: int | None = None, **opts: Any) -> Iterator[Progress | Preview | Result]:
-        return pipeline.sample_steps(self, n, generator, keep, **opts)
-
-    def sample(self, n: int, generator: torch.Generator | None = None,
-               **opts: Any) -> torch.Tensor:
-        return torch.from_numpy(final_value(self.sample_steps(n, generator, **opts)))
-
-    def preview(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
-        return self.sample(n, generator, steps=10)
-
-    # --- Latent: deterministic DDIM --------------------------------------------------------------
-    latent_steps = 25  # DDIM steps for decode and for inversion
-
-    @property
-    def latent_shape(self) -> tuple[int, ...]:
-        return self.image_shape
-
-    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return pipeline.noise(self, n, generator)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """The image DDIM (eta 0, unconditional) makes from noise z: a deterministic map."""
-        return pipeline.decode(self, z, self.latent_steps)
-
-    def preview_decode(self, z: torch.Tensor, steps: int) -> torch.Tensor:
-        """decode() with `steps` DDIM steps: fewer than latent_steps are quicker, rougher."""
-        return pipeline.decode(self, z, steps)
-
-    def encode_steps(self, x: torch.Tensor, **opts: Any) -> Iterator[tuple[int, int, torch.Tensor]]:
-        """DDIM inversion: the noise that decode() turns (nearly) back into x."""
-        return pipeline.encode_steps(self, x, int(opts.get("steps", self.latent_steps)))
-
-    # --- Conditional: SDEdit and inpainting -----------------------------------------------------
-    condition_method = "sdedit"  # how ops.sketch names what condition_steps does
-
-    def condition_steps(self, guide: torch.Tensor, strength: float,
-                        generator: torch.Generator | None = None,
-                        noise: torch.Tensor | None = None,
-                        **opts: Any) -> Iterator[Progress | Preview | Result]:
-        """SDEdit: see pipeline.condition_steps."""
-        return pipeline.condition_steps(self, guide, strength, generator, noise, **opts)
-
-    def condition(self, guide: torch.Tensor, strength: float, **opts: Any) -> torch.Tensor:
-        return torch.from_numpy(final_value(self.condition_steps(guide, strength, **opts)))
-
-    def inpaint_steps(self, image: torch.Tensor, mask: torch.Tensor,
-                      generator: torch.Generator | None = None,
-                      **opts: Any) -> Iterator[Progress | Preview | Result]:
-        """Fills the pixels where mask is True: see pipeline.inpaint_steps."""
-        return pipeline.inpaint_steps(self, image, mask, generator, **opts)
-
-    def inpaint(self, image: torch.Tensor, mask: torch.Tensor, **opts: Any) -> torch.Tensor:
-        return torch.from_numpy(final_value(self.inpaint_steps(image, mask, **opts)))
-
-    # --- Density: the variational bound --------------------------------------------------------
-    bound_terms = 12  # stratified timesteps per image for the diffusion part of the bound
-
-    pixel_bits_note = ("an upper bound: the variational bound of the diffusion model "
-                       "(Kingma et al. 2021, discrete time), per pixel, estimated at "
-                       f"{bound_terms} stratified timesteps with fixed noise")
-
-    def bound_pixels(self, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
-        """-log P(x) bound terms per sub-pixel in nats (N, C, H, W); see diffusion_bound."""
-        return pipeline.bound_pixels(self, x, k or self.bound_terms)
-
-    @torch.no_grad()
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """A lower bound on log P(x) of 8-bit images, in nats, shape (N,)."""
-        return -self.bound_pixels(x).sum(dim=(1, 2, 3))
-
-    def pixel_nll(self, x: torch.Tensor) -> torch.Tensor:
-        """Bound bits per pixel (N, H, W); they sum to the image's bound."""
-        return self.bound_pixels(x).sum(dim=1) / math.log(2)
