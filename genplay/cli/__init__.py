@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from genplay import __version__
-from genplay.cli import data, evaluation, guided, models, sampling
+from genplay.cli import data, evaluation, guided, hub, models, sampling
 from genplay.cli.common import GenplayParser
 from genplay.core.errors import GenplayError
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     guided.add_commands(sub)  # sketch, inpaint, upscale
     evaluation.add_commands(sub)  # score, eval
     data.add_commands(sub)  # data list, get, verify
+    hub.add_commands(sub)  # pull
     return parser
 
 
