@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import threading
 from pathlib import Path
@@ -32,6 +33,21 @@ TINY_CONFIGS: dict[str, dict] = {
     "superres": {"image_size": 8, "features": 4, "blocks": 1, "batch_size": 8},
     "ebm": {"image_size": 8, "features": 4, "langevin_steps": 3, "sample_steps": 4,
             "buffer_size": 64, "batch_size": 8},
+}
+
+# The families that open other projects' models (registry.foreign_families()), built tiny
+# from a config as their format readers would give it; never trained.
+FOREIGN_TINY_CONFIGS: dict[str, dict] = {
+    "diffusers": {
+        "channels": 1, "image_size": 8, "timesteps": 50, "num_classes": 3, "null_class": 2,
+        "unet": json.dumps({
+            "sample_size": 8, "in_channels": 1, "out_channels": 1,
+            "block_out_channels": [8, 16], "down_block_types": ["DownBlock2D", "AttnDownBlock2D"],
+            "up_block_types": ["AttnUpBlock2D", "UpBlock2D"], "layers_per_block": 1,
+            "norm_num_groups": 4, "attention_head_dim": 4, "num_class_embeds": 3})},
+    "rrdbnet": {"features": 4, "blocks": 1, "growth": 2},
+    "srvgg": {"num_feat": 4, "num_conv": 1, "scale": 2},
+    "spandrel": {"architecture": "FakeSR", "scale": 2},  # upscales once spandrel loaded it
 }
 
 

@@ -8,12 +8,14 @@ an interrupted save leaves the previous version in place.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import itertools
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -21,7 +23,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from genplay import __version__
-from genplay.core import registry
+from genplay.core import hub, registry
 from genplay.core.errors import CheckpointError
 from genplay.core.files import atomic_write, check_regular, read_bytes
 from genplay.core.models.base import GenerativeModel
@@ -36,6 +38,11 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 TRAINER_STATE_FILE = "trainer_state.pt"  # resume only; not needed to use the model
+
+# Other projects' formats (core/formats): tried in this order on what is not a genplay
+# checkpoint folder.
+FORMAT_MODULES = {"diffusers": "genplay.core.formats.diffusers_folder",
+                  "upscaler": "genplay.core.formats.upscaler_file"}
 
 JSON_LIMIT = 16 << 20  # bytes: a config.json or metrics.json is a few kB
 WEIGHTS_LIMIT = 8 << 30  # bytes: far above any model genplay trains
@@ -82,6 +89,9 @@ class CheckpointInfo:
     metrics: dict[str, Any] = field(default_factory=dict)
     capabilities: list[str] = field(default_factory=list)
     metrics_error: str = ""  # why metrics.json could not be read ("" when it could, or is absent)
+    format: str = "genplay"  # or a key of FORMAT_MODULES: a model in another project's format
+    architecture: str = ""  # what a model of another format is, in one line (from its files)
+    notes: list[str] = field(default_factory=list)  # what a user should know about it
 
     @property
     def name(self) -> str:
@@ -213,11 +223,73 @@ def save(
     })
 
 
+def format_of(path: str | os.PathLike) -> ModuleType | None:
+    """The module of core/formats that recognises path (a diffusers pipeline folder, an
+    upscaler weights file), or None: a genplay checkpoint folder, or nothing known."""
+    path = Path(path)
+    if path.is_dir() and ((path / CONFIG_FILE).exists() or (path / CONFIG_FILE).is_symlink()):
+        return None  # genplay's own
+    for name in FORMAT_MODULES.values():
+        module = importlib.import_module(name)
+        if module.recognise(path):
+            return module
+    return None
+
+
+def _format_name(module: ModuleType) -> str:
+    return next(k for k, v in FORMAT_MODULES.items() if v == module.__name__)
+
+
+def metrics_file(path: str | os.PathLike) -> Path:
+    """Where genplay keeps what `genplay eval` measured for a model: metrics.json in its
+    folder, or beside a single weights file (NAME.pth.metrics.json)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.{METRICS_FILE}") if path.is_file() else path / METRICS_FILE
+
+
+def _read_metrics(path: Path) -> tuple[dict[str, Any], str]:
+    metrics_path = metrics_file(path)
+    if metrics_path.exists() or metrics_path.is_symlink():
+        try:  # the figures only: a broken metrics.json never makes the model unusable
+            return _read_json(metrics_path), ""
+        except CheckpointError as exc:
+            return {}, str(exc)
+    return {}, ""
+
+
+def _read_foreign(path: Path, module: ModuleType) -> CheckpointInfo:
+    described = module.describe(path)
+    model_cls = registry.get(described.family)
+    try:
+        model_cls.Config.from_dict(described.config)
+    except (TypeError, ValueError) as exc:
+        what = described.architecture or "model"
+        raise CheckpointError(f"{path}: genplay cannot open this {what} "
+                              f"({_one_line(exc)})") from None
+    metrics, metrics_error = _read_metrics(path)
+    return CheckpointInfo(
+        path=path, family=described.family, config=dict(described.config),
+        dataset=described.dataset, image_shape=tuple(described.image_shape),
+        class_names=described.class_names, recipe=described.recipe or described.source,
+        training={}, metrics=metrics,
+        capabilities=capabilities_of(model_cls), metrics_error=metrics_error,
+        format=_format_name(module), architecture=described.architecture,
+        notes=list(described.notes))
+
+
 def read_info(folder: str | os.PathLike) -> CheckpointInfo:
     """What a checkpoint folder says about itself: config.json checked against its family's
     bounds (nothing is built); a broken metrics.json loses only the metrics (metrics_error
-    says why)."""
+    says why). A diffusers pipeline folder or an upscaler weights file (core/formats) is
+    described from its own files."""
     folder = Path(folder)
+    module = format_of(folder)
+    if module is not None:
+        return _read_foreign(folder, module)
+    if folder.is_file():
+        raise CheckpointError(f"{folder}: not a model genplay knows (it opens genplay "
+                              "checkpoint folders, diffusers pipeline folders and ESRGAN-family "
+                              "upscaler weights: .pth or .safetensors)")
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
     where = f"{folder}/{CONFIG_FILE}"
@@ -254,13 +326,7 @@ def read_info(folder: str | os.PathLike) -> CheckpointInfo:
     training = cfg.get("training") or {}
     if not isinstance(training, dict):
         raise CheckpointError(f"{where}: training must be an object")
-    metrics_path = folder / METRICS_FILE
-    metrics, metrics_error = {}, ""
-    if metrics_path.exists() or metrics_path.is_symlink():
-        try:  # the figures only: a broken metrics.json never makes the model unusable
-            metrics = _read_json(metrics_path)
-        except CheckpointError as exc:
-            metrics_error = str(exc)
+    metrics, metrics_error = _read_metrics(folder)
     return CheckpointInfo(
         path=folder, family=family, config=dict(config), dataset=str(cfg.get("dataset", "")),
         image_shape=expected, class_names=class_names, recipe=str(cfg.get("recipe", "")),
@@ -370,26 +436,41 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
 
 
 def load(
-    folder: str | os.PathLike, device: str | torch.device = "cpu"
+    folder: str | os.PathLike, device: str | torch.device = "cpu", trust_pickle: bool = False
 ) -> tuple[GenerativeModel, CheckpointInfo]:
-    """Builds the model a folder describes, loads its weights, returns it in eval mode."""
+    """Builds the model a folder describes, loads its weights, returns it in eval mode.
+    trust_pickle: a diffusers folder whose weights are a .bin pickle is loaded (with
+    torch.load(weights_only=True), which still runs no code) instead of refused."""
     info = read_info(folder)
     model = build_model(info)
-    load_weights(model, info.path / WEIGHTS_FILE)
+    if info.format == "genplay":
+        load_weights(model, info.path / WEIGHTS_FILE)
+    else:
+        importlib.import_module(FORMAT_MODULES[info.format]).load_weights(
+            model, info.path, trust_pickle=trust_pickle)
     # Names for the class choices of class-conditional models ("T-shirt/top", not "0").
     model.class_names = list(info.class_names) if info.class_names else None
     return model.to(device).eval(), info
 
 
 def write_metrics(folder: str | os.PathLike, metrics: Mapping[str, Any]) -> None:
-    write_json(Path(folder) / METRICS_FILE, metrics)
+    write_json(metrics_file(folder), metrics)
+
+
+def weights_file(path: str | os.PathLike) -> Path:
+    """The file that holds a model's weights: model.safetensors of a genplay checkpoint,
+    the weights of a diffusers pipeline's UNet, or an upscaler's weights file itself."""
+    path = Path(path)
+    module = format_of(path)
+    return path / WEIGHTS_FILE if module is None else module.weights_file(path)
 
 
 def weights_hash(folder: str | os.PathLike) -> str:
     """First 16 hex digits of the SHA-256 of the weights: names a checkpoint's exact state."""
     digest = hashlib.sha256()
-    check_regular(Path(folder) / WEIGHTS_FILE, CheckpointError)
-    with open(Path(folder) / WEIGHTS_FILE, "rb") as f:
+    path = weights_file(folder)
+    check_regular(path, CheckpointError)
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]
@@ -399,7 +480,8 @@ def scan(directory: str | os.PathLike) -> tuple[list[CheckpointInfo], list[tuple
     """Checkpoints directly below directory, without loading weights.
 
     Returns (checkpoints sorted by name, [(folder, reason)] for folders that look
-    like checkpoints but cannot be read).
+    like checkpoints but cannot be read). Folders and files of other formats (a diffusers
+    pipeline, an upscaler's .pth) count as checkpoints too.
     """
     found, broken = [], []
     directory = Path(directory)
@@ -409,19 +491,27 @@ def scan(directory: str | os.PathLike) -> tuple[list[CheckpointInfo], list[tuple
         folders = sorted(p for p in directory.iterdir() if p.is_dir())
     except OSError as exc:
         return found, [(directory, f"{directory}: cannot be read ({exc.strerror or exc})")]
-    for folder in folders:
-        if not (folder / CONFIG_FILE).exists() and not (folder / CONFIG_FILE).is_symlink():
-            continue
+    try:  # weights files of other formats lying directly in the folder (upscalers)
+        files = sorted(p for p in directory.iterdir() if p.is_file())
+    except OSError:
+        files = []
+    for folder in [*folders, *files]:
+        native = (folder / CONFIG_FILE).exists() or (folder / CONFIG_FILE).is_symlink()
+        if not native and format_of(folder) is None:
+            inside = hub.pulled_model(folder) if folder.is_dir() else None
+            if inside is None or inside == folder:
+                continue
+            folder = inside  # an upscaler genplay pull placed in a folder of its own
         try:
             info = read_info(folder)
         except CheckpointError as exc:
             broken.append((folder, str(exc)))
             continue
-        if not (folder / WEIGHTS_FILE).is_file():
+        if native and not (folder / WEIGHTS_FILE).is_file():
             broken.append((folder, f"{folder}: no {WEIGHTS_FILE} (or not a regular file)"))
             continue
         found.append(info)
-    return found, broken
+    return sorted(found, key=lambda info: info.name), broken
 
 
 def scan_all(folders: list[Path], extra: list[Path]

@@ -19,3 +19,9 @@ class DatasetError(GenplayError):
 
 class CheckpointError(GenplayError):
     """A checkpoint folder that is missing, corrupt or inconsistent."""
+
+
+class PickleRefused(CheckpointError):
+    """Weights stored as a pickle (a diffusers .bin), refused until the user trusts them
+    (--trust-pickle; the app asks): even then they are read with torch.load(weights_only=True),
+    which runs no code."""

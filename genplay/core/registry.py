@@ -8,7 +8,7 @@ import importlib
 
 from genplay.core.errors import CheckpointError
 from genplay.core.models.base import GenerativeModel
-from genplay.core.models.families import FAMILIES
+from genplay.core.models.families import FAMILIES, FOREIGN
 
 # Modules that define families; imported on first lookup so that importing the
 # registry stays cheap and there is no import cycle with the model modules.
@@ -21,6 +21,9 @@ _FAMILY_MODULES = (
     "genplay.core.models.diffusion",
     "genplay.core.models.ebm",
     "genplay.core.models.superres",
+    # other projects' models (core/formats): foreign=True
+    "genplay.core.models.diffusers_unet",
+    "genplay.core.models.upscaler_nets",
 )
 
 
@@ -30,8 +33,15 @@ def _load_all() -> None:
 
 
 def families() -> list[str]:
+    """genplay's own families: the ones it trains (a tiny config of each in the tests)."""
     _load_all()
-    return sorted(FAMILIES)
+    return sorted(set(FAMILIES) - FOREIGN)
+
+
+def foreign_families() -> list[str]:
+    """The families that open other projects' models (core/formats); never trained here."""
+    _load_all()
+    return sorted(FOREIGN)
 
 
 def get(family: str) -> type[GenerativeModel]:

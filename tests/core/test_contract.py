@@ -27,7 +27,7 @@ from genplay.core.models.sampler_names import SAMPLERS
 from genplay.core.ops import interpolation, outliers, sampling, superres
 from genplay.core.ops.guided_superres import guided_method
 from genplay.core.ops.sketch import inpaint_method, sketch_method
-from tests.conftest import TINY_CONFIGS
+from tests.conftest import FOREIGN_TINY_CONFIGS, TINY_CONFIGS
 
 # family: (capabilities, hooks, facts that differ from the Declarations defaults)
 EXPECTED = {
@@ -45,6 +45,14 @@ EXPECTED = {
     "superres": (["upscaler"], ["known_reach"], set()),
     "vae": (["sampler", "latent", "density"], ["differentiable_decoder", "pixel_bits"],
             {"importance_weighted", "stochastic_log_prob"}),
+    # other projects' models (core/formats)
+    "diffusers": (["sampler", "latent", "density", "conditional"],
+                  ["step_sampler", "class_choices", "preview_decoder", "inpainter",
+                   "pixel_bits", "denoising"],
+                  {"partial_chunks"}),
+    "rrdbnet": (["upscaler"], ["known_reach"], set()),
+    "srvgg": (["upscaler"], ["known_reach"], set()),
+    "spandrel": (["upscaler"], [], set()),  # no reach: attention may read a whole tile
 }
 FAMILIES = sorted(EXPECTED)
 _BUILT: dict[str, GenerativeModel] = {}
@@ -53,7 +61,8 @@ _BUILT: dict[str, GenerativeModel] = {}
 def tiny(family: str) -> GenerativeModel:
     if family not in _BUILT:
         torch.manual_seed(0)
-        _BUILT[family] = registry.build(family, **TINY_CONFIGS[family]).eval()
+        config = TINY_CONFIGS.get(family) or FOREIGN_TINY_CONFIGS[family]
+        _BUILT[family] = registry.build(family, **config).eval()
     return _BUILT[family]
 
 
@@ -64,7 +73,7 @@ def changed_facts(model_or_class) -> set[str]:
 
 # --- the table ---------------------------------------------------------------------------------
 def test_every_registered_family_is_in_the_table():
-    assert registry.families() == FAMILIES
+    assert sorted(registry.families() + registry.foreign_families()) == FAMILIES
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -288,7 +297,7 @@ def test_register_refuses_inconsistent_declarations():
 
     with pytest.raises(TypeError, match="partial_chunks"):
         families.register("chunky", ModelConfig)(Chunky)
-    assert registry.families() == FAMILIES
+    assert sorted(registry.families() + registry.foreign_families()) == FAMILIES
 
 
 def test_an_adapter_outside_the_hierarchy_gets_the_defaults():

@@ -13,10 +13,14 @@ from genplay.core.models.base import GenerativeModel, ModelConfig
 from genplay.core.models.capabilities import declaration_problems
 
 FAMILIES: dict[str, type[GenerativeModel]] = {}
+# Families that adapt models of other projects (diffusers pipelines, ESRGAN-family
+# upscalers; core/formats): genplay opens them but does not train them, and their config
+# comes from the other project's files.
+FOREIGN: set[str] = set()
 
 
 def register(
-    family: str, config: type[ModelConfig]
+    family: str, config: type[ModelConfig], *, foreign: bool = False
 ) -> Callable[[type[GenerativeModel]], type[GenerativeModel]]:
     def decorate(cls: type[GenerativeModel]) -> type[GenerativeModel]:
         if family in FAMILIES and FAMILIES[family] is not cls:
@@ -28,6 +32,8 @@ def register(
         cls.family = family
         cls.Config = config
         FAMILIES[family] = cls
+        if foreign:
+            FOREIGN.add(family)
         return cls
 
     return decorate
