@@ -10,20 +10,26 @@ import shlex
 import sys
 from pathlib import Path
 
-from genplay.cli.common import Stop, add_threads, parse_sets
+from genplay.cli.common import Stop, add_overwrite, add_threads, parse_sets, run_with_bar
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from genplay.core import checkpoints
+    from genplay.core.paths import user_model_dir
 
-    directory = Path(args.dir) if args.dir else checkpoints.default_checkpoint_dir()
-    found, broken = checkpoints.scan(directory)
+    if args.dir:
+        directory = Path(args.dir)
+        found, broken = checkpoints.scan(directory)
+    else:  # the shipped checkpoints, and the models genplay pull brought
+        directory = checkpoints.default_checkpoint_dir()
+        found, broken = checkpoints.scan_all([directory, user_model_dir()], [])
     if args.json:
         rows = [{
             "name": i.name, "path": str(i.path), "family": i.family, "dataset": i.dataset,
             "image_shape": list(i.image_shape), "capabilities": i.capabilities,
             "class_names": list(i.class_names) if i.class_names else None,
-            "metrics": i.metrics, "recipe": i.recipe,
+            "metrics": i.metrics, "recipe": i.recipe, "format": i.format,
+            "architecture": i.architecture, "metrics_error": i.metrics_error or None,
         } for i in found]
         print(json.dumps({"checkpoints": rows,
                           "unreadable": [{"path": str(p), "reason": r} for p, r in broken]},
@@ -40,11 +46,24 @@ def cmd_models(args: argparse.Namespace) -> int:
         shape = "x".join(str(s) for s in info.image_shape)
         print(f"{info.name:<26} {info.family:<11} {Path(info.dataset).name:<14} {shape:<8} "
               f"{info.key_metrics()}")
+        if info.architecture:  # a model of another format: what it is
+            print(f"{'':<26} {info.architecture}")
         print(f"{'':<26} can: {', '.join(info.capabilities) or '-'}")
         if info.class_names:  # what --class takes (or an index)
             print(f"{'':<26} classes: {', '.join(info.class_names)}")
     for path, reason in broken:
         print(f"{path.name:<26} UNREADABLE: {reason}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from genplay.core.export import export_steps
+
+    result = run_with_bar(export_steps(args.checkpoint, args.out, to=args.to,
+                                       overwrite=args.overwrite), desc="export")
+    print(result.summary)
+    print(f"open it in diffusers with DDPMPipeline.from_pretrained({str(args.out)!r}), "
+          f"or in genplay: genplay sample {shlex.quote(str(args.out))}")
     return 0
 
 
@@ -193,6 +212,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dir", help="checkpoint folder (default: the shipped checkpoints/)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("export", help="write a genplay diffusion model as a diffusers "
+                                      "pipeline folder")
+    p.add_argument("checkpoint", help="a genplay diffusion checkpoint folder")
+    p.add_argument("--to", choices=["diffusers"], required=True, help="the format to write")
+    p.add_argument("out", help="the folder to write (must not exist, unless --overwrite)")
+    add_overwrite(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("train", help="train a model on a dataset or an image folder")
     p.add_argument("family", help="model family: vae, gan, classifier, ...")
