@@ -100,10 +100,22 @@ def run_with_bar(events: Iterator, desc: str, total: int | None = None, unit: st
     return result
 
 
-def load(path: str):
+def load(path: str, trust_pickle: bool = False):
     from genplay.core import checkpoints
 
-    return checkpoints.load(path)
+    return checkpoints.load(path, trust_pickle=trust_pickle)
+
+
+def add_checkpoint(p: argparse.ArgumentParser, **kwargs: Any) -> None:
+    """The model a command uses: a genplay checkpoint folder, a diffusers pipeline folder or
+    an upscaler weights file; and --trust-pickle for a pipeline whose weights are a .bin."""
+    kwargs.setdefault("help", "a genplay checkpoint folder, a diffusers pipeline folder, or "
+                              "an ESRGAN-family upscaler's .pth / .safetensors file")
+    p.add_argument("checkpoint", **kwargs)
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="load a diffusers folder whose weights are a .bin pickle (with "
+                        "torch.load(weights_only=True), which runs no code); without it, "
+                        "genplay opens safetensors only")
 
 
 def diffusion_options(args: argparse.Namespace) -> dict[str, Any]:

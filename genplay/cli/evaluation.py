@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from genplay.cli.common import Stop, add_threads, load, run_with_bar
+from genplay.cli.common import Stop, add_checkpoint, add_threads, load, run_with_bar
 from genplay.core.errors import GenplayError
 
 
@@ -18,7 +18,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from genplay.core.ops import outliers
 
     runtime.set_threads(args.threads)
-    model, info = load(args.checkpoint)
+    model, info = load(args.checkpoint, args.trust_pickle)
     reference, typical = outliers.load_reference(info.path, checkpoints.weights_hash(info.path))
     background = outliers.load_background(info.path)
     method = args.method or next(
@@ -70,6 +70,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
         limit=args.limit, seed=args.seed, data_root=args.data_root,
         quality=not args.scores_only, scores=not args.no_scores, slow_scores=args.slow_scores,
+        dataset=args.data, trust_pickle=args.trust_pickle,
     )
     from tqdm import tqdm
 
@@ -106,7 +107,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # --- parser ----------------------------------------------------------------------------------
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="how strange each image is to a model (outlier scores)")
-    p.add_argument("checkpoint")
+    add_checkpoint(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--method", choices=["bpd", "complexity", "ratio", "typicality", "elbo",
                                         "recon", "energy"],
@@ -120,7 +121,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("eval", help="measure a checkpoint on the test split, write metrics.json")
-    p.add_argument("checkpoint")
+    add_checkpoint(p)
     p.add_argument("--features", help="feature-net checkpoint for FID/KID "
                    "(default: the shipped classifier for the checkpoint's dataset)")
     p.add_argument("--samples", type=int, default=10000, help="generated images for FID/KID")
@@ -128,6 +129,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only the first N test images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", help="folder holding the named datasets")
+    p.add_argument("--data", metavar="NAME",
+                   help="the dataset to measure on (needed for a diffusers pipeline or an "
+                        "upscaler's weights, which name none; default: the checkpoint's)")
     p.add_argument("--dry-run", action="store_true", help="print, do not write metrics.json")
     p.add_argument("--scores-only", action="store_true",
                    help="measure only the outlier scores' reference (kept in metrics.json "

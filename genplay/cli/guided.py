@@ -10,6 +10,7 @@ from typing import Any
 from genplay import __version__
 from genplay.cli.common import (
     Outputs,
+    add_checkpoint,
     add_diffusion_options,
     add_overwrite,
     add_threads,
@@ -107,7 +108,7 @@ def _open_for_writing(args: argparse.Namespace, *inputs: str):
     if not args.output and not args.out_dir:
         raise GenplayError("say where to write: -o FILE.png or --out-dir DIR")
     outputs = _outputs(args, *inputs)
-    return (*load(args.checkpoint), outputs)
+    return (*load(args.checkpoint, args.trust_pickle), outputs)
 
 
 def cmd_sketch(args: argparse.Namespace) -> int:
@@ -169,7 +170,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if args.checkpoint is None and (source / checkpoints.CONFIG_FILE).is_file():
         raise GenplayError(f"{source} is a checkpoint: give the image or folder to upscale too")
-    model, info = load(args.checkpoint) if args.checkpoint else (None, None)
+    model, info = load(args.checkpoint, args.trust_pickle) if args.checkpoint else (None, None)
     method = args.method or superres.methods_for(model)[0]
     opts = {"candidates": args.n, "seed": args.seed, "steps": args.steps, "tile": args.tile}
     if source.is_dir():
@@ -234,7 +235,7 @@ def _upscale_folder(args: argparse.Namespace, model, source: Path, method: str,
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sketch", help="images that follow a drawing (SDEdit, Langevin dynamics "
                                       "or latent fitting)")
-    p.add_argument("checkpoint")
+    add_checkpoint(p)
     p.add_argument("sketch", help="the drawing: light lines on dark, or dark on light")
     p.add_argument("--strength", type=float, default=0.5,
                    help="0 keeps the drawing, 1 ignores it (diffusion: the noise level)")
@@ -247,7 +248,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sketch)
 
     p = sub.add_parser("inpaint", help="fill the masked part of an image")
-    p.add_argument("checkpoint")
+    add_checkpoint(p)
     p.add_argument("image")
     p.add_argument("--mask", required=True,
                    help="an image of the same size: white where the model should fill")
@@ -257,11 +258,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_image_outputs(p, "image")
     p.set_defaults(func=cmd_inpaint)
 
-    p = sub.add_parser("upscale", help="enlarge an image, or a folder of them, x2 or x4")
-    p.add_argument("checkpoint", nargs="?",
-                   help="an SR network or a diffusion model (without one: bicubic)")
+    p = sub.add_parser("upscale", help="enlarge an image, or a folder of them, x2 or x4 (or "
+                                       "a network's own scale)")
+    add_checkpoint(p, nargs="?", help="an SR network (genplay's, or an ESRGAN-family "
+                                      ".pth / .safetensors) or a diffusion model (without "
+                                      "one: bicubic)")
     p.add_argument("input", metavar="IMAGE|FOLDER")
-    p.add_argument("--scale", type=int, choices=(2, 4), required=True)
+    p.add_argument("--scale", type=int, choices=(1, 2, 3, 4, 8), required=True,
+                   help="2 or 4; a network also at the other scales its weights were "
+                        "trained for (ESRGAN-family: x1 to x8), bicubic at 3 and 8 too")
     p.add_argument("--method", choices=["net", "diffusion", "bicubic"],
                    help="default: the model's network, else diffusion, else bicubic")
     p.add_argument("--tile", type=int, default=256,

@@ -9,6 +9,7 @@ from pathlib import Path
 from genplay import __version__
 from genplay.cli.common import (
     Outputs,
+    add_checkpoint,
     add_diffusion_options,
     add_overwrite,
     add_threads,
@@ -39,7 +40,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     outputs = Outputs(overwrite=args.overwrite)
     outputs.check(args.output)
     outputs.check_dir(args.out_dir)
-    model, info = load(args.checkpoint)
+    model, info = load(args.checkpoint, args.trust_pickle)
     opts = {**parse_sets(args.set), **diffusion_options(args)}
     if args.temperature is not None:
         opts["temperature"] = args.temperature
@@ -114,7 +115,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     earlier = recorded_outputs(args.output)  # the GIF and .npz the last run wrote with it
     for path in (args.gif, args.npz):
         outputs.check(path, earlier)
-    model, info = load(args.checkpoint)
+    model, info = load(args.checkpoint, args.trust_pickle)
     if not isinstance(model, Latent):
         raise GenplayError(f"{info.name} ({info.family}) has no latent space to interpolate in")
     start, end = _endpoint(args.start), _endpoint(args.end)
@@ -142,7 +143,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 # --- parser ----------------------------------------------------------------------------------
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw samples into a grid or one PNG each")
-    p.add_argument("checkpoint", nargs="?")
+    add_checkpoint(p, nargs="?")
     p.add_argument("--replay", metavar="SIDECAR.json",
                    help="redraw an image saved by the app, byte for byte, from its sidecar")
     p.add_argument("-n", type=int, default=64, help="number of samples")
@@ -159,7 +160,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("interpolate", help="a filmstrip (and GIF) between two latents")
-    p.add_argument("checkpoint")
+    add_checkpoint(p)
     p.add_argument("--from", dest="start", required=True, metavar="SEED|IMAGE",
                    help="a seed, or an image file the model encodes")
     p.add_argument("--to", dest="end", required=True, metavar="SEED|IMAGE")

@@ -8,6 +8,7 @@ feature network around them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Iterator
@@ -74,22 +75,30 @@ def evaluate_checkpoint(
     path: str | os.PathLike, *, features: str | os.PathLike | None = None,
     n_samples: int = 10000, iwae_k: int = 100, limit: int | None = None, seed: int = 0,
     data_root: str | None = None, batch_size: int = 64, quality: bool = True,
-    scores: bool = True, slow_scores: bool = False,
+    scores: bool = True, slow_scores: bool = False, dataset: str | None = None,
+    trust_pickle: bool = False,
 ) -> Iterator[Progress | Result]:
     """Measures a checkpoint on its dataset's test split; the Result holds metrics.json.
 
     quality: accuracy, bits/dim, FID/KID. scores: the outlier scores of the test split,
     the reference a user's images are read against (reconstruction scores of encoders
     by optimisation only with slow_scores); the Result's summary holds them as
-    {"reference": (scores by method, typical bpd)} for the caller to save.
+    {"reference": (scores by method, typical bpd)} for the caller to save. dataset: the
+    data to measure on, for a model that names none (a diffusers pipeline, an upscaler's
+    weights) or instead of its own; trust_pickle: as checkpoints.load.
     """
-    model, info = checkpoints.load(path)
+    model, info = checkpoints.load(path, trust_pickle=trust_pickle)
+    if dataset or not info.dataset:  # a model of another format names no dataset
+        if not dataset:
+            raise GenplayError(f"{info.name} does not say what data it was trained on; name "
+                               "the dataset to measure it on with --data (e.g. --data emoji)")
+        info = dataclasses.replace(info, dataset=dataset)
     c, size = info.image_shape[0], info.image_shape[1]
     test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
     if limit:
         test = test.subset(torch.arange(min(limit, len(test))))
     metrics: dict[str, Any] = {
-        "split": "test", "test_images": len(test), "seed": seed,
+        "split": "test", "dataset": info.dataset, "test_images": len(test), "seed": seed,
         "checkpoint_hash": checkpoints.weights_hash(info.path), "genplay_version": __version__,
     }
     reference = {}

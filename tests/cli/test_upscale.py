@@ -88,7 +88,7 @@ def test_a_folder_is_upscaled_and_unreadable_files_are_reported(capsys, tmp_path
     (["{tmp}/empty", "--scale", "2", "-o", "{tmp}/o"], "no images found"),
     (["{tmp}/pic.png", "--scale", "2", "--tile", "0", "-o", "{tmp}/x.png"], "at least 1 pixel"),
     (["{tmp}/pic.png", "{tmp}/pic.png", "--scale", "2", "-o", "{tmp}/x.png"],
-     "no such checkpoint folder"),
+     "not a model genplay knows"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(capsys, tmp_path, args, message):
     save_png(tmp_path / "pic.png", PICTURE)

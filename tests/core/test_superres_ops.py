@@ -375,8 +375,11 @@ def test_methods_follow_the_models_capabilities(fake_guided):
         run(Guided(), PHOTO, 2, "net")
     with pytest.raises(GenplayError, match="unknown method"):
         run(None, PHOTO, 2, "magic")
+    with pytest.raises(GenplayError, match="2 or 4, not 5"):
+        run(None, PHOTO, 5, "bicubic")
     with pytest.raises(GenplayError, match="2 or 4, not 3"):
-        run(None, PHOTO, 3, "bicubic")
+        run(Guided(), PHOTO, 3, "diffusion")
+    assert run(None, PHOTO, 3, "bicubic")["images"][0].shape[0] == 3 * PHOTO.shape[0]
     net = TinyUpscaler()
     net.scales = (4,)
     with pytest.raises(GenplayError, match="upscales x4, not x2"):

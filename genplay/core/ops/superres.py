@@ -49,7 +49,15 @@ from genplay.core.models.capabilities import Upscaler, device_of, image_shape_of
 from genplay.core.ops.sketch import MAX_CANDIDATES
 from genplay.core.resize import downscale, modcrop, upscale_bicubic
 
-SCALES = (2, 4)
+SCALES = (2, 4)  # what every method offers
+# What a network's weights may say it does (ESRGAN-family models come in x1, x2, x3, x4
+# and x8); such a network runs at its own scales, and bicubic at any of them above 1.
+NET_SCALES = (1, 2, 3, 4, 8)
+# Tiles overlap by as much as the network reads, up to this many input pixels: an ESRGAN
+# (RRDBNet) output pixel reads 349 of them in principle, which would make a 256-pixel tile
+# 954 pixels wide, and what lies past a few dozen pixels changes its 8-bit output by
+# nothing (Real-ESRGAN's own tiler pads 10).
+MAX_NET_OVERLAP = 32
 METHODS = {"net": "SR network", "diffusion": "Diffusion-guided", "bicubic": "Bicubic"}
 MAX_OUTPUT_PIXELS = 100_000_000  # 300 MB as RGB uint8: larger outputs are refused
 
@@ -139,7 +147,13 @@ def simulate(pixels: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- upscaling one image ------------------------------------------------------------------
-def _check_scale(scale: int) -> None:
+def _check_scale(scale: int, model: Any = None, method: str = "") -> None:
+    """A network runs at the scales it was trained for (say so in _net_run), bicubic at
+    any of NET_SCALES above 1, the rest at SCALES."""
+    if method == "net" and isinstance(model, Upscaler) and scale in NET_SCALES:
+        return
+    if method == "bicubic" and scale in NET_SCALES and scale > 1:
+        return
     if scale not in SCALES:
         raise GenplayError(f"the scale must be {' or '.join(map(str, SCALES))}, not {scale}")
 
@@ -259,7 +273,7 @@ def upscale_steps(model: Any, pixels: np.ndarray, scale: int, method: str, *,
     fitted to. With a reference (the high-resolution original, of the result's size)
     the figures say how close each image comes to it, and the baseline what bicubic gets.
     """
-    _check_scale(scale)
+    _check_scale(scale, model, method)
     if method not in METHODS:
         raise GenplayError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     offered = methods_for(model)
@@ -281,8 +295,8 @@ def upscale_steps(model: Any, pixels: np.ndarray, scale: int, method: str, *,
     ref = None if reference is None else _reference(reference, shape)
     run = _net_run(model, scale, channels) if method == "net" else (
         lambda x: upscale_bicubic(x, scale))
-    if method == "net":  # never less context than the network reads: no seams
-        overlap = max(overlap, reach_of(model))
+    if method == "net":  # as much context as the network reads (up to a limit): no seams
+        overlap = max(overlap, min(reach_of(model), MAX_NET_OVERLAP))
     tiles = _tile_count(height, width, tile)
     total = tiles * (2 if ref is not None and method != "bicubic" else 1)
     out = np.empty(shape, dtype=np.uint8)
@@ -359,7 +373,7 @@ def upscale_folder_steps(model: Any, folder, out_dir, scale: int, method: str, *
         raise GenplayError(f"{folder}: no such folder")
     if "reference" in options:
         raise GenplayError("a reference belongs to one image, not to a folder")
-    _check_scale(scale)
+    _check_scale(scale, model, method)
     inside = out_dir.resolve()
     files = [f for f in find_images([folder]) if inside not in f.resolve().parents]
     if not files:
