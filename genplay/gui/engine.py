@@ -82,7 +82,8 @@ class _Callbacks:
 class _Worker(QThread):
     """Runs jobs one after another; lives until ``stop``."""
 
-    progress = Signal(int, int, int, str)  # job id, step, total (-1: unknown), message
+    # job id, step, total (-1: unknown), message; 64-bit: a download counts bytes past 2 GiB
+    progress = Signal(int, "qlonglong", "qlonglong", str)
     preview = Signal(int, object)
     partial = Signal(int, object)
     result = Signal(int, object, object)  # job id, value, summary
@@ -102,6 +103,8 @@ class _Worker(QThread):
         self.cache_size = cache_size
         self._models: OrderedDict[Path, Any] = OrderedDict()
         self._models_lock = threading.Lock()
+        # models whose pickled weights (a diffusers .bin) the user agreed to load
+        self.trusted_pickles: set[Path] = set()
 
     # --- called from the UI thread ----------------------------------------------------------
     def put(self, job: _Job) -> list[int]:
@@ -189,7 +192,8 @@ class _Worker(QThread):
             if path in self._models:
                 self._models.move_to_end(path)
                 return self._models[path]
-        model, _ = checkpoints.load(path, device=self.device)
+        model, _ = checkpoints.load(path, device=self.device,
+                                    trust_pickle=path in self.trusted_pickles)
         with self._models_lock:
             self._models[path] = model
             while len(self._models) > self.cache_size:
@@ -242,7 +246,7 @@ class Engine(QObject):
     """The UI side of the background thread. Create one per window; call ``shutdown``."""
 
     job_started = Signal(int, str)  # id, label
-    job_progress = Signal(int, int, int, str)
+    job_progress = Signal(int, "qlonglong", "qlonglong", str)
     job_finished = Signal(int, bool, str)  # id, cancelled, error message ("" if none)
     models_changed = Signal()
 
@@ -318,6 +322,11 @@ class Engine(QObject):
 
     def loaded_models(self) -> list[tuple[Path, int]]:
         return self._worker.loaded_models()
+
+    def trust_pickle(self, path: str | Path) -> None:
+        """Loads this model's pickled weights (a diffusers .bin) from now on, with
+        torch.load(weights_only=True), which runs no code; the user was asked."""
+        self._worker.trusted_pickles.add(Path(path).resolve())
 
     def unload(self, path: str | Path | None = None) -> None:
         self._worker.unload(Path(path).resolve() if path is not None else None)

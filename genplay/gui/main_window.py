@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from genplay import __version__
+from genplay.core.formats import WEIGHT_SUFFIXES, is_one_model
 from genplay.gui.engine import Engine
 from genplay.gui.model_list import PATH_ROLE, ModelList, first_model
 from genplay.gui.needs_capability import NeedsCapability
@@ -44,6 +45,7 @@ from genplay.gui.window_layout import first_size, fit_panel_room, scrolling, siz
 if TYPE_CHECKING:
     from genplay.core.checkpoints import CheckpointInfo
 
+PICKLE_OPTION = "--trust-pickle"  # the refusal of pickled weights names it
 # What the user does in a panel: it answers that panel's earlier error, which then goes.
 USER_ACTS = frozenset({QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress, QEvent.Type.Drop})
 SCAN = op("checkpoints:scan_all")
@@ -59,9 +61,10 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
         if checkpoint_dirs is None:
-            from genplay.core.paths import default_checkpoint_dir
+            from genplay.core.paths import default_checkpoint_dir, user_model_dir
 
-            checkpoint_dirs = [default_checkpoint_dir()]
+            # the shipped checkpoints, and the models genplay pull (or the Hub dialog) brought
+            checkpoint_dirs = [default_checkpoint_dir(), user_model_dir()]
         self.checkpoint_dirs = checkpoint_dirs
         self.opened: list[Path] = [Path(p) for p in self.settings.value("opened", [], list) or []]
         self.infos: list[CheckpointInfo] = []
@@ -69,6 +72,7 @@ class MainWindow(QMainWindow):
         self.engine = Engine(device=str(self.settings.value("device", "cpu")))
         self._job: int | None = None
         self._user_cancelled = False  # "Cancelled" is said only when the user asked for it
+        self._hub_dialog = None  # made when first asked for
 
         self.messages = MessageBar()
         self.messages.sources_changed.connect(self._mark_tabs)
@@ -251,7 +255,12 @@ class MainWindow(QMainWindow):
 
         file_menu = self.menuBar().addMenu("&File")
         action(file_menu, "&Open checkpoint folder…", QKeySequence.StandardKey.Open,
-               self.open_checkpoint_dialog)
+               self.open_checkpoint_dialog,
+               "A genplay checkpoint, a diffusers pipeline, or a folder of them")
+        action(file_menu, "Open &upscaler weights…", "", self.open_weights_dialog,
+               "An ESRGAN-family super-resolution model (.pth or .safetensors)")
+        action(file_menu, "&Download from the Hub…", "", self.download_from_hub,
+               "Download a diffusers DDPM pipeline or an upscaler from the Hugging Face Hub")
         action(file_menu, "&Save image…", QKeySequence.StandardKey.Save, self.save_image)
         action(file_menu, "&Copy image", QKeySequence.StandardKey.Copy, self.copy_image)
         file_menu.addSeparator()
@@ -334,8 +343,9 @@ class MainWindow(QMainWindow):
         if job_id != self._job:
             return
         if total > 0:
-            self.progress.setRange(0, total)
-            self.progress.setValue(step)
+            shift = max(0, total.bit_length() - 31)  # QProgressBar counts in 32 bits
+            self.progress.setRange(0, total >> shift)
+            self.progress.setValue(step >> shift)
         if message:
             self.job_label.setText(message)
 
@@ -426,6 +436,13 @@ class MainWindow(QMainWindow):
         selecting it again, or another device, tries again."""
         if self.current is None or self.current.path != info.path:
             return
+        if PICKLE_OPTION in message and self._ask_to_trust_pickle(info):
+            self.engine.trust_pickle(info.path)
+            for _, panel, _ in self._stacks:  # their jobs failed on the refusal: start over
+                panel.set_model(None)
+            self.messages.clear_sources()
+            self._apply_model()  # load it again, trusted
+            return
         for stack, panel, needs in self._stacks:
             if panel.info is None or panel.info.path != info.path:
                 continue
@@ -435,14 +452,47 @@ class MainWindow(QMainWindow):
             panel.set_model(None)
         self.model_list.mark_failed(info.path, info.name, message)
 
+    def download_from_hub(self) -> None:
+        """One dialog per window; it may be closed while it downloads."""
+        from genplay.gui.widgets.hub_dialog import HubDialog
+
+        if self._hub_dialog is None:
+            self._hub_dialog = HubDialog(self.engine, self)
+            self._hub_dialog.pulled.connect(
+                lambda path: self.show_trained_model(str(path), select=True))
+        self._hub_dialog.show()
+        self._hub_dialog.raise_()
+        self._hub_dialog.activateWindow()
+
+    def _ask_to_trust_pickle(self, info: CheckpointInfo) -> bool:
+        """A diffusers folder whose weights are a .bin pickle: load it only if the user says
+        so (as --trust-pickle does on the command line)."""
+        answer = QMessageBox.question(
+            self, "Load pickled weights?",
+            f"The weights of {info.name} are a PyTorch pickle (.bin), not safetensors.\n\n"
+            "genplay can read them with PyTorch's weights-only loader, which refuses anything "
+            "but plain tensors and runs no code from the file. Load them?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def open_checkpoint_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a checkpoint folder")
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open a checkpoint folder (genplay's, or a diffusers pipeline)")
         if folder:
             self.open_checkpoint(Path(folder))
 
+    def open_weights_dialog(self) -> None:
+        patterns = " ".join(f"*{s}" for s in WEIGHT_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open upscaler weights", "", f"Upscaler weights ({patterns});;All files (*)")
+        if path:
+            self.open_checkpoint(Path(path))
+
     def open_checkpoint(self, folder: Path) -> None:
-        """Adds a checkpoint folder (or a folder of them) to the picker and selects it."""
-        from_dir = folder.is_dir() and not (folder / "config.json").exists()
+        """Adds a model (a checkpoint folder, a diffusers pipeline folder, an upscaler's
+        weights file) or a folder of them to the picker, and selects it."""
+        from_dir = not is_one_model(folder)
         if from_dir:
             self.checkpoint_dirs.append(folder)
         elif folder not in self.opened:
@@ -546,7 +596,9 @@ class MainWindow(QMainWindow):
     # --- drag and drop, close ---------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
         urls = event.mimeData().urls()
-        if urls and all(Path(u.toLocalFile()).is_dir() for u in urls):
+        if urls and all(Path(u.toLocalFile()).is_dir()
+                        or Path(u.toLocalFile()).suffix.lower() in WEIGHT_SUFFIXES
+                        for u in urls):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:

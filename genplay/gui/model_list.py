@@ -32,7 +32,9 @@ HELPERS = "helpers"  # the section key of the helper networks
 
 FAMILY_WORDS = {"gan": "GAN", "vae": "VAE", "flow": "normalizing flow", "pixelcnn": "PixelCNN",
                 "diffusion": "diffusion model", "ebm": "energy-based model",
-                "superres": "upscaler", "classifier": "classifier"}
+                "superres": "upscaler", "classifier": "classifier",
+                "diffusers": "diffusion model (diffusers)", "rrdbnet": "upscaler (ESRGAN)",
+                "srvgg": "upscaler (Real-ESRGAN compact)", "spandrel": "upscaler (spandrel)"}
 HELPER_NOTE = ("Classifiers genplay uses to measure the generative models (sample quality, "
                "FID and KID, is measured in their features). No panel draws with them.")
 PAD_X, PAD_Y = 8, 5
@@ -41,7 +43,9 @@ PAD_X, PAD_Y = 8, 5
 def dataset_title(dataset: str) -> str:
     from genplay.core.datasets import CATALOGUE
 
-    name = Path(dataset).name or dataset or "other"
+    if not dataset:  # models of other formats (diffusers, ESRGAN-family) say no dataset
+        return "Other models"
+    name = Path(dataset).name
     return CATALOGUE[name].title if name in CATALOGUE else name[:1].upper() + name[1:]
 
 
@@ -54,9 +58,15 @@ def describe(info: CheckpointInfo, weak_best: float | None) -> tuple[dict, str]:
     if "sampler" in info.capabilities:
         kind += " · quick to sample" if info.samples_in_one_pass else " · slow to sample"
     labels = info.metric_labels()
-    lines = [kind] + [label for label, _ in labels]
-    tips = [str(info.path), f"can: {', '.join(info.capabilities) or 'helper network'}",
-            f"trained by: {info.recipe}"]
+    lines = [kind] + ([info.architecture] if info.architecture else [])
+    lines += [label for label, _ in labels]
+    tips = [str(info.path), f"can: {', '.join(info.capabilities) or 'helper network'}"]
+    if info.format == "genplay":
+        tips.append(f"trained by: {info.recipe}")
+    else:
+        tips.append(f"a {info.format} model{f' from {info.recipe}' if info.recipe else ''}; "
+                    "genplay opens it as it is and does not train it")
+        tips += info.notes
     if "sampler" in info.capabilities:
         tips.append("Draws samples in one pass of its network: quick." if info.samples_in_one_pass
                     else "Draws samples step by step: seconds for a grid on a CPU.")

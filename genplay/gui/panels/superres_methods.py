@@ -232,6 +232,7 @@ class UpscaleBox(QGroupBox):
         self._last_entry: str | None = None
         form = QFormLayout(self)
         self.scale = QComboBox()  # filled with the scales of ops.superres, by _on_choices
+        self.base_scales: list[int] = []  # those every method offers (ops.superres.SCALES)
         self.scale.currentIndexChanged.connect(lambda _index: self.changed.emit())
         form.addRow("Scale", self.scale)
         self.method = QComboBox()
@@ -270,6 +271,7 @@ class UpscaleBox(QGroupBox):
 
     def _on_choices(self, choices: dict[str, Any], _summary: dict) -> None:
         self.scale.blockSignals(True)
+        self.base_scales = list(choices["scales"])
         for s in choices["scales"]:
             self.scale.addItem(f"×{s}", s)
         self.scale.blockSignals(False)
@@ -360,12 +362,20 @@ class UpscaleBox(QGroupBox):
 
     def _update_scales(self) -> None:
         allowed = self.offer.trained_scales(self.entry())
+        # A network of another project may enlarge x1, x3 or x8: its scales join the list
+        # (offered for it only).
+        for scale in sorted(set(allowed or ()) - {self.scale.itemData(r)
+                                                   for r in range(self.scale.count())}):
+            row = next((r for r in range(self.scale.count())
+                        if self.scale.itemData(r) > scale), self.scale.count())
+            self.scale.blockSignals(True)
+            self.scale.insertItem(row, f"×{scale}", scale)
+            self.scale.blockSignals(False)
         rows = range(self.scale.count())
-        if allowed and not any(self.scale.itemData(r) in allowed for r in rows):
-            allowed = None  # none of ours: leave them all, and let the job explain
         model: QStandardItemModel = self.scale.model()
         for row in rows:
-            ok = not allowed or self.scale.itemData(row) in allowed
+            value = self.scale.itemData(row)
+            ok = value in allowed if allowed else value in self.base_scales
             model.item(row).setEnabled(ok)
             model.item(row).setToolTip("" if ok else "The network was not trained for this "
                                                      "scale")
