@@ -11,7 +11,7 @@ from PIL import Image
 
 from genplay.core import registry
 from genplay.core.errors import GenplayError
-from genplay.core.events import Progress, Result
+from genplay.core.events import Progress, Result, final_value
 from genplay.core.models.capabilities import Latent, has_capability
 from genplay.core.ops import interpolation
 from genplay.core.ops.interpolation import (
@@ -325,3 +325,46 @@ def test_endpoints_from_seed_sample_latent_and_image(tmp_path):
     frames = list(interpolate_endpoints(model, 3, z, frames=4))[-1]
     assert frames.value.shape == (4, 1, 8, 8)
     assert np.allclose(frames.summary["latents"][0], seeded)
+
+
+class _LargeLatent:
+    """A Latent of 3x128x128 images (16 times a 32x32 RGB one) that counts its decodes:
+    decode is linear in z, so directions exist; preview_decode is the quick one."""
+
+    latent_shape = (8,)
+    image_shape = (3, 128, 128)
+    latent_steps = 25
+
+    def __init__(self) -> None:
+        self.mix = torch.randn(8, 3 * 128 * 128, generator=torch.Generator().manual_seed(0))
+        self.batches: list[tuple[str, int]] = []
+
+    def prior_sample(self, n, generator=None):
+        return torch.randn(n, 8, generator=generator)
+
+    def _images(self, z):
+        return (z @ self.mix).reshape(-1, 3, 128, 128)
+
+    def decode(self, z):
+        self.batches.append(("decode", z.shape[0]))
+        return self._images(z)
+
+    def preview_decode(self, z, steps):
+        self.batches.append((f"preview {steps}", z.shape[0]))
+        return self._images(z)
+
+    def encode_steps(self, x, **opts):
+        yield 1, 1, torch.zeros(x.shape[0], 8)
+
+
+def test_large_images_get_fewer_samples_smaller_batches_and_quick_decodes():
+    from genplay.core.ops import interpolation
+
+    model = _LargeLatent()
+    dirs = final_value(interpolation.compute_directions_steps(model, k=3, n=2000))
+    assert dirs.directions.shape == (3, 8)
+    kinds = {kind for kind, _ in model.batches}
+    assert kinds == {f"preview {interpolation.LARGE_MODEL_STEPS}"}
+    decoded = sum(n for _, n in model.batches)
+    assert decoded == 2000 // 16  # 16 times the values of a small image: 1/16 of the samples
+    assert max(n for _, n in model.batches) == 256 // 16

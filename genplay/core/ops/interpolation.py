@@ -131,11 +131,28 @@ def _require_latent(model: Any) -> None:
         raise GenplayError("this model has no latent space")
 
 
-def _decode_batches(model: Latent, z: torch.Tensor, batch_size: int) -> Iterator[np.ndarray]:
+# The counts and batch sizes here were set for images of up to 32x32 RGB; a model of larger
+# images (a diffusers DDPM at 256x256 is 64 times that) gets them divided by how much larger.
+SMALL_IMAGE = 3 * 32 * 32
+
+
+def size_factor(model: Any) -> float:
+    """How many times more values a model's images hold than a 32x32 RGB image (at least 1)."""
+    shape = image_shape_of(model)
+    return max(1.0, math.prod(shape) / SMALL_IMAGE) if shape else 1.0
+
+
+def _decode_batches(model: Latent, z: torch.Tensor, batch_size: int,
+                    steps: int | None = None) -> Iterator[np.ndarray]:
+    """model.decode in batches (batch_size for small images, fewer for large ones); with
+    steps, a quicker preview decode where the model has one."""
     device = _device(model)
-    for start in range(0, z.shape[0], max(1, batch_size)):
+    batch_size = max(1, int(batch_size / size_factor(model)))
+    quick = steps is not None and can_preview_decode(model, steps)
+    for start in range(0, z.shape[0], batch_size):
+        part = z[start:start + batch_size].to(device)
         with torch.no_grad():
-            images = model.decode(z[start:start + batch_size].to(device))
+            images = model.preview_decode(part, steps) if quick else model.decode(part)
         yield images.detach().float().cpu().numpy()
 
 
@@ -225,6 +242,10 @@ def compute_directions(model: Latent, k: int = 8, n: int = 2000, seed: int = 0,
     return final_value(compute_directions_steps(model, k, n, seed, batch_size))
 
 
+LARGE_MODEL_SAMPLES = 64  # the fewest decoded samples directions are found from
+LARGE_MODEL_STEPS = 10  # sampler steps of a quick decode for them, for large images
+
+
 def compute_directions_steps(model: Latent, k: int = 8, n: int = 2000, seed: int = 0,
                              batch_size: int = 256) -> Iterator[Progress | Result]:
     """GANSpace-style directions: latent moves that follow the images' principal modes.
@@ -240,10 +261,15 @@ def compute_directions_steps(model: Latent, k: int = 8, n: int = 2000, seed: int
     d = math.prod(model.latent_shape)
     if n < 2 or k < 1:
         raise GenplayError(f"need at least 2 samples and 1 direction (got n={n}, k={k})")
+    # Large images: fewer samples (each image holds more of the model's variation) and,
+    # where the model has one, a quick decode, or a 256x256 diffusion model would take
+    # hours on a CPU for its sliders.
+    large = size_factor(model) > 1
+    n = max(min(n, LARGE_MODEL_SAMPLES), int(n / size_factor(model))) if large else n
     generator = torch.Generator(device=_device(model)).manual_seed(int(seed))
     z = model.prior_sample(n, generator).detach()
     parts = []
-    for images in _decode_batches(model, z, batch_size):
+    for images in _decode_batches(model, z, batch_size, LARGE_MODEL_STEPS if large else None):
         parts.append(images.reshape(images.shape[0], -1))
         yield Progress(sum(p.shape[0] for p in parts), n, message="finding latent directions")
     x = torch.from_numpy(np.concatenate(parts))
