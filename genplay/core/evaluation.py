@@ -241,6 +241,12 @@ def _sample_quality(model, info, test, metrics, features, n_samples, seed, data_
         return
     net, net_info = checkpoints.load(net_path)
     if tuple(net_info.image_shape) != tuple(info.image_shape):
+        if features is None:  # e.g. a diffusers model measured on a dataset of another size
+            metrics["fid"] = None
+            metrics["fid_note"] = (f"no feature network for {info.dataset} images of shape "
+                                   f"{tuple(info.image_shape)} (the one found sees "
+                                   f"{tuple(net_info.image_shape)}); give one with --features")
+            return
         raise CheckpointError(f"{net_path} sees {net_info.image_shape} images, the model makes "
                               f"{info.image_shape}")
     yield Progress(0, n_samples, message=f"drawing {n_samples} samples for FID/KID")

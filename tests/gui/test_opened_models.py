@@ -7,25 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
-diffusers = pytest.importorskip("diffusers")
+pytest.importorskip("diffusers")
 
-
-def pipeline_folder(folder: Path, safe: bool = True) -> Path:
-    torch.manual_seed(0)
-    unet = diffusers.UNet2DModel(
-        sample_size=8, in_channels=3, out_channels=3, block_out_channels=(8, 16),
-        down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-        up_block_types=("AttnUpBlock2D", "UpBlock2D"), layers_per_block=1,
-        norm_num_groups=4, attention_head_dim=4)
-    scheduler = diffusers.DDPMScheduler(num_train_timesteps=50)
-    diffusers.DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(
-        folder, safe_serialization=safe)
-    return folder
+from tests.foreign_models import pipeline_folder  # noqa: E402
 
 
 def drop(window, path: Path) -> None:
@@ -102,3 +90,29 @@ def test_pickled_weights_load_only_when_the_user_agrees(qtbot, tmp_path, empty_w
     qtbot.waitUntil(window.sampling.generate_button.isEnabled, timeout=20000)
     window.sampling.generate()
     qtbot.waitUntil(lambda: window.sampling.images is not None, timeout=60000)
+
+
+def test_an_esrgan_file_upscales_in_the_panel_at_its_own_scale(qtbot, tmp_path, standalone):
+    from genplay.core import checkpoints
+    from genplay.gui.panels.superres import SuperresPanel
+    from tests.core.test_upscaler_files import rrdb_new, write
+    from tests.gui.test_superres_panel import colour_picture, wait_for_result
+
+    weights = write(tmp_path / "8x_grey.pth", rrdb_new(channels=1, upsamples=3))  # x8, grey
+    info = checkpoints.read_info(weights)
+    assert "RRDBNet" in info.architecture and "8x" in info.architecture
+    panel = standalone(SuperresPanel)
+    panel.resize(900, 600)
+    panel.show()
+    panel.set_model(info)
+    qtbot.waitUntil(lambda: panel.facts is not None, timeout=20000)
+    assert panel.facts["scales"] == [8]
+    x8 = panel.scale.findData(8)
+    assert x8 >= 0 and panel.scale.model().item(x8).isEnabled()
+    assert not panel.scale.model().item(panel.scale.findData(2)).isEnabled()
+    panel.scale.setCurrentIndex(x8)
+    panel.set_source(colour_picture(12, 12), "twelve")
+    wait_for_result(qtbot, panel, method="net", scale=8)
+    assert panel.result_pixels().shape == (96, 96, 3)  # colour, through the grey net's luma
+    # no "learnt from 64x64 grey images" warning: the net of another project names no size
+    assert panel.domain_bar.isHidden()

@@ -343,9 +343,13 @@ def save_reference(folder, scores: dict[str, np.ndarray], typical_bpd: float | N
 
 def load_reference(folder, weights_hash: str) -> tuple[dict[str, np.ndarray], float | None]:
     """(scores by method, typical bpd) of a checkpoint; a clear error if missing or stale."""
+    from genplay.core import checkpoints
+
     path = Path(folder) / REFERENCE_FILE
-    hint = (f"run `genplay eval {folder} --scores-only` to measure them (add --slow-scores "
-            "for models that encode by optimisation)")
+    # a model of another format names no dataset: say which to measure on
+    data = "" if checkpoints.read_info(folder).dataset else " --data NAME"
+    hint = (f"run `genplay eval {folder}{data} --scores-only` to measure them (add "
+            "--slow-scores for models that encode by optimisation)")
     if not path.is_file():
         raise GenplayError(f"{folder} has no reference scores; {hint}")
     try:

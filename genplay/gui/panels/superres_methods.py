@@ -90,8 +90,10 @@ def domain_warning(pixels: np.ndarray, info: CheckpointInfo | None, method: str,
         small = size // scale
         return (f"{learnt}: this {w}×{h} image would be shrunk to {small}×{small} first and "
                 f"come back as a {size}×{size} image")
-    if channels != 1:
-        return None  # the photo upscaler: any size, colour or grey
+    if channels != 1 or (method == "net" and info.format != "genplay"):
+        # the photo upscaler: any size, colour or grey; an ESRGAN-family network says no
+        # image size (a fully convolutional net of another project, trained on its own data)
+        return None
     if is_colour(pixels):
         reason = "this is a colour image"
     elif max(h, w) > 4 * size:
