@@ -4,8 +4,9 @@ User mistakes (a missing file, a bad option, a broken checkpoint) print one line
 and exit with code 2; only bugs show a traceback.
 
 The commands live in modules by theme, each adding its own subcommands to the parser:
-models (models, train), sampling (sample, interpolate), guided (sketch, inpaint, upscale),
-evaluation (score, eval) and data (data list, get, verify); common holds what they share.
+models (models, export, train), sampling (sample, interpolate), guided (sketch, inpaint,
+upscale), evaluation (score, eval), data (data list, get, verify) and hub (pull); common
+holds what they share.
 """
 
 from __future__ import annotations
