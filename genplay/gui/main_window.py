@@ -15,7 +15,6 @@ from PySide6.QtCore import QByteArray, QEvent, QSettings, QTimer, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QLabel,
     QListWidgetItem,
     QMainWindow,
@@ -31,9 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from genplay import __version__
-from genplay.core.formats import WEIGHT_SUFFIXES, is_one_model
 from genplay.gui.engine import Engine
 from genplay.gui.model_list import PATH_ROLE, ModelList, first_model
+from genplay.gui.model_opening import PICKLE_OPTION, SCAN, ModelOpening
 from genplay.gui.needs_capability import NeedsCapability
 from genplay.gui.panels.base import Panel, op
 from genplay.gui.welcome import SETTING as WELCOME_DONE
@@ -45,15 +44,13 @@ from genplay.gui.window_layout import first_size, fit_panel_room, scrolling, siz
 if TYPE_CHECKING:
     from genplay.core.checkpoints import CheckpointInfo
 
-PICKLE_OPTION = "--trust-pickle"  # the refusal of pickled weights names it
 # What the user does in a panel: it answers that panel's earlier error, which then goes.
 USER_ACTS = frozenset({QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress, QEvent.Type.Drop})
-SCAN = op("checkpoints:scan_all")
 READY = op("checkpoints:ready")
 DEVICES = op("runtime:available_devices")
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ModelOpening, QMainWindow):
     def __init__(self, checkpoint_dirs: list[Path] | None = None,
                  settings: QSettings | None = None) -> None:
         super().__init__()
@@ -72,7 +69,6 @@ class MainWindow(QMainWindow):
         self.engine = Engine(device=str(self.settings.value("device", "cpu")))
         self._job: int | None = None
         self._user_cancelled = False  # "Cancelled" is said only when the user asked for it
-        self._hub_dialog = None  # made when first asked for
 
         self.messages = MessageBar()
         self.messages.sources_changed.connect(self._mark_tabs)
@@ -452,89 +448,6 @@ class MainWindow(QMainWindow):
             panel.set_model(None)
         self.model_list.mark_failed(info.path, info.name, message)
 
-    def download_from_hub(self) -> None:
-        """One dialog per window; it may be closed while it downloads."""
-        from genplay.gui.widgets.hub_dialog import HubDialog
-
-        if self._hub_dialog is None:
-            self._hub_dialog = HubDialog(self.engine, self)
-            self._hub_dialog.pulled.connect(
-                lambda path: self.show_trained_model(str(path), select=True))
-        self._hub_dialog.show()
-        self._hub_dialog.raise_()
-        self._hub_dialog.activateWindow()
-
-    def _ask_to_trust_pickle(self, info: CheckpointInfo) -> bool:
-        """A diffusers folder whose weights are a .bin pickle: load it only if the user says
-        so (as --trust-pickle does on the command line)."""
-        answer = QMessageBox.question(
-            self, "Load pickled weights?",
-            f"The weights of {info.name} are a PyTorch pickle (.bin), not safetensors.\n\n"
-            "genplay can read them with PyTorch's weights-only loader, which refuses anything "
-            "but plain tensors and runs no code from the file. Load them?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
-
-    def open_checkpoint_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Open a checkpoint folder (genplay's, or a diffusers pipeline)")
-        if folder:
-            self.open_checkpoint(Path(folder))
-
-    def open_weights_dialog(self) -> None:
-        patterns = " ".join(f"*{s}" for s in WEIGHT_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open upscaler weights", "", f"Upscaler weights ({patterns});;All files (*)")
-        if path:
-            self.open_checkpoint(Path(path))
-
-    def open_checkpoint(self, folder: Path) -> None:
-        """Adds a model (a checkpoint folder, a diffusers pipeline folder, an upscaler's
-        weights file) or a folder of them to the picker, and selects it."""
-        from_dir = not is_one_model(folder)
-        if from_dir:
-            self.checkpoint_dirs.append(folder)
-        elif folder not in self.opened:
-            self.opened.append(folder)
-            self.settings.setValue("opened", [str(p) for p in self.opened])
-
-        def done(result, summary):
-            self._models_scanned(result, summary)
-            if not from_dir:
-                if not any(i.path.resolve() == folder.resolve() for i in self.infos):
-                    self.opened.remove(folder)
-                    self.settings.setValue("opened", [str(p) for p in self.opened])
-                    return
-                self.select_model(next(i.path for i in self.infos
-                                       if i.path.resolve() == folder.resolve()))
-
-        self.engine.submit(SCAN, list(self.checkpoint_dirs), list(self.opened),
-                           label="reading checkpoint", on_result=done)
-
-    def show_trained_model(self, path: str, select: bool = False) -> None:
-        """A checkpoint the Training panel wrote: rescans so the picker lists it (a folder
-        outside the scanned ones is remembered like an opened one); select: selects it and
-        shows the first panel that can use it."""
-        folder = Path(path)
-        scanned = any(folder.parent.resolve() == d.resolve() for d in self.checkpoint_dirs)
-        if not scanned and folder not in self.opened:
-            self.opened.append(folder)
-            self.settings.setValue("opened", [str(p) for p in self.opened])
-
-        def done(result, summary):
-            self._models_scanned(result, summary)
-            match = next((i for i in self.infos if i.path.resolve() == folder.resolve()), None)
-            if select and match is not None:
-                self.select_model(match.path)
-                usable = [k for k, (_, panel, _) in enumerate(self._stacks)
-                          if panel.accepts(match.capabilities)]
-                if usable:
-                    self.tabs.setCurrentIndex(usable[0])
-
-        self.engine.submit(SCAN, list(self.checkpoint_dirs), list(self.opened),
-                           label="scanning checkpoints", on_result=done)
-
     def _select_model_named(self, name: str) -> None:
         """A dropped PNG was drawn by another model: select it (by the name its record
         holds) so the Sampling panel can draw the image again."""
@@ -593,18 +506,7 @@ class MainWindow(QMainWindow):
             f"<p>PyTorch {torch_version}<br>Qt {qVersion()} (PySide6 {pyside_version})<br>"
             f"Python {platform.python_version()}<br>Device: {self.engine.device.upper()}</p>"))
 
-    # --- drag and drop, close ---------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:
-        urls = event.mimeData().urls()
-        if urls and all(Path(u.toLocalFile()).is_dir()
-                        or Path(u.toLocalFile()).suffix.lower() in WEIGHT_SUFFIXES
-                        for u in urls):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        for url in event.mimeData().urls():
-            self.open_checkpoint(Path(url.toLocalFile()))
-
+    # --- close ----------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         QApplication.instance().removeEventFilter(self)
         self.settings.setValue("geometry", self.saveGeometry())
