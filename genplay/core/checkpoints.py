@@ -270,7 +270,8 @@ def _read_foreign(path: Path, module: ModuleType) -> CheckpointInfo:
     return CheckpointInfo(
         path=path, family=described.family, config=dict(described.config),
         dataset=described.dataset, image_shape=tuple(described.image_shape),
-        class_names=described.class_names, recipe=described.recipe or described.source,
+        class_names=described.class_names,
+        recipe=described.recipe or described.source or hub.source_of(path),
         training={}, metrics=metrics,
         capabilities=capabilities_of(model_cls), metrics_error=metrics_error,
         format=_format_name(module), architecture=described.architecture,

@@ -606,6 +606,18 @@ def _complete(folder: Path, spec: Spec) -> dict[str, Any] | None:
     return record
 
 
+def source_of(path: str | os.PathLike) -> str:
+    """Where genplay pull fetched a model from ("hf://owner/name", with @revision when not
+    main), read from the pulled.json of its folder (or of the folder of a weights file);
+    "" for a model that was not pulled."""
+    path = Path(path)
+    for folder in (path, path.parent):
+        record = _record(folder) if (folder / RECORD).is_file() else None
+        if record is not None and isinstance(record.get("source"), str):
+            return record["source"]
+    return ""
+
+
 def pulled_model(folder: str | os.PathLike) -> Path | None:
     """What a folder genplay pull placed holds to open: the folder itself (a pipeline) or
     the upscaler's weights file in it; None for any other folder, or one missing files.

@@ -126,6 +126,7 @@ def test_a_pipeline_brings_only_what_genplay_opens(server, tmp_path):
     assert hub.pulled_model(folder) == folder
     record = json.loads((folder / hub.RECORD).read_text())
     assert record["source"] == f"hf://{REPO}" and record["revision"] == "main"
+    assert hub.source_of(folder) == f"hf://{REPO}" and hub.source_of(tmp_path) == ""
     assert record["files"] == {n: len(files[n]) for n in NEEDED}
 
     # progress: the bytes of the files, never backwards, ending at the total
@@ -203,6 +204,7 @@ def test_an_upscaler_brings_its_one_weights_file(server, tmp_path):
     assert result.summary["model"] == str(folder / "RealESRGAN_x4plus.safetensors")
     # what the model list opens in such a folder
     assert hub.pulled_model(folder) == folder / "RealESRGAN_x4plus.safetensors"
+    assert hub.source_of(folder / "RealESRGAN_x4plus.safetensors") == "hf://someone/esrgan"
     (folder / "RealESRGAN_x4plus.safetensors").write_bytes(b"cut")
     assert hub.pulled_model(folder) is None
     assert hub.pulled_model(tmp_path) is None
@@ -408,3 +410,20 @@ def test_the_core_module_imports_no_hub_library_until_it_pulls():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_pulled_pipeline_is_listed_opened_and_sampled(server, tmp_path):
+    pytest.importorskip("diffusers")
+    from genplay.core import checkpoints
+    from genplay.core.paths import user_model_dir
+    from tests.foreign_models import pipeline_folder
+
+    made = pipeline_folder(tmp_path / "made")
+    files = {str(p.relative_to(made)): p.read_bytes() for p in made.rglob("*") if p.is_file()}
+    server.add(REPO, files)
+    run(f"hf://{REPO}")
+    found, broken = checkpoints.scan(user_model_dir())
+    assert not broken and [i.name for i in found] == ["google--ddpm-tiny"]
+    assert found[0].family == "diffusers" and found[0].recipe == f"hf://{REPO}"
+    model, _ = checkpoints.load(found[0].path)
+    assert model.sample(2, steps=2).shape == (2, 3, 8, 8)
