@@ -19,7 +19,6 @@ On a GPU, the network runs in bf16/fp16 (diffusers_unet.half_precision).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings
 
+from benchmarks.common import report
 from benchmarks.gui_latency import Heartbeat
 
 
@@ -110,12 +110,9 @@ def main() -> None:
     row["stall_ms_sketch"] = beat.longest
     window.close()
 
-    for key, value in row.items():
-        print(f"{key:<26} {value:.3f}" if isinstance(value, float) else f"{key:<26} {value}")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(row, indent=2) + "\n")
-    print(f"written to {out}")
+    text = "\n".join(f"{key:<26} {value:.3f}" if isinstance(value, float)
+                     else f"{key:<26} {value}" for key, value in row.items())
+    report(row, text, args.json)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from genplay import __version__
 from genplay.core import hub, registry
 from genplay.core.errors import CheckpointError
 from genplay.core.files import atomic_write, check_regular, read_bytes
+from genplay.core.formats.weights import check_finite, check_names, shapes_of
 from genplay.core.models.base import GenerativeModel
 from genplay.core.models.capabilities import capabilities_of
 from genplay.core.paths import default_checkpoint_dir
@@ -406,33 +407,12 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: corrupt weights file ({_one_line(exc)})") from None
-    missing = sorted(set(expected) - set(shapes))
-    unexpected = sorted(set(shapes) - set(expected))
-    wrong = sorted(k for k in set(shapes) & set(expected)
-                   if shapes[k] != tuple(expected[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"{len(wrong)} with wrong shapes (e.g. {k}: "
-                         f"{shapes[k]} instead of {tuple(expected[k].shape)})")
-        raise CheckpointError(f"{path}: weights do not match config.json: " + "; ".join(parts))
+    check_names(path, shapes, shapes_of(expected), "config.json")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:  # changed since the header was read
         raise CheckpointError(f"{path}: corrupt weights file ({_one_line(exc)})") from None
-    for name in sorted(state):
-        tensor = state[name]
-        if tensor.is_floating_point():
-            bad = int((~torch.isfinite(tensor)).sum())
-            if bad:
-                raise CheckpointError(f"{path}: {bad:,} of the {tensor.numel():,} values of "
-                                      f"{name} are not numbers (NaN or infinite); the weights "
-                                      "are damaged")
+    check_finite(path, state)
     model.load_state_dict(state)
 
 

@@ -315,16 +315,16 @@ def test_damaged_files_folders_and_fifos_are_one_line_errors(tmp_path):
 
 def test_weights_that_do_not_fit_name_the_first_mismatch(tmp_path):
     wrong = dict(RRDB_X4, **{"body.0.rdb2.conv3.weight": torch.zeros(4, 15, 3, 3)})
-    with pytest.raises(CheckpointError, match=r"first body\.0\.rdb2\.conv3\.weight: "
+    with pytest.raises(CheckpointError, match=r"e\.g\. body\.0\.rdb2\.conv3\.weight: "
                                               r"\(4, 15, 3, 3\) instead of \(4, 16, 3, 3\)"):
         upscaler_file.describe(write(tmp_path / "wrong.pth", wrong))
     plus = dict(to_old(RRDB_X4, 1, 2), **{"model.1.sub.0.RDB1.conv1x1.weight": torch.zeros(4)})
-    with pytest.raises(CheckpointError, match=r"unexpected \(first model\.1\.sub\.0\.RDB1"):
+    with pytest.raises(CheckpointError, match=r"unexpected \(e\.g\. model\.1\.sub\.0\.RDB1"):
         upscaler_file.describe(write(tmp_path / "plus.pth", plus))
     # Loading into a model of another size: the first mismatch, nothing loaded.
     path = write(tmp_path / "x4.safetensors", RRDB_X4)
     bigger = nets.RRDBNet(nets.RRDBNetConfig(features=8, blocks=2, growth=4))
-    with pytest.raises(CheckpointError, match=r"missing \(first body\.1\."):
+    with pytest.raises(CheckpointError, match=r"missing \(e\.g\. body\.1\."):
         upscaler_file.load_weights(bigger, path)
     nan = dict(srvgg(), **{"body.2.weight": torch.full((8, 8, 3, 3), float("nan"))})
     described = upscaler_file.describe(write(tmp_path / "nan.pth", nan))

@@ -38,6 +38,7 @@ from safetensors.torch import load_file
 from genplay.core.errors import CheckpointError, PickleRefused
 from genplay.core.files import check_regular, read_bytes
 from genplay.core.formats import Described
+from genplay.core.formats.weights import check_finite, check_names, shapes_of
 from genplay.core.models.diffusers_unet import BETA_SCHEDULES, PREDICTION_TYPES, DiffusersConfig
 
 __all__ = ["describe", "load_weights", "recognise"]
@@ -404,22 +405,7 @@ def _modern_name(name: str, expected: dict[str, torch.Tensor]) -> str:
 def _check_names(file: Path, shapes: dict[str, tuple[int, ...]],
                  expected: dict[str, torch.Tensor]) -> None:
     """One line naming the first weight that is missing, unexpected or of the wrong shape."""
-    missing = sorted(set(expected) - set(shapes))
-    unexpected = sorted(set(shapes) - set(expected))
-    wrong = sorted(k for k in set(shapes) & set(expected)
-                   if shapes[k] != tuple(expected[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"{len(wrong)} with wrong shapes (e.g. {k}: {shapes[k]} instead of "
-                         f"{tuple(expected[k].shape)})")
-        raise CheckpointError(f"{file}: weights do not match unet/config.json: "
-                              + "; ".join(parts))
+    check_names(file, shapes, shapes_of(expected), "unet/config.json")
 
 
 def _read_safetensors(file: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -499,13 +485,8 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike,
     net: torch.nn.Module = model.net  # type: ignore[assignment]
     expected = net.state_dict()
     state = (_read_pickle if is_pickle else _read_safetensors)(file, expected)
-    for name in sorted(state):
-        tensor = state[name]
+    check_finite(file, state)
+    for name, tensor in state.items():
         if tensor.is_floating_point():
-            bad = int((~torch.isfinite(tensor)).sum())
-            if bad:
-                raise CheckpointError(f"{file}: {bad:,} of the {tensor.numel():,} values of "
-                                      f"{name} are not numbers (NaN or infinite); the weights "
-                                      "are damaged")
             state[name] = tensor.to(expected[name].dtype)
     net.load_state_dict(state)

@@ -46,6 +46,7 @@ from safetensors import SafetensorError, safe_open
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.files import check_regular
 from genplay.core.formats import WEIGHT_SUFFIXES, Described
+from genplay.core.formats.weights import check_finite, check_names
 from genplay.core.models.upscaler_nets import (
     CHANNELS,
     ForeignUpscaler,
@@ -358,26 +359,6 @@ def _config(family: str, config: Mapping[str, Any], path: Path) -> Any:
                               f"({_one_line(exc)})") from None
 
 
-def _mismatch(path: Path, given: Mapping[str, Shape], expected: Mapping[str, Shape],
-              what: str) -> None:
-    """A one-line CheckpointError naming the first name or shape that differs."""
-    missing = sorted(set(expected) - set(given))
-    unexpected = sorted(set(given) - set(expected))
-    wrong = sorted(k for k in set(given) & set(expected) if given[k] != expected[k])
-    if not (missing or unexpected or wrong):
-        return
-    parts = []
-    if wrong:
-        k = wrong[0]
-        parts.append(f"{len(wrong)} with other shapes (first {k}: {given[k]} instead of "
-                     f"{expected[k]})")
-    if missing:
-        parts.append(f"{len(missing)} missing (first {missing[0]})")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected (first {unexpected[0]})")
-    raise CheckpointError(f"{path}: the weights do not fit {what}: " + "; ".join(parts))
-
-
 def _architecture(found: _Found, config: Mapping[str, Any]) -> str:
     channels = _CHANNEL_NAMES.get(config["channels"], f"{config['channels']} channels")
     if found.family == "rrdbnet":
@@ -417,7 +398,7 @@ def describe(path: str | os.PathLike) -> Described:
     model_cls = _CLASSES[found.family][0]
     config = _config(found.family, found.config, path)
     architecture = _architecture(found, found.config)
-    _mismatch(path, {found.names[k]: v for k, v in weights.shapes.items()},
+    check_names(path, {found.names[k]: v for k, v in weights.shapes.items()},
               model_cls.weight_shapes(config), architecture)
     return Described(family=found.family, config=found.config,
                      image_shape=model_cls.image_shape_for(config), architecture=architecture,
@@ -443,17 +424,13 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike,
     tensors = weights.tensors or {}
     names = _rrdb_names(tensors) if isinstance(model, RRDBNet) else {n: n for n in tensors}
     state = {names[k]: v for k, v in tensors.items()}
-    _mismatch(path, {k: tuple(v.shape) for k, v in state.items()},
+    check_names(path, {k: tuple(v.shape) for k, v in state.items()},
               {k: tuple(v.shape) for k, v in model.state_dict().items()},
               f"this {model.architecture_name}")
     for name in sorted(state):
-        tensor = state[name]
-        if not tensor.is_floating_point():
-            raise CheckpointError(f"{path}: {name} holds {tensor.dtype} values, not weights")
-        bad = int((~torch.isfinite(tensor)).sum())
-        if bad:
-            raise CheckpointError(f"{path}: {bad:,} of the {tensor.numel():,} values of {name} "
-                                  "are not numbers (NaN or infinite); the weights are damaged")
+        if not state[name].is_floating_point():
+            raise CheckpointError(f"{path}: {name} holds {state[name].dtype} values, not weights")
+    check_finite(path, state)
     model.load_state_dict(state)
 
 
@@ -551,10 +528,7 @@ def _spandrel_describe(path: Path, weights: _Weights) -> Described:
 
 def _spandrel_load(model: SpandrelUpscaler, path: Path) -> None:
     weights = _read(path, tensors=True)
-    for name, tensor in (weights.tensors or {}).items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise CheckpointError(f"{path}: values of {name} are not numbers (NaN or "
-                                  "infinite); the weights are damaged")
+    check_finite(path, weights.tensors or {})
     descriptor = _spandrel_descriptor(path, weights)
     config = _spandrel_config(path, descriptor)
     ours = {k: getattr(model.config, k) for k in config}
