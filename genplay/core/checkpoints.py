@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from genplay import __version__
 from genplay.core import hub, registry
 from genplay.core.errors import CheckpointError
-from genplay.core.files import atomic_write, check_regular, read_bytes
+from genplay.core.files import atomic_write, check_regular, read_json_object
 from genplay.core.formats.weights import check_finite, check_names, shapes_of
 from genplay.core.models.base import GenerativeModel
 from genplay.core.models.capabilities import capabilities_of
@@ -176,18 +176,8 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    if not path.exists() and not path.is_symlink():
-        raise CheckpointError(f"{path.parent}: no {path.name}; not a genplay checkpoint")
-    check_regular(path, CheckpointError)  # before any open: a FIFO would block the reader
-    raw = read_bytes(path, limit=JSON_LIMIT, error=CheckpointError)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    # ValueError: bad UTF-8, bad JSON, a number of thousands of digits; deep nesting recurses
-    except (ValueError, RecursionError) as exc:
-        raise CheckpointError(f"{path}: unreadable JSON ({_one_line(exc)})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object, not {type(data).__name__}")
-    return data
+    return read_json_object(path, limit=JSON_LIMIT, error=CheckpointError,
+                            missing="; not a genplay checkpoint")
 
 
 def _one_line(exc: BaseException) -> str:

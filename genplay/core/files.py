@@ -12,6 +12,7 @@ leaves half a file over a good one.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import stat
@@ -119,6 +120,27 @@ def read_bytes(path: str | os.PathLike, *, limit: int,
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["data"]  # type: ignore[return-value]
+
+
+def read_json_object(path: str | os.PathLike, *, limit: int,
+                     error: type[GenplayError] = GenplayError, missing: str = "") -> dict:
+    """A JSON object from a regular file of at most limit bytes; error (one line) for a
+    missing file ("PARENT: no NAME" + missing), a FIFO, bad UTF-8 or JSON, or another type."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise error(f"{path.parent}: no {path.name}{missing}")
+    check_regular(path, error)  # before any open: a FIFO would block the reader
+    raw = read_bytes(path, limit=limit, error=error)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    # ValueError: bad UTF-8, bad JSON, a number of thousands of digits; deep nesting recurses
+    except (ValueError, RecursionError) as exc:
+        lines = str(exc).strip().splitlines()
+        raise error(f"{path}: unreadable JSON ({lines[0] if lines else type(exc).__name__})"
+                    ) from None
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a JSON object, not {type(data).__name__}")
+    return data
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:

@@ -36,7 +36,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from genplay.core.errors import CheckpointError, PickleRefused
-from genplay.core.files import check_regular, read_bytes
+from genplay.core.files import check_regular, read_json_object
 from genplay.core.formats import Described
 from genplay.core.formats.weights import check_finite, check_names, shapes_of
 from genplay.core.models.diffusers_unet import BETA_SCHEDULES, PREDICTION_TYPES, DiffusersConfig
@@ -84,19 +84,7 @@ BETA_FIELDS = ("beta_schedule", "beta_start", "beta_end", "trained_betas")
 
 def _read_json(path: Path) -> dict[str, Any]:
     """A JSON object from a regular file of sane size; CheckpointError (one line) if not."""
-    if not path.exists() and not path.is_symlink():
-        raise CheckpointError(f"{path.parent}: no {path.name}")
-    check_regular(path, CheckpointError)  # before any open: a FIFO would block the reader
-    raw = read_bytes(path, limit=JSON_LIMIT, error=CheckpointError)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:
-        lines = str(exc).strip().splitlines()
-        raise CheckpointError(f"{path}: unreadable JSON ({lines[0] if lines else exc})"
-                              ) from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object, not {type(data).__name__}")
-    return data
+    return read_json_object(path, limit=JSON_LIMIT, error=CheckpointError)
 
 
 def _exists(path: Path) -> bool:
