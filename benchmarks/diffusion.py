@@ -15,7 +15,8 @@ only the rows named and puts them into the `--json` file already there (same
 checkpoint, seed and image count, else it stops), keeping the rest of its figures.
 
 Sketches: the first `--sketches` test images are turned into sketches (the edges of
-the image, or for digits the skeleton of the ink redrawn with a pen, light on black)
+the image, or for digits the skeleton of the ink redrawn with a pen, light on black;
+genplay.core.sketches makes both)
 and SDEdit makes one image from each at
 three strengths. Per row: faithfulness (root-mean-square distance to the sketch, and
 to the image the sketch came from, in [0, 1] pixel units), realism (KID against the
@@ -30,11 +31,11 @@ import argparse
 import platform
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from benchmarks.common import earlier_results, report
 from genplay import __version__
@@ -45,6 +46,7 @@ from genplay.core.events import Result, final_value
 from genplay.core.metrics import fid, kid
 from genplay.core.ops.sampling import sample_images
 from genplay.core.ops.sketch import DEFAULT_STRENGTH, fit_latents
+from genplay.core.sketches import edge_sketch, stroke_sketch
 
 SAMPLER_ROWS = [("ddpm", 1000), ("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpmpp", 10),
                 ("dpmpp", 20), ("dpmpp-sde", 10), ("dpmpp-sde", 20)]
@@ -59,66 +61,14 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def edge_sketch(images: torch.Tensor, threshold: float = 0.25) -> torch.Tensor:
-    """What a person might draw of an image: its outlines as light strokes on black.
-
-    Sobel gradient magnitude of the (slightly blurred) image, normalised per image;
-    pixels above `threshold` of the image's strongest edge become full-intensity ink.
-    """
-    blur = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
-    c = images.shape[1]
-    kx = kx.repeat(c, 1, 1, 1)
-    ky = kx.transpose(2, 3)
-    padded = F.pad(blur, (1, 1, 1, 1), mode="replicate")
-    gx = F.conv2d(padded, kx, groups=c)
-    gy = F.conv2d(padded, ky, groups=c)
-    magnitude = (gx**2 + gy**2).sqrt().amax(dim=1, keepdim=True)
-    peak = magnitude.flatten(1).amax(dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
-    return (magnitude / peak > threshold).float().expand_as(images).contiguous()
+def _in_channels(extract: Callable[[torch.Tensor], torch.Tensor]
+                 ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A sketch extractor (images -> (N, 1, H, W)) whose sketches come repeated to the
+    images' channels, as SDEdit takes them and as they are compared with the outputs."""
+    return lambda images: extract(images).expand_as(images).contiguous()
 
 
-def _neighbours(b: torch.Tensor) -> list[torch.Tensor]:
-    """P2..P9 of Zhang & Suen: N, NE, E, SE, S, SW, W, NW of every pixel (zero outside)."""
-    p = F.pad(b, (1, 1, 1, 1))
-    h, w = b.shape[-2:]
-    at = lambda dy, dx: p[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]  # noqa: E731
-    return [at(-1, 0), at(-1, 1), at(0, 1), at(1, 1), at(1, 0), at(1, -1), at(0, -1), at(-1, -1)]
-
-
-def thin(binary: torch.Tensor, max_iterations: int = 50) -> torch.Tensor:
-    """Zhang-Suen thinning of a 0/1 image batch to one-pixel-wide skeletons."""
-    b = binary.clone()
-    for _ in range(max_iterations):
-        changed = False
-        for first in (True, False):
-            n = _neighbours(b)
-            count = sum(n)
-            ring = n + [n[0]]
-            transitions = sum(((ring[i] == 0) & (ring[i + 1] == 1)).float() for i in range(8))
-            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
-            if first:
-                side = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
-            else:
-                side = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
-            remove = (b == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & side
-            if remove.any():
-                b = b.masked_fill(remove, 0.0)
-                changed = True
-        if not changed:
-            break
-    return b
-
-
-def stroke_sketch(images: torch.Tensor) -> torch.Tensor:
-    """A pen drawing of a line image (a digit): the skeleton of its ink, redrawn with a
-    3-pixel pen, as a user would trace it on the canvas."""
-    ink = (images.amax(dim=1, keepdim=True) > 0.5).float()
-    pen = F.max_pool2d(thin(ink), 3, stride=1, padding=1)
-    return pen.expand_as(images).contiguous()
-
-
-STYLES = {"edges": edge_sketch, "strokes": stroke_sketch}
+STYLES = {"edges": _in_channels(edge_sketch), "strokes": _in_channels(stroke_sketch)}
 
 
 def default_style(dataset: str) -> str:

@@ -30,6 +30,8 @@ TINY_CONFIGS: dict[str, dict] = {
              "n_blocks": 1, "batch_size": 8},
     "diffusion": {"image_size": 8, "base_channels": 8, "blocks_per_level": 1,
                   "attention_heads": 2, "timesteps": 50, "batch_size": 8},
+    "sketch-diffusion": {"image_size": 8, "base_channels": 8, "blocks_per_level": 1,
+                         "attention_heads": 2, "timesteps": 50, "batch_size": 8},
     "superres": {"image_size": 8, "features": 4, "blocks": 1, "batch_size": 8},
     "ebm": {"image_size": 8, "features": 4, "langevin_steps": 3, "sample_steps": 4,
             "buffer_size": 64, "batch_size": 8},

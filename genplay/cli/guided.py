@@ -118,9 +118,14 @@ def cmd_sketch(args: argparse.Namespace) -> int:
     method = sketch_method(model)
     if method is None:
         raise GenplayError(f"{info.name} ({info.family}) cannot make images from a sketch")
-    opts = _method_options(args, model, info, method == "sdedit", {"steps"},
+    opts = _method_options(args, model, info, method in ("sdedit", "sketch"), {"steps"},
                            "runs Langevin dynamics from the sketch" if method == "langevin"
                            else "fits a latent to the sketch")
+    if args.sketch_guidance is not None:
+        if method != "sketch":
+            raise GenplayError(f"{info.name} was not trained on sketches; --sketch-guidance "
+                               "is for a sketch-conditioned model (genplay models lists them)")
+        opts["sketch_guidance"] = args.sketch_guidance
     guide = _load_guide(model, info, args.sketch, args.invert)
     result = run_with_bar(sketch_images(model, guide, n=args.n, seed=args.seed,
                                         strength=args.strength, **opts), "sketch")
@@ -237,6 +242,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                       "or latent fitting)")
     add_checkpoint(p)
     p.add_argument("sketch", help="the drawing: light lines on dark, or dark on light")
+    p.add_argument("--sketch-guidance", type=float, metavar="W",
+                   help="a sketch-conditioned model: 0 ignores the drawing, 1 follows it as "
+                        "trained, higher follows the lines harder (default 1.5)")
     p.add_argument("--strength", type=float, default=0.5,
                    help="0 keeps the drawing, 1 ignores it (diffusion: the noise level)")
     p.add_argument("-n", type=int, default=4, help="candidates, 1 to 16")

@@ -78,6 +78,8 @@ def train_recipe(args: argparse.Namespace) -> str:
         parts += ["--channels", str(args.channels)]
     if args.seed:
         parts += ["--seed", str(args.seed)]
+    if args.init:
+        parts += ["--init", args.init]
     for pair in args.set:
         parts += ["--set", pair]
     if args.perturb:
@@ -123,6 +125,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     threads = runtime.set_threads(args.threads)
     if args.resume:
         take_shape_from_run(args)
+    elif args.init:  # the starting checkpoint's size and channels, unless given
+        from genplay.core import checkpoints
+
+        shape = checkpoints.read_info(Path(args.init)).image_shape
+        args.channels = shape[0] if args.channels is None else args.channels
+        args.size = shape[1] if args.size is None else args.size
     args.size = 28 if args.size is None else args.size
     args.channels = 1 if args.channels is None else args.channels
     recipe = train_recipe(args)
@@ -131,6 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,
         resume=args.resume, overrides=parse_sets(args.set), data_root=args.data_root,
         recipe=recipe, perturb=args.perturb,
+        init=Path(args.init) if args.init and not args.resume else None,
     )
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     if args.data in datasets.CATALOGUE:  # a missing dataset is said before anything starts
@@ -238,6 +247,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="checkpoint folder to write")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="start from this checkpoint's config and weights (e.g. a "
+                        "sketch-diffusion model from the dataset's diffusion model)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a config field, e.g. --set latent_dim=16")
     p.add_argument("--perturb", type=float, default=0.0, metavar="RATE",

@@ -28,7 +28,7 @@ from genplay.core.errors import CheckpointError
 from genplay.core.files import atomic_write, check_regular, read_json_object
 from genplay.core.formats.weights import check_finite, check_names, shapes_of
 from genplay.core.models.base import GenerativeModel
-from genplay.core.models.capabilities import capabilities_of
+from genplay.core.models.capabilities import capabilities_of, condition_method_of
 from genplay.core.paths import default_checkpoint_dir
 
 __all__ = ["CheckpointInfo", "default_checkpoint_dir", "load", "read_info", "save", "scan",
@@ -93,6 +93,8 @@ class CheckpointInfo:
     format: str = "genplay"  # or a key of FORMAT_MODULES: a model in another project's format
     architecture: str = ""  # what a model of another format is, in one line (from its files)
     notes: list[str] = field(default_factory=list)  # what a user should know about it
+    # a Conditional model's condition_method ("sdedit", "sketch" ...), from its class
+    condition_method: str | None = None
 
     @property
     def name(self) -> str:
@@ -265,6 +267,7 @@ def _read_foreign(path: Path, module: ModuleType) -> CheckpointInfo:
         recipe=described.recipe or described.source or hub.source_of(path),
         training={}, metrics=metrics,
         capabilities=capabilities_of(model_cls), metrics_error=metrics_error,
+        condition_method=condition_method_of(model_cls),
         format=_format_name(module), architecture=described.architecture,
         notes=list(described.notes))
 
@@ -323,7 +326,7 @@ def read_info(folder: str | os.PathLike) -> CheckpointInfo:
         path=folder, family=family, config=dict(config), dataset=str(cfg.get("dataset", "")),
         image_shape=expected, class_names=class_names, recipe=str(cfg.get("recipe", "")),
         training=dict(training), metrics=metrics, capabilities=capabilities_of(model_cls),
-        metrics_error=metrics_error,
+        metrics_error=metrics_error, condition_method=condition_method_of(model_cls),
     )
 
 

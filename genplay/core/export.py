@@ -175,6 +175,10 @@ def exportable(info: checkpoints.CheckpointInfo, to: str = "diffusers") -> str:
     """Why a checkpoint cannot be exported to a format ("" when it can)."""
     if to not in FORMATS:
         return f"genplay exports to {', '.join(FORMATS)}, not {to!r}"
+    if info.condition_method == "sketch":
+        return (f"{info.name} draws from a sketch given beside the noise, an input diffusers' "
+                "DDPMPipeline has no place for; only genplay's unconditional and "
+                "class-conditional diffusion models export")
     if info.family != "diffusion":
         return (f"{info.name} is a {info.family} model; diffusers pipelines hold diffusion "
                 "models only, so only genplay's diffusion checkpoints export")

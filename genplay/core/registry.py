@@ -21,6 +21,7 @@ _FAMILY_MODULES = (
     "genplay.core.models.diffusion",
     "genplay.core.models.ebm",
     "genplay.core.models.superres",
+    "genplay.core.models.sketch_diffusion",
     # other projects' models (core/formats): foreign=True
     "genplay.core.models.diffusers_unet",
     "genplay.core.models.upscaler_nets",

@@ -9,6 +9,7 @@ broken checkpoint (every file is replaced atomically).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import pickle
@@ -47,6 +48,9 @@ class TrainSettings:
     seed: int = 0
     resume: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)  # config fields
+    # A checkpoint to start from: its config fields are the defaults, its weights the
+    # starting point (an input layer the new model widens gets zeros for the new inputs).
+    init: Path | None = None
     data_root: str | None = None
     val_fraction: float = 0.05
     preview_every: int = 200  # steps
@@ -73,11 +77,45 @@ PREVIEW_COST_FACTOR = 5  # timed grids take at most about a fifth of the run's t
 
 def _build(settings: TrainSettings) -> GenerativeModel:
     cls = registry.get(settings.family)
-    fields = {"channels": settings.channels, "image_size": settings.size, **settings.overrides}
+    base = checkpoints.read_info(settings.init) if settings.init is not None else None
+    known = {f.name for f in dataclasses.fields(cls.Config)}
+    inherited = {k: v for k, v in (base.config if base else {}).items() if k in known}
+    fields = {**inherited, "channels": settings.channels, "image_size": settings.size,
+              **settings.overrides}
     try:
-        return cls(cls.Config.from_dict(fields))
+        model = cls(cls.Config.from_dict(fields))
     except (TypeError, ValueError) as exc:
         raise GenplayError(f"invalid settings for {settings.family}: {exc}") from None
+    if base is not None:
+        warm_start(model, base.path)
+    return model
+
+
+def warm_start(model: GenerativeModel, checkpoint: Path) -> None:
+    """model's weights from a checkpoint's (another family's, or the same): every tensor of
+    the same name and shape is copied; one the model has wider in its second dimension (a
+    convolution taking more input channels) gets the checkpoint's values in the first
+    ones and zeros in the rest, so the new inputs start switched off. Anything else that
+    differs is a one-line error."""
+    base, _ = checkpoints.load(checkpoint)
+    theirs = base.state_dict()
+    state = model.state_dict()
+    missing = sorted(set(state) - set(theirs))
+    if missing:
+        raise GenplayError(f"{checkpoint} cannot start this model: it has no {missing[0]} "
+                           f"(and {len(missing) - 1} more)" if len(missing) > 1 else
+                           f"{checkpoint} cannot start this model: it has no {missing[0]}")
+    for name, mine in state.items():
+        value = theirs[name]
+        if value.shape == mine.shape:
+            mine.copy_(value)
+        elif (value.dim() == mine.dim() >= 2 and value.shape[0] == mine.shape[0]
+              and value.shape[2:] == mine.shape[2:] and value.shape[1] < mine.shape[1]):
+            mine.zero_()
+            mine[:, : value.shape[1]].copy_(value)
+        else:
+            raise GenplayError(f"{checkpoint} cannot start this model: {name} is "
+                               f"{tuple(value.shape)} there, {tuple(mine.shape)} here")
 
 
 class _Run:

@@ -12,6 +12,7 @@ from genplay.core.models import likelihood
 from genplay.core.models.base import bits_per_dim, encode
 from genplay.core.models.blocks import resolution_plan
 from genplay.core.models.capabilities import (
+    Denoising,
     Density,
     Latent,
     Sampler,
@@ -179,7 +180,7 @@ def test_latent_samplers_draw_their_latents_first(family):
     model = tiny(family)
     # Diffusion models decode by deterministic DDIM; their default sampler is DPM-Solver++.
     deterministic = ({"sampler": "ddim", "steps": model.latent_steps}
-                     if family == "diffusion" else {})
+                     if isinstance(model, Denoising) else {})
     images = list(sample_images(model, 70, seed=9, temperature=0.5, **deterministic))[-1].value
     for index in (3, 66):
         z = sample_latent(model, 9, index) * 0.5

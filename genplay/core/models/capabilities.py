@@ -78,7 +78,9 @@ class Density(Protocol):
 class Conditional(Protocol):
     """Images from a guide (a sketch, a photo) by the model's own conditioning, named by
     condition_method: "sdedit" (noise the guide and denoise it; the model must also be a
-    Denoising one) or "langevin" (Langevin dynamics from the guide; also Langevin)."""
+    Denoising one), "sketch" (a model trained on sketch-image pairs draws from noise with
+    the sketch as its condition; also Denoising) or "langevin" (Langevin dynamics from the
+    guide; also Langevin)."""
 
     condition_method: str
 
@@ -87,8 +89,9 @@ class Conditional(Protocol):
     def condition_steps(self, guide: torch.Tensor, strength: float,
                         generator: torch.Generator | None = None, **opts: Any) -> Events:
         """Progress, Previews, then Result(float32 (N, C, H, W) in [0, 1]); strength 0
-        returns the guide, 1 ignores it. ``noise=`` replaces the starting noise of an
-        "sdedit" model (ops.sketch runs deterministic candidates as one batch with it)."""
+        returns the guide, 1 ignores it ("sketch" models: strength does not apply).
+        ``noise=`` replaces the starting noise of an "sdedit" or "sketch" model (ops.sketch
+        runs deterministic candidates as one batch with it)."""
         ...
 
 
@@ -418,9 +421,18 @@ def sketch_route(capabilities: Collection[str]) -> str | None:
     return None
 
 
+def condition_method_of(model_or_class: object) -> str | None:
+    """A Conditional model's (or class's) condition_method: "sdedit", "sketch" or
+    "langevin"; None for a model that is not Conditional. Takes a class, so a checkpoint's
+    list can say it without building the model."""
+    if not implements(model_or_class, Conditional):
+        return None
+    return str(model_or_class.condition_method)  # type: ignore[attr-defined]
+
+
 def sketch_method(model: object) -> str | None:
-    """"sdedit", "langevin" (a Conditional model's condition_method), "latent" or None (the
-    model cannot turn sketches into images). The route is sketch_route's."""
+    """"sdedit", "sketch", "langevin" (a Conditional model's condition_method), "latent" or
+    None (the model cannot turn sketches into images). The route is sketch_route's."""
     route = sketch_route(capabilities_of(model))
     if route == "conditional":
         return model.condition_method  # type: ignore[attr-defined]
@@ -456,7 +468,7 @@ def can_preview_decode(model: object, steps: int) -> bool:
     return isinstance(model, PreviewDecoder) and int(model.latent_steps) > steps
 
 
-CONDITION_METHODS = {"sdedit": Denoising, "langevin": Langevin}
+CONDITION_METHODS = {"sdedit": Denoising, "sketch": Denoising, "langevin": Langevin}
 
 
 def declaration_problems(cls: type) -> list[str]:

@@ -155,10 +155,13 @@ class Attention(nn.Module):
 
 
 class UNet(nn.Module):
-    """Encoder-decoder with skip connections; widths double per halving up to max_mult."""
+    """Encoder-decoder with skip connections; widths double per halving up to max_mult.
+    extra_inputs: channels of a condition image concatenated to the input (a sketch:
+    models/sketch_diffusion.py); zeros where none is given."""
 
-    def __init__(self, c: DiffusionConfig) -> None:
+    def __init__(self, c: DiffusionConfig, extra_inputs: int = 0) -> None:
         super().__init__()
+        self.extra_inputs = extra_inputs
         _, levels = resolution_plan(c.image_size)
         widths = channel_widths(c.base_channels, levels, c.max_mult)
         emb_dim = 4 * c.base_channels
@@ -170,7 +173,7 @@ class UNet(nn.Module):
                                       nn.Linear(emb_dim, emb_dim))
         # Index num_classes is "no class", the unconditional half of guidance.
         self.class_emb = nn.Embedding(c.num_classes + 1, emb_dim) if c.num_classes else None
-        self.stem = nn.Conv2d(c.channels, widths[0], 3, padding=1)
+        self.stem = nn.Conv2d(c.channels + extra_inputs, widths[0], 3, padding=1)
 
         def attention(width: int, level: int) -> nn.Module:
             if level == levels and c.attention_heads:
@@ -208,13 +211,17 @@ class UNet(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor,
-                labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None,
+                condition: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.time_mlp(timestep_embedding(t, self.base, self.t_scale))
         if self.class_emb is not None:
             if labels is None:
                 labels = torch.full_like(t, self.class_emb.num_embeddings - 1)
             emb = emb + self.class_emb(labels)
+        if self.extra_inputs:
+            if condition is None:
+                condition = x.new_zeros((x.shape[0], self.extra_inputs, *x.shape[2:]))
+            x = torch.cat([x, condition], dim=1)
         h = self.stem(x)
         hs = [h]
         for layer in self.down:
@@ -267,13 +274,19 @@ class Diffusion(DenoisingModel):
             labels = torch.where(drop, torch.full_like(labels, self.null_class), labels.long())
         else:
             labels = None
-        out = self.net(x_t, t, labels)
+        out = self.net(x_t, t, labels, self.condition_for_training(x, generator))
         if self.config.prediction == "v":
             a, s = self.schedule.a_s_like(t, x0)
             target = a * eps - s * x0
         else:
             target = eps
         return F.mse_loss(out, target)
+
+    def condition_for_training(self, x: torch.Tensor,
+                               generator: torch.Generator | None) -> torch.Tensor | None:
+        """The condition image the network sees beside each noisy training image x (in
+        [0, 1]): none here; a sketch of x for a sketch-conditioned model."""
+        return None
 
     def train_step(self, x, labels, optimizers: Mapping[str, torch.optim.Optimizer], step):
         loss = self.loss(x, labels)

@@ -6,6 +6,10 @@ The method follows the model's declarations (``capabilities.sketch_method`` and
 - Conditional models declaring ``condition_method = "sdedit"`` (diffusion) use SDEdit:
   the sketch is noised to the level `strength` and denoised, once per candidate, each
   candidate with its own seeded noise.
+- Conditional models declaring ``condition_method = "sketch"`` (a sketch-conditioned
+  diffusion model, trained on sketch-image pairs) draw each candidate from its own seeded
+  noise with the sketch as the network's condition; `strength` does not apply, the
+  option ``sketch_guidance`` trades following the lines against realism.
 - Conditional models declaring ``condition_method = "langevin"`` (energy-based) mix the
   sketch with uniform noise in the proportion `strength` and run Langevin dynamics from
   there, one chain per candidate with its own seeded noise.
@@ -44,6 +48,7 @@ from genplay.core.models.capabilities import (  # the rules, re-exported for cal
 MAX_CANDIDATES = 16
 DEFAULT_STRENGTH = 0.5
 FIT_STEPS = 150  # latent-fitting steps for models without SDEdit
+DEFAULT_SKETCH_GUIDANCE = 1.5  # a sketch-conditioned model's (models/sketch_diffusion.py)
 
 
 def guide_tensor(model: Any, pixels: np.ndarray, invert: bool | None = None) -> torch.Tensor:
@@ -84,8 +89,8 @@ def sketch_images(model: Any, guide: torch.Tensor, n: int = 4, seed: int = 0,
     if not 0.0 <= strength <= 1.0:
         raise GenplayError(f"strength must be from 0 to 1, not {strength}")
     guide = _one_input(model, guide, n, "sketch", "candidates")
-    if method == "sdedit":
-        events = _sdedit(model, guide, n, seed, strength, opts)
+    if method in ("sdedit", "sketch"):
+        events = _from_noise(model, guide, n, seed, strength, opts)
     elif method == "langevin":
         unknown = sorted(set(opts) - {"steps", "step_size", "noise"})
         if unknown:
@@ -102,11 +107,12 @@ def sketch_images(model: Any, guide: torch.Tensor, n: int = 4, seed: int = 0,
                                 "options": dict(opts)})
 
 
-def _sdedit(model, guide, n, seed, strength, opts):
-    """Each candidate starts from its own seeded noise. With a deterministic sampler
-    (DPM-Solver++, DDIM at eta 0) all candidates run as one batch, which on a CPU costs
-    little more than one; stochastic samplers (DDPM, eta > 0) draw noise at every step,
-    so they run one candidate at a time to keep each candidate's images its own."""
+def _from_noise(model, guide, n, seed, strength, opts):
+    """SDEdit or a sketch-conditioned model: each candidate starts from its own seeded
+    noise. With a deterministic sampler (DPM-Solver++, DDIM at eta 0) all candidates run
+    as one batch, which on a CPU costs little more than one; stochastic samplers (DDPM,
+    eta > 0) draw noise at every step, so they run one candidate at a time to keep each
+    candidate's images its own."""
     sampler = opts.get("sampler", default_sampler(model))
     if not pipeline.is_deterministic(sampler, float(opts.get("eta", 0))):
         yield from _one_at_a_time(
@@ -222,7 +228,7 @@ def sketch_facts(model: Any) -> dict[str, Any]:
 
     options = {o.name: o for o in model.sample_options()} if isinstance(model, Sampler) else {}
     method = sketch_method(model)
-    if method == "sdedit":
+    if method in ("sdedit", "sketch"):
         steps = (int(options["steps"].default), 200)  # a whole schedule's
     elif method == "langevin":
         steps = (model.condition_default_steps, 1000)
@@ -237,6 +243,8 @@ def sketch_facts(model: Any) -> dict[str, Any]:
         "shape": tuple(model.image_shape),
         "classes": list(options["class"].choices) if "class" in options else [],
         "steps": steps,
+        # a sketch-conditioned model's sketch guidance: (default, highest)
+        "sketch_guidance": (DEFAULT_SKETCH_GUIDANCE, 10.0) if method == "sketch" else None,
     }
 
 
@@ -267,3 +275,15 @@ def canvas_pixels(path: str) -> np.ndarray:
 
     prepared, _ = prepare_for_model(load_image(path), size=280, channels=1)
     return prepared[..., 0]
+
+
+def picture_sketch(path: str, canvas_size: int, model_size: int,
+                   style: str = "lines") -> np.ndarray:
+    """Any picture as a drawing for the Sketch canvas (ControlNet's "fake scribble"): its
+    lines found at the model's resolution, as the sketch models' training drawings were
+    (core/sketches.py), drawn light on dark as uint8 (canvas_size, canvas_size). A file
+    that is not a readable image is a one-line error."""
+    from genplay.core import sketches
+    from genplay.core.images import load_image
+
+    return sketches.from_picture(load_image(path), canvas_size, style, work_size=model_size)

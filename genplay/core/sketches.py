@@ -1,0 +1,645 @@
+"""Synthetic sketches: the drawings people make, made from training images.
+
+A sketch-conditioned model learns p(image | sketch) from pairs, and the pairs come from
+running extractors over the training images, as pix2pix (edges2shoes) and ControlNet
+(canny, scribble) do. One extractor gives one kind of drawing and a model trained on it
+alone learns that kind only, so here there are several (edge maps at several detectors
+and thresholds, thinned lines, pen strokes, outlines, filled silhouettes, interior lines)
+and augmentations on top (a shaking hand, gaps, a missing part, another pen width).
+Training draws a style per image (`random_sketches`); the benchmark holds one style out
+of training (`HELD_OUT`) to measure on drawings the model never saw.
+
+Conventions. Images in: float (N, C, H, W) in [0, 1], C 1 or 3. Lines are found on the
+luminance (ITU-R 601, as Pillow's "L"). The object is what differs from the image's
+background, black or white as its outer frame says: light on dark for genplay's grey
+datasets, anything on white for emoji. Sketches out: float (N, 1, H, W) in [0, 1], ink 1
+on 0, as the Sketch canvas draws. Everything random comes from the `torch.Generator`
+passed in, so a seed gives the same sketches; work is vectorised over the batch (images
+are grouped by style), with no Python loop over pixels. Sizes in pixels are for 28x28
+and scale with the image (`_px`).
+
+`from_picture` is the Sketch panel's "Sketch from a picture" (ControlNet's fake
+scribble): any picture, prepared as the panel prepares pictures (core.images), as a
+sketch at the canvas's size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genplay.core.errors import GenplayError
+from genplay.core.images import prepare_for_model, to_float_chw
+
+__all__ = ["AUGMENTATIONS", "AUGMENT_PROBABILITY", "FILLED_STYLES", "HELD_OUT", "LINE_ONLY",
+           "STYLES", "TRAIN_STYLES", "augment", "colour_hints", "dilate", "edge_sketch",
+           "erode", "fill_holes", "foreground", "from_picture", "luminance",
+           "random_sketches", "sketch", "stroke_sketch", "thin"]
+
+# A style: images (N, C, H, W) and a generator -> sketches (N, 1, H, W). An augmentation:
+# sketches and a generator -> sketches.
+Style = Callable[[Tensor, torch.Generator | None], Tensor]
+
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, Pillow's "L"
+
+
+# --- small tools --------------------------------------------------------------------------
+def _check(images: Tensor) -> None:
+    if images.dim() != 4 or images.shape[1] not in (1, 3) or not images.is_floating_point():
+        raise ValueError(f"expected float images (N, 1 or 3, H, W), got {images.dtype} "
+                         f"{tuple(images.shape)}")
+
+
+def _px(size: int, pixels: float) -> int:
+    """A length given for 28x28 images, at `size` (at least 1)."""
+    return max(1, round(pixels * size / 28))
+
+
+def _uniform(n: int, generator: torch.Generator | None, low: float, high: float,
+             device: torch.device) -> Tensor:
+    """(n, 1, 1, 1) uniform in [low, high), drawn on the generator's device."""
+    where = generator.device if generator is not None else torch.device("cpu")
+    u = torch.rand(n, generator=generator, device=where).to(device)
+    return (low + (high - low) * u).view(n, 1, 1, 1)
+
+
+def _rand(shape: tuple[int, ...], generator: torch.Generator | None,
+          device: torch.device) -> Tensor:
+    where = generator.device if generator is not None else torch.device("cpu")
+    return torch.rand(shape, generator=generator, device=where).to(device)
+
+
+def _max_filter(x: Tensor, before: int, after: int, outside: float = 0.0) -> Tensor:
+    """The maximum over the square window from `before` pixels up and left to `after`
+    down and right, with `outside` beyond the image; separable, from shifted copies
+    (several times faster than max_pool2d on small single-channel images on a CPU)."""
+    k = before + after + 1
+    p = F.pad(x, (before, after, before, after), value=outside)
+    h, w = x.shape[-2:]
+    rows = p[..., :w]
+    for i in range(1, k):
+        rows = torch.maximum(rows, p[..., i:i + w])
+    out = rows[..., :h, :]
+    for i in range(1, k):
+        out = torch.maximum(out, rows[..., i:i + h, :])
+    return out
+
+
+def dilate(x: Tensor, k: int) -> Tensor:
+    """Grey dilation by a k x k square (k even: the extra pixel goes right and down)."""
+    return _max_filter(x, (k - 1) // 2, k // 2) if k > 1 else x
+
+
+def erode(mask: Tensor, k: int) -> Tensor:
+    """Erosion of a 0/1 mask by a k x k square; outside the image counts as background."""
+    return 1.0 - _max_filter(1.0 - mask, (k - 1) // 2, k // 2, outside=1.0) if k > 1 else mask
+
+
+def _cross(x: Tensor, outside: float = 0.0) -> Tensor:
+    """Dilation by the 3x3 cross (4-neighbours), with `outside` beyond the image."""
+    p = F.pad(x, (1, 1, 1, 1), value=outside)
+    centre = p[..., 1:-1, :]
+    across = torch.maximum(torch.maximum(centre[..., :-2], centre[..., 1:-1]), centre[..., 2:])
+    return torch.maximum(across, torch.maximum(p[..., :-2, 1:-1], p[..., 2:, 1:-1]))
+
+
+def _box3(x: Tensor) -> Tensor:
+    """3x3 mean with the border replicated."""
+    p = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    rows = p[..., :-2] + p[..., 1:-1] + p[..., 2:]
+    return (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]) / 9
+
+
+def luminance(images: Tensor) -> Tensor:
+    """(N, 1, H, W): the image itself when grey, ITU-R 601 luma when colour."""
+    _check(images)
+    if images.shape[1] == 1:
+        return images
+    w = images.new_tensor(_LUMA).view(1, 3, 1, 1)
+    return (images * w).sum(dim=1, keepdim=True)
+
+
+def _background(images: Tensor) -> Tensor:
+    """(N, 1, 1, 1): each image's background, black (0) or white (1), whichever more
+    pixels of its outer frame are close to (black on a tie). An object that fills much of
+    the frame (trousers, a bag) leaves it undecided between its own colour and the
+    background's, which is why the choice is between two colours only."""
+    frame = torch.cat([images[..., 0, :], images[..., -1, :], images[..., 1:-1, 0],
+                       images[..., 1:-1, -1]], dim=-1)
+    dark = (frame.amax(dim=1) < 0.05).sum(dim=-1)
+    light = (frame.amin(dim=1) > 0.95).sum(dim=-1)
+    return (light > dark).to(images.dtype).view(-1, 1, 1, 1)
+
+
+def foreground(images: Tensor, level: float | Tensor = 0.5) -> Tensor:
+    """(N, 1, H, W) 0/1: pixels whose colour differs from the background (black or
+    white, from the frame) by more than `level` in some channel. For light-on-dark
+    images (genplay's grey datasets) this is `images > level`; emoji are on white."""
+    _check(images)
+    distance = (images - _background(images)).abs().amax(dim=1, keepdim=True)
+    return (distance > level).to(images.dtype)
+
+
+def _spread(reach: Tensor, outside: Tensor, dim: int) -> Tensor:
+    """`reach` grown along rows (dim -1) or columns (dim -2): every run of `outside`
+    pixels that holds a reached pixel is reached, all of it at once."""
+    run = torch.cumsum(1.0 - outside, dim=dim).long()  # a run's number along its line
+    size = list(reach.shape)
+    size[dim] += 1
+    reached = reach.new_zeros(size).scatter_reduce(dim, run, reach, "amax")
+    return reached.gather(dim, run) * outside
+
+
+def fill_holes(mask: Tensor) -> Tensor:
+    """A 0/1 mask with every background region not joined to the border (4-connected)
+    filled in: a ring becomes a disc, a garment's outline its filled shape. The
+    background is flooded from the border a whole run of a row or column at a time, so
+    it takes as many rounds as the flood has turns, not as it has pixels."""
+    outside = 1.0 - mask
+    reach = torch.zeros_like(mask)
+    reach[..., 0, :] = outside[..., 0, :]
+    reach[..., -1, :] = outside[..., -1, :]
+    reach[..., :, 0] = outside[..., :, 0]
+    reach[..., :, -1] = outside[..., :, -1]
+    for _ in range(mask.shape[-1] * mask.shape[-2]):  # a bound; flooding stops far sooner
+        grown = _spread(_spread(reach, outside, -1), outside, -2)
+        if torch.equal(grown, reach):
+            break
+        reach = grown
+    return 1.0 - reach
+
+
+def _sobel(gray: Tensor) -> tuple[Tensor, Tensor]:
+    """Sobel's x and y derivatives (replicated border), from shifted copies: a 3x3
+    convolution of one channel is several times slower on a CPU."""
+    p = F.pad(gray, (1, 1, 1, 1), mode="replicate")
+    across = p[..., 2:] - p[..., :-2]
+    gx = across[..., :-2, :] + 2 * across[..., 1:-1, :] + across[..., 2:, :]
+    smooth = p[..., :-2] + 2 * p[..., 1:-1] + p[..., 2:]
+    return gx, smooth[..., 2:, :] - smooth[..., :-2, :]
+
+
+def _gaussian(gray: Tensor, sigma: Tensor) -> Tensor:
+    """Each image of (N, 1, H, W) blurred by its own sigma ((N, 1, 1, 1), in pixels)."""
+    n, _, h, w = gray.shape
+    sigma = sigma.view(n, 1)
+    r = max(1, math.ceil(2.5 * float(sigma.max())))
+    t = torch.arange(-r, r + 1, device=gray.device, dtype=gray.dtype).view(1, -1)
+    k = torch.exp(-t**2 / (2 * sigma**2))
+    k = k / k.sum(dim=1, keepdim=True)
+    padded = F.pad(gray, (r, r, r, r), mode="replicate").view(1, n, h + 2 * r, w + 2 * r)
+    rows = F.conv2d(padded, k.view(n, 1, 1, 2 * r + 1), groups=n)
+    return F.conv2d(rows, k.view(n, 1, 2 * r + 1, 1), groups=n).view(n, 1, h, w)
+
+
+# --- thinning -----------------------------------------------------------------------------
+# Zhang & Suen (1984): peel boundary pixels in two alternating sub-passes until only a
+# one-pixel-wide skeleton is left. Whether a pixel goes depends on its 3x3 neighbourhood
+# only, so each sub-pass is a table of 512 answers, looked up by the neighbourhood's code:
+# bit 3 * row + column, row and column 0..2 from the top left (the centre is bit 4).
+def _thinning_table(first: bool) -> list[bool]:
+    table = []
+    for code in range(512):
+        bits = [(code >> i) & 1 for i in range(9)]
+        # P2 ... P9 of Zhang and Suen: N, NE, E, SE, S, SW, W, NW.
+        p = [bits[1], bits[2], bits[5], bits[8], bits[7], bits[6], bits[3], bits[0]]
+        count = sum(p)
+        transitions = sum(p[i] == 0 and p[(i + 1) % 8] == 1 for i in range(8))
+        p2, p4, p6, p8 = p[0], p[2], p[4], p[6]
+        if first:
+            side = p2 * p4 * p6 == 0 and p4 * p6 * p8 == 0
+        else:
+            side = p2 * p4 * p8 == 0 and p2 * p6 * p8 == 0
+        table.append(bits[4] == 1 and 2 <= count <= 6 and transitions == 1 and side)
+    return table
+
+
+_THINNING = (torch.tensor(_thinning_table(True)), torch.tensor(_thinning_table(False)))
+
+
+def _neighbourhood_code(b: Tensor) -> Tensor:
+    """The 9-bit code of every pixel's 3x3 neighbourhood in a 0/1 int64 batch (outside
+    counts as 0), from shifted copies: a 3x3 convolution of one channel is slower."""
+    p = F.pad(b, (1, 1, 1, 1))
+    row = p[..., :-2] + 2 * p[..., 1:-1] + 4 * p[..., 2:]
+    return row[..., :-2, :] + 8 * row[..., 1:-1, :] + 64 * row[..., 2:, :]
+
+
+def thin(binary: Tensor, max_iterations: int = 50) -> Tensor:
+    """Zhang-Suen thinning of 0/1 images (..., H, W) to one-pixel-wide skeletons."""
+    shape = binary.shape
+    flat = binary.reshape(-1, 1, *shape[-2:])
+    if len(flat) > 256:  # in parts that stay in the processor's cache
+        parts = [_thin(part, max_iterations) for part in flat.split(256)]
+        return torch.cat(parts).reshape(shape)
+    return _thin(flat, max_iterations).reshape(shape)
+
+
+def _thin(binary: Tensor, max_iterations: int) -> Tensor:
+    b = binary.long()
+    tables = [t.to(b.device) for t in _THINNING]
+    for _ in range(max_iterations):
+        changed = False
+        for table in tables:
+            remove = table[_neighbourhood_code(b)]
+            if remove.any():
+                b = b.masked_fill(remove, 0)
+                changed = True
+        if not changed:
+            break
+    return b.to(binary.dtype)
+
+
+# --- extractors with fixed settings (the benchmark's) --------------------------------------
+def edge_sketch(images: Tensor, threshold: float | Tensor = 0.25) -> Tensor:
+    """Outlines as light lines on black, (N, 1, H, W): the Sobel gradient magnitude of
+    the 3x3-blurred luminance, over its image's strongest edge, above `threshold` (a
+    float, or one per image) becomes ink."""
+    gray = luminance(images)
+    blur = _box3(gray)
+    gx, gy = _sobel(blur)
+    magnitude = (gx**2 + gy**2).sqrt()
+    peak = magnitude.flatten(1).amax(dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
+    if isinstance(threshold, Tensor):
+        threshold = threshold.view(-1, 1, 1, 1)
+    return (magnitude / peak > threshold).to(images.dtype)
+
+
+def stroke_sketch(images: Tensor, width: int = 3) -> Tensor:
+    """A pen drawing of a line image (a digit), (N, 1, H, W): the skeleton of its ink
+    (what differs from the background by more than half the range) redrawn with a pen
+    `width` pixels wide, as a user traces it on the canvas."""
+    return dilate(thin(foreground(images, 0.5)), width)
+
+
+# --- the styles ---------------------------------------------------------------------------
+def _line_pen(lines: Tensor) -> Tensor:
+    """One-pixel lines drawn with the canvas's thinnest sensible pen at this size (1 px
+    at 28 and 32, 2 at 64)."""
+    return dilate(lines, _px(lines.shape[-1], 1))
+
+
+def _edges(images: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Sobel edges at a random threshold: bands two or three pixels wide, a felt pen."""
+    threshold = _uniform(len(images), generator, 0.15, 0.4, images.device)
+    return edge_sketch(images, threshold)
+
+
+def _canny(images: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Canny's detector: Gaussian blur of random width, Sobel gradient, non-maximum
+    suppression along the gradient, hysteresis between two random thresholds."""
+    n, _, h, w = images.shape
+    sigma = _uniform(n, generator, 0.6, 1.1, images.device) * (h / 28)
+    high = _uniform(n, generator, 0.2, 0.4, images.device)
+    low = high * _uniform(n, generator, 0.35, 0.6, images.device)
+    gx, gy = _sobel(_gaussian(luminance(images), sigma))
+    magnitude = (gx**2 + gy**2).sqrt()
+    peak = magnitude.flatten(1).amax(dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
+    magnitude = magnitude / peak
+    # The gradient's direction in four bins: across x, the diagonal down-right, across
+    # y, the diagonal down-left (y grows downwards); a pixel stays if it is a maximum
+    # along it (strictly on one side, so a plateau two pixels wide keeps one).
+    angle = torch.remainder(torch.atan2(gy, gx), math.pi)
+    direction = torch.floor((angle + math.pi / 8) / (math.pi / 4)).long() % 4
+    p = F.pad(magnitude, (1, 1, 1, 1))
+
+    def at(dy: int, dx: int) -> Tensor:
+        return p[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+
+    ahead = torch.stack([at(0, 1), at(1, 1), at(1, 0), at(1, -1)])
+    behind = torch.stack([at(0, -1), at(-1, -1), at(-1, 0), at(-1, 1)])
+    pick = direction[None]
+    ahead, behind = ahead.gather(0, pick)[0], behind.gather(0, pick)[0]
+    ridge = (magnitude > ahead) & (magnitude >= behind)
+    strong = (ridge & (magnitude >= high)).to(images.dtype)
+    weak = (ridge & (magnitude >= low)).to(images.dtype)
+    for _ in range(h * w):  # hysteresis: weak ridges joined to strong ones stay
+        grown = strong
+        for _ in range(4):  # a few steps between checks: a check costs as much as a step
+            grown = dilate(grown, 3) * weak
+        if torch.equal(grown, strong):
+            break
+        strong = grown
+    return _line_pen(strong)
+
+
+def _contour(shape: Tensor) -> Tensor:
+    """The pixels of a 0/1 shape with a 4-neighbour outside it (beyond the image counts
+    as outside): its boundary, one pixel wide and 8-connected."""
+    return shape * _cross(1.0 - shape, outside=1.0)
+
+
+def _silhouette_mask(images: Tensor, generator: torch.Generator | None) -> Tensor:
+    level = _uniform(len(images), generator, 0.05, 0.2, images.device)
+    return fill_holes(foreground(images, level))
+
+
+def _silhouette(images: Tensor, generator: torch.Generator | None) -> Tensor:
+    """The filled shape: what differs from the background, holes filled."""
+    return _silhouette_mask(images, generator)
+
+
+def _outline(images: Tensor, generator: torch.Generator | None) -> Tensor:
+    """The silhouette's outer contour only, one pixel wide (8-connected)."""
+    return _line_pen(_contour(_silhouette_mask(images, generator)))
+
+
+def _centre_lines(band: Tensor) -> Tensor:
+    """A band of edge pixels as one-pixel lines. The holes of the band no more than a
+    pixel wide (the middle of a thin stroke, between its two edges) are filled first, so
+    a stroke thins to one line along its middle, not to a ladder; wider holes (the loops
+    of an 8, the inside of a garment) stay."""
+    hole = fill_holes(band) - band
+    anchored = 1.0 - _max_filter(1.0 - hole, 0, 1, outside=1.0)  # 2x2 squares inside
+    wide = _max_filter(anchored, 1, 0)  # their union: the opening
+    return thin(band + hole - wide)
+
+
+def _sharp_edges(images: Tensor) -> Tensor:
+    """Sobel gradient magnitude of the luminance, unblurred (edges a pixel or two wide),
+    over each image's strongest edge."""
+    gx, gy = _sobel(luminance(images))
+    magnitude = (gx**2 + gy**2).sqrt()
+    return magnitude / magnitude.flatten(1).amax(dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
+
+
+def _lines(images: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Unblurred Sobel edges at a random threshold as single-pixel lines: a garment's
+    outline and its seams, a digit's strokes along their middle."""
+    threshold = _uniform(len(images), generator, 0.3, 0.5, images.device)
+    return _line_pen(_centre_lines((_sharp_edges(images) > threshold).to(images.dtype)))
+
+
+def _pen(lines: Tensor, width: Tensor) -> Tensor:
+    """One-pixel lines drawn with a pen of `width` ((N, 1, 1, 1): 1, 2 or 3 px at 28)."""
+    size = lines.shape[-1]
+    pens = [dilate(lines, _px(size, k)) for k in (1, 2, 3)]
+    return torch.where(width == 1, pens[0], torch.where(width == 2, pens[1], pens[2]))
+
+
+def _pen_widths(n: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
+    where = generator.device if generator is not None else torch.device("cpu")
+    width = torch.randint(1, 4, (n,), generator=generator, device=where)
+    return width.to(device).view(n, 1, 1, 1)
+
+
+def _strokes(images: Tensor, generator: torch.Generator | None) -> Tensor:
+    """What a pen draws, with a pen 1 to 3 px wide: the skeleton of the ink for line
+    images (how digits are drawn), the contour of the shape for filled ones (a garment:
+    ink on average more than 5 px wide at 28x28, where a skeleton is a stick figure)."""
+    n, _, h, _ = images.shape
+    ink = foreground(images, 0.5)
+    skeleton = thin(ink)
+    wide = ink.flatten(1).sum(dim=1) > 5 * (h / 28) * skeleton.flatten(1).sum(dim=1)
+    lines = torch.where(wide.view(n, 1, 1, 1), _contour(fill_holes(ink)), skeleton)
+    return _pen(lines, _pen_widths(n, generator, images.device))
+
+
+def _interior(images: Tensor, generator: torch.Generator | None) -> Tensor:
+    """A few lines inside the shape (a collar, a seam, the inside of a loop), without
+    the outline: unblurred edges over the strongest edge more than 3 px inside the
+    silhouette, as single-pixel lines, kept where they lie more than 2 px inside it.
+    Images with (almost) none get `lines` instead."""
+    n, _, h, _ = images.shape
+    shape = _silhouette_mask(images, generator)
+    magnitude = _sharp_edges(images)
+    peak = (magnitude * erode(shape, 2 * _px(h, 3) + 1)).flatten(1).amax(dim=1)
+    threshold = _uniform(n, generator, 0.3, 0.5, images.device)
+    band = (magnitude > threshold * peak.clamp_min(0.05).view(-1, 1, 1, 1)).to(images.dtype)
+    lines = _line_pen(_centre_lines(band) * erode(shape, 2 * _px(h, 2) + 1))
+    few = (lines.flatten(1).sum(dim=1) < _px(h, 4)).nonzero().squeeze(1)
+    if len(few):
+        lines[few] = _lines(images[few], generator)
+    return lines
+
+
+STYLES: dict[str, Style] = {
+    "edges": _edges,
+    "canny": _canny,
+    "outline": _outline,
+    "lines": _lines,
+    "strokes": _strokes,
+    "silhouette": _silhouette,
+    "interior": _interior,
+}
+
+# Held out of training, so the benchmark measures on drawings the model never saw. Canny
+# is a detector of its own (non-maximum suppression and hysteresis, not a threshold and
+# thinning) and the one ControlNet's edge model is trained on; its thin, connected lines
+# are what a careful person draws. Outline and strokes stay in training because they are
+# what people draw most (a garment's contour, a digit's pen lines): the product needs
+# them learned, not merely generalised to.
+HELD_OUT = "canny"
+TRAIN_STYLES: tuple[str, ...] = tuple(name for name in STYLES if name != HELD_OUT)
+
+
+# --- augmentations ------------------------------------------------------------------------
+def _wobble(sketches: Tensor, generator: torch.Generator | None) -> Tensor:
+    """A hand's shake: a smooth random displacement (up to about a pixel at 28x28) and a
+    slight turn, scale and shift of the whole drawing; lines come out antialiased."""
+    n, _, h, w = sketches.shape
+    device = sketches.device
+    field = _rand((n, 2, 4, 4), generator, device) * 2 - 1
+    field = F.interpolate(field, size=(h, w), mode="bicubic", align_corners=True)
+    amplitude = _uniform(n, generator, 0.5, 1.3, device) * (h / 28)
+    turn = (_uniform(n, generator, -6, 6, device) * math.pi / 180).view(n)
+    scale = _uniform(n, generator, 0.93, 1.07, device).view(n)
+    shift = (_rand((n, 2), generator, device) * 2 - 1) * (h / 28) * 2 / w
+    cos, sin = torch.cos(turn) / scale, torch.sin(turn) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, [n, 1, h, w], align_corners=False)
+    grid = grid + (field * amplitude * 2 / w).permute(0, 2, 3, 1)
+    moved = F.grid_sample(sketches, grid, mode="bilinear", padding_mode="zeros",
+                          align_corners=False)
+    return (moved * 1.5).clamp(0, 1)  # a line split between two pixels keeps its ink
+
+
+def _breaks(sketches: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Gaps along the lines: small squares (2-3 px) erased at random points of the ink."""
+    n, _, h, _ = sketches.shape
+    rate = _uniform(n, generator, 0.02, 0.07, sketches.device)
+    seeds = ((sketches > 0.5) & (_rand(tuple(sketches.shape), generator, sketches.device)
+                                 < rate)).to(sketches.dtype)
+    small = dilate(seeds, _px(h, 2))
+    big = dilate(seeds, _px(h, 3))
+    which = _uniform(n, generator, 0, 1, sketches.device) < 0.5
+    return sketches * (1.0 - torch.where(which, small, big))
+
+
+def _missing(sketches: Tensor, generator: torch.Generator | None) -> Tensor:
+    """A part not drawn: a disc (radius 15-27% of the image: 4 to 7 px at 28x28) erased
+    around a random point of the ink."""
+    n, _, h, w = sketches.shape
+    device = sketches.device
+    score = (_rand((n, h * w), generator, device) + 1) * (sketches.flatten(1) > 0.5)
+    centre = score.argmax(dim=1)
+    cy, cx = (centre // w).view(n, 1, 1, 1), (centre % w).view(n, 1, 1, 1)
+    radius = _uniform(n, generator, 0.15, 0.27, device) * h
+    yy = torch.arange(h, device=device).view(1, 1, h, 1)
+    xx = torch.arange(w, device=device).view(1, 1, 1, w)
+    hole = ((yy - cy)**2 + (xx - cx)**2).to(sketches.dtype) <= radius**2
+    return sketches.masked_fill(hole, 0.0)
+
+
+def _width(sketches: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Another pen: the lines' middles redrawn with a pen 1, 2 or 3 px wide."""
+    lines = _centre_lines((sketches > 0.5).to(sketches.dtype))
+    return _pen(lines, _pen_widths(len(sketches), generator, sketches.device))
+
+
+AUGMENTATIONS: dict[str, Style] = {
+    "width": _width,
+    "missing": _missing,
+    "breaks": _breaks,
+    "wobble": _wobble,  # last, so every line it moves comes out antialiased
+}
+LINE_ONLY = ("width", "breaks")  # not for filled shapes
+FILLED_STYLES = ("silhouette",)
+# The chance that each augmentation is applied to a training sketch (independently, in
+# the order of AUGMENTATIONS).
+AUGMENT_PROBABILITY: dict[str, float] = {"width": 0.3, "missing": 0.15, "breaks": 0.25,
+                                         "wobble": 0.5}
+
+
+# --- the API ------------------------------------------------------------------------------
+def _style(name: str) -> Style:
+    if name not in STYLES:
+        raise GenplayError(f"unknown sketch style {name!r}: choose one of "
+                           f"{', '.join(STYLES)}")
+    return STYLES[name]
+
+
+def sketch(images: Tensor, style: str, generator: torch.Generator | None = None) -> Tensor:
+    """Sketches (N, 1, H, W) of `images` (N, C, H, W) in one style, no augmentation."""
+    _check(images)
+    return _style(style)(images, generator)
+
+
+def augment(sketches: Tensor, generator: torch.Generator | None,
+            probability: Mapping[str, float] | None = None,
+            filled: Tensor | None = None) -> Tensor:
+    """Each augmentation applied to each sketch with its probability (default
+    AUGMENT_PROBABILITY), the sketches grouped so that each runs once a batch. `filled`
+    ((N,) bool) marks filled shapes (silhouettes), which get no LINE_ONLY augmentation:
+    gaps in a filled shape are holes, and its middle is a stick figure."""
+    probability = AUGMENT_PROBABILITY if probability is None else probability
+    out = sketches.clone()
+    for name, fn in AUGMENTATIONS.items():
+        draw = _rand((len(out),), generator, out.device) < probability.get(name, 0.0)
+        if filled is not None and name in LINE_ONLY:
+            draw &= ~filled.to(out.device)
+        chosen = draw.nonzero().squeeze(1)
+        if len(chosen):
+            out[chosen] = fn(out[chosen], generator)
+    return out
+
+
+def random_sketches(images: Tensor, generator: torch.Generator | None,
+                    styles: Sequence[str] = TRAIN_STYLES,
+                    probability: Mapping[str, float] | None = None) -> Tensor:
+    """Training sketches (N, 1, H, W): each image gets a style drawn uniformly from
+    `styles` (repeat a name to draw it more often) and the augmentations with their
+    probabilities, everything from `generator`."""
+    _check(images)
+    if not styles:
+        raise ValueError("no sketch styles to draw from")
+    for name in styles:
+        _style(name)
+    n, _, h, w = images.shape
+    where = generator.device if generator is not None else torch.device("cpu")
+    choice = torch.randint(len(styles), (n,), generator=generator, device=where)
+    names = np.array(styles)[choice.cpu().numpy()]  # the style of each image
+    out = images.new_zeros(n, 1, h, w)
+    for name in dict.fromkeys(styles):  # each style once, in a fixed order
+        chosen = torch.from_numpy(np.flatnonzero(names == name)).to(images.device)
+        if len(chosen):
+            out[chosen] = STYLES[name](images[chosen], generator)
+    filled = torch.from_numpy(np.isin(names, FILLED_STYLES))
+    return augment(out, generator, probability, filled)
+
+
+def colour_hints(images: Tensor, sketches: Tensor, generator: torch.Generator | None, *,
+                 most: int = 4, mask: bool = False) -> Tensor:
+    """Colour hints for colour datasets: 1 to `most` blobs of the image's own colours
+    inside the object, (N, 3, H, W).
+
+    Convention: a hint pixel holds the colour its region should have; every other pixel
+    is 0. A blob sits at a random point of the object off the sketch's lines, has a
+    radius of 1-2.5 px at 28x28, takes the colour there (3x3 average) and covers only
+    the pixels of the disc whose colour is within 0.15 of it ("this region is this
+    colour", never spilling over an edge). Black is a colour too, so a hint of black
+    cannot be told from no hint: with `mask=True` a fourth channel is 1 where a hint is
+    set, and a model should take all four (proposed: the sketch, the three hint colours
+    and the mask as five conditioning channels).
+    """
+    _check(images)
+    n, c, h, w = images.shape
+    device = images.device
+    colour = images if c == 3 else images.expand(n, 3, h, w)
+    obj = foreground(images, 0.1) * (sketches < 0.5).to(images.dtype)
+    score = (_rand((n, h * w), generator, device) + 1) * obj.flatten(1)
+    value, centre = score.topk(most, dim=1)  # (n, most); value 0: no object pixel left
+    count = torch.randint(1, most + 1, (n, 1), generator=generator,
+                          device=generator.device if generator is not None else "cpu")
+    active = (value > 0) & (torch.arange(most, device=device) < count.to(device))
+    smooth = _box3(colour)
+    picked = smooth.flatten(2).gather(2, centre[:, None].expand(n, 3, most))  # (n, 3, most)
+    cy = (centre // w).view(n, most, 1, 1)
+    cx = (centre % w).view(n, most, 1, 1)
+    radius = (1.0 + 1.5 * _rand((n, most), generator, device)).view(n, most, 1, 1) * (h / 28)
+    yy = torch.arange(h, device=device).view(1, 1, h, 1)
+    xx = torch.arange(w, device=device).view(1, 1, 1, w)
+    disc = ((yy - cy)**2 + (xx - cx)**2).to(images.dtype) <= radius**2
+    near = (colour[:, :, None] - picked[..., None, None]).abs().amax(dim=1) <= 0.15
+    cover = disc & near & (obj[:, :1] > 0) & active.view(n, most, 1, 1)  # (n, most, h, w)
+    # Where blobs overlap, the first one wins.
+    first = cover.to(torch.uint8).argmax(dim=1, keepdim=True)  # (n, 1, h, w)
+    hinted = cover.any(dim=1, keepdim=True).to(images.dtype)
+    hint = picked.gather(2, first.flatten(2).expand(n, 3, h * w)).view(n, 3, h, w) * hinted
+    return torch.cat([hint, hinted], dim=1) if mask else hint
+
+
+def _upscale_lines(sketches: Tensor, size: int) -> Tensor:
+    """Lines made at a model's size, drawn at the canvas's: bilinear, then a contrast
+    ramp so each line is a smooth pen stroke about a model pixel wide, which the
+    canvas's area-averaging turns back into (nearly) the same lines."""
+    up = F.interpolate(sketches, size=(size, size), mode="bilinear", align_corners=False)
+    return ((up - 0.25) * 2).clamp(0, 1)
+
+
+def from_picture(pixels: np.ndarray, size: int, style: str = "lines", *,
+                 work_size: int | None = None, seed: int = 0) -> np.ndarray:
+    """Any picture (uint8 HW or HWC; a photo, a drawing, dark on light or light on dark)
+    as a light-on-dark sketch, uint8 (size, size), for the Sketch canvas.
+
+    The picture is prepared as the panel prepares pictures (`prepare_for_model`:
+    inverted when its border is light, letterboxed) at `work_size`, the resolution at
+    which lines are found, and the sketch is drawn at `size`. `work_size` defaults to
+    `size` up to 64 and to a tenth of it above (the canvas keeps its drawing at ten
+    times the model's size). `seed` picks the style's random settings: the same picture
+    and seed give the same sketch.
+    """
+    fn = _style(style)
+    if size < 8:
+        raise ValueError(f"size must be at least 8, got {size}")
+    work = work_size if work_size is not None else (size if size <= 64 else max(8, size // 10))
+    colour = pixels.ndim == 3 and pixels.shape[2] in (3, 4)
+    prepared, _ = prepare_for_model(pixels, size=work, channels=3 if colour else 1)
+    images = torch.from_numpy(to_float_chw(prepared))[None]
+    with torch.no_grad():
+        out = fn(images, torch.Generator().manual_seed(seed))
+        height, width = pixels.shape[:2]
+        if height != width:  # letterboxed: no lines along the picture's own edge
+            frame, _ = prepare_for_model(np.full((height, width), 255, np.uint8), size=work,
+                                         channels=1, invert=False)
+            inside = torch.from_numpy(frame[..., 0] > 127).to(out.dtype)[None, None]
+            out = out * erode(inside, 3)
+        if work != size:
+            out = _upscale_lines(out, size)
+    return np.round(out[0, 0].numpy() * 255).astype(np.uint8)
