@@ -377,6 +377,7 @@ class MainWindow(ModelOpening, QMainWindow):
         self.model_list.set_models(self.infos)
         self.model_list.blockSignals(False)
         self.superres.set_checkpoints(self.infos)  # it looks for the shipped photo upscaler
+        self.sketch.set_checkpoints(self.infos)  # it offers the selected dataset's sketch model
         if not self.infos:
             self.model_list.set_message("No checkpoints found")
         if broken:

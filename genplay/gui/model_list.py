@@ -33,6 +33,7 @@ HELPERS = "helpers"  # the section key of the helper networks
 FAMILY_WORDS = {"gan": "GAN", "vae": "VAE", "flow": "normalizing flow", "pixelcnn": "PixelCNN",
                 "diffusion": "diffusion model", "ebm": "energy-based model",
                 "superres": "upscaler", "classifier": "classifier",
+                "sketch-diffusion": "sketch-to-image diffusion model",
                 "diffusers": "diffusion model (diffusers)", "rrdbnet": "upscaler (ESRGAN)",
                 "srvgg": "upscaler (Real-ESRGAN compact)", "spandrel": "upscaler (spandrel)"}
 HELPER_NOTE = ("Classifiers genplay uses to measure the generative models (sample quality, "

@@ -13,6 +13,8 @@ def open_sketch(qtbot, window, name):
     select(qtbot, window, name)
     panel = window.sketch
     qtbot.waitUntil(lambda: panel.facts is not None, timeout=20000)
+    panel.choose_own_way()  # not the sketch model of its dataset (test_sketch_model_panel)
+    qtbot.waitUntil(lambda: panel.facts is not None, timeout=20000)
     window.tabs.setCurrentIndex(window.panels.index(panel))
     return panel
 

@@ -3,11 +3,14 @@ of a picture and let the model fill it.
 
 The canvas is drawn light on dark, like the training sets; beside it is what the
 model sees (the drawing at the model's resolution). Candidates come from
-``ops.sketch``: SDEdit for models with the Conditional capability (diffusion),
-latent fitting for models with a latent space (VAE, GAN, flow); the panel asks
-for the capability, never for the family. In Fill mode the pen paints a mask over the
-picture instead, and models that can inpaint (decided as ``genplay inpaint`` decides)
-fill it with the same op the command line runs. In Live mode a request goes to the
+``ops.sketch``: a sketch model (trained on drawings and their images) where one exists
+for the selected model's dataset (sketch_method_choice.py), else the selected model's own
+way: SDEdit for models with the Conditional capability (diffusion), latent fitting for
+models with a latent space (VAE, GAN, flow); the panel asks for the capability, never for
+the family. "Sketch from a picture" turns any picture into a drawing to edit (its lines,
+found as the sketch models' training drawings were). In Fill mode the pen paints a mask
+over the picture instead, and models that can inpaint (decided as ``genplay inpaint``
+decides) fill it with the same op the command line runs. In Live mode a request goes to the
 engine when the user pauses; a newer one supersedes it (latest wins), so the pen
 never waits for the model, and the old candidates are washed out until the new arrive.
 """
@@ -43,7 +46,8 @@ from genplay.core.models.capabilities import sketch_route
 from genplay.gui.panels.base import Panel, op, seed_editor
 from genplay.gui.panels.sketch_actions import ChosenCandidate
 from genplay.gui.panels.sketch_candidates import CandidateStrip
-from genplay.gui.panels.sketch_history import EarlierResults
+from genplay.gui.panels.sketch_history import EarlierResults, result_terms
+from genplay.gui.panels.sketch_method_choice import SKETCH_FACTS, SketchMethodChoice
 from genplay.gui.panels.sketch_modes import SketchModes
 from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.labels import muted_label
@@ -53,13 +57,14 @@ from genplay.gui.widgets.sketch_canvas import MASK_OPACITY, MASK_TINT, SketchCan
 LIVE_PAUSE_MS = 350  # how long the pen must rest before a Live request goes out
 HOLE_LEVEL = 127  # mask pixels above this (of 255) are filled, as `genplay inpaint` reads one
 # the engine jobs: functions of core.ops.sketch, the ones `genplay sketch`/`inpaint` build on
-SKETCH_FACTS = op("ops.sketch:sketch_facts")
 CANVAS_PIXELS = op("ops.sketch:canvas_pixels")
 SKETCH = op("ops.sketch:sketch_canvas")
 FILL = op("ops.sketch:fill_canvas")
+PICTURE_SKETCH = op("ops.sketch:picture_sketch")
 
 
-class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops, Panel):
+class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoice,
+                  AcceptsFileDrops, Panel):
     title = "Sketch"
     capability = "sketch"
     send_to_latent = Signal(str)  # a PNG file of the chosen candidate
@@ -117,12 +122,13 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         actions.addStretch()
 
         controls = QWidget()
-        controls.setFixedWidth(250)
+        controls.setFixedWidth(262)
         column = QVBoxLayout(controls)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(self._build_modes())
         column.addWidget(self.fill_note)
         column.addWidget(self._build_tools())
+        self._build_method_choice()
         column.addWidget(self._build_generation())
         # A wrapped label inside a QFormLayout gets too little height and is clipped;
         # in the column it gets what it needs.
@@ -193,12 +199,19 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         for button in (self.undo_button, self.redo_button, self.clear_button, load):
             row.addWidget(button)
         form.addRow(row)
+        self.picture_button = QPushButton("Sketch from a picture…",
+                                          clicked=self.picture_dialog)
+        self.picture_button.setToolTip("Open any picture and draw its lines on the canvas, "
+                                       "light on dark, to edit and generate from")
+        form.addRow(self.picture_button)
         self._update_history_buttons()
         return box
 
     def _build_generation(self) -> QGroupBox:
         box = QGroupBox("Generation")
         form = QFormLayout(box)
+        self._generation_form = form
+        form.addRow(self.method_row, self.method_box)  # built by _build_method_choice
         self.strength = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50)
         self.strength_label = QLabel("0.50")
         self.strength.valueChanged.connect(
@@ -208,7 +221,12 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         row = QHBoxLayout()
         row.addWidget(self.strength, 1)
         row.addWidget(self.strength_label)
-        form.addRow("Strength", row)
+        self.strength_row = QLabel("Strength")
+        # The form's labels keep one width whichever of Strength and Sketch guidance shows,
+        # so the fields do not jump when the method changes.
+        self.strength_row.setMinimumWidth(self.sketch_guidance_row.sizeHint().width())
+        form.addRow(self.strength_row, row)
+        form.addRow(self.sketch_guidance_row, self.sketch_guidance)
         self.steps = QSpinBox(minimum=1, maximum=200, value=20)
         form.addRow("Steps", self.steps)
         self.count = QSpinBox(minimum=1, maximum=16, value=4)
@@ -237,7 +255,8 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         row.addWidget(self.generate_button, 1)
         form.addRow(row)
         self.method_label = muted_label()  # placed under the box (see __init__)
-        for widget in (self.strength, self.steps, self.count, self.seed, self.guidance):
+        for widget in (self.strength, self.steps, self.count, self.seed, self.guidance,
+                       self.sketch_guidance):
             widget.valueChanged.connect(self._settings_changed)
         self.label.currentTextChanged.connect(self._settings_changed)
         return box
@@ -245,6 +264,8 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
     # --- model ------------------------------------------------------------------------------
     def model_changed(self, info) -> None:
         self.facts = None
+        self._facts_of.clear()
+        self._entries = []
         self.images, self.request = None, None
         self.history.clear()  # another model's results: Save would record the wrong model
         self._token += 1  # whatever was running belongs to the old model
@@ -256,24 +277,31 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         self.fill_button.setEnabled(False)
         self.method_label.setText(f"{info.name}: loading…")
         self.engine.submit(SKETCH_FACTS, checkpoint=info.path, key="sketch-model",
-                           label=f"loading {info.name}", on_result=self.for_model(self._on_facts),
+                           label=f"loading {info.name}",
+                           on_result=self.for_model(lambda facts, _s: self._facts_read(info,
+                                                                                      facts)),
                            on_error=self.for_model(self._on_load_failed))
+        self._offer_methods()  # a sketch model of its dataset, when the scan found one
 
     def _on_load_failed(self, message: str) -> None:
         self.method_label.setText(f"{self.info.name} could not be loaded, so there is nothing "
                                   "to draw with: choose another model.")
         self.show_error(message)
 
-    def _on_facts(self, facts: dict[str, Any], _summary: dict) -> None:
+    def _use_facts(self, facts: dict[str, Any]) -> None:
+        """The facts of the model the panel now runs (sketch_method_choice._facts_ready)."""
         self.facts = facts
         size = facts["shape"][1]
         self.canvas.set_model_size(size)
         self.model_caption.setText(f"What the model sees ({size}×{size})")
         self._steps = {"sketch": facts["steps"][0],
                        "fill": facts["fill_steps"][0] if facts["fill_steps"] else 1}
+        chosen = self.label.currentText()
         self.label.blockSignals(True)
         self.label.clear()
         self.label.addItems(facts["classes"])
+        if chosen in facts["classes"]:
+            self.label.setCurrentText(chosen)  # another method of the same dataset: kept
         self.label.blockSignals(False)
         has_classes = bool(facts["classes"])
         for widget in (self.label, self.label_row, self.guidance, self.guidance_row):
@@ -336,12 +364,31 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
     def files_dropped(self, paths: list[str]) -> None:
         self.load_file(paths[0])
 
+    def picture_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Sketch from a picture", "", IMAGE_FILTER)
+        if path:
+            self.sketch_picture(path)
+
+    def sketch_picture(self, path: str, style: str = "lines") -> None:
+        """The lines of any picture, found at the model's resolution (as its training
+        drawings were), onto the canvas as a drawing to edit; a bad file: one line, and the
+        canvas is left as it was."""
+        if self.mode() == "fill":
+            self.set_mode("sketch")  # a drawing, not a picture to fill
+        self.engine.submit(PICTURE_SKETCH, path, self.canvas.canvas_size(),
+                           self.canvas.model_size(), style,
+                           label=f"sketching {Path(path).name}",
+                           on_result=lambda pixels, _s: self.canvas.load_image(pixels),
+                           on_error=self.show_error)
+
     # --- generating -------------------------------------------------------------------------
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"steps": self.steps.value()}
         if self.facts and self.facts["classes"] and self.label.currentText() != "any":
             opts["class"] = self.label.currentText()
             opts["guidance"] = self.guidance.value()
+        if self.mode() != "fill":
+            opts.update(self.method_options())
         return opts
 
     def generate(self) -> None:
@@ -358,9 +405,13 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
             self.caption.setText("Draw something first: an empty canvas gives the model "
                                  "nothing to follow")
             return
+        # Sketch mode runs the chosen model (a sketch model of the dataset, perhaps); Fill
+        # the selected one. A sketch model never noises the drawing: no strength.
+        target = self.info if fill else self.target() or self.info
+        strength = self.strength.value() / 100
         request = {"mode": self.mode(), "seed": self.seed.value(), "n": self.count.value(),
-                   "strength": None if fill else self.strength.value() / 100,
-                   "options": self.options()}
+                   "strength": None if fill or self.facts["method"] == "sketch" else strength,
+                   "options": self.options(), "model": target.name}
         self.settings.setValue("sketch-seed", request["seed"])
         picture = self.canvas.image_array()
         if fill:
@@ -376,8 +427,8 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         # One key: a new request cancels the one still running (latest wins).
         self._job = self.engine.submit(
             job, *args, request["n"], request["seed"],
-            *(() if fill else (request["strength"],)), request["options"],
-            checkpoint=self.info.path, key="sketch", label=f"{request['n']} {what}",
+            *(() if fill else (strength,)), request["options"],
+            checkpoint=target.path, key="sketch", label=f"{request['n']} {what}",
             on_result=self.for_model(lambda images, summary: self._show(images, request,
                                                                         summary)),
             on_progress=self.for_model(self._progress),
@@ -424,7 +475,7 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, AcceptsFileDrops
         self.view.set_selected(self.selected)
         self.view.set_busy("")
         seconds = time.monotonic() - self._started
-        how = "the painted region filled" if fill else f"strength {request['strength']:.2f}"
+        how = result_terms(request, self.info.name if self.info else "")
         self.caption.setText(
             f"{n} {noun}{'s' if n != 1 else ''} in {seconds:.1f} s · {how} · "
             f"seed {request['seed']} — click one "

@@ -53,7 +53,8 @@ class ChosenCandidate:
         from genplay import __version__
 
         request = self.request or {}
-        return {"genplay_version": __version__, "model": self.info.name if self.info else "",
+        selected = self.info.name if self.info else ""
+        return {"genplay_version": __version__, "model": request.get("model", selected),
                 "mode": request.get("mode", "sketch"), "method": request.get("method"),
                 "seed": request.get("seed"), "strength": request.get("strength"),
                 "options": request.get("options"), "index": self.selected}
@@ -67,7 +68,8 @@ class ChosenCandidate:
         if self.images is None or self.info is None:
             return
         mode = self.request.get("mode", "sketch")
-        name = f"{self.info.name}-{mode}-seed{self.request['seed']}-{self.selected}.png"
+        model = self.request.get("model", self.info.name)
+        name = f"{model}-{mode}-seed{self.request['seed']}-{self.selected}.png"
         path, _ = QFileDialog.getSaveFileName(self, "Save PNG", name, "PNG (*.png)")
         if path:
             self.save(Path(path))

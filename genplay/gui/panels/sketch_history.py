@@ -24,8 +24,21 @@ from genplay.gui.widgets.result_history import ResultHistory
 KEPT = 20
 
 
+def result_terms(request: dict[str, Any], selected: str) -> str:
+    """How a result was made, in a few words: its strength or sketch guidance (and the
+    sketch model's name when it is not the selected model, `selected`)."""
+    if request["mode"] == "fill":
+        return "the painted region filled"
+    options = request.get("options") or {}
+    if "sketch_guidance" in options:
+        by = request.get("model", selected)
+        return (f"{by} · " if by != selected else "") + (
+            f"sketch guidance {options['sketch_guidance']:.2f}")
+    return f"strength {request['strength']:.2f}"
+
+
 class EarlierResults:
-    """Mixin for SketchPanel: needs images, request, selected, canvas, view, caption,
+    """Mixin for SketchPanel: needs images, request, selected, info, canvas, view, caption,
     engine, _job, _token, live_timer and _update_actions."""
 
     def _build_history(self) -> QWidget:
@@ -57,7 +70,8 @@ class EarlierResults:
         if request["mode"] == "fill":
             what = f"{n} filling{'s' if n != 1 else ''}"
         else:
-            what = f"{n} candidate{'s' if n != 1 else ''} · strength {request['strength']:.2f}"
+            terms = result_terms(request, self.info.name if self.info is not None else "")
+            what = f"{n} candidate{'s' if n != 1 else ''} · {terms}"
         tooltip = f"{what} · seed {request['seed']} · {time.strftime('%H:%M:%S')}"
         self.history.add(thumbnail[..., 0] if thumbnail.shape[2] == 1 else thumbnail, tooltip,
                          {"images": images, "request": request, "selected": self.selected,

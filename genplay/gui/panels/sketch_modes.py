@@ -15,7 +15,8 @@ from genplay.gui.widgets.labels import muted_label
 
 class SketchModes:
     """Mixin for SketchPanel: needs facts, canvas, steps, strength, strength_label, ink,
-    clear_button, view, method_label, caption, _steps and _refresh_model_view."""
+    clear_button, view, method_label, caption, _steps, _refresh_model_view,
+    _show_method_controls and target()."""
 
     def _build_modes(self) -> QHBoxLayout:
         self.sketch_button = QToolButton(text="Sketch → images", checkable=True, checked=True)
@@ -83,6 +84,7 @@ class SketchModes:
         if self.facts is not None:
             self._set_steps(fill)
             self.method_label.setText(self._method_text(fill))
+        self._show_method_controls()
         self._refresh_model_view()
 
     def _set_steps(self, fill: bool) -> None:
@@ -95,6 +97,8 @@ class SketchModes:
             self.steps.setToolTip("Denoising steps over the painted region")
         elif self.facts["method"] == "sdedit":
             self.steps.setToolTip("Steps of a whole denoising schedule; strength 0.5 runs half")
+        elif self.facts["method"] == "sketch":
+            self.steps.setToolTip("Denoising steps, from noise to the image your lines ask for")
         elif self.facts["method"] == "langevin":
             self.steps.setToolTip("Langevin steps from your drawing mixed with noise")
         else:
@@ -106,6 +110,10 @@ class SketchModes:
                     "the picture is held as it is.")
         if self.facts["method"] == "sdedit":
             return "SDEdit: your drawing is noised to the strength's level, then denoised."
+        if self.facts["method"] == "sketch":
+            name = self.target().name if self.target() is not None else ""
+            return (f"Sketch model {name}: trained on drawings of its images, it makes what "
+                    "your lines show; sketch guidance says how closely to follow them.")
         if self.facts["method"] == "langevin":
             return ("Langevin dynamics: your drawing, mixed with as much noise as the "
                     "strength says, drifts towards images the energy model finds likely.")
