@@ -120,12 +120,16 @@ def sampler_table(model, judge: _Judge, n: int, seed: int,
 
 
 def _sdedit_batch(model, guides: torch.Tensor, strength: float, seed: int,
-                  batch: int = 64) -> np.ndarray:
+                  batch: int = 64, **opts: Any) -> np.ndarray:
+    """Each guide through model.condition_steps (SDEdit, or a sketch-conditioned model,
+    which takes the same call) in seeded batches; opts (class, guidance, sketch_guidance;
+    steps, SKETCH_STEPS unless given) go to every call."""
+    opts = {"steps": SKETCH_STEPS, **opts}
     parts = []
     for i in range(0, len(guides), batch):
         generator = torch.Generator().manual_seed(seed + i)
         events = model.condition_steps(guides[i:i + batch], strength, generator=generator,
-                                       steps=SKETCH_STEPS)
+                                       **opts)
         parts.append(np.asarray(final_value(events), dtype=np.float32))
     return np.concatenate(parts)
 
