@@ -14,6 +14,7 @@ from genplay.core import checkpoints
 from genplay.core.events import final_value
 from genplay.core.images import read_png_metadata
 from genplay.gui.panels.sketch import SketchPanel
+from tests.gui.test_sketch_finish import a_bar, generate
 
 TINY = {"image_size": 8, "base_channels": 8, "blocks_per_level": 1, "attention_heads": 2,
         "timesteps": 50, "batch_size": 8}
@@ -59,16 +60,6 @@ def open_model(qtbot, panel, root, name, scanned=None):
     panel.set_checkpoints(infos)
     panel.set_model(next(i for i in infos if i.name == name))
     qtbot.waitUntil(lambda: panel.facts is not None, timeout=20000)
-
-
-def a_bar(panel):
-    panel.canvas.load_image(np.pad(np.full((20, 6), 220, np.uint8), 10))
-
-
-def generate(qtbot, panel):
-    panel.images = None
-    panel.generate()
-    qtbot.waitUntil(lambda: panel.images is not None, timeout=20000)
 
 
 def shown(panel, widget) -> bool:
