@@ -158,3 +158,17 @@ def published(tmp_path, monkeypatch, no_datasets):
     yield server, folder
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def stand_in_hub(monkeypatch, tmp_path):
+    """A local stand-in for the Hugging Face Hub (tests/hub_server.py) that genplay pull
+    and huggingface_hub talk to; broken transfers are retried without waiting."""
+    from genplay.core import hub as genplay_hub
+    from tests import hub_server
+
+    served = hub_server.start(monkeypatch, tmp_path)
+    monkeypatch.setattr(genplay_hub, "RETRY_WAIT_S", 0.0)
+    yield served
+    hub_server.stop(served)
+

@@ -15,25 +15,16 @@ REPO = "google/ddpm-tiny"
 WEIGHTS = "unet/diffusion_pytorch_model.safetensors"
 
 
-@pytest.fixture
-def server(monkeypatch, tmp_path):
-    from genplay.core import hub
-
-    served = hub_server.start(monkeypatch, tmp_path)
-    monkeypatch.setattr(hub, "RETRY_WAIT_S", 0.0)
-    yield served
-    hub_server.stop(served)
-
-
 def run(capsys, *args):
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_pull_puts_a_pipeline_in_the_model_folder_and_says_what_next(server, tmp_path, capsys):
+def test_pull_puts_a_pipeline_in_the_model_folder_and_says_what_next(stand_in_hub, tmp_path,
+                                                                     capsys):
     files = pipeline_files()
-    server.add(REPO, files)
+    stand_in_hub.add(REPO, files)
     code, out, _ = run(capsys, "pull", f"hf://{REPO}")
     folder = tmp_path / "models" / "google--ddpm-tiny"
     assert code == 0
@@ -45,8 +36,8 @@ def test_pull_puts_a_pipeline_in_the_model_folder_and_says_what_next(server, tmp
     assert code == 0 and f"{REPO} is already in {folder}" in out and "--overwrite" in out
 
 
-def test_pull_to_a_folder_of_ones_choice_with_a_revision_and_a_file(server, tmp_path, capsys):
-    server.add("ai-forever/Real-ESRGAN", {"RealESRGAN_x2.pth": b"2" * 300,
+def test_pull_to_a_folder_of_ones_choice_with_a_revision_and_a_file(stand_in_hub, tmp_path, capsys):
+    stand_in_hub.add("ai-forever/Real-ESRGAN", {"RealESRGAN_x2.pth": b"2" * 300,
                                          "RealESRGAN_x4.pth": b"4" * 300}, ("main", "v1"))
     code, _, err = run(capsys, "pull", "ai-forever/Real-ESRGAN", "--to", tmp_path / "mine")
     assert code == 2 and len(err.strip().splitlines()) == 1
@@ -59,13 +50,13 @@ def test_pull_to_a_folder_of_ones_choice_with_a_revision_and_a_file(server, tmp_
     assert f"next: genplay upscale {weights} IMAGE --scale N" in out
 
 
-def test_a_resumed_pull_says_how_much_it_had(server, capsys):
+def test_a_resumed_pull_says_how_much_it_had(stand_in_hub, capsys):
     files = pipeline_files(bytes(range(256)) * 1000)
-    server.add(REPO, files)
-    server.drops[WEIGHTS] = 99  # more breaks than the retries allow
+    stand_in_hub.add(REPO, files)
+    stand_in_hub.drops[WEIGHTS] = 99  # more breaks than the retries allow
     code, _, err = run(capsys, "pull", REPO)
     assert code == 2 and "broke off at" in err and "pull again to go on" in err
-    server.drops.clear()
+    stand_in_hub.drops.clear()
     code, out, _ = run(capsys, "pull", REPO)
     assert code == 0 and "of it from an earlier try" in out
 
@@ -76,15 +67,15 @@ def test_a_resumed_pull_says_how_much_it_had(server, capsys):
     (["pull", REPO, "--revision", "nope"], "has no revision 'nope'"),
     (["pull", f"{REPO}@v1", "--revision", "v2"], "names revision 'v1' and --revision says"),
 ])
-def test_pull_mistakes_are_one_line(server, capsys, argv, says):
-    server.add(REPO, pipeline_files())
+def test_pull_mistakes_are_one_line(stand_in_hub, capsys, argv, says):
+    stand_in_hub.add(REPO, pipeline_files())
     code, _, err = run(capsys, *argv)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1
     assert lines[0].startswith("genplay pull: error: ") and says in lines[0]
 
 
-def test_pull_offline_says_what_to_do(server, monkeypatch, capsys):
+def test_pull_offline_says_what_to_do(stand_in_hub, monkeypatch, capsys):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{hub_server.closed_port()}")
     code, _, err = run(capsys, "pull", REPO)
     assert code == 2 and len(err.strip().splitlines()) == 1

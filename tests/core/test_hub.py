@@ -22,14 +22,6 @@ WEIGHTS = "unet/diffusion_pytorch_model.safetensors"
 NEEDED = ["model_index.json", "scheduler/scheduler_config.json", "unet/config.json", WEIGHTS]
 
 
-@pytest.fixture
-def server(monkeypatch, tmp_path):
-    served = hub_server.start(monkeypatch, tmp_path)
-    monkeypatch.setattr(hub, "RETRY_WAIT_S", 0.0)
-    yield served
-    hub_server.stop(served)
-
-
 def big_weights(n: int = 300_000) -> bytes:
     return random.Random(n).randbytes(n)
 
@@ -103,9 +95,9 @@ def test_folder_names_carry_the_revision_and_a_chosen_file():
 
 
 # --- pulling a pipeline ----------------------------------------------------------------------
-def test_a_pipeline_brings_only_what_genplay_opens(server, tmp_path):
+def test_a_pipeline_brings_only_what_genplay_opens(stand_in_hub, tmp_path):
     files = pipeline_files(big_weights())
-    commit = server.add(REPO, files)
+    commit = stand_in_hub.add(REPO, files)
     progress, result = run(f"hf://{REPO}")
 
     folder = tmp_path / "models" / "google--ddpm-tiny"  # GENPLAY_MODELS: user_model_dir()
@@ -115,7 +107,7 @@ def test_a_pipeline_brings_only_what_genplay_opens(server, tmp_path):
         assert (folder / name).read_bytes() == files[name]
     assert not (tmp_path / "models" / hub.PARTIAL).exists()
     # nothing else was asked for: no pickle, fp16 copy, ONNX, Flax or README
-    asked = {p for m, p, _ in server.requests if "/resolve/" in p}
+    asked = {p for m, p, _ in stand_in_hub.requests if "/resolve/" in p}
     assert asked == {f"/{REPO}/resolve/{commit}/{name}" for name in NEEDED}
 
     summary = result.summary
@@ -138,20 +130,20 @@ def test_a_pipeline_brings_only_what_genplay_opens(server, tmp_path):
     assert {p.message for p in counted} <= set(NEEDED) and WEIGHTS in {p.message for p in counted}
 
 
-def test_progress_is_throttled_to_a_few_events_a_second(server, monkeypatch):
-    server.add(REPO, pipeline_files(big_weights(1_000_000)))
-    server.slow.add(WEIGHTS)  # about 0.7 s of small pieces
+def test_progress_is_throttled_to_a_few_events_a_second(stand_in_hub, monkeypatch):
+    stand_in_hub.add(REPO, pipeline_files(big_weights(1_000_000)))
+    stand_in_hub.slow.add(WEIGHTS)  # about 0.7 s of small pieces
     monkeypatch.setattr(hub, "REPORT_EVERY_S", 0.25)
     progress, _ = run(REPO)
     during = [p for p in progress if p.message == WEIGHTS]
     assert 2 <= len(during) <= 8  # not one per piece (62 of them)
 
 
-def test_an_fp16_file_comes_only_when_it_is_the_only_one(server):
+def test_an_fp16_file_comes_only_when_it_is_the_only_one(stand_in_hub):
     files = pipeline_files(fp16=True)
     del files[WEIGHTS]
     half = files["unet/diffusion_pytorch_model.fp16.safetensors"]
-    server.add(REPO, files)
+    stand_in_hub.add(REPO, files)
     _, result = run(REPO)
     folder = result.value
     assert (folder / "unet/diffusion_pytorch_model.fp16.safetensors").read_bytes() == half
@@ -170,30 +162,30 @@ def test_an_fp16_file_comes_only_when_it_is_the_only_one(server):
     ({k: v for k, v in pipeline_files().items() if k != "unet/config.json"},
      "lacks unet/config.json"),
 ])
-def test_a_pipeline_genplay_cannot_open_is_refused_before_any_weights(server, tmp_path,
+def test_a_pipeline_genplay_cannot_open_is_refused_before_any_weights(stand_in_hub, tmp_path,
                                                                       files, says):
-    server.add(REPO, files)
+    stand_in_hub.add(REPO, files)
     assert says in one_line_error(REPO)
-    assert server.weights_requests() == []
+    assert stand_in_hub.weights_requests() == []
     assert not (tmp_path / "models" / "google--ddpm-tiny").exists()
 
 
-def test_a_revision_is_pulled_into_its_own_folder(server, tmp_path):
+def test_a_revision_is_pulled_into_its_own_folder(stand_in_hub, tmp_path):
     files = pipeline_files()
-    commit = server.add(REPO, files, revisions=("main", "fp32", "refs/pr/3"))
+    commit = stand_in_hub.add(REPO, files, revisions=("main", "fp32", "refs/pr/3"))
     _, result = run(REPO, revision="fp32")
     assert result.value == tmp_path / "models" / "google--ddpm-tiny@fp32"
     assert result.summary["revision"] == "fp32" and result.summary["commit"] == commit
     _, pr = run(REPO, revision="refs/pr/3")
     assert pr.value.name == "google--ddpm-tiny@refs_pr_3"
-    assert ("GET", f"/api/models/{REPO}/revision/refs/pr/3", None) in server.requests
+    assert ("GET", f"/api/models/{REPO}/revision/refs/pr/3", None) in stand_in_hub.requests
     _, by_commit = run(f"{REPO}@{commit}")
     assert by_commit.value.name == f"google--ddpm-tiny@{commit[:12]}"
 
 
 # --- upscalers -------------------------------------------------------------------------------
-def test_an_upscaler_brings_its_one_weights_file(server, tmp_path):
-    server.add("someone/esrgan", {"RealESRGAN_x4plus.pth": b"p" * 5000, "README.md": b"#",
+def test_an_upscaler_brings_its_one_weights_file(stand_in_hub, tmp_path):
+    stand_in_hub.add("someone/esrgan", {"RealESRGAN_x4plus.pth": b"p" * 5000, "README.md": b"#",
                                   "RealESRGAN_x4plus.safetensors": b"s" * 4000,
                                   "extras/other.pth": b"o" * 10})
     _, result = run("someone/esrgan", to=tmp_path / "mine")
@@ -210,15 +202,15 @@ def test_an_upscaler_brings_its_one_weights_file(server, tmp_path):
     assert hub.pulled_model(tmp_path) is None
 
 
-def test_several_upscalers_in_a_repository_are_chosen_by_name(server, tmp_path):
+def test_several_upscalers_in_a_repository_are_chosen_by_name(stand_in_hub, tmp_path):
     files = {"RealESRGAN_x2.pth": b"2" * 3000, "RealESRGAN_x4.pth": b"4" * 3000,
              "RealESRGAN_x8.pth": b"8" * 3000}
-    server.add("ai-forever/Real-ESRGAN", files)
+    stand_in_hub.add("ai-forever/Real-ESRGAN", files)
     message = one_line_error("ai-forever/Real-ESRGAN")
     assert ("holds 3 weight files (RealESRGAN_x2.pth, RealESRGAN_x4.pth, RealESRGAN_x8.pth); "
             "name one, as ai-forever/Real-ESRGAN/RealESRGAN_x2.pth (genplay pull: --file "
             "RealESRGAN_x2.pth)") in message
-    assert server.weights_requests() == []
+    assert stand_in_hub.weights_requests() == []
 
     _, result = run("ai-forever/Real-ESRGAN", file="RealESRGAN_x4.pth")
     assert result.value.name == "ai-forever--Real-ESRGAN--RealESRGAN_x4"
@@ -229,10 +221,10 @@ def test_several_upscalers_in_a_repository_are_chosen_by_name(server, tmp_path):
 
 
 # --- resume and cancel -----------------------------------------------------------------------
-def test_a_cut_transfer_is_resumed_by_the_next_pull(server, tmp_path):
+def test_a_cut_transfer_is_resumed_by_the_next_pull(stand_in_hub, tmp_path):
     files = pipeline_files(big_weights())
-    server.add(REPO, files)
-    server.drops[WEIGHTS] = 1
+    stand_in_hub.add(REPO, files)
+    stand_in_hub.drops[WEIGHTS] = 1
     message = one_line_error(REPO, retries=0)
     assert "the download of unet/diffusion_pytorch_model.safetensors broke off at" in message
     assert "pull again to go on from there" in message
@@ -244,26 +236,26 @@ def test_a_cut_transfer_is_resumed_by_the_next_pull(server, tmp_path):
     assert staged.read_bytes() == files[WEIGHTS][:have]
 
     _, result = run(REPO)
-    assert server.downloads(WEIGHTS)[-1] == f"bytes={have}-"
+    assert stand_in_hub.downloads(WEIGHTS)[-1] == f"bytes={have}-"
     assert (result.value / WEIGHTS).read_bytes() == files[WEIGHTS]
     assert result.summary["resumed"] >= have
     assert result.summary["downloaded"] == result.summary["bytes"] - result.summary["resumed"]
     assert not (models / hub.PARTIAL).exists()
 
 
-def test_a_whole_part_left_by_a_killed_pull_is_checked_not_fetched_again(server):
+def test_a_whole_part_left_by_a_killed_pull_is_checked_not_fetched_again(stand_in_hub):
     files = pipeline_files(big_weights())
-    server.add(REPO, files)
-    server.drops[WEIGHTS] = 1
+    stand_in_hub.add(REPO, files)
+    stand_in_hub.drops[WEIGHTS] = 1
     one_line_error(REPO, retries=0)
     staged = next(staging_root().glob(f"google--ddpm-tiny.*/{WEIGHTS}.incomplete"))
     staged.write_bytes(files[WEIGHTS][:-1] + b"!")  # all of it, but one byte wrong
     assert "arrived damaged" in one_line_error(REPO)
-    assert len(server.downloads(WEIGHTS)) == 1  # checked, not asked for again
+    assert len(stand_in_hub.downloads(WEIGHTS)) == 1  # checked, not asked for again
     staged.parent.mkdir(parents=True, exist_ok=True)
     staged.write_bytes(files[WEIGHTS])
     _, result = run(REPO)
-    assert len(server.downloads(WEIGHTS)) == 1
+    assert len(stand_in_hub.downloads(WEIGHTS)) == 1
     assert (result.value / WEIGHTS).read_bytes() == files[WEIGHTS]
 
 
@@ -274,22 +266,22 @@ def staging_root():
     return user_model_dir() / hub.PARTIAL
 
 
-def test_a_transfer_that_breaks_off_is_retried_from_where_it_stopped(server):
+def test_a_transfer_that_breaks_off_is_retried_from_where_it_stopped(stand_in_hub):
     files = pipeline_files(big_weights())
-    server.add(REPO, files)
-    server.drops[WEIGHTS] = 2
+    stand_in_hub.add(REPO, files)
+    stand_in_hub.drops[WEIGHTS] = 2
     _, result = run(REPO, retries=2)
-    ranges = server.downloads(WEIGHTS)
+    ranges = stand_in_hub.downloads(WEIGHTS)
     assert ranges[0] is None and len(ranges) == 3
     assert all(r.startswith("bytes=") and r != "bytes=0-" for r in ranges[1:])
     assert (result.value / WEIGHTS).read_bytes() == files[WEIGHTS]
 
 
-def test_cancel_stops_between_pieces_and_the_next_pull_goes_on(server, tmp_path, monkeypatch):
+def test_cancel_stops_between_pieces_and_the_next_pull_goes_on(stand_in_hub, tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "REPORT_EVERY_S", 0.0)
     files = pipeline_files(big_weights(1_000_000))
-    server.add(REPO, files)
-    server.slow.add(WEIGHTS)
+    stand_in_hub.add(REPO, files)
+    stand_in_hub.slow.add(WEIGHTS)
     flag = threading.Event()
     with cancel.watching(flag), pytest.raises(cancel.Stopped):
         for event in hub.pull(REPO):
@@ -301,45 +293,45 @@ def test_cancel_stops_between_pieces_and_the_next_pull_goes_on(server, tmp_path,
     have = staged.stat().st_size
     assert 0 < have < len(files[WEIGHTS])
 
-    server.slow.clear()
+    stand_in_hub.slow.clear()
     _, result = run(REPO)
-    assert server.downloads(WEIGHTS)[-1] == f"bytes={have}-"
+    assert stand_in_hub.downloads(WEIGHTS)[-1] == f"bytes={have}-"
     assert (result.value / WEIGHTS).read_bytes() == files[WEIGHTS]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no lock on Windows")
-def test_a_second_pull_of_a_model_being_pulled_is_refused(server, monkeypatch):
+def test_a_second_pull_of_a_model_being_pulled_is_refused(stand_in_hub, monkeypatch):
     monkeypatch.setattr(hub, "REPORT_EVERY_S", 0.0)
-    server.add(REPO, pipeline_files(big_weights(500_000)))
-    server.slow.add(WEIGHTS)
+    stand_in_hub.add(REPO, pipeline_files(big_weights(500_000)))
+    stand_in_hub.slow.add(WEIGHTS)
     first = hub.pull(REPO)
     next(e for e in first if isinstance(e, Progress) and e.message == WEIGHTS)
     assert "another genplay pull of google/ddpm-tiny into" in one_line_error(REPO)
     first.close()  # as the app's Cancel does: the lock goes with it
-    server.slow.clear()
+    stand_in_hub.slow.clear()
     _, result = run(REPO)
     assert not result.summary["already"]
 
 
-def test_damaged_bytes_are_thrown_away(server, tmp_path):
-    server.add(REPO, pipeline_files(big_weights()))
-    server.damaged.add(WEIGHTS)
+def test_damaged_bytes_are_thrown_away(stand_in_hub, tmp_path):
+    stand_in_hub.add(REPO, pipeline_files(big_weights()))
+    stand_in_hub.damaged.add(WEIGHTS)
     assert "arrived damaged (its checksum differs" in one_line_error(REPO)
     assert not list((tmp_path / "models").rglob("*.incomplete"))
     assert not (tmp_path / "models" / "google--ddpm-tiny").exists()
 
 
 # --- a folder that is there --------------------------------------------------------------------
-def test_a_folder_that_is_there_is_never_replaced_unasked(server, tmp_path):
+def test_a_folder_that_is_there_is_never_replaced_unasked(stand_in_hub, tmp_path):
     files = pipeline_files()
-    server.add(REPO, files)
+    stand_in_hub.add(REPO, files)
     _, first = run(REPO)
     folder = first.value
 
-    server.requests.clear()
+    stand_in_hub.requests.clear()
     progress, again = run(REPO)
     assert again.value == folder and again.summary["already"]
-    assert server.requests == [] and progress == []  # known without asking the Hub
+    assert stand_in_hub.requests == [] and progress == []  # known without asking the Hub
 
     (folder / WEIGHTS).write_bytes(b"edited by hand")
     assert "exists and is not this model's complete download" in one_line_error(REPO)
@@ -351,18 +343,18 @@ def test_a_folder_that_is_there_is_never_replaced_unasked(server, tmp_path):
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["google--ddpm-tiny"]
 
 
-def test_an_own_folder_of_the_same_name_is_refused(server, tmp_path):
-    server.add(REPO, pipeline_files())
+def test_an_own_folder_of_the_same_name_is_refused(stand_in_hub, tmp_path):
+    stand_in_hub.add(REPO, pipeline_files())
     mine = tmp_path / "models" / "google--ddpm-tiny"
     mine.mkdir(parents=True)
     (mine / "notes.txt").write_text("mine")
     assert "move it away, or pull with overwrite" in one_line_error(REPO)
-    assert server.requests == [] and (mine / "notes.txt").read_text() == "mine"
+    assert stand_in_hub.requests == [] and (mine / "notes.txt").read_text() == "mine"
 
 
 # --- what goes wrong -------------------------------------------------------------------------
-def test_a_missing_model_or_revision_says_so(server):
-    server.add(REPO, pipeline_files())
+def test_a_missing_model_or_revision_says_so(stand_in_hub):
+    stand_in_hub.add(REPO, pipeline_files())
     message = one_line_error("google/no-such-model")
     assert message.startswith("no model google/no-such-model on 127.0.0.1:")
     assert "hf auth login" in message
@@ -370,14 +362,14 @@ def test_a_missing_model_or_revision_says_so(server):
     assert message.startswith(f"{REPO} has no revision 'v9'; see its branches and tags on")
 
 
-def test_a_gated_model_says_how_to_get_access(server):
-    server.add("org/gated", {"x4.safetensors": b"x" * 100}, gated=True)
+def test_a_gated_model_says_how_to_get_access(stand_in_hub):
+    stand_in_hub.add("org/gated", {"x4.safetensors": b"x" * 100}, gated=True)
     message = one_line_error("org/gated")
     assert message.startswith("org/gated is gated: accept its conditions on")
     assert "HF_TOKEN" in message
 
 
-def test_offline_says_what_to_do(server, monkeypatch):
+def test_offline_says_what_to_do(stand_in_hub, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{hub_server.closed_port()}")
     message = one_line_error(REPO)
     assert message.startswith("genplay pull needs the internet to reach 127.0.0.1:")
@@ -395,7 +387,7 @@ def test_without_huggingface_hub_it_says_what_to_install(monkeypatch, tmp_path):
     assert "pip install 'genplay[diffusers]'" in one_line_error(REPO)
 
 
-def test_a_huggingface_hub_before_1_0_is_too_old(server, monkeypatch):
+def test_a_huggingface_hub_before_1_0_is_too_old(stand_in_hub, monkeypatch):
     import huggingface_hub
 
     monkeypatch.setattr(huggingface_hub, "__version__", "0.24.6")
@@ -412,7 +404,7 @@ def test_the_core_module_imports_no_hub_library_until_it_pulls():
     assert out.strip() == "[]"
 
 
-def test_a_pulled_pipeline_is_listed_opened_and_sampled(server, tmp_path):
+def test_a_pulled_pipeline_is_listed_opened_and_sampled(stand_in_hub, tmp_path):
     pytest.importorskip("diffusers")
     from genplay.core import checkpoints
     from genplay.core.paths import user_model_dir
@@ -420,7 +412,7 @@ def test_a_pulled_pipeline_is_listed_opened_and_sampled(server, tmp_path):
 
     made = pipeline_folder(tmp_path / "made")
     files = {str(p.relative_to(made)): p.read_bytes() for p in made.rglob("*") if p.is_file()}
-    server.add(REPO, files)
+    stand_in_hub.add(REPO, files)
     run(f"hf://{REPO}")
     found, broken = checkpoints.scan(user_model_dir())
     assert not broken and [i.name for i in found] == ["google--ddpm-tiny"]

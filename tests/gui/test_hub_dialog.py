@@ -8,18 +8,10 @@ import random
 import pytest
 from PySide6.QtCore import Qt
 
-from tests import hub_server
 from tests.hub_server import pipeline_files
 
 REPO = "google/ddpm-tiny"
 WEIGHTS = "unet/diffusion_pytorch_model.safetensors"
-
-
-@pytest.fixture
-def server(monkeypatch, tmp_path):
-    served = hub_server.start(monkeypatch, tmp_path)
-    yield served
-    hub_server.stop(served)
 
 
 @pytest.fixture
@@ -35,9 +27,9 @@ def dialog(qtbot):
     assert engine.shutdown(5000)
 
 
-def test_the_dialog_downloads_a_model_and_hands_it_over(server, dialog, qtbot, tmp_path):
+def test_the_dialog_downloads_a_model_and_hands_it_over(stand_in_hub, dialog, qtbot, tmp_path):
     files = pipeline_files(random.Random(0).randbytes(200_000))
-    server.add(REPO, files)
+    stand_in_hub.add(REPO, files)
     assert dialog.repo.placeholderText() == "google/ddpm-cifar10-32"
     progress = []
     dialog.progress.valueChanged.connect(progress.append)
@@ -57,7 +49,7 @@ def test_the_dialog_downloads_a_model_and_hands_it_over(server, dialog, qtbot, t
     assert dialog.message.text() == f"Already here: {folder}"
 
 
-def test_mistakes_and_failures_are_said_in_the_dialog(server, dialog, qtbot):
+def test_mistakes_and_failures_are_said_in_the_dialog(stand_in_hub, dialog, qtbot):
     dialog.download()
     assert dialog.message.text() == "Type a model's name on the Hub, as google/ddpm-cifar10-32."
     dialog.repo.setText("no-owner")
@@ -71,11 +63,11 @@ def test_mistakes_and_failures_are_said_in_the_dialog(server, dialog, qtbot):
     assert dialog.download_button.isEnabled() and dialog.repo.isEnabled()
 
 
-def test_cancel_leaves_no_model_and_the_next_download_goes_on(server, dialog, qtbot,
+def test_cancel_leaves_no_model_and_the_next_download_goes_on(stand_in_hub, dialog, qtbot,
                                                              tmp_path):
     files = pipeline_files(random.Random(1).randbytes(3_000_000))
-    server.add(REPO, files)
-    server.slow.add(WEIGHTS)  # about 2 s of small pieces
+    stand_in_hub.add(REPO, files)
+    stand_in_hub.slow.add(WEIGHTS)  # about 2 s of small pieces
     dialog.repo.setText(REPO)
     dialog.download()
     qtbot.waitUntil(lambda: dialog.message.text() == f"Downloading {WEIGHTS}"
@@ -85,9 +77,9 @@ def test_cancel_leaves_no_model_and_the_next_download_goes_on(server, dialog, qt
     assert dialog.message.text() == "Cancelled; Download goes on from where it stopped."
     assert not (tmp_path / "models" / "google--ddpm-tiny").exists()
 
-    server.slow.clear()
+    stand_in_hub.slow.clear()
     with qtbot.waitSignal(dialog.pulled, timeout=20000):
         dialog.download()
-    assert server.downloads(WEIGHTS)[-1].startswith("bytes=")
+    assert stand_in_hub.downloads(WEIGHTS)[-1].startswith("bytes=")
     folder = tmp_path / "models" / "google--ddpm-tiny"
     assert (folder / WEIGHTS).read_bytes() == files[WEIGHTS]
