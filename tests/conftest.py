@@ -164,11 +164,11 @@ def published(tmp_path, monkeypatch, no_datasets):
 def stand_in_hub(monkeypatch, tmp_path):
     """A local stand-in for the Hugging Face Hub (tests/hub_server.py) that genplay pull
     and huggingface_hub talk to; broken transfers are retried without waiting."""
-    from genplay.core import hub as genplay_hub
+    from genplay.core import hub_transfer
     from tests import hub_server
 
     served = hub_server.start(monkeypatch, tmp_path)
-    monkeypatch.setattr(genplay_hub, "RETRY_WAIT_S", 0.0)
+    monkeypatch.setattr(hub_transfer, "RETRY_WAIT_S", 0.0)
     yield served
     hub_server.stop(served)
 

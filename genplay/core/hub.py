@@ -32,14 +32,12 @@ reads it once, at import), so a mirror, or a test's local server, works at any t
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
 import stat
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,10 +46,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from genplay import __version__
-from genplay.core import cancel
 from genplay.core.errors import GenplayError
 from genplay.core.events import Progress, Result
 from genplay.core.files import atomic_write, read_bytes
+from genplay.core.hub_transfer import Meter, Remote, Transfer, reason
 from genplay.core.paths import user_model_dir
 
 __all__ = ["Spec", "folder_name", "parse_spec", "pull", "pulled_model", "resolve_spec"]
@@ -67,10 +65,7 @@ UNET_WEIGHTS = "unet/diffusion_pytorch_model.safetensors"
 PIPELINE_PARTS = frozenset({"unet", "scheduler"})
 UPSCALER_SUFFIXES = (".safetensors", ".pth")
 
-REPORT_EVERY_S = 0.25  # progress events at most this often (the last one of a file always)
-RETRY_WAIT_S = 1.0  # before asking again for the rest of a file whose transfer broke off
 JSON_LIMIT = 1 << 20  # bytes: a pipeline's JSON files are a few hundred bytes
-_HASH_BLOCK = 1 << 20
 
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?")
 _HUB_HOSTS = ("huggingface.co", "www.huggingface.co", "hf.co")
@@ -203,25 +198,15 @@ def folder_name(spec: Spec) -> str:
 
 # --- the Hub's answers -----------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Remote:
-    """A file of the repository at one commit."""
-
-    path: str
-    size: int
-    sha256: str | None  # the Hub's checksum of an LFS file
-    blob_id: str | None  # git's id of the file (SHA-1 of "blob SIZE\0" and its bytes)
-
-
-@dataclass(frozen=True)
 class _Plan:
     kind: str  # "pipeline" or "upscaler"
-    files: tuple[_Remote, ...]
+    files: tuple[Remote, ...]
     model: str  # what to open, relative to the folder ("" for the folder itself)
     known: dict[str, bytes]  # files already fetched to decide (the pipeline's JSON)
     note: str = ""
 
 
-def _listing(info: Any, repo_id: str) -> tuple[str, dict[str, _Remote]]:
+def _listing(info: Any, repo_id: str) -> tuple[str, dict[str, Remote]]:
     """(commit, {path: file}) from huggingface_hub's ModelInfo."""
     commit = getattr(info, "sha", None)
     siblings = getattr(info, "siblings", None)
@@ -234,7 +219,7 @@ def _listing(info: Any, repo_id: str) -> tuple[str, dict[str, _Remote]]:
             raise GenplayError(f"the Hub's answer about {repo_id} gives no size for "
                                f"{s.rfilename}; if HF_ENDPOINT is set, check that it is a Hub")
         lfs = s.lfs
-        files[s.rfilename] = _Remote(s.rfilename, int(s.size),
+        files[s.rfilename] = Remote(s.rfilename, int(s.size),
                                      lfs.get("sha256") if lfs else None, s.blob_id)
     return commit, files
 
@@ -250,8 +235,8 @@ def _json(data: bytes, path: str, repo_id: str) -> dict[str, Any]:
     return value
 
 
-def _plan(spec: Spec, files: dict[str, _Remote],
-          fetch: Callable[[_Remote], bytes]) -> _Plan:
+def _plan(spec: Spec, files: dict[str, Remote],
+          fetch: Callable[[Remote], bytes]) -> _Plan:
     """Chooses the files genplay needs (fetching small JSON files to decide)."""
     repo = spec.repo_id
     if "model_index.json" in files:
@@ -282,8 +267,8 @@ def _plan(spec: Spec, files: dict[str, _Remote],
     return _Plan("upscaler", (files[chosen],), chosen, {})
 
 
-def _plan_pipeline(spec: Spec, files: dict[str, _Remote],
-                   fetch: Callable[[_Remote], bytes]) -> _Plan:
+def _plan_pipeline(spec: Spec, files: dict[str, Remote],
+                   fetch: Callable[[Remote], bytes]) -> _Plan:
     repo = spec.repo_id
     if spec.file is not None:
         raise GenplayError(f"{repo} is a diffusers pipeline; a file is named only for an "
@@ -315,7 +300,7 @@ def _plan_pipeline(spec: Spec, files: dict[str, _Remote],
     return _Plan("pipeline", tuple(files[p] for p in chosen), "", known, note)
 
 
-def _unet_weights(repo: str, files: dict[str, _Remote]) -> tuple[str, str]:
+def _unet_weights(repo: str, files: dict[str, Remote]) -> tuple[str, str]:
     """The UNet's safetensors file: the full-precision one, else the only one (fp16)."""
     in_unet = sorted(p for p in files if p.startswith("unet/") and p.count("/") == 1)
     tensors = [p for p in in_unet if p.endswith(".safetensors")]
@@ -375,15 +360,6 @@ def _offline_env() -> bool:
     return value.strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 90 else text[:87] + "…"
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
-
-
 @contextlib.contextmanager
 def _explained(spec: Spec, endpoint: str, hf: Any, http: Any) -> Iterator[None]:
     """The Hub's and the network's exceptions as one-line GenplayErrors that say what to do."""
@@ -421,168 +397,17 @@ def _explained(spec: Spec, endpoint: str, hf: Any, http: Any) -> Iterator[None]:
             raise GenplayError(f"{host} says too many requests; wait a few minutes and pull "
                                "again") from None
         raise GenplayError(f"{host} answered HTTP {status} for {repo}; try again later "
-                           f"({_reason(exc)})") from None
+                           f"({reason(exc)})") from None
     except http.ProxyError as exc:
-        raise GenplayError(f"the proxy refused the connection to {host} ({_reason(exc)}); check "
+        raise GenplayError(f"the proxy refused the connection to {host} ({reason(exc)}); check "
                            "HTTPS_PROXY / HTTP_PROXY") from None
     except (http.ConnectError, http.ConnectTimeout) as exc:
         raise GenplayError(
-            f"genplay pull needs the internet to reach {host} ({_reason(exc)}); copy the "
+            f"genplay pull needs the internet to reach {host} ({reason(exc)}); copy the "
             f"model's folder from another computer instead and {OPEN_HINT}") from None
     except http.TransportError as exc:
-        raise GenplayError(f"the connection to {host} failed ({_reason(exc)}); pull again to go "
+        raise GenplayError(f"the connection to {host} failed ({reason(exc)}); pull again to go "
                            "on from there") from None
-
-
-class _Meter:
-    """Bytes done of the total, as Progress events at most every REPORT_EVERY_S."""
-
-    def __init__(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-        self._last = float("-inf")
-
-    def add(self, n: int, message: str, force: bool = False) -> Progress | None:
-        self.done += n
-        now = time.monotonic()
-        if not force and now - self._last < REPORT_EVERY_S:
-            return None
-        self._last = now
-        return Progress(self.done, self.total, message=message)
-
-
-class _Digest:
-    """The Hub's checksum of a file, computed as it arrives: SHA-256 for LFS files, git's
-    blob id (SHA-1) for the others; None when the Hub gave neither."""
-
-    def __init__(self, remote: _Remote) -> None:
-        self.remote = remote
-        self.reset()
-
-    def reset(self) -> None:
-        if self.remote.sha256:
-            self.hash, self.expected = hashlib.sha256(), self.remote.sha256
-        elif self.remote.blob_id:
-            self.hash, self.expected = hashlib.sha1(usedforsecurity=False), self.remote.blob_id
-            self.hash.update(b"blob %d\0" % self.remote.size)
-        else:
-            self.hash, self.expected = None, None
-
-    def update(self, data: bytes) -> None:
-        if self.hash is not None:
-            self.hash.update(data)
-
-    def ok(self) -> bool:
-        return self.hash is None or self.hash.hexdigest() == self.expected.lower()
-
-
-def _wait(seconds: float) -> None:
-    """Sleeps, giving way to the job's Cancel."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cancel.requested():
-            raise cancel.Stopped
-        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-
-
-class _Transfer:
-    """One pull's connection to the Hub: its session, headers and time limits."""
-
-    def __init__(self, hf: Any, http: Any, spec: Spec, commit: str, endpoint: str,
-                 token: str | bool | None, timeout: float, retries: int) -> None:
-        self.hf, self.http, self.spec, self.commit = hf, http, spec, commit
-        self.endpoint, self.timeout, self.retries = endpoint, timeout, retries
-        self.session = hf.get_session()
-        self.headers = hf.utils.build_hf_headers(token=token, library_name="genplay",
-                                                 library_version=__version__)
-        self.headers["Accept-Encoding"] = "identity"  # byte counts and ranges of the file
-
-    def url(self, path: str) -> str:
-        # the commit, not the branch: every file comes from the same version
-        return self.hf.hf_hub_url(self.spec.repo_id, path, revision=self.commit,
-                                  endpoint=self.endpoint)
-
-    def small(self, remote: _Remote) -> bytes:
-        """A small file (a pipeline's JSON), whole, checked against the Hub's checksum."""
-        if remote.size > JSON_LIMIT:
-            raise GenplayError(f"{self.spec.repo_id}: {remote.path} is {_mb(remote.size)}, "
-                               "far more than a pipeline's config")
-        data = b""
-        with self.session.stream("GET", self.url(remote.path), headers=self.headers,
-                                 timeout=self.timeout, follow_redirects=True) as response:
-            self.hf.utils.hf_raise_for_status(response)
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > remote.size:
-                    break
-        digest = _Digest(remote)
-        digest.update(data)
-        if len(data) != remote.size or not digest.ok():
-            raise GenplayError(f"{self.spec.repo_id}: {remote.path} arrived damaged (its size "
-                               "or checksum differs from the Hub's); pull again")
-        return data
-
-    def fetch(self, remote: _Remote, part: Path, meter: _Meter) -> Iterator[Progress]:
-        """Streams a file into part, from the bytes part already has; retries a transfer
-        that breaks off; checks the whole file's checksum."""
-        digest = _Digest(remote)
-        have = part.stat().st_size if part.exists() else 0
-        if have > remote.size:  # not a part of this file (_present has removed such parts)
-            part.unlink()
-            have = 0
-        if have:
-            with open(part, "rb") as fh:  # the checksum covers the bytes already here
-                while block := fh.read(_HASH_BLOCK):
-                    if cancel.requested():
-                        raise cancel.Stopped
-                    digest.update(block)
-        tries = 0
-        while have < remote.size:
-            headers = dict(self.headers)
-            if have:
-                headers["Range"] = f"bytes={have}-"
-            try:
-                with self.session.stream("GET", self.url(remote.path), headers=headers,
-                                         timeout=self.timeout,
-                                         follow_redirects=True) as response:
-                    self.hf.utils.hf_raise_for_status(response)
-                    if have and response.status_code != 206:  # the range was ignored
-                        meter.done -= have
-                        have = 0
-                        digest.reset()
-                    with open(part, "ab" if have else "wb") as fh:
-                        for chunk in response.iter_bytes():
-                            if cancel.requested():
-                                raise cancel.Stopped
-                            if have + len(chunk) > remote.size:
-                                raise GenplayError(
-                                    f"{remote.path}: the Hub sent more than the "
-                                    f"{_mb(remote.size)} it listed; pull again")
-                            fh.write(chunk)
-                            digest.update(chunk)
-                            have += len(chunk)
-                            tries = 0  # bytes came: the count of failures starts again
-                            event = meter.add(len(chunk), remote.path)
-                            if event is not None:
-                                yield event
-                if have < remote.size:
-                    raise self.http.RemoteProtocolError("the server ended the file early")
-            except (self.http.ConnectError, self.http.ConnectTimeout, self.http.ProxyError):
-                raise  # no connection at all: the offline message
-            except self.http.TransportError as exc:
-                if tries >= self.retries:
-                    raise GenplayError(
-                        f"the download of {remote.path} broke off at {_mb(have)} of "
-                        f"{_mb(remote.size)} ({_reason(exc)}); pull again to go on from there"
-                    ) from None
-                tries += 1
-                _wait(RETRY_WAIT_S)
-        if not digest.ok():
-            part.unlink()
-            raise GenplayError(f"{remote.path} arrived damaged (its checksum differs from the "
-                               "Hub's); pull again to fetch it anew")
-        event = meter.add(0, remote.path, force=True)
-        if event is not None:
-            yield event
 
 
 # --- on disk ---------------------------------------------------------------------------------
@@ -730,16 +555,16 @@ def pull(spec: str | Spec, *, revision: str | None = None, file: str | None = No
         info = api.model_info(wanted.repo_id, revision=wanted.revision, files_metadata=True,
                               timeout=timeout)
         commit, files = _listing(info, wanted.repo_id)
-        transfer = _Transfer(hf, http, wanted, commit, endpoint, token, timeout, retries)
+        transfer = Transfer(hf, http, wanted.repo_id, commit, endpoint, token, timeout, retries)
         plan = _plan(wanted, files, transfer.small)
-        summary = yield from _download(transfer, plan, dest, overwrite)
+        summary = yield from _download(transfer, wanted, plan, dest, overwrite)
     yield Result(dest, {**base, **summary})
 
 
-def _download(transfer: _Transfer, plan: _Plan, dest: Path,
+def _download(transfer: Transfer, spec: Spec, plan: _Plan, dest: Path,
               overwrite: bool) -> Iterator[Progress]:
     """Fetches the plan's files into a staging folder and places it; returns the summary."""
-    spec, commit = transfer.spec, transfer.commit
+    commit = transfer.commit
     partial = dest.parent / PARTIAL
     staging = partial / f"{dest.name}.{commit[:12]}"
     total = sum(f.size for f in plan.files)
@@ -751,7 +576,7 @@ def _download(transfer: _Transfer, plan: _Plan, dest: Path,
             _clear_stale(partial, dest.name, staging)
             present = {f.path: _present(staging, f) for f in plan.files}
             resumed = sum(present.values())
-            meter = _Meter(resumed, total)
+            meter = Meter(resumed, total)
             yield Progress(resumed, total, message=plan.files[0].path)
             for remote in plan.files:
                 target = staging / remote.path
@@ -794,7 +619,7 @@ def _download(transfer: _Transfer, plan: _Plan, dest: Path,
     return summary
 
 
-def _present(staging: Path, remote: _Remote) -> int:
+def _present(staging: Path, remote: Remote) -> int:
     """Bytes of a file already in the staging folder (whole, or the part downloaded); a
     file or part of another size than the Hub lists is removed."""
     target = staging / remote.path

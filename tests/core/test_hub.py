@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from genplay.core import cancel, hub
+from genplay.core import cancel, hub, hub_transfer
 from genplay.core.errors import GenplayError
 from genplay.core.events import Progress, Result
 from tests import hub_server
@@ -133,7 +133,7 @@ def test_a_pipeline_brings_only_what_genplay_opens(stand_in_hub, tmp_path):
 def test_progress_is_throttled_to_a_few_events_a_second(stand_in_hub, monkeypatch):
     stand_in_hub.add(REPO, pipeline_files(big_weights(1_000_000)))
     stand_in_hub.slow.add(WEIGHTS)  # about 0.7 s of small pieces
-    monkeypatch.setattr(hub, "REPORT_EVERY_S", 0.25)
+    monkeypatch.setattr(hub_transfer, "REPORT_EVERY_S", 0.25)
     progress, _ = run(REPO)
     during = [p for p in progress if p.message == WEIGHTS]
     assert 2 <= len(during) <= 8  # not one per piece (62 of them)
@@ -278,7 +278,7 @@ def test_a_transfer_that_breaks_off_is_retried_from_where_it_stopped(stand_in_hu
 
 
 def test_cancel_stops_between_pieces_and_the_next_pull_goes_on(stand_in_hub, tmp_path, monkeypatch):
-    monkeypatch.setattr(hub, "REPORT_EVERY_S", 0.0)
+    monkeypatch.setattr(hub_transfer, "REPORT_EVERY_S", 0.0)
     files = pipeline_files(big_weights(1_000_000))
     stand_in_hub.add(REPO, files)
     stand_in_hub.slow.add(WEIGHTS)
@@ -301,7 +301,7 @@ def test_cancel_stops_between_pieces_and_the_next_pull_goes_on(stand_in_hub, tmp
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no lock on Windows")
 def test_a_second_pull_of_a_model_being_pulled_is_refused(stand_in_hub, monkeypatch):
-    monkeypatch.setattr(hub, "REPORT_EVERY_S", 0.0)
+    monkeypatch.setattr(hub_transfer, "REPORT_EVERY_S", 0.0)
     stand_in_hub.add(REPO, pipeline_files(big_weights(500_000)))
     stand_in_hub.slow.add(WEIGHTS)
     first = hub.pull(REPO)
