@@ -120,3 +120,18 @@ def test_training_styles_are_chosen_by_name():
     assert model.config.styles() == ("strokes", "strokes", "lines")
     with pytest.raises(ValueError, match="unknown sketch style 'crayon'"):
         registry.build("sketch-diffusion", **TINY, sketch_styles="strokes,crayon")
+
+
+def test_a_colour_model_trains_on_lines_and_colour_hints():
+    model = registry.build("sketch-diffusion", **{**TINY, "channels": 3, "sketch_channels": 5})
+    x = torch.rand(4, 3, 8, 8)
+    condition = model.condition_for_training(x, torch.Generator().manual_seed(0))
+    assert condition.shape == (4, 5, 8, 8)  # lines, the hints' RGB, the hints' mask
+    losses = model.train_step(x, None, model.configure_optimizers(), 0)
+    assert torch.isfinite(torch.tensor(losses["loss"]))
+    images = final_value(model.condition_steps(torch.rand(1, 3, 8, 8), 1.0, steps=2,
+                                               generator=torch.Generator().manual_seed(1)))
+    assert images.shape == (1, 3, 8, 8)
+    with pytest.raises(ValueError, match="sketch_channels is 4"):
+        bad = registry.build("sketch-diffusion", **{**TINY, "channels": 3, "sketch_channels": 4})
+        bad.condition_for_training(x, None)
