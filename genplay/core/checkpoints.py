@@ -462,22 +462,22 @@ def scan(directory: str | os.PathLike) -> tuple[list[CheckpointInfo], list[tuple
     if not directory.is_dir():
         return found, broken
     try:
-        folders = sorted(p for p in directory.iterdir() if p.is_dir())
+        entries = sorted(directory.iterdir())
     except OSError as exc:
         return found, [(directory, f"{directory}: cannot be read ({exc.strerror or exc})")]
-    try:  # weights files of other formats lying directly in the folder (upscalers)
-        files = sorted(p for p in directory.iterdir() if p.is_file())
-    except OSError:
-        files = []
-    for folder in [*folders, *files]:
+    # folders, then weights files of other formats lying directly in it (upscalers)
+    folders = [p for p in entries if p.is_dir()] + [p for p in entries if p.is_file()]
+    for folder in folders:
         native = (folder / CONFIG_FILE).exists() or (folder / CONFIG_FILE).is_symlink()
-        if not native and format_of(folder) is None:
+        module = None if native else format_of(folder)
+        if not native and module is None:
             inside = hub.pulled_model(folder) if folder.is_dir() else None
             if inside is None or inside == folder:
                 continue
             folder = inside  # an upscaler genplay pull placed in a folder of its own
+            module = format_of(folder)
         try:
-            info = read_info(folder)
+            info = read_info(folder) if module is None else _read_foreign(folder, module)
         except CheckpointError as exc:
             broken.append((folder, str(exc)))
             continue

@@ -88,11 +88,10 @@ def evaluate_checkpoint(
     weights) or instead of its own; trust_pickle: as checkpoints.load.
     """
     model, info = checkpoints.load(path, trust_pickle=trust_pickle)
-    if dataset or not info.dataset:  # a model of another format names no dataset
-        if not dataset:
-            raise GenplayError(f"{info.name} does not say what data it was trained on; name "
-                               "the dataset to measure it on with --data (e.g. --data emoji)")
-        info = dataclasses.replace(info, dataset=dataset)
+    info = dataclasses.replace(info, dataset=dataset or info.dataset)
+    if not info.dataset:  # a model of another format names no dataset
+        raise GenplayError(f"{info.name} does not say what data it was trained on; name "
+                           "the dataset to measure it on with --data (e.g. --data emoji)")
     c, size = info.image_shape[0], info.image_shape[1]
     test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
     if limit:

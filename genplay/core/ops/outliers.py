@@ -346,12 +346,15 @@ def load_reference(folder, weights_hash: str) -> tuple[dict[str, np.ndarray], fl
     from genplay.core import checkpoints
 
     path = Path(folder) / REFERENCE_FILE
-    # a model of another format names no dataset: say which to measure on
-    data = "" if checkpoints.read_info(folder).dataset else " --data NAME"
-    hint = (f"run `genplay eval {folder}{data} --scores-only` to measure them (add "
-            "--slow-scores for models that encode by optimisation)")
+
+    def hint() -> str:  # only when something is wrong: it reads the checkpoint's config
+        # a model of another format names no dataset: say which to measure on
+        data = "" if checkpoints.read_info(folder).dataset else " --data NAME"
+        return (f"run `genplay eval {folder}{data} --scores-only` to measure them (add "
+                "--slow-scores for models that encode by optimisation)")
+
     if not path.is_file():
-        raise GenplayError(f"{folder} has no reference scores; {hint}")
+        raise GenplayError(f"{folder} has no reference scores; {hint()}")
     try:
         with np.load(path, allow_pickle=False) as data:
             stored_hash = str(data["weights_hash"])
@@ -359,9 +362,9 @@ def load_reference(folder, weights_hash: str) -> tuple[dict[str, np.ndarray], fl
             scores = {name[len("score_"):]: data[name] for name in data.files
                       if name.startswith("score_")}
     except Exception as exc:  # unreadable: say so, the user can re-measure
-        raise GenplayError(f"{path}: unreadable ({exc}); {hint}") from None
+        raise GenplayError(f"{path}: unreadable ({exc}); {hint()}") from None
     if stored_hash != weights_hash:
-        raise GenplayError(f"{path} was measured for other weights; {hint}")
+        raise GenplayError(f"{path} was measured for other weights; {hint()}")
     return scores, None if math.isnan(typical) else typical
 
 
