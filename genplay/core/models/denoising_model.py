@@ -55,11 +55,6 @@ class DenoisingModel(GenerativeModel):
         raise NotImplementedError
 
     # --- classes ----------------------------------------------------------------------------
-    @property
-    def has_unconditional(self) -> bool:
-        """Whether it draws without a class: unconditional, or with a "no class" label."""
-        return not self.num_classes or self.null_class is not None
-
     def class_choices(self) -> list[str]:
         """Class names, from the checkpoint where it has them, else "0", "1", ..."""
         names = self.class_names

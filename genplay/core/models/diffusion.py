@@ -77,6 +77,11 @@ class DiffusionConfig(ModelConfig):
     def upgrade(cls, values: Mapping[str, Any]) -> dict[str, Any]:
         return {"layout": "v1", **values}
 
+    @property
+    def condition_channels(self) -> int:
+        """Channels of a condition image beside the noisy one at the U-Net's input: none."""
+        return 0
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.layout not in LAYOUTS:
@@ -156,12 +161,12 @@ class Attention(nn.Module):
 
 class UNet(nn.Module):
     """Encoder-decoder with skip connections; widths double per halving up to max_mult.
-    extra_inputs: channels of a condition image concatenated to the input (a sketch:
-    models/sketch_diffusion.py); zeros where none is given."""
+    The config's condition_channels: channels of a condition image concatenated to the
+    input (a sketch: models/sketch_diffusion.py); zeros where none is given."""
 
-    def __init__(self, c: DiffusionConfig, extra_inputs: int = 0) -> None:
+    def __init__(self, c: DiffusionConfig) -> None:
         super().__init__()
-        self.extra_inputs = extra_inputs
+        self.extra_inputs = extra_inputs = c.condition_channels
         _, levels = resolution_plan(c.image_size)
         widths = channel_widths(c.base_channels, levels, c.max_mult)
         emb_dim = 4 * c.base_channels

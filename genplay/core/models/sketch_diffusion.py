@@ -39,7 +39,7 @@ import torch
 from genplay.core import sketches
 from genplay.core.events import Preview, Progress, Result
 from genplay.core.models import diffusion_pipeline as pipeline
-from genplay.core.models.diffusion import Diffusion, DiffusionConfig, UNet
+from genplay.core.models.diffusion import Diffusion, DiffusionConfig
 from genplay.core.models.families import register
 
 DEFAULT_SKETCH_GUIDANCE = 1.5  # ops.sketch offers the same default
@@ -57,15 +57,15 @@ class SketchDiffusionConfig(DiffusionConfig):
     lr: float = 2e-4  # training starts from a trained model (--init): a gentler rate
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.sketch_channels < 1:
-            raise ValueError("sketch_channels must be at least 1")
-        if not 0.0 <= self.sketch_dropout <= 1.0:
-            raise ValueError("sketch_dropout must be from 0 to 1")
+        super().__post_init__()  # BOUNDS hold sketch_channels and sketch_dropout
         unknown = [s for s in self.styles() if s not in sketches.STYLES]
         if unknown:
             raise ValueError(f"unknown sketch style {unknown[0]!r}; known: "
                              f"{', '.join(sketches.STYLES)}")
+
+    @property
+    def condition_channels(self) -> int:
+        return self.sketch_channels
 
     def styles(self) -> tuple[str, ...]:
         names = tuple(s.strip() for s in self.sketch_styles.split(",") if s.strip())
@@ -112,10 +112,6 @@ class _WithSketch:
 @register("sketch-diffusion", SketchDiffusionConfig)
 class SketchDiffusion(Diffusion):
     condition_method = "sketch"  # how ops.sketch names what condition_steps does
-
-    def __init__(self, config: SketchDiffusionConfig) -> None:
-        super().__init__(config)
-        self.net = UNet(config, extra_inputs=config.sketch_channels)
 
     # --- the sketch as the network sees it ------------------------------------------------
     def sketch_input(self, drawing: torch.Tensor) -> torch.Tensor:
