@@ -56,7 +56,7 @@ import torch
 from benchmarks.common import report
 from benchmarks.diffusion import STRENGTHS, _fit_batch, _Judge, _sdedit_batch, sampler_table
 from genplay import __version__
-from genplay.core import checkpoints, runtime, sketches
+from genplay.core import checkpoints, morphology, runtime, sketches
 from genplay.core.events import final_value
 from genplay.core.models.base import CLASS_OPTION
 from genplay.core.models.capabilities import default_sampler
@@ -87,7 +87,7 @@ def edge_f1(drawn: torch.Tensor, target: torch.Tensor, tolerance: int = TOLERANC
     a = (drawn.amax(dim=1, keepdim=True) > 0.5).float()
     b = (target.amax(dim=1, keepdim=True) > 0.5).float()
     k = 2 * tolerance + 1
-    near_a, near_b = sketches.dilate(a, k), sketches.dilate(b, k)
+    near_a, near_b = morphology.dilate(a, k), morphology.dilate(b, k)
     count_a, count_b = a.sum(dim=(1, 2, 3)), b.sum(dim=(1, 2, 3))
     precision = torch.where(count_a > 0, (a * near_b).sum(dim=(1, 2, 3)) / count_a.clamp_min(1),
                             torch.ones_like(count_a))

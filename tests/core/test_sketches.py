@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from genplay.core import sketches
+from genplay.core import morphology, sketches
 from genplay.core.errors import GenplayError
 
 SIZE = 28
@@ -54,12 +54,12 @@ def gen(seed: int = 0) -> torch.Generator:
 
 def near(mask: torch.Tensor, pixels: int) -> torch.Tensor:
     """The pixels within `pixels` (chessboard distance) of a 0/1 mask."""
-    return sketches.dilate(mask, 2 * pixels + 1)
+    return morphology.dilate(mask, 2 * pixels + 1)
 
 
 def border_of(shape: torch.Tensor) -> torch.Tensor:
     """The inner border of a 0/1 shape: its pixels with a 4-neighbour outside."""
-    return shape - sketches.erode(shape, 3)
+    return shape - morphology.erode(shape, 3)
 
 
 # --- every style -------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def test_outline_lies_on_the_rectangles_border_and_nothing_else():
 
 def test_outline_of_a_ring_is_its_outer_circle_only():
     out = sketches.sketch(ring(), "outline", gen())
-    hole_edge = border_of(sketches.fill_holes((ring() > 0).float()) - (ring() > 0).float())
+    hole_edge = border_of(morphology.fill_holes((ring() > 0).float()) - (ring() > 0).float())
     assert out.sum() > 0 and (out * near(hole_edge, 1)).sum() == 0
 
 
@@ -130,7 +130,7 @@ def test_strokes_follow_a_drawn_line():
     rows = out[0, 0].sum(dim=1).nonzero().flatten()
     assert rows.min() >= 12 and rows.max() <= 16  # the pen stays on the stroke
     assert out[0, 0, 13:16, 8:20].amax(dim=0).eq(1).all()  # along its whole middle
-    thin = sketches.thin((stroke() > 0.5).float())
+    thin = morphology.thin((stroke() > 0.5).float())
     assert thin[0, 0].sum(dim=0)[7:20].eq(1).all()  # a skeleton: one pixel a column
 
 
@@ -154,11 +154,11 @@ def test_interior_falls_back_to_lines_when_there_is_nothing_inside():
 
 
 def test_fill_holes_and_thin():
-    disc = sketches.fill_holes((ring() > 0).float())
+    disc = morphology.fill_holes((ring() > 0).float())
     assert disc[0, 0, 14, 14] == 1 and disc[0, 0, 0, 0] == 0
     bar = torch.zeros(2, 1, 12, 20)
     bar[:, :, 4:9, 3:17] = 1.0
-    line = sketches.thin(bar)
+    line = morphology.thin(bar)
     assert line.shape == bar.shape and (line <= bar).all()
     assert line[:, 0, :, 6:14].sum(dim=1).eq(1).all()  # one pixel a column
 
