@@ -56,7 +56,7 @@ import torch
 from benchmarks.common import report
 from benchmarks.diffusion import STRENGTHS, _fit_batch, _Judge, _sdedit_batch, sampler_table
 from genplay import __version__
-from genplay.core import checkpoints, morphology, runtime, sketches
+from genplay.core import checkpoints, runtime, sketches
 from genplay.core.events import final_value
 from genplay.core.models.base import CLASS_OPTION
 from genplay.core.models.capabilities import default_sampler
@@ -78,26 +78,6 @@ def _log(message: str) -> None:
 
 
 # --- faithfulness -------------------------------------------------------------------------
-def edge_f1(drawn: torch.Tensor, target: torch.Tensor, tolerance: int = TOLERANCE
-            ) -> torch.Tensor:
-    """Per image (N,): F1 of the ink of `drawn` against the ink of `target` (both
-    (N, C, H, W), ink above 0.5 in any channel), a pixel matching within `tolerance` px
-    (a square neighbourhood). Precision is 1 when nothing is drawn and recall 1 when the
-    target is empty, so two empty images score 1 and one empty against ink scores 0."""
-    a = (drawn.amax(dim=1, keepdim=True) > 0.5).float()
-    b = (target.amax(dim=1, keepdim=True) > 0.5).float()
-    k = 2 * tolerance + 1
-    near_a, near_b = morphology.dilate(a, k), morphology.dilate(b, k)
-    count_a, count_b = a.sum(dim=(1, 2, 3)), b.sum(dim=(1, 2, 3))
-    precision = torch.where(count_a > 0, (a * near_b).sum(dim=(1, 2, 3)) / count_a.clamp_min(1),
-                            torch.ones_like(count_a))
-    recall = torch.where(count_b > 0, (b * near_a).sum(dim=(1, 2, 3)) / count_b.clamp_min(1),
-                         torch.ones_like(count_b))
-    total = precision + recall
-    return torch.where(total > 0, 2 * precision * recall / total.clamp_min(1e-12),
-                       torch.zeros_like(total))
-
-
 @torch.no_grad()
 def draw(images: torch.Tensor | np.ndarray, style: str, seed: int) -> torch.Tensor:
     """Sketches (N, 1, H, W) of images in one style: the same seed gives each image the
@@ -112,8 +92,8 @@ def faithfulness(images: np.ndarray, drawn: torch.Tensor, style: str, seed: int
     the 1-pixel tolerance and exact (no tolerance: at 28x28 a pixel either way covers
     much of a small image, so the exact figure separates methods better)."""
     again = draw(images, style, seed)
-    return {"edge_f1": float(edge_f1(again, drawn).mean()),
-            "edge_f1_exact": float(edge_f1(again, drawn, tolerance=0).mean())}
+    return {"edge_f1": float(sketches.edge_f1(again, drawn, TOLERANCE).mean()),
+            "edge_f1_exact": float(sketches.edge_f1(again, drawn, tolerance=0).mean())}
 
 
 # --- the methods --------------------------------------------------------------------------

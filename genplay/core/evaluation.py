@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from genplay import __version__
-from genplay.core import checkpoints, resize
+from genplay.core import checkpoints, resize, sketches
 from genplay.core.data import PHOTOS, ImageDataset, load_dataset, load_photos
 from genplay.core.errors import CheckpointError, GenplayError
-from genplay.core.events import Progress, Result, relay
+from genplay.core.events import Progress, Result, final_value, relay
 from genplay.core.images import with_channels
 from genplay.core.metrics import fid, kid, psnr, ssim
 from genplay.core.models.base import bits_per_dim
@@ -30,6 +30,7 @@ from genplay.core.models.capabilities import (
     Density,
     Sampler,
     Upscaler,
+    condition_method_of,
     is_importance_weighted,
     is_normalised,
 )
@@ -139,6 +140,8 @@ def evaluate_checkpoint(
     if isinstance(model, Sampler):
         yield from _sample_quality(model, info, test, metrics, features, n_samples, seed,
                                    data_root)
+    if condition_method_of(type(model)) == "sketch":
+        yield from _sketch_fidelity(model, info, test, metrics, features, seed)
     if isinstance(model, Upscaler):
         # Photos are scored whole: the test split's tiles over-weight flat sky and walls.
         images = (list(load_photos("test").values()) if info.dataset == PHOTOS else
@@ -272,3 +275,36 @@ def _sample_quality(model, info, test, metrics, features, n_samples, seed, data_
     )
     if not math.isfinite(metrics["fid"]):
         raise CheckpointError("FID is not finite: the samples or features contain NaN")
+
+
+SKETCH_IMAGES = 1000  # test images a sketch model is measured on
+
+
+@torch.no_grad()
+def _sketch_fidelity(model, info, test, metrics, features, seed):
+    """A sketch model's figures: the first SKETCH_IMAGES test images drawn in the style held
+    out of its training (core/sketches.py HELD_OUT), one image made from each at the
+    model's defaults with no class given; the fraction the dataset's classifier reads as
+    the class of the source image, and edge F1 (the output drawn again in the same style
+    and seed against the input sketch, 1-pixel tolerance, and exact)."""
+    n = min(SKETCH_IMAGES, len(test))
+    x = test.as_float(slice(0, n))
+    drawn = sketches.sketch(x, sketches.HELD_OUT, torch.Generator().manual_seed(seed))
+    outs = []
+    for i in range(0, n, 50):
+        generator = torch.Generator(device=model.device).manual_seed(seed + i)
+        outs.append(torch.from_numpy(final_value(model.condition_steps(
+            drawn[i:i + 50], 1.0, generator=generator))))
+        yield Progress(min(i + 50, n), n, message=f"images from {sketches.HELD_OUT} sketches")
+    out = torch.cat(outs)
+    again = sketches.sketch(out, sketches.HELD_OUT, torch.Generator().manual_seed(seed))
+    metrics.update(sketch_style=sketches.HELD_OUT, sketch_images=n,
+                   sketch_edge_f1=float(sketches.edge_f1(again, drawn).mean()),
+                   sketch_edge_f1_exact=float(sketches.edge_f1(again, drawn, 0).mean()))
+    net_path = Path(features) if features else find_feature_net(info.dataset, info.path.parent)
+    if net_path is None or test.labels is None:
+        return
+    net, net_info = checkpoints.load(net_path)
+    if net_info.family == "classifier" and net_info.class_names == info.class_names:
+        predicted = torch.cat([net(out[i:i + 500]).argmax(1) for i in range(0, n, 500)])
+        metrics["sketch_class_agreement"] = float((predicted == test.labels[:n]).float().mean())

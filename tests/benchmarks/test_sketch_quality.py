@@ -26,7 +26,7 @@ def _square(x0: int, y0: int, side: int = 10, size: int = 28) -> torch.Tensor:
 
 def test_edge_f1_counts_a_pixel_off_as_right_and_further_as_wrong():
     square = _square(8, 8)
-    f1 = sketch_quality.edge_f1
+    f1 = sketches.edge_f1
     assert f1(square, square).item() == 1.0
     assert f1(_square(9, 8), square).item() == 1.0  # one pixel right: within tolerance
     assert f1(_square(9, 9), square).item() == 1.0  # one pixel along the diagonal, too
@@ -40,7 +40,7 @@ def test_edge_f1_counts_a_pixel_off_as_right_and_further_as_wrong():
 def test_edge_f1_of_empty_drawings_and_per_image():
     empty = torch.zeros(1, 1, 28, 28)
     square = _square(8, 8)
-    f1 = sketch_quality.edge_f1
+    f1 = sketches.edge_f1
     assert f1(empty, empty).item() == 1.0  # nothing asked, nothing drawn
     assert f1(empty, square).item() == 0.0  # nothing drawn
     assert f1(square, empty).item() == 0.0  # lines nobody asked for

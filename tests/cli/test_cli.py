@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from genplay.cli import main
+from genplay.core import sketches
 from genplay.core.checkpoints import read_info
 from genplay.core.images import load_image, read_png_metadata
 from tests.conftest import TINY_CONFIGS, write_image_and_mask
@@ -86,6 +87,17 @@ def test_eval_of_a_classifier_reports_accuracy(capsys, tiny_checkpoints):
     code, out, _ = run(capsys, "eval", tiny_checkpoints / "classifier-tiny", "--dry-run")
     assert code == 0 and 0 <= json.loads(out)["test_accuracy"] <= 1
     assert not (tiny_checkpoints / "classifier-tiny" / "metrics.json").exists()
+
+
+def test_eval_of_a_sketch_model_measures_it_on_held_out_sketches(capsys, tiny_checkpoints):
+    code, out, err = run(capsys, "eval", tiny_checkpoints / "sketch-diffusion-tiny", "--dry-run",
+                         "--features", tiny_checkpoints / "classifier-tiny", "--samples", 8,
+                         "--limit", 6, "--no-scores")
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["sketch_style"] == sketches.HELD_OUT and metrics["sketch_images"] == 6
+    assert 0 <= metrics["sketch_class_agreement"] <= 1
+    assert 0 <= metrics["sketch_edge_f1_exact"] <= metrics["sketch_edge_f1"] <= 1
 
 
 def test_eval_of_an_upscaler_reports_psnr_and_ssim_beside_bicubic(capsys, tiny_checkpoints):
