@@ -2,6 +2,7 @@
 
     python -m benchmarks.sketch_conditioning --data mnist [--base checkpoints/diffusion-DATA]
         [--cpu-minutes 20] [--n 200] [--steps 20] [--threads 1] [--seed 0]
+        [--classifier checkpoints/classifier-DATA] [--data-root DIR]
         [--json benchmarks/results/sketch-conditioning-DATA.json]
 
 Two ways, both started from the same shipped unconditional diffusion model and both
@@ -125,7 +126,7 @@ def build(way: str, base_dir: str, styles: str) -> SketchDiffusion:
     base, info = checkpoints.load(base_dir)
     config = dict(vars(base.config))
     config.update(sketch_channels=1, sketch_dropout=0.1, sketch_styles=styles, lr=LR,
-                  ema_decay=EMA_DECAY, layout=config.get("layout", "v2"))
+                  ema_decay=EMA_DECAY)
     if way == "concat":
         model = SketchDiffusion(SketchDiffusionConfig(**config))
         warm_start(model, base_dir)
@@ -187,17 +188,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ways", default="concat,control")
+    parser.add_argument("--classifier", help="default checkpoints/classifier-DATA")
+    parser.add_argument("--data-root")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     runtime.set_threads(args.threads)
     base_dir = args.base or f"checkpoints/diffusion-{args.data}"
-    train_set = load_dataset(args.data, "train", size=28, channels=1)
-    test_set = load_dataset(args.data, "test", size=28, channels=1)
+    size = checkpoints.read_info(base_dir).image_shape[1]
+    train_set = load_dataset(args.data, "train", size=size, channels=1, root=args.data_root)
+    test_set = load_dataset(args.data, "test", size=size, channels=1, root=args.data_root)
     images = train_set.as_float()
     labels = train_set.labels.long()
     x = test_set.as_float(slice(0, args.n))
     y = test_set.labels[:args.n].numpy()
-    classifier, _ = checkpoints.load(f"checkpoints/classifier-{args.data}")
+    classifier, _ = checkpoints.load(args.classifier or f"checkpoints/classifier-{args.data}")
     rows = {}
     for way in args.ways.split(","):
         model = build(way, base_dir, args.styles)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import torch
 
+from benchmarks import sketch_conditioning
 from benchmarks.sketch_conditioning import ControlledUNet
-from genplay.core import registry
-from tests.conftest import TINY_CONFIGS
+from genplay.core import checkpoints, registry
+from tests.conftest import TINY_CONFIGS, make_idx_dataset
 
 
 def _base():
@@ -41,3 +42,23 @@ def test_the_branch_starts_switched_off_and_trains_alone():
         assert not torch.allclose(followed, plain, atol=1e-4)  # the sketch reaches the output
         # no sketch (all zeros, as dropout and sketch guidance give it): the base model
         assert torch.allclose(net(x, t, None, torch.zeros_like(sketch)), plain, atol=1e-6)
+
+
+def test_both_ways_train_for_their_budget_and_are_measured(tmp_path, only_data_root, capsys):
+    root = tmp_path / "data"
+    make_idx_dataset(root / "mnist", n_train=24, n_test=8)
+    torch.manual_seed(0)
+    for family in ("diffusion", "classifier"):
+        model = registry.build(family, **TINY_CONFIGS[family]).eval()
+        checkpoints.save(model, tmp_path / family, dataset="mnist", recipe="test")
+    result = sketch_conditioning.main([
+        "--data", "mnist", "--base", str(tmp_path / "diffusion"), "--classifier",
+        str(tmp_path / "classifier"), "--data-root", str(root), "--cpu-minutes", "0.01",
+        "--n", "4", "--steps", "2"])
+    assert set(result["ways"]) == {"concat", "control"}
+    concat, control = result["ways"]["concat"], result["ways"]["control"]
+    assert concat["steps"] >= 1 and control["steps"] >= 1
+    assert control["trainable"] < concat["trainable"]  # the frozen base is not trained
+    for row in (concat, control):
+        assert 0 <= row["agreement"] <= 1 and 0 <= row["edge_f1_exact"] <= row["edge_f1"] <= 1
+    assert "control" in capsys.readouterr().out
