@@ -60,7 +60,8 @@ from genplay.core import checkpoints, runtime, sketches
 from genplay.core.events import final_value
 from genplay.core.models.base import CLASS_OPTION
 from genplay.core.models.capabilities import default_sampler
-from genplay.core.ops.sketch import DEFAULT_SKETCH_GUIDANCE, DEFAULT_STRENGTH, sketch_images
+from genplay.core.models.sketch_diffusion import DEFAULT_SKETCH_GUIDANCE
+from genplay.core.ops.sketch import DEFAULT_STRENGTH, sketch_images
 
 GUIDANCES = (1.0, DEFAULT_SKETCH_GUIDANCE, 3.0)
 CLASS_GUIDANCE = 1.0  # the sampler's default: classifier-free guidance with the true class

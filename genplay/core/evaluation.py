@@ -299,6 +299,7 @@ def _sketch_fidelity(model, info, test, metrics, features, seed):
     out = torch.cat(outs)
     again = sketches.sketch(out, sketches.HELD_OUT, torch.Generator().manual_seed(seed))
     metrics.update(sketch_style=sketches.HELD_OUT, sketch_images=n,
+                   sketch_guidance=model.default_sketch_guidance,
                    sketch_edge_f1=float(sketches.edge_f1(again, drawn).mean()),
                    sketch_edge_f1_exact=float(sketches.edge_f1(again, drawn, 0).mean()))
     net_path = Path(features) if features else find_feature_net(info.dataset, info.path.parent)

@@ -42,7 +42,7 @@ from genplay.core.models import diffusion_pipeline as pipeline
 from genplay.core.models.diffusion import Diffusion, DiffusionConfig
 from genplay.core.models.families import register
 
-DEFAULT_SKETCH_GUIDANCE = 1.5  # ops.sketch offers the same default
+DEFAULT_SKETCH_GUIDANCE = 1.5  # what the Sketch panel, `genplay sketch` and eval use
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ class _WithSketch:
 @register("sketch-diffusion", SketchDiffusionConfig)
 class SketchDiffusion(Diffusion):
     condition_method = "sketch"  # how ops.sketch names what condition_steps does
+    default_sketch_guidance = DEFAULT_SKETCH_GUIDANCE
 
     # --- the sketch as the network sees it ------------------------------------------------
     def sketch_input(self, drawing: torch.Tensor) -> torch.Tensor:
@@ -150,7 +151,7 @@ class SketchDiffusion(Diffusion):
         condition (strength does not apply: the sketch is not noised). opts: sampler,
         steps, eta, temperature, class, guidance, and sketch_guidance (default 1.5)."""
         opts = dict(opts)
-        w = float(opts.pop("sketch_guidance", DEFAULT_SKETCH_GUIDANCE))
+        w = float(opts.pop("sketch_guidance", self.default_sketch_guidance))
         if not 0.0 <= w <= 20.0:
             raise ValueError(f"sketch_guidance must be from 0 to 20, not {w}")
         guide = guide.to(self.device, torch.float32)

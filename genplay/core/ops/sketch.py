@@ -48,7 +48,6 @@ from genplay.core.models.capabilities import (  # the rules, re-exported for cal
 MAX_CANDIDATES = 16
 DEFAULT_STRENGTH = 0.5
 FIT_STEPS = 150  # latent-fitting steps for models without SDEdit
-DEFAULT_SKETCH_GUIDANCE = 1.5  # a sketch-conditioned model's (models/sketch_diffusion.py)
 
 
 def guide_tensor(model: Any, pixels: np.ndarray, invert: bool | None = None) -> torch.Tensor:
@@ -244,7 +243,8 @@ def sketch_facts(model: Any) -> dict[str, Any]:
         "classes": list(options["class"].choices) if "class" in options else [],
         "steps": steps,
         # a sketch-conditioned model's sketch guidance: (default, highest)
-        "sketch_guidance": (DEFAULT_SKETCH_GUIDANCE, 10.0) if method == "sketch" else None,
+        "sketch_guidance": ((model.default_sketch_guidance, 10.0) if method == "sketch"
+                            else None),
     }
 
 
