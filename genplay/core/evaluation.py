@@ -297,11 +297,10 @@ def _sketch_fidelity(model, info, test, metrics, features, seed):
             drawn[i:i + 50], 1.0, generator=generator))))
         yield Progress(min(i + 50, n), n, message=f"images from {sketches.HELD_OUT} sketches")
     out = torch.cat(outs)
-    again = sketches.sketch(out, sketches.HELD_OUT, torch.Generator().manual_seed(seed))
+    f1 = sketches.faithfulness(out, drawn, sketches.HELD_OUT, seed)
     metrics.update(sketch_style=sketches.HELD_OUT, sketch_images=n,
                    sketch_guidance=model.default_sketch_guidance,
-                   sketch_edge_f1=float(sketches.edge_f1(again, drawn).mean()),
-                   sketch_edge_f1_exact=float(sketches.edge_f1(again, drawn, 0).mean()))
+                   sketch_edge_f1=f1["edge_f1"], sketch_edge_f1_exact=f1["edge_f1_exact"])
     net_path = Path(features) if features else find_feature_net(info.dataset, info.path.parent)
     if net_path is None or test.labels is None:
         return

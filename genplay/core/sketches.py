@@ -52,7 +52,7 @@ from genplay.core.morphology import (
 
 __all__ = ["AUGMENTATIONS", "AUGMENT_PROBABILITY", "FILLED_STYLES", "HELD_OUT", "LINE_ONLY",
            "STYLES", "TRAIN_STYLES", "augment", "colour_hints", "edge_f1", "edge_sketch",
-           "from_picture", "random_sketches", "sketch", "stroke_sketch"]
+           "faithfulness", "from_picture", "random_sketches", "sketch", "stroke_sketch"]
 
 # A style: images (N, C, H, W) and a generator -> sketches (N, 1, H, W). An augmentation:
 # sketches and a generator -> sketches.
@@ -449,6 +449,16 @@ def edge_f1(drawn: torch.Tensor, target: torch.Tensor, tolerance: int = 1
     total = precision + recall
     return torch.where(total > 0, 2 * precision * recall / total.clamp_min(1e-12),
                        torch.zeros_like(total))
+
+
+def faithfulness(images: Tensor, drawn: Tensor, style: str, seed: int) -> dict[str, float]:
+    """Mean edge F1 of `images` drawn again in `style` with the generator seeded `seed` (so
+    with the thresholds that drew `drawn` from their sources) against `drawn`: with the
+    1-pixel tolerance and exact (at 28x28 a pixel either way covers much of a small image,
+    so the exact figure separates methods better)."""
+    again = sketch(images, style, torch.Generator().manual_seed(seed))
+    return {"edge_f1": float(edge_f1(again, drawn).mean()),
+            "edge_f1_exact": float(edge_f1(again, drawn, tolerance=0).mean())}
 
 
 def _upscale_lines(sketches: Tensor, size: int) -> Tensor:
