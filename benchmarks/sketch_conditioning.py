@@ -38,10 +38,10 @@ import torch
 from torch import nn
 
 from benchmarks.common import report
-from benchmarks.sketch_quality import draw, faithfulness
 from genplay import __version__
 from genplay.core import checkpoints, runtime, sketches
 from genplay.core.data import load_dataset
+from genplay.core.evaluation import sketch_outputs
 from genplay.core.events import final_value
 from genplay.core.models.blocks import EMA
 from genplay.core.models.diffusion import UNet, timestep_embedding
@@ -163,16 +163,11 @@ def train(model: SketchDiffusion, images: torch.Tensor, labels: torch.Tensor,
 @torch.no_grad()
 def measure(model: SketchDiffusion, classifier: Any, x: torch.Tensor, y: np.ndarray,
             steps: int, seed: int) -> dict[str, float]:
-    drawn = draw(x, sketches.HELD_OUT, seed)
-    outs = []
-    for i in range(0, len(x), 50):
-        outs.append(final_value(model.condition_steps(
-            drawn[i:i + 50], 1.0, generator=torch.Generator().manual_seed(seed + i),
-            steps=steps, sketch_guidance=GUIDANCE)))
-    out = np.concatenate(outs)
-    pred = classifier(torch.from_numpy(out)).argmax(1).numpy()
-    return {"agreement": float((pred == y).mean()), **faithfulness(out, drawn, sketches.HELD_OUT,
-                                                                   seed)}
+    drawn, out = final_value(sketch_outputs(model, x, seed, steps=steps,
+                                            sketch_guidance=GUIDANCE))
+    pred = classifier(out).argmax(1).numpy()
+    return {"agreement": float((pred == y).mean()),
+            **sketches.faithfulness(out, drawn, sketches.HELD_OUT, seed)}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -137,11 +137,13 @@ def evaluate_checkpoint(
                            iwae_k=iwae_k)
         else:
             metrics["bpd"] = sums["bpd"] / len(test)
+    sketch = condition_method_of(type(model)) == "sketch"
+    judge = _feature_net(info, features) if isinstance(model, Sampler) or sketch else None
     if isinstance(model, Sampler):
-        yield from _sample_quality(model, info, test, metrics, features, n_samples, seed,
-                                   data_root)
-    if condition_method_of(type(model)) == "sketch":
-        yield from _sketch_fidelity(model, info, test, metrics, features, seed)
+        yield from _sample_quality(model, info, test, metrics, judge, features is not None,
+                                   n_samples, seed, data_root)
+    if sketch:
+        yield from _sketch_fidelity(model, info, test, metrics, judge, seed)
     if isinstance(model, Upscaler):
         # Photos are scored whole: the test split's tiles over-weight flat sky and walls.
         images = (list(load_photos("test").values()) if info.dataset == PHOTOS else
@@ -235,15 +237,23 @@ def _reference_scores(model, test, metrics, seed, slow_scores, folder):
     return {"reference": (values, typical)}
 
 
-def _sample_quality(model, info, test, metrics, features, n_samples, seed, data_root):
-    net_path = Path(features) if features else find_feature_net(info.dataset, info.path.parent)
-    if net_path is None:
+def _feature_net(info, features):
+    """(path, net, its CheckpointInfo) of the feature net to measure with: the one given,
+    else the dataset's classifier found near the checkpoint or shipped; None if none."""
+    path = Path(features) if features else find_feature_net(info.dataset, info.path.parent)
+    if path is None:
+        return None
+    return (path, *checkpoints.load(path))
+
+
+def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, data_root):
+    if judge is None:
         metrics["fid"] = None
         metrics["fid_note"] = f"no feature network for dataset {info.dataset!r}"
         return
-    net, net_info = checkpoints.load(net_path)
+    net_path, net, net_info = judge
     if tuple(net_info.image_shape) != tuple(info.image_shape):
-        if features is None:  # e.g. a diffusers model measured on a dataset of another size
+        if not given:  # e.g. a diffusers model measured on a dataset of another size
             metrics["fid"] = None
             metrics["fid_note"] = (f"no feature network for {info.dataset} images of shape "
                                    f"{tuple(info.image_shape)} (the one found sees "
@@ -281,30 +291,39 @@ SKETCH_IMAGES = 1000  # test images a sketch model is measured on
 
 
 @torch.no_grad()
-def _sketch_fidelity(model, info, test, metrics, features, seed):
-    """A sketch model's figures: the first SKETCH_IMAGES test images drawn in the style held
-    out of its training (core/sketches.py HELD_OUT), one image made from each at the
-    model's defaults with no class given; the fraction the dataset's classifier reads as
-    the class of the source image, and edge F1 (the output drawn again in the same style
-    and seed against the input sketch, 1-pixel tolerance, and exact)."""
-    n = min(SKETCH_IMAGES, len(test))
-    x = test.as_float(slice(0, n))
-    drawn = sketches.sketch(x, sketches.HELD_OUT, torch.Generator().manual_seed(seed))
+def sketch_outputs(model, images: torch.Tensor, seed: int = 0, batch: int = 50,
+                   **opts: Any) -> Iterator[Progress | Result]:
+    """What a sketch model is measured on: images (N, C, H, W) in [0, 1] drawn in the
+    style held out of its training (core/sketches.py HELD_OUT), one image made from each
+    sketch (opts: condition_steps' options; its defaults otherwise; no class given).
+    Result((drawn (N, 1, H, W), outputs float32 (N, C, H, W))), Progress on the way."""
+    n = len(images)
+    drawn = sketches.sketch(images, sketches.HELD_OUT, torch.Generator().manual_seed(seed))
     outs = []
-    for i in range(0, n, 50):
+    for i in range(0, n, batch):
         generator = torch.Generator(device=model.device).manual_seed(seed + i)
         outs.append(torch.from_numpy(final_value(model.condition_steps(
-            drawn[i:i + 50], 1.0, generator=generator))))
-        yield Progress(min(i + 50, n), n, message=f"images from {sketches.HELD_OUT} sketches")
-    out = torch.cat(outs)
+            drawn[i:i + batch], 1.0, generator=generator, **opts))))
+        yield Progress(min(i + batch, n), n, message=f"images from {sketches.HELD_OUT} sketches")
+    yield Result((drawn, torch.cat(outs)), {"style": sketches.HELD_OUT})
+
+
+@torch.no_grad()
+def _sketch_fidelity(model, info, test, metrics, judge, seed):
+    """A sketch model's figures on the first SKETCH_IMAGES test images (sketch_outputs at
+    the model's defaults): the fraction the dataset's classifier reads as the class of the
+    source image, and edge F1 (the output drawn again in the same style and seed against
+    the input sketch, 1-pixel tolerance, and exact)."""
+    n = min(SKETCH_IMAGES, len(test))
+    made = yield from relay(sketch_outputs(model, test.as_float(slice(0, n)), seed))
+    drawn, out = made.value
     f1 = sketches.faithfulness(out, drawn, sketches.HELD_OUT, seed)
     metrics.update(sketch_style=sketches.HELD_OUT, sketch_images=n,
                    sketch_guidance=model.default_sketch_guidance,
                    sketch_edge_f1=f1["edge_f1"], sketch_edge_f1_exact=f1["edge_f1_exact"])
-    net_path = Path(features) if features else find_feature_net(info.dataset, info.path.parent)
-    if net_path is None or test.labels is None:
+    if judge is None or test.labels is None:
         return
-    net, net_info = checkpoints.load(net_path)
+    _, net, net_info = judge
     if net_info.family == "classifier" and net_info.class_names == info.class_names:
         predicted = torch.cat([net(out[i:i + 500]).argmax(1) for i in range(0, n, 500)])
         metrics["sketch_class_agreement"] = float((predicted == test.labels[:n]).float().mean())
