@@ -65,7 +65,6 @@ from genplay.core.ops.sketch import DEFAULT_STRENGTH, sketch_images
 
 GUIDANCES = (1.0, DEFAULT_SKETCH_GUIDANCE, 3.0)
 CLASS_GUIDANCE = 1.0  # the sampler's default: classifier-free guidance with the true class
-TOLERANCE = 1  # pixels, for edge F1
 TARGET_AGREEMENT = {"fashion-mnist": 0.85, "mnist": 0.97}
 TARGET_F1 = 0.7
 TARGET_FID_RATIO = 2.0  # over the unconditional base model's FID
@@ -474,7 +473,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "vae": vae_info.name if vae_info else None, "feature_net": judge.net_info.name,
         "n": n, "seed": args.seed, "steps": args.steps, "threads": threads,
         "guidances": list(guidances), "strengths": list(STRENGTHS),
-        "class_guidance": CLASS_GUIDANCE, "tolerance_px": TOLERANCE,
+        "class_guidance": CLASS_GUIDANCE, "tolerance_px": sketches.F1_TOLERANCE,
         "held_out": sketches.HELD_OUT, "styles": styles,
         "genplay_version": __version__, "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),

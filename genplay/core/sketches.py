@@ -429,7 +429,10 @@ def colour_hints(images: Tensor, sketches: Tensor, generator: torch.Generator | 
 
 
 # --- faithfulness -------------------------------------------------------------------------
-def edge_f1(drawn: torch.Tensor, target: torch.Tensor, tolerance: int = 1
+F1_TOLERANCE = 1  # pixels either way a drawn line may miss the sketch's and still count
+
+
+def edge_f1(drawn: torch.Tensor, target: torch.Tensor, tolerance: int = F1_TOLERANCE
             ) -> torch.Tensor:
     """Per image (N,): F1 of the ink of `drawn` against the ink of `target` (both
     (N, C, H, W), ink above 0.5 in any channel), a pixel matching within `tolerance` px
