@@ -3,7 +3,7 @@ it realistic, and how fast (issue 21's benchmark of the sketch-conditioned model
 
     python -m benchmarks.sketch_quality --data fashion-mnist
         --sketch-model runs/sketch-fashion-mnist [--n 1000] [--styles canny,edges,...]
-        [--guidance 1,1.5,3] [--steps 20]
+        [--guidance 1,2,4] [--steps 20] [--sketch-steps S]
         [--base checkpoints/diffusion-DATA] [--vae checkpoints/vae-DATA] [--seed 0]
         [--threads T] [--data-root DIR] [--no-speed]
         [--json benchmarks/results/sketch-quality-DATA.json]
@@ -63,7 +63,7 @@ from genplay.core.models.capabilities import default_sampler
 from genplay.core.models.sketch_diffusion import DEFAULT_SKETCH_GUIDANCE
 from genplay.core.ops.sketch import DEFAULT_STRENGTH, sketch_images
 
-GUIDANCES = (1.0, DEFAULT_SKETCH_GUIDANCE, 3.0)
+GUIDANCES = (1.0, DEFAULT_SKETCH_GUIDANCE, 4.0)
 CLASS_GUIDANCE = 1.0  # the sampler's default: classifier-free guidance with the true class
 TARGET_AGREEMENT = {"fashion-mnist": 0.85, "mnist": 0.97}
 TARGET_F1 = 0.7
@@ -131,8 +131,11 @@ def _conditioned(model: Any, strength: float, seed: int, with_class: bool,
 
 
 def methods(sketch_model: Any, base: Any | None, vae: Any | None, vae_name: str,
-            seed: int, steps: int, guidances: tuple[float, ...] = GUIDANCES) -> list[Method]:
-    """The rows of every style's table, in order: SDEdit, latent fitting, the sketch model."""
+            seed: int, steps: int, guidances: tuple[float, ...] = GUIDANCES,
+            sketch_steps: int | None = None) -> list[Method]:
+    """The rows of every style's table, in order: SDEdit (`steps` of a full schedule),
+    latent fitting, the sketch model (sketch_steps; default its own)."""
+    sketch_steps = sketch_steps or sketch_model.condition_default_steps
     rows: list[Method] = []
     if base is not None:
         for with_class in (False, True) if takes_class(base) else (False,):
@@ -145,8 +148,8 @@ def methods(sketch_model: Any, base: Any | None, vae: Any | None, vae_name: str,
                                                              seed)))
     for with_class in (False, True) if takes_class(sketch_model) else (False,):
         rows += [Method("sketch model", f"guidance {w}", with_class,
-                        _conditioned(sketch_model, 0.0, seed, with_class, steps=steps,
-                                     sketch_guidance=w))
+                        _conditioned(sketch_model, 0.0, seed, with_class,
+                                     steps=sketch_steps, sketch_guidance=w))
                  for w in guidances]
     return rows
 
@@ -231,8 +234,8 @@ def pen_up_seconds(model: Any, guide: torch.Tensor, repeats: int = PEN_UP_REPEAT
     finally:
         torch.set_num_threads(before)
     return {"candidates": candidates, "image_shape": list(model.image_shape),
-            "sampler": default_sampler(model), "steps": model.default_steps,
-            "sketch_guidance": DEFAULT_SKETCH_GUIDANCE, "threads": 1,
+            "sampler": default_sampler(model), "steps": model.condition_default_steps,
+            "sketch_guidance": model.default_sketch_guidance, "threads": 1,
             "median_seconds": statistics.median(times), "seconds": times,
             "target_seconds": PEN_UP_TARGET}
 
@@ -252,7 +255,9 @@ def format_tables(result: dict[str, Any]) -> str:
              f"seed {result['seed']}, {result['threads']} "
              f"thread{'' if result['threads'] == 1 else 's'})", "",
              f"Sketch model {result['sketch_model']}, SDEdit by {result['base'] or '–'}, "
-             f"latent fitting by {result['vae'] or '–'}; {result['steps']} steps; "
+             f"latent fitting by {result['vae'] or '–'}; {result['steps']} steps (SDEdit's "
+             f"of a full schedule), {result.get('sketch_steps', result['steps'])} for the "
+             "sketch model; "
              f"FID/KID in the space of {result['feature_net']}.",
              f"Unconditional {result['base'] or result['sketch_model']} ({u['sampler']}, "
              f"{u['steps']} steps, {result['n']} samples): FID {u['fid']:.2f}, "
@@ -445,7 +450,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--guidance", type=_scales, default=GUIDANCES,
                         help="the sketch model's sketch guidance scales, comma-separated")
     parser.add_argument("--steps", type=int, default=20, help="sampler steps (a full "
-                        "schedule's, for SDEdit)")
+                        "schedule's, for SDEdit and the unconditional model)")
+    parser.add_argument("--sketch-steps", type=int, help="the sketch model's steps (default "
+                        "its own, as the Sketch panel starts with)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--data-root")
@@ -471,7 +478,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "sketch_model_hash": checkpoints.weights_hash(info.path),
         "base": base_info.name if base_info else None,
         "vae": vae_info.name if vae_info else None, "feature_net": judge.net_info.name,
-        "n": n, "seed": args.seed, "steps": args.steps, "threads": threads,
+        "n": n, "seed": args.seed, "steps": args.steps,
+        "sketch_steps": args.sketch_steps or model.condition_default_steps, "threads": threads,
         "guidances": list(guidances), "strengths": list(STRENGTHS),
         "class_guidance": CLASS_GUIDANCE, "tolerance_px": sketches.F1_TOLERANCE,
         "held_out": sketches.HELD_OUT, "styles": styles,
@@ -484,7 +492,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          [(default_sampler(reference), args.steps)])
     result["unconditional"] = {k: u[k] for k in ("sampler", "steps", "fid", "kid")}
     result["real_floor"] = judge.floor(n)
-    rows_of = methods(model, base, vae, result["vae"] or "", args.seed, args.steps, guidances)
+    rows_of = methods(model, base, vae, result["vae"] or "", args.seed, args.steps, guidances,
+                      result["sketch_steps"])
     result["rows"] = [r for style in styles for r in style_rows(style, rows_of, judge, n,
                                                                 args.seed)]
     result["targets"] = targets(result)

@@ -244,14 +244,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sketch", help="the drawing: light lines on dark, or dark on light")
     p.add_argument("--sketch-guidance", type=float, metavar="W",
                    help="a sketch-conditioned model: 0 ignores the drawing, 1 follows it as "
-                        "trained, higher follows the lines harder (default 1.5)")
+                        "trained, higher follows the lines harder (default 2)")
     p.add_argument("--strength", type=float, default=0.5,
                    help="0 keeps the drawing, 1 ignores it (diffusion: the noise level)")
     p.add_argument("-n", type=int, default=4, help="candidates, 1 to 16")
     p.add_argument("--seed", type=int, default=0)
     add_diffusion_options(p, "diffusion: steps of a full schedule (strength 0.5 runs half); "
-                             "energy-based: Langevin steps (default half its sampling "
-                             "steps); others: latent-fitting steps (default 150)")
+                             "a sketch model: steps from noise (default 10); energy-based: "
+                             "Langevin steps (default half its sampling steps); others: "
+                             "latent-fitting steps (default 150)")
     _add_image_outputs(p, "drawing")
     p.set_defaults(func=cmd_sketch)
 

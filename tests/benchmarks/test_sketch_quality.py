@@ -105,8 +105,8 @@ def test_tables_json_and_plot(tiny, tmp_path, capsys):
         assert 0 <= r["class_agreement"] <= 1 and 0 <= r["edge_f1"] <= 1 and r["fid"] >= 0
         assert r["edge_f1_exact"] <= r["edge_f1"]  # no tolerance: never more
     t = result["targets"]
-    assert [c["setting"] for c in t["checks"]] == ["guidance 1.0", "guidance 1.5",
-                                                   "guidance 3.0"]
+    assert [c["setting"] for c in t["checks"]] == [f"guidance {w}" for w in
+                                                   sketch_quality.GUIDANCES]
     assert t["class_agreement"] == 0.97
     assert t["edge_f1_chance"] == rows[1]["edge_f1"]
     assert t["fid_max"] == pytest.approx(2 * result["unconditional"]["fid"])

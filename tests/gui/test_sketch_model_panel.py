@@ -13,6 +13,8 @@ import pytest
 from genplay.core import checkpoints
 from genplay.core.events import final_value
 from genplay.core.images import read_png_metadata
+from genplay.core.models.sketch_diffusion import DEFAULT_SKETCH_GUIDANCE, DEFAULT_SKETCH_STEPS
+from genplay.gui.panels import sketch_method_choice
 from genplay.gui.panels.sketch import SketchPanel
 from tests.gui.test_sketch_finish import a_bar, generate
 
@@ -88,7 +90,12 @@ def test_the_datasets_sketch_model_is_offered_first_and_makes_the_candidates(
     assert panel.method_label.text().startswith("Sketch model")
     # Sketch guidance in Strength's place (a sketch model never noises the drawing)
     assert shown(panel, panel.sketch_guidance) and not shown(panel, panel.strength)
-    assert panel.sketch_guidance.value() == 1.5 and panel.sketch_guidance.maximum() == 10
+    assert panel.sketch_guidance.value() == DEFAULT_SKETCH_GUIDANCE
+    assert panel.sketch_guidance.maximum() == 10
+    # a sketch model's own steps (half a sampling run's), not SDEdit's whole schedule
+    assert panel.steps.value() == DEFAULT_SKETCH_STEPS
+    # what the panel shows before the facts arrive is the same default
+    assert sketch_method_choice.GUIDANCE_DEFAULT == DEFAULT_SKETCH_GUIDANCE
     assert panel.sketch_guidance.singleStep() == 0.25
     tip = panel.sketch_guidance.toolTip()
     assert "0 ignores" in tip and "1 follows" in tip and "higher" in tip
@@ -163,7 +170,7 @@ def test_a_sketch_model_selected_is_simply_itself(qtbot, panel, sketch_models):
     assert panel.method_choices() == ["Sketch model (sketch-fashion)"]
     assert not shown(panel, panel.method_box)
     assert panel.facts["method"] == "sketch" and shown(panel, panel.sketch_guidance)
-    assert panel.options()["sketch_guidance"] == 1.5
+    assert panel.options()["sketch_guidance"] == DEFAULT_SKETCH_GUIDANCE
     panel.set_mode("fill")  # filling: Strength and Sketch guidance do not apply
     assert "sketch_guidance" not in panel.options()
     assert not panel.sketch_guidance.isEnabled()

@@ -42,7 +42,12 @@ from genplay.core.models import diffusion_pipeline as pipeline
 from genplay.core.models.diffusion import Diffusion, DiffusionConfig
 from genplay.core.models.families import register
 
-DEFAULT_SKETCH_GUIDANCE = 1.5  # what the Sketch panel, `genplay sketch` and eval use
+# What the Sketch panel, `genplay sketch` and eval use: a sketch narrows the images so
+# much that half a sampling run's steps do as well (benchmarks/results/sketch-quality-*),
+# and 4 candidates at 28x28 come back within a second on one core (sketch guidance
+# doubles a step's cost).
+DEFAULT_SKETCH_GUIDANCE = 2.0
+DEFAULT_SKETCH_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class _WithSketch:
 class SketchDiffusion(Diffusion):
     condition_method = "sketch"  # how ops.sketch names what condition_steps does
     default_sketch_guidance = DEFAULT_SKETCH_GUIDANCE
+    condition_default_steps = DEFAULT_SKETCH_STEPS  # a sketch's steps (sampling: default_steps)
 
     # --- the sketch as the network sees it ------------------------------------------------
     def sketch_input(self, drawing: torch.Tensor) -> torch.Tensor:
@@ -149,7 +155,8 @@ class SketchDiffusion(Diffusion):
                         **opts: Any) -> Iterator[Progress | Preview | Result]:
         """Images drawn from noise with the sketch `guide` (N, C, H, W in [0, 1]) as the
         condition (strength does not apply: the sketch is not noised). opts: sampler,
-        steps, eta, temperature, class, guidance, and sketch_guidance (default 1.5)."""
+        steps (default condition_default_steps), eta, temperature, class, guidance, and
+        sketch_guidance (default default_sketch_guidance)."""
         opts = dict(opts)
         w = float(opts.pop("sketch_guidance", self.default_sketch_guidance))
         if not 0.0 <= w <= 20.0:
@@ -160,6 +167,6 @@ class SketchDiffusion(Diffusion):
             noise = pipeline.noise(self, guide.shape[0], generator)
         z = noise.to(self.device, torch.float32) * float(opts.get("temperature", 1.0))
         sampler = str(opts.get("sampler", self.default_sampler))
-        timesteps = pipeline.timesteps_for(sampler, self.schedule,
-                                           int(opts.get("steps", self.default_steps)))
+        steps = int(opts.get("steps", self.condition_default_steps))
+        timesteps = pipeline.timesteps_for(sampler, self.schedule, steps)
         return pipeline.denoise_steps(bound, z, timesteps, sampler, opts, generator)

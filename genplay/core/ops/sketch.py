@@ -227,8 +227,10 @@ def sketch_facts(model: Any) -> dict[str, Any]:
 
     options = {o.name: o for o in model.sample_options()} if isinstance(model, Sampler) else {}
     method = sketch_method(model)
-    if method in ("sdedit", "sketch"):
+    if method == "sdedit":
         steps = (int(options["steps"].default), 200)  # a whole schedule's
+    elif method == "sketch":
+        steps = (model.condition_default_steps, 200)
     elif method == "langevin":
         steps = (model.condition_default_steps, 1000)
     else:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 SKETCH_FACTS = op("ops.sketch:sketch_facts")
 WAYS = {"sketch": "Sketch model", "sdedit": "SDEdit", "langevin": "Langevin",
         "latent": "Latent fitting"}
-GUIDANCE_DEFAULT, GUIDANCE_MOST = 1.5, 10.0  # until the facts say (ops.sketch's values)
+GUIDANCE_DEFAULT, GUIDANCE_MOST = 2.0, 10.0  # until the facts say (ops.sketch's values)
 _TOOLTIP_ROLE = Qt.ItemDataRole.ToolTipRole
 
 
