@@ -14,6 +14,7 @@ from genplay.cli import main
 from genplay.core import sketches
 from genplay.core.checkpoints import read_info
 from genplay.core.images import load_image, read_png_metadata
+from genplay.core.models.sketch_diffusion import DEFAULT_SKETCH_STEPS
 from tests.conftest import TINY_CONFIGS, write_image_and_mask
 
 
@@ -97,6 +98,7 @@ def test_eval_of_a_sketch_model_measures_it_on_held_out_sketches(capsys, tiny_ch
     metrics = json.loads(out)
     assert metrics["sketch_style"] == sketches.HELD_OUT and metrics["sketch_images"] == 6
     assert 0 <= metrics["sketch_class_agreement"] <= 1
+    assert metrics["sketch_steps"] == DEFAULT_SKETCH_STEPS
     assert 0 <= metrics["sketch_edge_f1_exact"] <= metrics["sketch_edge_f1"] <= 1
 
 
