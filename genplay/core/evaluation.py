@@ -320,7 +320,8 @@ def _sketch_fidelity(model, info, test, metrics, judge, seed):
     f1 = sketches.faithfulness(out, drawn, sketches.HELD_OUT, seed)
     metrics.update(sketch_style=sketches.HELD_OUT, sketch_images=n,
                    sketch_guidance=model.default_sketch_guidance,
-                   sketch_steps=model.condition_default_steps, sketch_edge_f1=f1["edge_f1"], sketch_edge_f1_exact=f1["edge_f1_exact"])
+                   sketch_steps=model.condition_default_steps,
+                   sketch_edge_f1=f1["edge_f1"], sketch_edge_f1_exact=f1["edge_f1_exact"])
     if judge is None or test.labels is None:
         return
     _, net, net_info = judge
