@@ -307,16 +307,19 @@ def format_tables(result: dict[str, Any]) -> str:
 
 
 # --- the plot (Pillow: matplotlib is not a dependency) -------------------------------------
-def _nice_step(span: float) -> float:
-    raw = span / 5
-    magnitude = 10 ** np.floor(np.log10(raw)) if raw > 0 else 1.0
-    return float(next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw))
+def _log_ticks(low: float, high: float) -> list[float]:
+    """1, 2, 5 times the powers of ten from low to high."""
+    ticks = []
+    for power in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1):
+        ticks += [m * 10.0 ** power for m in (1, 2, 5) if low <= m * 10.0 ** power <= high]
+    return ticks
 
 
 def plot_curve(result: dict[str, Any], path: str | Path) -> None:
-    """Edge F1 against FID for the held-out style: the sketch model over sketch guidance
-    (with and without the class), SDEdit over strength and latent fitting, no class
-    unless said; dashed lines mark the targets (F1 0.7, FID twice the unconditional)."""
+    """Edge F1 against FID (a log scale: the methods' FIDs span two decades) for the
+    held-out style: the sketch model over sketch guidance (with and without the class),
+    SDEdit over strength and latent fitting, no class unless said; dashed lines mark the
+    targets (F1 0.7, FID twice the unconditional)."""
     from PIL import Image, ImageDraw, ImageFont
 
     style = result["held_out"]
@@ -333,9 +336,16 @@ def plot_curve(result: dict[str, Any], path: str | Path) -> None:
                   [r for r in rows if r["method"].startswith("latent fit")]))
     lines = [entry for entry in lines if entry[2]]
     fid_max = TARGET_FID_RATIO * result["unconditional"]["fid"]
-    top = max([fid_max] + [r["fid"] for _, _, pts in lines for r in pts]) * 1.08
-    step = _nice_step(top)
-    x_max = step * np.ceil(top / step)
+    chance = (result.get("targets") or {}).get("edge_f1_chance")
+    fids = [fid_max, result["unconditional"]["fid"]] + [r["fid"] for _, _, pts in lines
+                                                        for r in pts]
+    wide = _log_ticks(10.0 ** np.floor(np.log10(max(min(fids), 1e-3) / 1.1)),
+                      10.0 ** np.ceil(np.log10(max(fids) * 1.1)))
+    x_min = max(t for t in wide if t <= min(fids) / 1.1)
+    x_max = min(t for t in wide if t >= max(fids) * 1.1)
+    lowest = min([TARGET_F1] + ([chance] if chance is not None else [])
+                 + [r["edge_f1"] for _, _, pts in lines for r in pts])
+    y_min = min(0.6, np.floor(lowest * 10 - 0.5) / 10)  # room below the lowest line
 
     w, h, left, right, upper, lower = 900, 620, 80, 250, 50, 70
     image = Image.new("RGB", (w, h), "white")
@@ -344,8 +354,9 @@ def plot_curve(result: dict[str, Any], path: str | Path) -> None:
     small = ImageFont.load_default(size=12)
 
     def xy(fid_value: float, f1: float) -> tuple[float, float]:
-        return (left + (w - left - right) * fid_value / x_max,
-                h - lower - (h - upper - lower) * f1)
+        along = np.log10(max(fid_value, x_min) / x_min) / np.log10(x_max / x_min)
+        return (left + (w - left - right) * along,
+                h - lower - (h - upper - lower) * (f1 - y_min) / (1 - y_min))
 
     def dashed(a: tuple[float, float], b: tuple[float, float], colour) -> None:
         length = float(np.hypot(b[0] - a[0], b[1] - a[1]))
@@ -354,26 +365,26 @@ def plot_curve(result: dict[str, Any], path: str | Path) -> None:
             pen.line([(a[0] + (b[0] - a[0]) * t0, a[1] + (b[1] - a[1]) * t0),
                       (a[0] + (b[0] - a[0]) * t1, a[1] + (b[1] - a[1]) * t1)], colour, 1)
 
-    for k in range(int(round(x_max / step)) + 1):  # the grid and the ticks
-        x, _ = xy(k * step, 0)
+    for tick in _log_ticks(x_min, x_max):  # the grid and the ticks
+        x, _ = xy(tick, y_min)
         pen.line([(x, upper), (x, h - lower)], (235, 235, 235))
-        pen.text((x, h - lower + 6), f"{k * step:g}", "black", small, anchor="mt")
-    for k in range(6):
-        _, y = xy(0, k / 5)
+        pen.text((x, h - lower + 6), f"{tick:g}", "black", small, anchor="mt")
+    for k in range(int(round((1 - y_min) * 10)) + 1):
+        f1 = y_min + k / 10
+        _, y = xy(x_min, f1)
         pen.line([(left, y), (w - right, y)], (235, 235, 235))
-        pen.text((left - 6, y), f"{k / 5:.1f}", "black", small, anchor="rm")
+        pen.text((left - 6, y), f"{f1:.1f}", "black", small, anchor="rm")
     pen.rectangle([left, upper, w - right, h - lower], outline="black")
-    dashed(xy(0, TARGET_F1), xy(x_max, TARGET_F1), (200, 0, 0))
-    dashed(xy(fid_max, 0), xy(fid_max, 1), (200, 0, 0))
-    chance = (result.get("targets") or {}).get("edge_f1_chance")
+    dashed(xy(x_min, TARGET_F1), xy(x_max, TARGET_F1), (200, 0, 0))
+    dashed(xy(fid_max, y_min), xy(fid_max, 1), (200, 0, 0))
     if chance is not None:
-        dashed(xy(0, chance), xy(x_max, chance), (150, 150, 150))
-        pen.text(xy(0, chance), f" another test image {chance:.2f}", (120, 120, 120),
-                 small, anchor="lb")
+        dashed(xy(x_min, chance), xy(x_max, chance), (150, 150, 150))
+        pen.text(xy(x_min, chance), f" another test image {chance:.2f}", (120, 120, 120),
+                 small, anchor="lt")
     unconditional = result["unconditional"]["fid"]
-    dashed(xy(unconditional, 0), xy(unconditional, 1), (150, 150, 150))
-    pen.text(xy(unconditional, 0.02), f" unconditional {unconditional:.1f}", (120, 120, 120),
-             small, anchor="lb")
+    dashed(xy(unconditional, y_min), xy(unconditional, 1), (150, 150, 150))
+    pen.text(xy(unconditional, y_min + 0.01), f" unconditional {unconditional:.1f}",
+             (120, 120, 120), small, anchor="lb")
     pen.text(xy(fid_max, 1), f" FID target {fid_max:.1f}", (200, 0, 0), small, anchor="lt")
     pen.text(xy(x_max, TARGET_F1), f"F1 target {TARGET_F1} ", (200, 0, 0), small, anchor="rb")
     for _, colour, pts in lines:
@@ -391,8 +402,8 @@ def plot_curve(result: dict[str, Any], path: str | Path) -> None:
         pen.text((w - right + 46, y), label, "black", small, anchor="lm")
     pen.text((w - right + 16, upper + 10 + 24 * len(lines)),
              "labels: sketch guidance\nor strength", "black", small, anchor="la")
-    pen.text(((left + w - right) / 2, h - 18), "FID against the test split (lower: more "
-             "realistic)", "black", font, anchor="mm")
+    pen.text(((left + w - right) / 2, h - 18), "FID against the test split, log scale "
+             "(lower: more realistic)", "black", font, anchor="mm")
     pen.text((w / 2, 22), f"{result['data']}: faithfulness and realism, {style} sketches "
              f"(held out), {result['n']} images", "black", font, anchor="mm")
     axis = Image.new("RGB", (h - upper - lower, 24), "white")
