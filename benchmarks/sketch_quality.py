@@ -339,10 +339,10 @@ def plot_curve(result: dict[str, Any], path: str | Path) -> None:
     chance = (result.get("targets") or {}).get("edge_f1_chance")
     fids = [fid_max, result["unconditional"]["fid"]] + [r["fid"] for _, _, pts in lines
                                                         for r in pts]
-    wide = _log_ticks(10.0 ** np.floor(np.log10(max(min(fids), 1e-3) / 1.1)),
-                      10.0 ** np.ceil(np.log10(max(fids) * 1.1)))
-    x_min = max(t for t in wide if t <= min(fids) / 1.1)
-    x_max = min(t for t in wide if t >= max(fids) * 1.1)
+    low, high = max(min(fids), 1e-3) / 1.1, max(max(fids), 1e-3) * 1.1  # FID can be ~0
+    wide = _log_ticks(10.0 ** np.floor(np.log10(low)), 10.0 ** np.ceil(np.log10(high)))
+    x_min = max(t for t in wide if t <= low)
+    x_max = min(t for t in wide if t >= high)
     lowest = min([TARGET_F1] + ([chance] if chance is not None else [])
                  + [r["edge_f1"] for _, _, pts in lines for r in pts])
     y_min = min(0.6, np.floor(lowest * 10 - 0.5) / 10)  # room below the lowest line
