@@ -55,8 +55,8 @@ def main() -> None:
                         default="resources/samples/fashion-mnist/9-ankle-boot-test0000.png")
     parser.add_argument("--image-b",
                         default="resources/samples/fashion-mnist/0-t-shirt-top-test0019.png")
-    parser.add_argument("--sketch-model", default="diffusion-mnist")
-    parser.add_argument("--sketch-shape", choices=sorted(SHAPES), default="three")
+    parser.add_argument("--sketch-model", default="diffusion-fashion-mnist")
+    parser.add_argument("--sketch-shape", choices=sorted(SHAPES), default="t-shirt")
     parser.add_argument("--superres-model", default="diffusion-mnist")
     parser.add_argument("--superres-method", default="diffusion",
                         choices=["net", "diffusion", "photo", "bicubic"])
