@@ -97,11 +97,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "sketch_accuracy": accuracy, "real_accuracy": real, "seed": args.seed,
               "threads": args.threads, "genplay": __version__, "torch": torch.__version__,
               "machine": platform.processor() or platform.machine()}
-    lines = [f"{args.data}: a classifier trained {args.epochs} epochs on training-style "
-             f"sketches reads the class of {args.n} test images' sketches",
+    trained_on = ("training-style sketches" if not args.styles
+                  else f"sketches drawn by {', '.join(dict.fromkeys(styles))}")
+    lines = [f"{args.data}: a classifier trained {args.epochs} epochs on {trained_on} "
+             f"reads the class of {args.n} test images' sketches",
              f"  the feature classifier on the real images: {real:.1%}"]
     for style, value in accuracy.items():
-        note = " (held out of training)" if style == sketches.HELD_OUT else ""
+        held_out = style == sketches.HELD_OUT and style not in styles
+        note = " (held out of training)" if held_out else ""
         lines.append(f"  {style:<11} {value:.1%}{note}")
     return report(result, "\n".join(lines), args.json)
 
