@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genplay.core.models import augment
 from genplay.core.models.base import GenerativeModel, ModelConfig, SampleOption
 from genplay.core.models.blocks import TensorAdam, channel_widths, frozen_weights, resolution_plan
 from genplay.core.models.families import register
@@ -31,6 +32,13 @@ class GANConfig(ModelConfig):
     lr: float = 2e-4
     batch_size: int = 64
     ema_decay: float = 0.999
+    # DiffAugment for small datasets: what the discriminator sees of real and generated
+    # images alike, e.g. "colour,translation,cutout" (models/augment.py); "" for none.
+    augment: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        augment.parse(self.augment)
 
 
 class Generator(nn.Module):
@@ -99,15 +107,19 @@ class GAN(GenerativeModel):
 
     def train_step(self, x, labels, optimizers: Mapping[str, torch.optim.Optimizer], step):
         c = self.config
-        real = x * 2.0 - 1.0
+        policy = augment.parse(c.augment)
+        real = augment.augment(x * 2.0 - 1.0, policy).detach()
         z = torch.randn(x.shape[0], c.latent_dim, device=x.device)
-        # Discriminator: softplus(-D(real)) + softplus(D(fake)), plus lazy R1 on reals.
+        # Discriminator: softplus(-D(real)) + softplus(D(fake)), plus lazy R1 on reals
+        # (on what it sees of them: augmented where augmentation is on).
         fake = self.generator(z)
         d_opt, g_opt = optimizers["discriminator"], optimizers["generator"]
         apply_r1 = c.r1_gamma > 0 and step % c.r1_every == 0
         real.requires_grad_(apply_r1)
         d_real = self.discriminator(real)
-        d_loss = F.softplus(-d_real).mean() + F.softplus(self.discriminator(fake.detach())).mean()
+        seen_fake = augment.augment(fake, policy)
+        d_loss = (F.softplus(-d_real).mean()
+                  + F.softplus(self.discriminator(seen_fake.detach())).mean())
         r1 = torch.zeros(())
         if apply_r1:
             (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
@@ -117,7 +129,7 @@ class GAN(GenerativeModel):
         d_loss.backward()
         d_opt.step()
         # Generator: non-saturating loss softplus(-D(G(z))).
-        g_loss = F.softplus(-self.discriminator(fake)).mean()
+        g_loss = F.softplus(-self.discriminator(seen_fake)).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
