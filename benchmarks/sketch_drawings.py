@@ -97,7 +97,7 @@ def sheet(rows: list[tuple[str, np.ndarray, np.ndarray, list[str]]], path: str |
             x = label_w + (k + 1) * (size + pad) + 10
             image.paste(tile(candidates[k].mean(axis=0)), (x, y))
             colour = (0, 120, 0) if reads[k] == meant else (190, 0, 0)
-            pen.text((x + size / 2, y + size + 1), reads[k][:10], colour, font, anchor="mt")
+            pen.text((x + size / 2, y + size + 1), reads[k], colour, font, anchor="mt")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
