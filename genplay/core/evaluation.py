@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from genplay import __version__
-from genplay.core import checkpoints, resize, sketches
+from genplay.core import checkpoints, nearest, resize, sketches
 from genplay.core.data import PHOTOS, ImageDataset, load_dataset, load_photos
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Progress, Result, final_value, relay
@@ -34,6 +34,7 @@ from genplay.core.models.capabilities import (
     is_importance_weighted,
     is_normalised,
 )
+from genplay.core.models.features import image_features
 from genplay.core.ops import outlier_figures, outliers
 from genplay.core.ops.sampling import sample_images
 
@@ -51,15 +52,14 @@ def find_feature_net(dataset: str, near: Path | None = None) -> Path | None:
     return None
 
 
-@torch.no_grad()
 def extract_features(net: torch.nn.Module, images: np.ndarray | torch.Tensor,
-                     batch_size: int = 500) -> np.ndarray:
+                     batch_size: int = 500, size: int | None = None) -> np.ndarray:
+    """The feature net's features of images (uint8, or float in [0, 1]), resized to size
+    x size first where given and different (a net trained at another size)."""
     x = torch.as_tensor(images)
     if x.dtype == torch.uint8:
         x = x.float() / 255.0
-    parts = [net.features(x[i : i + batch_size].float()).cpu().numpy()
-             for i in range(0, x.shape[0], batch_size)]
-    return np.concatenate(parts)
+    return image_features(net, x, size, batch_size).cpu().numpy()
 
 
 @torch.no_grad()
@@ -252,8 +252,9 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
         metrics["fid_note"] = f"no feature network for dataset {info.dataset!r}"
         return
     net_path, net, net_info = judge
-    if tuple(net_info.image_shape) != tuple(info.image_shape):
-        if not given:  # e.g. a diffusers model measured on a dataset of another size
+    c, size = info.image_shape[0], info.image_shape[1]
+    if net_info.image_shape[0] != c:
+        if not given:  # e.g. a diffusers model measured on a dataset of other channels
             metrics["fid"] = None
             metrics["fid_note"] = (f"no feature network for {info.dataset} images of shape "
                                    f"{tuple(info.image_shape)} (the one found sees "
@@ -261,6 +262,8 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
             return
         raise CheckpointError(f"{net_path} sees {net_info.image_shape} images, the model makes "
                               f"{info.image_shape}")
+    # A net of another size sees samples and real images alike resized to its own.
+    net_size = net_info.image_shape[1] if net_info.image_shape[1] != size else None
     yield Progress(0, n_samples, message=f"drawing {n_samples} samples for FID/KID")
     images = None
     for event in sample_images(model, n_samples, seed):
@@ -269,12 +272,12 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
         else:
             yield event
     yield Progress(0, None, message="features of samples, test and train images")
-    gen_features = extract_features(net, images)
-    test_features = extract_features(net, test.images)
-    train = load_dataset(info.dataset, "train", size=info.image_shape[1],
-                         channels=info.image_shape[0], root=data_root)
+    gen_features = extract_features(net, images, size=net_size)
+    test_features = extract_features(net, test.images, size=net_size)
+    train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
+    index = nearest.TrainingNeighbours(train, net, net_size)
     pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:len(test)]
-    train_features = extract_features(net, train.images[pick])
+    train_features = index.train_features[pick].numpy()
     kid_mean, kid_std = kid(gen_features, test_features, seed=seed)
     floor_mean, _ = kid(train_features, test_features, seed=seed)
     metrics.update(
@@ -283,6 +286,19 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
         fid_samples=n_samples, feature_net=net_info.name,
         feature_net_hash=checkpoints.weights_hash(net_path), fid_note=FEATURE_NOTE,
     )
+    if net_size is not None:
+        metrics["feature_net_size"] = net_info.image_shape[1]
+    yield Progress(0, None, message="nearest training images of the samples")
+    n = min(nearest.COPY_SAMPLES, len(images))
+    threshold, kind = nearest.copy_threshold(index, test)
+    metrics.update(copy_fraction=nearest.copy_fraction(index, torch.as_tensor(gen_features[:n]),
+                                                        threshold), copy_samples=n,
+                   copy_threshold=threshold, copy_threshold_kind=kind,
+                   copy_note=("samples whose nearest training image (feature space) is "
+                              f"closer than the {nearest.THRESHOLD_KINDS[kind]}"))
+    if kind != "test-percentile":  # the same yardstick on real images never trained on
+        real = torch.as_tensor(test_features[:nearest.COPY_SAMPLES])
+        metrics["copy_fraction_test"] = nearest.copy_fraction(index, real, threshold)
     if not math.isfinite(metrics["fid"]):
         raise CheckpointError("FID is not finite: the samples or features contain NaN")
 

@@ -19,6 +19,21 @@ from genplay.core.models.base import GenerativeModel, ModelConfig
 from genplay.core.models.families import register
 
 
+@torch.no_grad()
+def image_features(net: nn.Module, images: torch.Tensor, size: int | None = None,
+                   batch: int = 500) -> torch.Tensor:
+    """net.features of float images (N, C, H, W) in [0, 1], in batches; resized first
+    (bicubic, antialiased) where the net sees size x size images and these are not."""
+    parts = []
+    for i in range(0, len(images), batch):
+        x = images[i:i + batch].float()
+        if size is not None and x.shape[-1] != size:
+            x = F.interpolate(x, size=(size, size), mode="bicubic", antialias=True,
+                              align_corners=False).clamp(0.0, 1.0)
+        parts.append(net.features(x))
+    return torch.cat(parts) if parts else torch.zeros(0)
+
+
 @dataclass(frozen=True)
 class ClassifierConfig(ModelConfig):
     BOUNDS = ModelConfig.BOUNDS | {"num_classes": (1, 100_000), "base_channels": (1, 1024),
@@ -63,7 +78,8 @@ class Classifier(GenerativeModel):
         s = self.config.max_shift
         if s == 0:
             return x
-        padded = F.pad(x, (s, s, s, s))
+        # The border repeated, not black: emoji sit on white, the grey sets on black.
+        padded = F.pad(x, (s, s, s, s), mode="replicate")
         dx, dy = torch.randint(0, 2 * s + 1, (2,)).tolist()
         return padded[:, :, dy : dy + x.shape[2], dx : dx + x.shape[3]]
 

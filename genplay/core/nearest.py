@@ -1,0 +1,172 @@
+"""Is it new or copied? The training images nearest to generated ones.
+
+Small datasets invite memorisation: a model can learn to give back its training images.
+For any image, `TrainingNeighbours.query` finds the closest training images in two
+spaces: the dataset classifier's features (what FID and KID see: close there means the
+same kind of thing, drawn alike) and pixels (RMS difference of values in [0, 1] at the
+model's size: close there means the same picture).
+
+Whether "closest" is "copied" needs a yardstick, `copy_threshold`:
+
+- where the training split holds one emoji drawn in several styles (the emoji dataset's
+  "emoji" and "style" labels), the median feature distance between two drawings of one
+  emoji in different styles (skin-tone variants left out, so each emoji counts once per
+  style pair): a sample nearer to a training image than that is nearer than another
+  artist's drawing of the same emoji would be;
+- for other datasets, the distance within which only 5% of the test images (real images
+  the model never saw) have a training neighbour: a model that makes new images should
+  flag about that share, and one that copies flags more.
+
+`copy_fraction` is the share of images whose nearest training image (features) lies
+within the threshold; `genplay eval` reports it for 1,000 samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genplay.core.data import ImageDataset
+from genplay.core.models.features import image_features
+
+K = 4  # neighbours shown for an image
+COPY_SAMPLES = 1000  # samples genplay eval checks for near-copies
+TEST_PERCENTILE = 5.0  # the fallback threshold: this share of test images fall within it
+THRESHOLD_KINDS = {
+    "same-emoji-other-style": "median feature distance between two training images of one "
+                              "emoji in different styles",
+    "test-percentile": f"feature distance within which {TEST_PERCENTILE:g}% of the test "
+                       "images have a training image",
+}
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The k nearest training images of each of N images: indices into the training split
+    and distances, in the feature space and in pixels, nearest first."""
+
+    feature_index: np.ndarray  # int64 (N, k)
+    feature_distance: np.ndarray  # float32 (N, k)
+    pixel_index: np.ndarray  # int64 (N, k)
+    pixel_distance: np.ndarray  # float32 (N, k): RMS of the difference, values in [0, 1]
+
+
+def _nearest(query: torch.Tensor, bank: torch.Tensor, k: int,
+             chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and Euclidean distances of the k rows of bank nearest to each row of query."""
+    k = min(k, len(bank))
+    index, distance = [], []
+    for i in range(0, len(query), chunk):
+        d = torch.cdist(query[i:i + chunk].float(), bank.float())
+        best = d.topk(k, dim=1, largest=False)
+        index.append(best.indices)
+        distance.append(best.values)
+    if not index:
+        return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+    return (torch.cat(index).numpy().astype(np.int64),
+            torch.cat(distance).numpy().astype(np.float32))
+
+
+class TrainingNeighbours:
+    """The training split, indexed for nearest-neighbour queries in features and pixels.
+
+    train: the split at the model's size and channels; net: the dataset's classifier
+    (anything with .features(x)); net_size: the side of the images it sees, when it
+    differs from the model's."""
+
+    def __init__(self, train: ImageDataset, net: torch.nn.Module, net_size: int | None = None):
+        self.train = train
+        self.net = net
+        self.net_size = net_size
+        self.train_features = image_features(net, train.as_float(), net_size)
+        self._pixels_scale = float(np.sqrt(train.images[0].numel())) if len(train) else 1.0
+
+    def features_of(self, images: torch.Tensor) -> torch.Tensor:
+        return image_features(self.net, images, self.net_size)
+
+    def _pixels(self, images: torch.Tensor) -> torch.Tensor:
+        return images.float().flatten(1)
+
+    def query(self, images: torch.Tensor, k: int = K,
+              image_features: torch.Tensor | None = None) -> Neighbours:
+        """The k nearest training images of float images (N, C, H, W) in [0, 1] of the
+        training split's shape (image_features: their features, if known already)."""
+        if tuple(images.shape[1:]) != tuple(self.train.images.shape[1:]):
+            raise ValueError(f"images of shape {tuple(images.shape[1:])} against a training "
+                             f"split of {tuple(self.train.images.shape[1:])}")
+        feats = self.features_of(images) if image_features is None else image_features
+        fi, fd = self.nearest_in_features(feats, k)
+        pi, pd = self._nearest_pixels(images, k)
+        return Neighbours(fi, fd, pi, pd)
+
+    def nearest_in_features(self, image_features: torch.Tensor,
+                            k: int = K) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and distances of the k training images nearest in the feature space."""
+        return _nearest(image_features, self.train_features, k)
+
+    def _nearest_pixels(self, images: torch.Tensor, k: int,
+                        chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """As _nearest, over the training split in chunks (never all of it as floats)."""
+        query = self._pixels(images)
+        k = min(k, len(self.train))
+        best_d = torch.full((len(query), k), float("inf"))
+        best_i = torch.zeros((len(query), k), dtype=torch.int64)
+        for j in range(0, len(self.train), chunk):
+            bank = self._pixels(self.train.as_float(slice(j, j + chunk)))
+            d = torch.cdist(query, bank)
+            d_all = torch.cat([best_d, d], dim=1)
+            i_all = torch.cat([best_i, torch.arange(j, j + len(bank)).expand(len(query), -1)],
+                              dim=1)
+            top = d_all.topk(k, dim=1, largest=False)
+            best_d, best_i = top.values, i_all.gather(1, top.indices)
+        return best_i.numpy(), (best_d / self._pixels_scale).numpy().astype(np.float32)
+
+
+def same_emoji_pairs(train: ImageDataset) -> np.ndarray:
+    """(P, 2) indices of training images that draw one emoji, without a skin tone, in two
+    different styles; empty where the split has no such labels."""
+    labels = train.extra_labels
+    if "emoji" not in labels or "style" not in labels:
+        return np.zeros((0, 2), np.int64)
+    emoji_ids = labels["emoji"].numpy()
+    styles = labels["style"].numpy()
+    plain = labels["tone"].numpy() == 0 if "tone" in labels else np.ones(len(train), bool)
+    pairs = []
+    index = np.flatnonzero(plain)
+    order = index[np.argsort(emoji_ids[index], kind="stable")]
+    bounds = np.flatnonzero(np.diff(emoji_ids[order])) + 1
+    for group in np.split(order, bounds):
+        for a in range(len(group)):
+            for b in range(a + 1, len(group)):
+                if styles[group[a]] != styles[group[b]]:
+                    pairs.append((group[a], group[b]))
+    return np.array(pairs, np.int64).reshape(-1, 2)
+
+
+def copy_threshold(index: TrainingNeighbours,
+                   test: ImageDataset | None = None) -> tuple[float, str]:
+    """(threshold, kind): the feature distance below which an image counts as a near-copy
+    of its nearest training image (kinds: THRESHOLD_KINDS). The test split is needed
+    where the training split has no emoji drawn in several styles."""
+    pairs = same_emoji_pairs(index.train)
+    if len(pairs):
+        f = index.train_features
+        d = (f[pairs[:, 0]] - f[pairs[:, 1]]).norm(dim=1)
+        return float(d.median()), "same-emoji-other-style"
+    if test is None or len(test) == 0:
+        raise ValueError("a copy threshold needs the test split for this dataset")
+    n = min(COPY_SAMPLES, len(test))
+    _, d = index.nearest_in_features(index.features_of(test.as_float(slice(0, n))), 1)
+    return float(np.percentile(d[:, 0], TEST_PERCENTILE)), "test-percentile"
+
+
+def copy_fraction(index: TrainingNeighbours, image_features: torch.Tensor,
+                  threshold: float) -> float:
+    """The share of images (given by their features) whose nearest training image in the
+    feature space is closer than threshold."""
+    if len(image_features) == 0:
+        return 0.0
+    _, d = index.nearest_in_features(image_features, 1)
+    return float((d[:, 0] < threshold).mean())

@@ -1,0 +1,122 @@
+"""Nearest training images and the near-copy yardstick (core/nearest.py), on tiny data."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genplay.core import nearest
+from genplay.core.data import ImageDataset
+
+
+class MeanNet(torch.nn.Module):
+    """Features: the image shrunk to 2x2 per channel (what a real classifier would be
+    for these tests: close images, close features), seen at `size`."""
+
+    def __init__(self, size: int | None = None):
+        super().__init__()
+        self.size = size
+
+    def features(self, x):
+        if self.size is not None:
+            assert x.shape[-1] == self.size, "the index must resize to the net's size"
+        return F.adaptive_avg_pool2d(x, 2).flatten(1)
+
+
+def dataset(n=12, c=3, size=4, seed=0, extra=None):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, c, size, size), generator=g, dtype=torch.uint8)
+    return ImageDataset(images, torch.zeros(n, dtype=torch.int64), "tiny",
+                        extra_labels=extra or {})
+
+
+def test_a_training_image_finds_itself_first_in_both_spaces():
+    train = dataset()
+    index = nearest.TrainingNeighbours(train, MeanNet())
+    found = index.query(train.as_float(slice(3, 5)))
+    assert found.feature_index.shape == found.pixel_index.shape == (2, nearest.K)
+    assert found.feature_index[:, 0].tolist() == [3, 4]
+    assert found.pixel_index[:, 0].tolist() == [3, 4]
+    assert np.allclose(found.feature_distance[:, 0], 0, atol=1e-5)
+    assert np.allclose(found.pixel_distance[:, 0], 0, atol=1e-5)
+    # nearest first
+    assert (np.diff(found.feature_distance, axis=1) >= -1e-6).all()
+    assert (np.diff(found.pixel_distance, axis=1) >= -1e-6).all()
+
+
+def test_pixel_distance_is_the_rms_difference_in_unit_values():
+    train = ImageDataset(torch.full((3, 1, 4, 4), 100, dtype=torch.uint8), None, "flat")
+    train.images[1] = 0
+    train.images[2] = 255
+    query = torch.full((1, 1, 4, 4), 100 / 255 + 0.1)
+    found = nearest.TrainingNeighbours(train, MeanNet()).query(query, k=3)
+    assert found.pixel_index[0].tolist() == [0, 1, 2]  # 0.1 from grey, 0.49 from black
+    assert found.pixel_distance[0].tolist() == pytest.approx(
+        [0.1, 100 / 255 + 0.1, 1 - 100 / 255 - 0.1], abs=1e-4)
+
+
+def test_the_pixel_search_runs_in_chunks_and_finds_the_same(monkeypatch):
+    train = dataset(n=30)
+    index = nearest.TrainingNeighbours(train, MeanNet())
+    query = torch.rand(5, 3, 4, 4, generator=torch.Generator().manual_seed(1))
+    whole = index._nearest_pixels(query, 4)
+    chunked = index._nearest_pixels(query, 4, chunk=7)
+    assert (whole[0] == chunked[0]).all() and np.allclose(whole[1], chunked[1])
+
+
+def test_the_net_sees_images_at_its_own_size():
+    train = dataset(size=4)
+    index = nearest.TrainingNeighbours(train, MeanNet(size=8), net_size=8)
+    found = index.query(train.as_float(slice(0, 2)), k=2)
+    assert found.feature_index[:, 0].tolist() == [0, 1]
+    with pytest.raises(ValueError, match="shape"):
+        index.query(torch.rand(1, 3, 5, 5))
+
+
+def emoji_labels():
+    # emoji 0 in styles 0, 1, 2 (no tone) and with a skin tone in style 0; emoji 1 in one
+    # style only; emoji 2 in styles 0 and 2
+    emoji_ids = [0, 0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 3]
+    styles = [0, 1, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0]
+    tones = [0, 0, 0, 3, 0, 0, 0, 0, 1, 2, 3, 4]
+    return {k: torch.tensor(v) for k, v in
+            (("emoji", emoji_ids), ("style", styles), ("tone", tones))}
+
+
+def test_pairs_are_one_emoji_in_two_styles_without_skin_tones():
+    pairs = nearest.same_emoji_pairs(dataset(extra=emoji_labels()))
+    assert sorted(map(tuple, pairs.tolist())) == [(0, 1), (0, 2), (1, 2), (5, 6)]
+    assert len(nearest.same_emoji_pairs(dataset())) == 0
+
+
+def test_the_emoji_threshold_is_the_median_distance_of_those_pairs():
+    train = dataset(extra=emoji_labels())
+    index = nearest.TrainingNeighbours(train, MeanNet())
+    threshold, kind = nearest.copy_threshold(index)
+    f = index.train_features
+    pairs = [(0, 1), (0, 2), (1, 2), (5, 6)]
+    expected = torch.stack([(f[a] - f[b]).norm() for a, b in pairs]).median()
+    assert kind == "same-emoji-other-style" and threshold == pytest.approx(float(expected))
+
+
+def test_without_emoji_labels_the_threshold_comes_from_the_test_split():
+    train, test = dataset(n=40, seed=0), dataset(n=20, seed=1)
+    index = nearest.TrainingNeighbours(train, MeanNet())
+    threshold, kind = nearest.copy_threshold(index, test)
+    assert kind == "test-percentile"
+    real = index.features_of(test.as_float())
+    share = nearest.copy_fraction(index, real, threshold + 1e-6)
+    assert 0 < share <= 0.1  # about 5% of the test images fall within it
+    with pytest.raises(ValueError, match="test split"):
+        nearest.copy_threshold(index)
+
+
+def test_copies_of_training_images_are_flagged_and_far_images_are_not():
+    train = dataset(n=12, extra=emoji_labels())
+    index = nearest.TrainingNeighbours(train, MeanNet())
+    threshold, _ = nearest.copy_threshold(index)
+    copies = index.features_of(train.as_float())
+    assert nearest.copy_fraction(index, copies, threshold) == 1.0
+    far = index.features_of(torch.full((4, 3, 4, 4), 5.0))
+    assert nearest.copy_fraction(index, far, threshold) == 0.0
+    assert nearest.copy_fraction(index, far[:0], threshold) == 0.0
