@@ -40,8 +40,9 @@ import torch
 from benchmarks.common import earlier_results, report
 from genplay import __version__
 from genplay.core import checkpoints, runtime
+from genplay.core.checkpoints import find_feature_net
 from genplay.core.data import load_dataset
-from genplay.core.evaluation import extract_features, find_feature_net
+from genplay.core.evaluation import extract_features
 from genplay.core.events import Result, final_value
 from genplay.core.metrics import fid, kid
 from genplay.core.ops.sampling import sample_images

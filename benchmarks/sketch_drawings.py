@@ -32,7 +32,7 @@ import torch
 from benchmarks.common import DRAWINGS, draw_shape, report
 from genplay import __version__
 from genplay.core import checkpoints, runtime
-from genplay.core.evaluation import find_feature_net
+from genplay.core.checkpoints import find_feature_net
 from genplay.core.events import final_value
 from genplay.core.ops.sketch import sketch_canvas
 

@@ -172,3 +172,23 @@ def stand_in_hub(monkeypatch, tmp_path):
     yield served
     hub_server.stop(served)
 
+
+
+@pytest.fixture(scope="session")
+def model_with_classifier(tmp_path_factory, tiny_checkpoints) -> Path:
+    """vae-tiny saved as a model of the named (tiny) mnist, with a classifier-mnist beside
+    it (for nearest training images): untrained, with features wide enough that no two
+    different images share them, as one epoch of training on the tiny set can make them."""
+    import torch
+
+    from genplay.core import checkpoints
+    from genplay.core.models.features import Classifier, ClassifierConfig
+
+    root = tmp_path_factory.mktemp("with-classifier")
+    model, _ = checkpoints.load(tiny_checkpoints / "vae-tiny")
+    checkpoints.save(model, root / "vae-mnist", dataset="mnist", recipe="test")
+    torch.manual_seed(0)
+    net = Classifier(ClassifierConfig(image_size=8, base_channels=4, feature_dim=64)).eval()
+    checkpoints.save(net, root / "classifier-mnist", dataset="mnist", recipe="test",
+                     class_names=[str(i) for i in range(10)])
+    return root / "vae-mnist"

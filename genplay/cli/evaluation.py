@@ -1,4 +1,5 @@
-"""genplay score, eval: how strange images are to a model, how good a model is."""
+"""genplay score, eval, nearest: how strange images are to a model, how good a model is,
+and whether an image it made is new or a near-copy of a training image."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import argparse
 import json
 import sys
 
-from genplay.cli.common import Stop, add_checkpoint, add_threads, load, run_with_bar
+from genplay.cli.common import (
+    Outputs,
+    Stop,
+    add_checkpoint,
+    add_overwrite,
+    add_threads,
+    load,
+    run_with_bar,
+)
 from genplay.core.errors import GenplayError
 
 
@@ -104,6 +113,49 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nearest(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from genplay.core import checkpoints, runtime
+    from genplay.core.data import invert_policy
+    from genplay.core.images import load_image, make_grid, prepare_for_model, save_png
+    from genplay.core.ops.nearest_images import nearest_training_images
+
+    runtime.set_threads(args.threads)
+    info = checkpoints.read_info(args.checkpoint)
+    if not info.dataset:
+        raise GenplayError(f"{info.name} does not say what data it was trained on")
+    output = Outputs([args.image], overwrite=args.overwrite).check(args.output)
+    c, size, _ = info.image_shape
+    pixels, _ = prepare_for_model(load_image(args.image), size=size, channels=c,
+                                  invert=invert_policy(info.dataset))
+    found = run_with_bar(nearest_training_images(pixels, dataset=info.dataset,
+                                                 shape=info.image_shape, model_path=info.path,
+                                                 k=args.k, data_root=args.data_root),
+                         "nearest training images")
+    value = found.value
+    if args.json:
+        print(json.dumps({key: ([{k: v for k, v in n.items() if k != "pixels"}
+                                 for n in value[key]] if key in ("features", "pixels")
+                                else value[key])
+                          for key in value}, indent=2))
+    else:
+        for space, unit in (("features", "feature distance"), ("pixels", "RMS pixel difference")):
+            print(f"nearest in {space} ({unit}):")
+            for n in value[space]:
+                print(f"  {n['distance']:8.4f}  training image {n['index']:>6}  {n['label']}")
+        verdict = "a near-copy" if value["near_copy"] else "not a near-copy"
+        print(f"{verdict}: the nearest is {value['features'][0]['distance']:.4f} in features; "
+              f"near-copies are closer than {value['threshold']:.4f}, the "
+              f"{value['threshold_note']}")
+    if output is not None:
+        row = [pixels] + [n["pixels"] for space in ("features", "pixels") for n in value[space]]
+        save_png(output, make_grid(np.stack(row), nrow=len(row)))
+        print(f"the image, then its nearest in features and in pixels: {output}",
+              file=sys.stderr)
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="how strange each image is to a model (outlier scores)")
@@ -142,3 +194,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "(GAN: by optimisation; diffusion: by DDIM inversion)")
     add_threads(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("nearest", help="the training images nearest to an image a model made "
+                       "(is it new or a near-copy?)")
+    add_checkpoint(p)
+    p.add_argument("image", help="an image (a sample saved by genplay, or any picture)")
+    p.add_argument("-k", type=int, default=4, help="training images to show in each space")
+    p.add_argument("-o", "--output", help="a PNG of the image and its nearest training images")
+    p.add_argument("--data-root", help="folder holding the named datasets")
+    p.add_argument("--json", action="store_true")
+    add_overwrite(p)
+    add_threads(p)
+    p.set_defaults(func=cmd_nearest)

@@ -509,3 +509,12 @@ def scan_all(folders: list[Path], extra: list[Path]
 def ready(_model: GenerativeModel) -> None:
     """A job that only has the engine load a checkpoint (its error says the model cannot
     be loaded at all)."""
+
+
+def find_feature_net(dataset: str, near: Path | None = None) -> Path | None:
+    """classifier-DATASET beside the checkpoint, else in the shipped checkpoints/."""
+    name = f"classifier-{dataset}"
+    for base in ([near] if near else []) + [default_checkpoint_dir()]:
+        if (base / name / CONFIG_FILE).is_file():
+            return base / name
+    return None

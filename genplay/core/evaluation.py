@@ -20,6 +20,7 @@ import torch
 
 from genplay import __version__
 from genplay.core import checkpoints, nearest, resize, sketches
+from genplay.core.checkpoints import find_feature_net
 from genplay.core.data import PHOTOS, ImageDataset, load_dataset, load_photos
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Progress, Result, final_value, relay
@@ -43,15 +44,6 @@ FEATURE_NOTE = ("FID and KID are measured in the feature space of genplay's own 
 
 
 # --- feature network --------------------------------------------------------------------
-def find_feature_net(dataset: str, near: Path | None = None) -> Path | None:
-    """classifier-DATASET beside the checkpoint, else in the shipped checkpoints/."""
-    name = f"classifier-{dataset}"
-    for base in ([near] if near else []) + [checkpoints.default_checkpoint_dir()]:
-        if (base / name / checkpoints.CONFIG_FILE).is_file():
-            return base / name
-    return None
-
-
 def extract_features(net: torch.nn.Module, images: np.ndarray | torch.Tensor,
                      batch_size: int = 500, size: int | None = None) -> np.ndarray:
     """The feature net's features of images (uint8, or float in [0, 1]), resized to size

@@ -59,7 +59,9 @@ def _nearest(query: torch.Tensor, bank: torch.Tensor, k: int,
     k = min(k, len(bank))
     index, distance = [], []
     for i in range(0, len(query), chunk):
-        d = torch.cdist(query[i:i + chunk].float(), bank.float())
+        # exact differences, not the matrix-product shortcut: a copy is at 0, not 1e-4
+        d = torch.cdist(query[i:i + chunk].float(), bank.float(),
+                        compute_mode="donot_use_mm_for_euclid_dist")
         best = d.topk(k, dim=1, largest=False)
         index.append(best.indices)
         distance.append(best.values)

@@ -430,3 +430,27 @@ def test_sketch_and_inpaint_inputs_are_inverted_only_for_light_on_dark_models(tm
     assert as_digit[0, :, 0, 0].max() < 0.2  # inverted to light on dark, as MNIST is
     forced = _load_guide(model, SimpleNamespace(dataset=str(tmp_path)), str(path), "yes")
     assert forced[0, :, 0, 0].max() < 0.2
+
+
+def test_nearest_names_the_training_images_and_never_overwrites_a_users_file(
+        capsys, model_with_classifier, tmp_path):
+    from PIL import Image
+
+    from genplay.core.data import load_dataset
+
+    train = load_dataset("mnist", "train", size=8)
+    Image.fromarray(train.images[3, 0].numpy()).save(tmp_path / "copy.png")
+    code, out, err = run(capsys, "nearest", model_with_classifier, tmp_path / "copy.png",
+                         "-k", 2, "-o", tmp_path / "near.png")
+    assert code == 0, err
+    assert "a near-copy: the nearest is 0.0000" in out and "training image      3" in out
+    # the image, then 2 nearest in features and 2 in pixels: 5 tiles of 8 in a row
+    assert load_image(tmp_path / "near.png").shape == (8 + 2 * 2, 5 * 8 + 6 * 2)
+    code, out, _ = run(capsys, "nearest", model_with_classifier, tmp_path / "copy.png", "--json")
+    found = json.loads(out)
+    assert found["near_copy"] and found["pixels"][0]["index"] == 3
+    assert len(found["features"]) == 4 and "pixels" not in found["features"][0]
+    (tmp_path / "mine.png").write_bytes((tmp_path / "copy.png").read_bytes())
+    code, _, err = run(capsys, "nearest", model_with_classifier, tmp_path / "copy.png",
+                       "-o", tmp_path / "mine.png")
+    assert code != 0 and "not written by genplay" in err

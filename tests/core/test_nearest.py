@@ -120,3 +120,41 @@ def test_copies_of_training_images_are_flagged_and_far_images_are_not():
     far = index.features_of(torch.full((4, 3, 4, 4), 5.0))
     assert nearest.copy_fraction(index, far, threshold) == 0.0
     assert nearest.copy_fraction(index, far[:0], threshold) == 0.0
+
+
+# --- the op behind the Sampling panel's "Nearest training images…" and genplay nearest -----
+def test_the_op_finds_a_training_image_and_calls_it_a_near_copy(model_with_classifier):
+    from genplay.core import checkpoints
+    from genplay.core.data import load_dataset
+    from genplay.core.events import Result
+    from genplay.core.ops.nearest_images import nearest_training_images
+
+    info = checkpoints.read_info(model_with_classifier)
+    train = load_dataset("mnist", "train", size=8)
+    image = train.images[5].permute(1, 2, 0).numpy()  # uint8 HWC, as a PNG would give
+    events = list(nearest_training_images(image, dataset="mnist", shape=info.image_shape,
+                                          model_path=info.path, k=3))
+    value = events[-1].value
+    assert isinstance(events[-1], Result) and value["threshold_kind"] == "test-percentile"
+    first = value["features"][0]
+    assert first["distance"] == pytest.approx(0, abs=1e-4) and value["near_copy"]
+    assert (first["pixels"] == image).all() and first["label"] == train.class_names[
+        int(train.labels[5])]
+    assert value["pixels"][0]["index"] == 5 and len(value["pixels"]) == 3
+    # a far image is not; and the index is kept, so the second ask builds nothing
+    far = np.full((1, 8, 8), 0.5, np.float32)
+    again = list(nearest_training_images(far, dataset="mnist", shape=info.image_shape,
+                                         model_path=info.path))
+    assert len(again) == 2 and not again[-1].value["near_copy"]  # one Progress: the search
+    with pytest.raises(Exception, match="shape"):
+        list(nearest_training_images(np.zeros((1, 4, 4), np.float32), dataset="mnist",
+                                     shape=info.image_shape, model_path=info.path))
+
+
+def test_without_a_classifier_the_op_says_how_to_get_one(tmp_path):
+    from genplay.core.errors import GenplayError
+    from genplay.core.ops.nearest_images import nearest_training_images
+
+    with pytest.raises(GenplayError, match="genplay train classifier --data photos"):
+        list(nearest_training_images(np.zeros((1, 8, 8), np.float32), dataset="photos",
+                                     shape=(1, 8, 8), model_path=tmp_path / "m"))

@@ -412,3 +412,29 @@ def test_the_model_line_speaks_plainly_and_explains_on_hover(qtbot, panel_on, ti
     assert "sample quality 10.6 (FID, lower is better)" in panel.model_label.text()
     assert "KID" not in panel.model_label.text()  # jargon is a hover away
     assert "Fréchet" in panel.model_label.toolTip() and "KID 0.373" in panel.model_label.toolTip()
+
+
+# --- is it new or copied? -----------------------------------------------------------------
+def test_a_sample_shows_its_nearest_training_images_with_a_verdict(qtbot, standalone,
+                                                                  model_with_classifier):
+    from genplay.core.checkpoints import read_info
+    from genplay.gui.panels.sampling import SamplingPanel
+    from genplay.gui.widgets.nearest_dialog import NearestDialog
+
+    panel = standalone(SamplingPanel)
+    panel.resize(950, 600)
+    panel.show()
+    panel.set_model(read_info(model_with_classifier))
+    qtbot.waitUntil(panel.generate_button.isEnabled, timeout=20000)
+    draw(qtbot, panel, seed=2, n=4)
+    panel.show_nearest(1)
+    dialog = panel.dialog
+    assert isinstance(dialog, NearestDialog) and dialog.isVisible()
+    assert "Finding" in dialog.status.text() or "training images" in dialog.status.text()
+    qtbot.waitUntil(lambda: "near-copy" in dialog.status.text(), timeout=20000)
+    assert [len(dialog.views[s]) for s in ("features", "pixels")] == [4, 4]
+    assert "closer than" in dialog.status.text()
+    # each tile is a training image of the model's size, shown large
+    tile = dialog.views["pixels"][0]
+    assert tile._pixels.shape[:2] == (8, 8) and tile.width() >= 100
+    assert "training image" in tile.toolTip()

@@ -33,6 +33,7 @@ from genplay.gui.widgets.drops import AcceptsFileDrops
 from genplay.gui.widgets.image_dialog import ImageDialog
 from genplay.gui.widgets.job_progress import JobProgress
 from genplay.gui.widgets.labels import muted_label
+from genplay.gui.widgets.nearest_dialog import NearestDialog
 from genplay.gui.widgets.pixel_view import PixelView, copy_image
 from genplay.gui.widgets.result_history import ResultHistory
 
@@ -44,6 +45,7 @@ HISTORY = 20
 FACTS = op("ops.sampling:sampling_facts")
 SAMPLE = op("ops.sampling:sample_with")
 COMPARE = op("ops.sampling:compare_settings")
+NEAREST = op("ops.nearest_images:nearest_training_images")
 
 
 def _option_box(option) -> QWidget:
@@ -87,7 +89,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         self.images: np.ndarray | None = None  # float (N, C, H, W) of the result shown
         self.request: dict[str, Any] | None = None
         self.checkpoint_hash = ""
-        self.dialog: ImageDialog | None = None
+        self.dialog: ImageDialog | NearestDialog | None = None
         self._option_boxes: dict[str, QWidget] = {}
         self._option_specs: list = []
         self._job: int | None = None  # the sampling job running, if any
@@ -401,12 +403,34 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         menu = QMenu(self)
         menu.addAction("Save this sample…", lambda: self.save_dialog(index))
         menu.addAction("Copy this sample", lambda: copy_image(self.sample_pixels(index)))
+        if self.info is not None and self.info.dataset:
+            menu.addAction("Nearest training images…", lambda: self.show_nearest(index))
         if self.info is not None and "latent" in self.info.capabilities:
             menu.addSeparator()
             menu.addAction("Use as interpolation start (A)",
                            lambda: self._endpoint("A", index))
             menu.addAction("Use as interpolation end (B)", lambda: self._endpoint("B", index))
         menu.exec(pos)
+
+    def show_nearest(self, index: int) -> None:
+        """Is this sample new or a near-copy? Its nearest training images, in a dialog that
+        opens at once and fills in when the search (seconds the first time) is done."""
+        if self.images is None or self.info is None:
+            return
+        if self.dialog is not None:
+            self.dialog.close()
+        dialog = NearestDialog(self, self.sample_pixels(index),
+                               f"seed {self.request['seed']}, sample {index}")
+        self.dialog = dialog
+        dialog.finished.connect(lambda _: setattr(self, "dialog", None))
+        dialog.open()
+        self.engine.submit(
+            NEAREST, self.images[index], dataset=self.info.dataset,
+            shape=tuple(self.info.image_shape), model_path=str(self.info.path),
+            label="finding the nearest training images",
+            on_progress=lambda _step, _total, message: dialog.status.setText(f"{message}…"),
+            on_result=lambda value, _summary: dialog.show_found(value),
+            on_error=dialog.show_error)
 
     def _endpoint(self, which: str, index: int) -> None:
         self.endpoint_requested.emit(which, self.request["seed"], index,
