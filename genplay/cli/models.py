@@ -84,6 +84,8 @@ def train_recipe(args: argparse.Namespace) -> str:
         parts += ["--set", pair]
     if args.perturb:
         parts += ["--perturb", str(args.perturb)]
+    if getattr(args, "device", "cpu") != "cpu":
+        parts += ["--device", args.device]
     parts += ["--out", args.out]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -120,8 +122,9 @@ def take_shape_from_run(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from genplay.core import datasets, runtime
-    from genplay.core.train import TrainSettings, train
+    from genplay.core.train import TrainSettings, train, training_device
 
+    training_device(args.device)  # a device this machine lacks is said before anything starts
     threads = runtime.set_threads(args.threads)
     if args.resume:
         take_shape_from_run(args)
@@ -138,13 +141,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
         minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,
         resume=args.resume, overrides=parse_sets(args.set), data_root=args.data_root,
-        recipe=recipe, perturb=args.perturb,
+        recipe=recipe, perturb=args.perturb, device=args.device,
         init=Path(args.init) if args.init and not args.resume else None,
     )
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     if args.data in datasets.CATALOGUE:  # a missing dataset is said before anything starts
         datasets.find(args.data, args.data_root, "train")
-    print(f"training {args.family} on {args.data} with {threads} thread(s) -> {args.out}",
+    on = "" if args.device == "cpu" else f" on {args.device}"
+    print(f"training {args.family} on {args.data} with {threads} thread(s){on} -> {args.out}",
           file=sys.stderr)
     events = train(settings)
     try:
@@ -255,6 +259,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--perturb", type=float, default=0.0, metavar="RATE",
                    help="replace this fraction of the pixels by noise: trains a background "
                         "model for the likelihood-ratio outlier score (e.g. 0.2)")
+    p.add_argument("--device", default="cpu",
+                   help="where to train: cpu (default), cuda, cuda:N, mps, or auto (a GPU if "
+                        "there is one); the checkpoint is the same either way")
     p.add_argument("--preview-dir", help="also save a sample grid every few hundred steps here")
     p.add_argument("--log-every", type=int, default=0, help="print the losses every N steps")
     add_threads(p)

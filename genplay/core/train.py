@@ -70,6 +70,9 @@ class TrainSettings:
     # value: a background model for the likelihood-ratio outlier score (Ren et al. 2019)
     # learns the statistics such noise does not destroy, and not the objects.
     perturb: float = 0.0
+    # Where the model trains: "cpu", "cuda" (or "cuda:N"), "mps"; "auto" for the first
+    # accelerator there is, else the CPU. Checkpoints are saved as CPU tensors either way.
+    device: str = "cpu"
 
 
 PREVIEW_COST_FACTOR = 5  # timed grids take at most about a fifth of the run's time
@@ -122,7 +125,8 @@ class _Run:
     """The mutable state of one run, kept together so it can be saved and resumed."""
 
     def __init__(self, model: GenerativeModel, settings: TrainSettings) -> None:
-        self.model = model
+        # on its device before the optimisers and the EMA take its parameters
+        self.model = model.to(training_device(settings.device))
         self.settings = settings
         self.optimizers = model.configure_optimizers()
         decay = model.config.ema_decay
@@ -359,12 +363,31 @@ def _set_lr(run: _Run, factor: float) -> None:
             group["lr"] = run.model.config.lr * factor
 
 
+def training_device(name: str) -> torch.device:
+    """The device a run trains on: name as torch spells it, or "auto" (CUDA, else Apple's
+    MPS, else the CPU); GenplayError for one this machine does not have."""
+    if name == "auto":
+        from genplay.core.runtime import available_devices
+
+        return torch.device(available_devices()[-1])
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GenplayError(f"unknown device {name!r}: cpu, cuda, mps or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GenplayError("no CUDA GPU here: train with --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GenplayError("no Apple GPU (MPS) here: train with --device cpu")
+    return device
+
+
 def _validate(model: GenerativeModel, val, batch_size: int) -> dict[str, float]:
     totals: dict[str, float] = {}
     count = 0
+    device = model.device
     for start in range(0, len(val), batch_size):
-        x = val.as_float(slice(start, start + batch_size))
-        labels = None if val.labels is None else val.labels[start : start + batch_size]
+        x = val.as_float(slice(start, start + batch_size)).to(device)
+        labels = None if val.labels is None else val.labels[start : start + batch_size].to(device)
         for key, value in model.validation_metrics(x, labels).items():
             totals[key] = totals.get(key, 0.0) + value * x.shape[0]
         count += x.shape[0]
@@ -432,7 +455,13 @@ def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
     run.epoch = max(run.epoch, run.step // steps_per_epoch)
     total = settings.epochs * steps_per_epoch if settings.epochs is not None else None
     deadline = clock() + settings.minutes * 60 if settings.minutes is not None else None
-    preview_gen = torch.Generator().manual_seed(settings.seed + 1)
+    device = model.device
+    if device.type == "cuda":  # TF32 matrix products and tuned convolutions: same models
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+        summary["device"] = torch.cuda.get_device_name(device)
+    preview_gen = torch.Generator(device=device).manual_seed(settings.seed + 1)
     preview_seed = preview_gen.initial_seed()
     started = clock()
     start_elapsed, start_step = run.elapsed, run.step
@@ -472,6 +501,9 @@ def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
                 if settings.perturb > 0:
                     x = perturb(x, settings.perturb, settings.seed * 1_000_003 + run.step)
                 labels = None if train_set.labels is None else train_set.labels[index]
+                if device.type != "cpu":
+                    x = x.to(device, non_blocking=True)
+                    labels = None if labels is None else labels.to(device, non_blocking=True)
                 if cfg.cosine_lr and total is not None:
                     _set_lr(run, 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * run.step / total)))
                 model.train()

@@ -454,3 +454,14 @@ def test_nearest_names_the_training_images_and_never_overwrites_a_users_file(
     code, _, err = run(capsys, "nearest", model_with_classifier, tmp_path / "copy.png",
                        "-o", tmp_path / "mine.png")
     assert code != 0 and "not written by genplay" in err
+
+
+def test_train_on_a_gpu_this_machine_lacks_says_so_and_writes_nothing(capsys, tiny_data,
+                                                                     tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 1, "--size", 8,
+                       "--device", "cuda", "--out", tmp_path / "vae")
+    assert code != 0 and "no CUDA GPU here: train with --device cpu" in err
+    assert not (tmp_path / "vae").exists()

@@ -182,3 +182,22 @@ def test_perturbed_training_for_a_background_model(tiny_data, tmp_path):
     assert checkpoints.weights_hash(clean) != checkpoints.weights_hash(noisy)
     with pytest.raises(GenplayError, match="perturb"):
         list(train(settings(tiny_data, tmp_path / "bad", family="vae", epochs=1, perturb=1.5)))
+
+
+def test_the_training_device_is_checked_and_auto_falls_back_to_the_cpu(tiny_data, tmp_path,
+                                                                       monkeypatch):
+    from genplay.core.train import training_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert training_device("cpu") == training_device("auto") == torch.device("cpu")
+    with pytest.raises(GenplayError, match="no CUDA GPU here"):
+        training_device("cuda")
+    with pytest.raises(GenplayError, match="unknown device 'gpu'"):
+        training_device("gpu")
+    # a run on "auto" trains, and its checkpoint holds CPU tensors as every checkpoint does
+    events = list(train(settings(tiny_data, tmp_path / "m", family="vae", epochs=1,
+                                 device="auto")))
+    assert isinstance(events[-1], Result)
+    model, info = checkpoints.load(tmp_path / "m")
+    assert model.device.type == "cpu" and "device" not in info.training

@@ -136,15 +136,22 @@ class SketchDiffusion(Diffusion):
                                generator: torch.Generator | None) -> torch.Tensor:
         """A sketch of each training image in a random training style; zeros ("no
         sketch") for sketch_dropout of them."""
-        drawn = sketches.random_sketches(x, generator, styles=self.config.styles())
+        # The extractors' many small steps run on the CPU, whatever device trains, from a
+        # CPU generator (seeded from the one given, where that is another device's).
+        if generator is not None and generator.device.type != "cpu":
+            seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+            generator = torch.Generator().manual_seed(seed)
+        images = x.cpu()
+        drawn = sketches.random_sketches(images, generator, styles=self.config.styles())
         condition = self.sketch_input(drawn)
         if self.config.sketch_channels > 1:  # colour hints beside the lines (and their mask)
-            hints = sketches.colour_hints(x, drawn, generator, mask=True)
+            hints = sketches.colour_hints(images, drawn, generator, mask=True)
             condition = torch.cat([condition[:, :1], hints], dim=1)
             if condition.shape[1] != self.config.sketch_channels:
                 raise ValueError(f"sketch_channels is {self.config.sketch_channels}, but the "
                                  f"lines and colour hints make {condition.shape[1]}")
-        keep = torch.rand(x.shape[0], generator=generator, device=x.device)
+        condition = condition.to(x.device)
+        keep = torch.rand(x.shape[0], generator=generator).to(x.device)
         keep = (keep >= self.config.sketch_dropout).float().view(-1, 1, 1, 1)
         return condition * keep
 
