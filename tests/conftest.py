@@ -192,3 +192,21 @@ def model_with_classifier(tmp_path_factory, tiny_checkpoints) -> Path:
     checkpoints.save(net, root / "classifier-mnist", dataset="mnist", recipe="test",
                      class_names=[str(i) for i in range(10)])
     return root / "vae-mnist"
+
+
+@pytest.fixture(scope="session")
+def model_with_upscaler(tmp_path_factory, tiny_checkpoints) -> Path:
+    """vae-tiny as an 8 px model of the named mnist with a superres-mnist beside it trained
+    (here: built) at 16 px: a cascade that enlarges its samples x2."""
+    import torch
+
+    from genplay.core import checkpoints
+    from genplay.core.models.superres import SuperRes, SuperResConfig
+
+    root = tmp_path_factory.mktemp("with-upscaler")
+    model, _ = checkpoints.load(tiny_checkpoints / "vae-tiny")
+    checkpoints.save(model, root / "vae-mnist", dataset="mnist", recipe="test")
+    torch.manual_seed(0)
+    net = SuperRes(SuperResConfig(image_size=16, scales=(2,), features=4, blocks=1)).eval()
+    checkpoints.save(net, root / "superres-mnist", dataset="mnist", recipe="test")
+    return root / "vae-mnist"

@@ -28,7 +28,13 @@ from genplay.core.files import read_bytes
 def cmd_sample(args: argparse.Namespace) -> int:
     from genplay.core import checkpoints, runtime
     from genplay.core.images import save_png
-    from genplay.core.ops.sampling import png_metadata, render, sample_images, sample_record
+    from genplay.core.ops.sampling import (
+        cascade_upscaler,
+        png_metadata,
+        render,
+        sample_record,
+        sample_with,
+    )
 
     runtime.set_threads(args.threads)
     if args.replay:
@@ -44,12 +50,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
     opts = {**parse_sets(args.set), **diffusion_options(args)}
     if args.temperature is not None:
         opts["temperature"] = args.temperature
-    result = run_with_bar(sample_images(model, args.n, args.seed, **opts), "sampling", args.n,
-                          "img")
+    upscale = None
+    if args.upscale:
+        upscale = cascade_upscaler(info.path)
+        if upscale is None:
+            raise GenplayError(f"no upscaler for {info.name}'s samples: --upscale needs a "
+                               f"superres-{info.dataset} trained at a multiple of "
+                               f"{info.image_shape[1]} px, beside it or shipped")
+    result = run_with_bar(sample_with(model, args.n, args.seed, opts, upscale), "sampling",
+                          args.n, "img")
     record = sample_record(
         checkpoint=str(info.path.resolve()), model=info.name, family=info.family,
         checkpoint_hash=checkpoints.weights_hash(info.path), seed=args.seed, n=args.n,
-        options=result.summary["options"], nrow=args.nrow,
+        options=result.summary["options"], nrow=args.nrow, upscale=upscale,
     )
     if args.output:
         save_png(args.output, render(result.value, nrow=args.nrow), png_metadata(record))
@@ -67,7 +80,7 @@ def _replay(args: argparse.Namespace) -> int:
     """Redraws an image saved by the app (or by sample) from its JSON sidecar."""
     from genplay.core import checkpoints
     from genplay.core.images import save_png
-    from genplay.core.ops.sampling import png_metadata, render, sample_images
+    from genplay.core.ops.sampling import cascade_upscaler, png_metadata, render, sample_with
 
     sidecar = Path(args.replay)
     output = Path(args.output) if args.output else sidecar.with_suffix(".replay.png")
@@ -86,7 +99,15 @@ def _replay(args: argparse.Namespace) -> int:
     if digest != record.get("checkpoint_hash"):
         raise GenplayError(f"{info.path} has changed since {sidecar.name} was saved "
                            f"(weights {digest}, expected {record.get('checkpoint_hash')})")
-    result = run_with_bar(sample_images(model, n, seed, **options), "sampling", n, "img")
+    upscale = None
+    if record.get("upscale"):
+        wanted = record["upscale"]
+        upscale = cascade_upscaler(info.path)
+        if upscale is None or upscale["checkpoint_hash"] != wanted.get("checkpoint_hash"):
+            raise GenplayError(f"{sidecar.name} was enlarged by {wanted.get('name')}, which is "
+                               "not beside the model as it was (weights "
+                               f"{wanted.get('checkpoint_hash')})")
+    result = run_with_bar(sample_with(model, n, seed, options, upscale), "sampling", n, "img")
     save_png(output, render(result.value, index=index, nrow=nrow), png_metadata(record))
     print(output)
     return 0
@@ -152,6 +173,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_diffusion_options(p, "diffusion: network evaluations per image (default 20)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="another sampler option the model declares")
+    p.add_argument("--upscale", action="store_true",
+                   help="a cascade: enlarge the samples with the dataset's upscaler "
+                        "(superres-DATASET), e.g. emoji from 32 to 64 px")
     p.add_argument("-o", "--output", help="write a grid PNG here")
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
     p.add_argument("--out-dir", help="write one PNG per sample into this folder")

@@ -511,10 +511,16 @@ def ready(_model: GenerativeModel) -> None:
     be loaded at all)."""
 
 
-def find_feature_net(dataset: str, near: Path | None = None) -> Path | None:
-    """classifier-DATASET beside the checkpoint, else in the shipped checkpoints/."""
-    name = f"classifier-{dataset}"
+def find_companion(kind: str, dataset: str, near: Path | None = None) -> Path | None:
+    """KIND-DATASET (classifier-emoji, superres-emoji ...) beside the checkpoint, else in the
+    shipped checkpoints/: the models that serve another of the same dataset."""
+    name = f"{kind}-{dataset}"
     for base in ([near] if near else []) + [default_checkpoint_dir()]:
         if (base / name / CONFIG_FILE).is_file():
             return base / name
     return None
+
+
+def find_feature_net(dataset: str, near: Path | None = None) -> Path | None:
+    """The dataset's classifier (FID, class agreement, nearest training images)."""
+    return find_companion("classifier", dataset, near)

@@ -438,3 +438,29 @@ def test_a_sample_shows_its_nearest_training_images_with_a_verdict(qtbot, standa
     tile = dialog.views["pixels"][0]
     assert tile._pixels.shape[:2] == (8, 8) and tile.width() >= 100
     assert "training image" in tile.toolTip()
+
+
+def test_a_cascade_enlarges_the_samples_and_a_saved_one_is_drawn_again(
+        qtbot, standalone, model_with_upscaler, tmp_path):
+    from genplay.core.checkpoints import read_info
+    from genplay.core.images import load_image
+    from genplay.gui.panels.sampling import SamplingPanel
+
+    panel = standalone(SamplingPanel)
+    panel.resize(950, 600)
+    panel.show()
+    panel.set_model(read_info(model_with_upscaler))
+    qtbot.waitUntil(panel.generate_button.isEnabled, timeout=20000)
+    box = panel.upscale_box
+    assert box.isVisible() and box.isChecked() and box.text() == "Enlarge x2 to 16 px"
+    assert "superres-mnist" in box.toolTip()
+    images = draw(qtbot, panel, seed=4, n=3)
+    assert images.shape == (3, 1, 16, 16) and panel.base_images.shape == (3, 1, 8, 8)
+    assert "enlarged x2 by superres-mnist" in panel.caption.text()
+    panel.save(tmp_path / "big.png", index=1)
+    assert load_image(tmp_path / "big.png").shape == (16, 16)
+    box.setChecked(False)
+    assert draw(qtbot, panel, seed=4, n=3).shape == (3, 1, 8, 8)
+    drop(qtbot, panel, tmp_path / "big.png")  # drawn enlarged: enlarged again
+    qtbot.waitUntil(lambda: panel.reproducer.verdict != "", timeout=20000)
+    assert panel.reproducer.verdict == "Reproduced exactly: big.png" and box.isChecked()

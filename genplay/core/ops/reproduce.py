@@ -19,7 +19,7 @@ from genplay.core.errors import ImageError
 from genplay.core.images import load_image, read_png_metadata
 
 _NEEDED = ("model", "seed", "n", "options")
-_JSON = ("seed", "n", "index", "nrow", "options")
+_JSON = ("seed", "n", "index", "nrow", "options", "upscale")
 
 
 def record_from_text(text: Mapping[str, str]) -> dict | None:
@@ -38,7 +38,8 @@ def record_from_text(text: Mapping[str, str]) -> dict | None:
 
     if (not whole(record["seed"]) or not whole(record["n"]) or record["n"] < 1
             or not isinstance(record["options"], dict)
-            or not all(whole(record.get(k, 0)) for k in ("index", "nrow"))):
+            or not all(whole(record.get(k, 0)) for k in ("index", "nrow"))
+            or not isinstance(record.get("upscale", {}), dict)):
         return None
     return record
 

@@ -7,13 +7,16 @@ seed reproduces its images exactly on the same machine.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from genplay.core.errors import GenplayError
-from genplay.core.events import Preview, Progress, Result
+from genplay.core.events import Preview, Progress, Result, relay
 from genplay.core.images import to_uint8_hwc
 from genplay.core.models.capabilities import (
     Sampler,
@@ -133,8 +136,10 @@ def render(images: np.ndarray, index: int | None = None, nrow: int | None = None
 def sample_record(
     *, checkpoint: str, model: str, family: str, checkpoint_hash: str, seed: int, n: int,
     options: dict[str, float | str], index: int | None = None, nrow: int | None = None,
+    upscale: dict | None = None,
 ) -> dict:
-    """Everything needed to draw the same pixels again; saved in the PNG and its sidecar."""
+    """Everything needed to draw the same pixels again; saved in the PNG and its sidecar
+    (with a cascade's upscaler: its name, weights' hash and scale)."""
     from genplay import __version__
 
     record = {"genplay_version": __version__, "checkpoint": checkpoint, "model": model,
@@ -144,6 +149,8 @@ def sample_record(
         record["index"] = index
     if nrow is not None:
         record["nrow"] = nrow
+    if upscale:
+        record["upscale"] = {k: upscale[k] for k in ("name", "checkpoint_hash", "scale")}
     return record
 
 
@@ -154,16 +161,65 @@ def png_metadata(record: dict) -> dict:
 
 # --- what the Sampling panel runs (in the engine's thread) ---------------------------------
 def sampling_facts(model: Sampler, folder: str) -> dict:
-    """What the Sampling panel needs of a model: its options and its weights' hash."""
+    """What the Sampling panel needs of a model: its options, its weights' hash and the
+    upscaler that can enlarge its samples (cascade_upscaler; None if there is none)."""
     from genplay.core import checkpoints
 
-    return {"options": model.sample_options(), "hash": checkpoints.weights_hash(folder)}
+    return {"options": model.sample_options(), "hash": checkpoints.weights_hash(folder),
+            "upscale": cascade_upscaler(folder)}
 
 
-def sample_with(model: Sampler, n: int, seed: int, options: dict[str, float | str]
-                ) -> Iterator[Progress | Preview | Result]:
-    """sample_images() with the options as one dict (as the panel and --replay hold them)."""
-    yield from sample_images(model, n, seed, **options)
+def cascade_upscaler(folder: str | Path) -> dict | None:
+    """The upscaler that takes a model's samples to the size it was trained at, for a
+    cascade (sample at 32, enlarge to 64): superres-DATASET beside the model or shipped,
+    of the model's channels, trained at a size that is one of its scales times the
+    model's. {"path", "name", "scale", "size", "checkpoint_hash"}, or None."""
+    from genplay.core import checkpoints
+
+    info = checkpoints.read_info(folder)
+    path = checkpoints.find_companion("superres", info.dataset, info.path.parent) \
+        if info.dataset and info.family != "superres" else None
+    if path is None:
+        return None
+    upscaler = checkpoints.read_info(path)
+    c, size = info.image_shape[0], info.image_shape[1]
+    big = upscaler.image_shape[1]
+    scale = big // size
+    if (upscaler.image_shape[0] != c or big % size or scale < 2
+            or scale not in tuple(upscaler.config.get("scales", ()))):
+        return None
+    return {"path": str(path), "name": upscaler.name, "scale": scale, "size": big,
+            "checkpoint_hash": checkpoints.weights_hash(path)}
+
+
+@functools.lru_cache(maxsize=2)
+def _upscaler(path: str) -> Any:
+    from genplay.core import checkpoints
+
+    return checkpoints.load(path)[0]
+
+
+@torch.no_grad()
+def upscale_samples(images: np.ndarray, upscale: dict, batch: int = 64) -> np.ndarray:
+    """Samples (float (N, C, H, W) in [0, 1]) enlarged by a cascade's upscaler."""
+    net = _upscaler(upscale["path"])
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    parts = [net.upscale(x[i:i + batch].to(device_of(net)), upscale["scale"]).cpu()
+             for i in range(0, len(x), batch)]
+    return torch.cat(parts).clamp(0.0, 1.0).numpy()
+
+
+def sample_with(model: Sampler, n: int, seed: int, options: dict[str, float | str],
+                upscale: dict | None = None) -> Iterator[Progress | Preview | Result]:
+    """sample_images() with the options as one dict (as the panel and --replay hold them);
+    with upscale (cascade_upscaler's), the samples enlarged by it, and the samples at the
+    model's own size in the summary ("base")."""
+    if not upscale:
+        yield from sample_images(model, n, seed, **options)
+        return
+    drawn = yield from relay(sample_images(model, n, seed, **options))
+    yield Progress(0, None, message=f"enlarging x{upscale['scale']} with {upscale['name']}")
+    yield Result(upscale_samples(drawn.value, upscale), {**drawn.summary, "base": drawn.value})
 
 
 def compare_settings(model: Sampler, n: int, seed: int, runs: list[dict]) -> Iterator:

@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genplay.core.images import make_grid, save_png
+from genplay.core.images import make_grid, save_png, to_uint8_hwc
 from genplay.gui.panels.base import Panel, op, seed_editor
 from genplay.gui.panels.sampling_compare import CompareView
 from genplay.gui.panels.sampling_reproduce import Reproducer
@@ -87,6 +88,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         super().__init__(engine, settings, messages)
         self.setAcceptDrops(True)
         self.images: np.ndarray | None = None  # float (N, C, H, W) of the result shown
+        self.base_images: np.ndarray | None = None  # the same at the model's size (cascade)
         self.request: dict[str, Any] | None = None
         self.checkpoint_hash = ""
         self.dialog: ImageDialog | NearestDialog | None = None
@@ -112,6 +114,13 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         self.compare_button.clicked.connect(self.show_compare)
         self.compare_button.setEnabled(False)
 
+        # A cascade: the dataset's upscaler enlarges the samples (sample at 32, see 64).
+        self.upscale_box = QCheckBox()
+        self.upscale_box.setChecked(settings.value("upscale", True, type=bool))
+        self.upscale_box.toggled.connect(lambda on: self.settings.setValue("upscale", on))
+        self.upscale_box.hide()
+        self._upscale: dict | None = None  # the model's cascade upscaler, if it has one
+
         self.form = QFormLayout()
         self.form.addRow("Seed", seed_row)
         self.form.addRow("Samples", self.count)
@@ -120,6 +129,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         column = QVBoxLayout(controls)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(self.form)
+        column.addWidget(self.upscale_box)
         column.addWidget(self.generate_button)
         busy = QHBoxLayout()
         busy.addWidget(self.jobs.progress, 1)
@@ -205,6 +215,14 @@ class SamplingPanel(AcceptsFileDrops, Panel):
             self._option_boxes[option.name] = box
         self._update_option_states()
         self.checkpoint_hash = facts["hash"]
+        self._upscale = facts.get("upscale")
+        if self._upscale:
+            up = self._upscale
+            self.upscale_box.setText(f"Enlarge x{up['scale']} to {up['size']} px")
+            self.upscale_box.setToolTip(
+                f"A cascade: each sample is drawn at the model's size, then enlarged by "
+                f"{up['name']}, the super-resolution network trained on the same dataset")
+        self.upscale_box.setVisible(bool(self._upscale))
         info = self.info
         if info is not None:
             labels = info.metric_labels()  # plain words; what each figure means on hover
@@ -249,21 +267,22 @@ class SamplingPanel(AcceptsFileDrops, Panel):
             return
         if not request:  # also False, when the button's clicked(bool) calls this
             request = {"seed": self.seed.value(), "n": self.count.value(),
-                       "options": self.options()}
+                       "options": self.options(), "upscale": self.upscale()}
         self.settings.setValue("seed", request["seed"])
         self.generate_button.setEnabled(False)
         self.show_samples()
         job: list[int] = []
 
-        def shown(images, _summary):
+        def shown(images, summary):
             self._job_shown = True
-            self._show(images, request)
+            self._show(images, request, summary.get("base"))
             if on_shown is not None:
                 on_shown(images)
 
         self._job_shown = False
         job.append(self.jobs.submit(
-            SAMPLE, request["n"], request["seed"], request["options"], checkpoint=self.info.path,
+            SAMPLE, request["n"], request["seed"], request["options"], request.get("upscale"),
+            checkpoint=self.info.path,
             key="sampling", label=f"sampling {request['n']} images",
             on_result=self.for_model(shown), on_preview=self.for_model(self._show_preview),
             on_done=lambda cancelled: self._sampling_done(job[0], cancelled),
@@ -297,8 +316,14 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         self.view.set_grid(make_grid(images, padding=PADDING), h, w, PADDING, n)
         self.caption.setText("sampling… (preview of the current step)")
 
-    def _show(self, images: np.ndarray, request: dict[str, Any]) -> None:
-        payload = {"images": images, "request": request}
+    def upscale(self) -> dict | None:
+        """The cascade's upscaler when the model has one and the box is ticked."""
+        return self._upscale if self._upscale and self.upscale_box.isChecked() else None
+
+    def _show(self, images: np.ndarray, request: dict[str, Any],
+              base: np.ndarray | None = None) -> None:
+        # base: the samples at the model's own size, where images are them enlarged
+        payload = {"images": images, "request": request, "base": base}
         tip = f"seed {request['seed']} · {request['n']} samples"
         opts = describe_options(request["options"])
         self.history.add(_thumbnail(images), tip + (f"\n{opts}" if opts else ""), payload)
@@ -307,7 +332,10 @@ class SamplingPanel(AcceptsFileDrops, Panel):
 
     def _caption(self, images: np.ndarray, request: dict[str, Any]) -> str:
         opts = describe_options(request["options"])
-        return f"{len(images)} samples · seed {request['seed']}" + (f" · {opts}" if opts else "")
+        up = request.get("upscale")
+        enlarged = f" · enlarged x{up['scale']} by {up['name']}" if up else ""
+        return (f"{len(images)} samples · seed {request['seed']}" + (f" · {opts}" if opts else "")
+                + enlarged)
 
     def _display(self, payload: dict[str, Any]) -> None:
         """Shows a result (new, or from the history): the grid, caption, Save's source."""
@@ -315,6 +343,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
 
         images, request = payload["images"], payload["request"]
         self.images, self.request = images, request
+        self.base_images = payload.get("base")
         n, _, h, w = images.shape
         grid = make_grid(to_uint8_hwc(images), padding=PADDING)
         tips = [f"seed {request['seed']} · sample {i}" for i in range(n)]
@@ -419,13 +448,15 @@ class SamplingPanel(AcceptsFileDrops, Panel):
             return
         if self.dialog is not None:
             self.dialog.close()
-        dialog = NearestDialog(self, self.sample_pixels(index),
+        # the sample as the model drew it, before a cascade enlarged it
+        drawn = self.images if self.base_images is None else self.base_images
+        dialog = NearestDialog(self, to_uint8_hwc(drawn[index]),
                                f"seed {self.request['seed']}, sample {index}")
         self.dialog = dialog
         dialog.finished.connect(lambda _: setattr(self, "dialog", None))
         dialog.open()
         self.engine.submit(
-            NEAREST, self.images[index], dataset=self.info.dataset,
+            NEAREST, drawn[index], dataset=self.info.dataset,
             shape=tuple(self.info.image_shape), model_path=str(self.info.path),
             label="finding the nearest training images",
             on_progress=lambda _step, _total, message: dialog.status.setText(f"{message}…"),
@@ -451,17 +482,18 @@ class SamplingPanel(AcceptsFileDrops, Panel):
             self.reproducer.open(files[0])
 
     # --- save ---------------------------------------------------------------------------
-    def _record_for(self, seed: int, n: int, options: dict, index: int | None) -> dict:
+    def _record_for(self, seed: int, n: int, options: dict, index: int | None,
+                    upscale: dict | None = None) -> dict:
         from genplay.core.ops.sampling import sample_record
 
         return sample_record(
             checkpoint=str(self.info.path.resolve()), model=self.info.name,
             family=self.info.family, checkpoint_hash=self.checkpoint_hash,
-            seed=seed, n=n, options=options, index=index)
+            seed=seed, n=n, options=options, index=index, upscale=upscale)
 
     def record(self, index: int | None = None) -> dict[str, Any]:
         return self._record_for(self.request["seed"], self.request["n"],
-                                self.request["options"], index)
+                                self.request["options"], index, self.request.get("upscale"))
 
     def current_image(self):
         if self.images is None or self.info is None:

@@ -100,13 +100,23 @@ class Reproducer:
             self._say(f"{path.name} was drawn with options {panel.info.name} does not have "
                       f"({', '.join(unknown)}); it cannot be drawn again", "error")
             return
+        wanted = record.get("upscale")
+        have = panel._upscale
+        if wanted and (not have or have["name"] != wanted.get("name")
+                       or have["scale"] != wanted.get("scale")):
+            self._say(f"{path.name} was enlarged by {wanted.get('name')}, which is not "
+                      "beside this model; it cannot be drawn again", "error")
+            return
         panel.seed.setValue(record["seed"])
         panel.count.setValue(record["n"])
         panel.set_options(options)
+        if have:
+            panel.upscale_box.setChecked(bool(wanted))
         changed = bool(record.get("checkpoint_hash")) and \
             record.get("checkpoint_hash") != panel.checkpoint_hash
         panel.caption.setText(f"Drawing {path.name} again…")
-        request = {"seed": record["seed"], "n": record["n"], "options": options}
+        request = {"seed": record["seed"], "n": record["n"], "options": options,
+                   "upscale": have if wanted else None}
         panel.generate(request, on_shown=lambda images: self._compare(
             path, record, pixels, images, changed))
 
