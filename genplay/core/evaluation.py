@@ -282,15 +282,18 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
         metrics["feature_net_size"] = net_info.image_shape[1]
     yield Progress(0, None, message="nearest training images of the samples")
     n = min(nearest.COPY_SAMPLES, len(images))
-    threshold, kind = nearest.copy_threshold(index, test)
-    metrics.update(copy_fraction=nearest.copy_fraction(index, torch.as_tensor(gen_features[:n]),
-                                                        threshold), copy_samples=n,
-                   copy_threshold=threshold, copy_threshold_kind=kind,
-                   copy_note=("samples whose nearest training image (feature space) is "
-                              f"closer than the {nearest.THRESHOLD_KINDS[kind]}"))
-    if kind != "test-percentile":  # the same yardstick on real images never trained on
+    samples = torch.as_tensor(gen_features[:n])
+    threshold = nearest.copy_threshold(index, test)
+    metrics.update(copy_fraction=nearest.copy_fraction(index, samples, threshold),
+                   copy_samples=n, copy_threshold=threshold,
+                   copy_note=f"samples whose nearest training image is closer than the "
+                             f"{nearest.THRESHOLD_NOTE}")
+    by_style = nearest.style_threshold(index)
+    if by_style is not None:  # the emoji's other yardstick, and what it makes of real images
         real = torch.as_tensor(test_features[:nearest.COPY_SAMPLES])
-        metrics["copy_fraction_test"] = nearest.copy_fraction(index, real, threshold)
+        metrics.update(copy_fraction_styles=nearest.copy_fraction(index, samples, by_style),
+                       copy_fraction_styles_test=nearest.copy_fraction(index, real, by_style),
+                       copy_threshold_styles=by_style)
     if not math.isfinite(metrics["fid"]):
         raise CheckpointError("FID is not finite: the samples or features contain NaN")
 

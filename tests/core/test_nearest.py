@@ -89,34 +89,33 @@ def test_pairs_are_one_emoji_in_two_styles_without_skin_tones():
     assert len(nearest.same_emoji_pairs(dataset())) == 0
 
 
-def test_the_emoji_threshold_is_the_median_distance_of_those_pairs():
+def test_the_emoji_style_threshold_is_the_median_distance_of_those_pairs():
     train = dataset(extra=emoji_labels())
     index = nearest.TrainingNeighbours(train, MeanNet())
-    threshold, kind = nearest.copy_threshold(index)
     f = index.train_features
     pairs = [(0, 1), (0, 2), (1, 2), (5, 6)]
     expected = torch.stack([(f[a] - f[b]).norm() for a, b in pairs]).median()
-    assert kind == "same-emoji-other-style" and threshold == pytest.approx(float(expected))
+    assert nearest.style_threshold(index) == pytest.approx(float(expected))
+    assert nearest.style_threshold(nearest.TrainingNeighbours(dataset(), MeanNet())) is None
 
 
-def test_without_emoji_labels_the_threshold_comes_from_the_test_split():
+def test_the_copy_threshold_lets_5_percent_of_the_test_images_through():
     train, test = dataset(n=40, seed=0), dataset(n=20, seed=1)
     index = nearest.TrainingNeighbours(train, MeanNet())
-    threshold, kind = nearest.copy_threshold(index, test)
-    assert kind == "test-percentile"
+    threshold = nearest.copy_threshold(index, test)
     real = index.features_of(test.as_float())
     share = nearest.copy_fraction(index, real, threshold + 1e-6)
     assert 0 < share <= 0.1  # about 5% of the test images fall within it
-    with pytest.raises(ValueError, match="test split"):
-        nearest.copy_threshold(index)
+    with pytest.raises(ValueError, match="test images"):
+        nearest.copy_threshold(index, test.subset(torch.arange(0)))
 
 
 def test_copies_of_training_images_are_flagged_and_far_images_are_not():
-    train = dataset(n=12, extra=emoji_labels())
+    train, test = dataset(n=12, extra=emoji_labels()), dataset(n=20, seed=1)
     index = nearest.TrainingNeighbours(train, MeanNet())
-    threshold, _ = nearest.copy_threshold(index)
+    threshold = nearest.copy_threshold(index, test)
     copies = index.features_of(train.as_float())
-    assert nearest.copy_fraction(index, copies, threshold) == 1.0
+    assert threshold > 0 and nearest.copy_fraction(index, copies, threshold) == 1.0
     far = index.features_of(torch.full((4, 3, 4, 4), 5.0))
     assert nearest.copy_fraction(index, far, threshold) == 0.0
     assert nearest.copy_fraction(index, far[:0], threshold) == 0.0
@@ -135,7 +134,7 @@ def test_the_op_finds_a_training_image_and_calls_it_a_near_copy(model_with_class
     events = list(nearest_training_images(image, dataset="mnist", shape=info.image_shape,
                                           model_path=info.path, k=3))
     value = events[-1].value
-    assert isinstance(events[-1], Result) and value["threshold_kind"] == "test-percentile"
+    assert isinstance(events[-1], Result) and "5% of the test images" in value["threshold_note"]
     first = value["features"][0]
     assert first["distance"] == pytest.approx(0, abs=1e-4) and value["near_copy"]
     assert (first["pixels"] == image).all() and first["label"] == train.class_names[

@@ -21,13 +21,13 @@ from genplay.core.data import load_dataset
 from genplay.core.errors import GenplayError
 from genplay.core.events import Progress, Result
 
-_cache: dict[tuple, tuple[nearest.TrainingNeighbours, float, str]] = {}
+_cache: dict[tuple, tuple[nearest.TrainingNeighbours, float]] = {}
 _cache_lock = threading.Lock()
 
 
 def _index(dataset: str, shape: tuple[int, int, int], near: Path | None,
            data_root: str | None) -> Iterator[Progress | Result]:
-    """Result((TrainingNeighbours, threshold, kind)) for a model's dataset and shape."""
+    """Result((TrainingNeighbours, copy threshold)) for a model's dataset and shape."""
     net_path = checkpoints.find_feature_net(dataset, near)
     if net_path is None:
         raise GenplayError(f"no classifier for {dataset}: nearest training images are "
@@ -48,14 +48,12 @@ def _index(dataset: str, shape: tuple[int, int, int], near: Path | None,
     yield Progress(0, None, message=f"features of {len(train):,} training images")
     net_size = net_info.image_shape[1] if net_info.image_shape[1] != size else None
     index = nearest.TrainingNeighbours(train, net, net_size)
-    test = None
-    if not len(nearest.same_emoji_pairs(train)):
-        test = load_dataset(dataset, "test", size=size, channels=c, root=data_root)
-    threshold, kind = nearest.copy_threshold(index, test)
+    test = load_dataset(dataset, "test", size=size, channels=c, root=data_root)
+    threshold = nearest.copy_threshold(index, test)
     with _cache_lock:
         _cache.clear()  # one index at a time: a training split's features take memory
-        _cache[key] = (index, threshold, kind)
-    yield Result((index, threshold, kind))
+        _cache[key] = (index, threshold)
+    yield Result((index, threshold))
 
 
 def _names(data, indices: np.ndarray) -> list[str]:
@@ -74,8 +72,8 @@ def nearest_training_images(
 
     model_path: the model's folder (a classifier beside it is preferred). Result: a dict
     with "features" and "pixels", each a list of {"index", "distance", "label",
-    "pixels" (uint8 HWC)}, nearest first, and "threshold", "threshold_kind",
-    "threshold_note", "near_copy" (whether the nearest in features is within it)."""
+    "pixels" (uint8 HWC)}, nearest first, and "threshold", "threshold_note",
+    "near_copy" (whether the nearest in features is within it)."""
     x = np.asarray(image)
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / 255.0
@@ -91,12 +89,11 @@ def nearest_training_images(
             built = event.value
         else:
             yield event
-    index, threshold, kind = built
+    index, threshold = built
     yield Progress(0, None, message="searching the training images")
     found = index.query(x, k=k)
     train = index.train
-    value: dict[str, Any] = {"threshold": threshold, "threshold_kind": kind,
-                             "threshold_note": nearest.THRESHOLD_KINDS[kind],
+    value: dict[str, Any] = {"threshold": threshold, "threshold_note": nearest.THRESHOLD_NOTE,
                              "training_images": len(train),
                              "near_copy": bool(found.feature_distance[0, 0] < threshold)}
     for space, idx, dist in (("features", found.feature_index, found.feature_distance),
