@@ -48,6 +48,8 @@ from genplay.core.models.families import register
 # doubles a step's cost).
 DEFAULT_SKETCH_GUIDANCE = 2.0
 DEFAULT_SKETCH_STEPS = 10
+# A colour drawing's pixel whose channels differ by more than this is a colour hint.
+HINT_SATURATION = 0.25
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,17 @@ class SketchDiffusion(Diffusion):
     def sketch_input(self, drawing: torch.Tensor) -> torch.Tensor:
         """A drawing (N, C, H, W) in [0, 1], light lines on dark, as the network's
         condition: its lines (the brightest channel) on the [-1, 1] scale; for a model
-        with colour hints, the hint channels follow (zero: no hint)."""
+        with colour hints (sketch_channels 5), the hints follow: where a colour drawing's
+        pixel is coloured (its channels differ by more than HINT_SATURATION), that colour
+        and a mask of 1, as sketches.colour_hints gives them in training; zero elsewhere and
+        for a grey drawing."""
         lines = drawing.amax(dim=1, keepdim=True)
         extra = self.config.sketch_channels - 1
         parts = [lines * 2 - 1]
-        if extra:
+        if extra == 4 and drawing.shape[1] == 3:
+            mask = ((lines - drawing.amin(dim=1, keepdim=True)) > HINT_SATURATION).to(lines)
+            parts += [drawing * mask, mask]
+        elif extra:
             parts.append(drawing.new_zeros((drawing.shape[0], extra, *drawing.shape[2:])))
         return torch.cat(parts, dim=1)
 
