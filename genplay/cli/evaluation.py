@@ -71,11 +71,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from genplay.core import runtime
-    from genplay.core.evaluation import evaluate_checkpoint, store_evaluation
+    from genplay.core.evaluation import copies_only, evaluate_checkpoint, store_evaluation
 
     runtime.set_threads(args.threads)
     metrics, reference = None, None
-    events = evaluate_checkpoint(
+    events = copies_only(args.checkpoint, features=args.features, seed=args.seed,
+                         data_root=args.data_root) if args.copies_only else evaluate_checkpoint(
         args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
         limit=args.limit, seed=args.seed, data_root=args.data_root,
         quality=not args.scores_only, scores=not args.no_scores, slow_scores=args.slow_scores,
@@ -107,7 +108,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     assert metrics is not None
-    metrics = store_evaluation(args.checkpoint, metrics, reference, merge=args.scores_only,
+    metrics = store_evaluation(args.checkpoint, metrics, reference,
+                               merge=args.scores_only or args.copies_only,
                                write=not args.dry_run)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
@@ -188,6 +190,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scores-only", action="store_true",
                    help="measure only the outlier scores' reference (kept in metrics.json "
                         "with what was measured before)")
+    p.add_argument("--copies-only", action="store_true",
+                   help="measure only the near-copy figures (1,000 samples against the "
+                        "training images), kept in metrics.json with what was measured before")
     p.add_argument("--no-scores", action="store_true", help="skip the outlier scores")
     p.add_argument("--slow-scores", action="store_true",
                    help="also the reconstruction score of models that encode in many steps "

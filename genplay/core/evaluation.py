@@ -181,6 +181,8 @@ def store_evaluation(path: str | os.PathLike, metrics: dict[str, Any], reference
         previous = checkpoints.read_info(path).metrics
         if previous.get("checkpoint_hash") not in (None, metrics["checkpoint_hash"]):
             raise GenplayError("metrics.json was measured for other weights; run a full eval")
+        if any(k.startswith("copy_") for k in metrics):  # near-copy figures: all new
+            previous = {k: v for k, v in previous.items() if not k.startswith("copy_")}
         metrics = {**previous, **metrics}
     if write:
         if reference:
@@ -238,6 +240,51 @@ def _feature_net(info, features):
     return (path, *checkpoints.load(path))
 
 
+def _copy_figures(index: nearest.TrainingNeighbours, test, gen_features: np.ndarray,
+                  test_features: np.ndarray, metrics: dict) -> None:
+    """Near-copies among the first COPY_SAMPLES samples (core/nearest.py): the share whose
+    nearest training image is within the copy threshold; the test images that are
+    pictures of the training split themselves; for the emoji, the two-styles yardstick."""
+    n = min(nearest.COPY_SAMPLES, len(gen_features))
+    samples = torch.as_tensor(gen_features[:n])
+    real = torch.as_tensor(test_features[:nearest.COPY_SAMPLES])
+    threshold, twins = nearest.copy_threshold(index, test)
+    metrics.update(copy_fraction=nearest.copy_fraction(index, samples, threshold),
+                   copy_samples=n, copy_threshold=threshold, copy_test_twins=twins,
+                   copy_note=f"samples whose nearest training image is closer than the "
+                             f"{nearest.THRESHOLD_NOTE}")
+    by_style = nearest.style_threshold(index)
+    if by_style is not None:  # the emoji's other yardstick, and what it makes of real images
+        metrics.update(copy_fraction_styles=nearest.copy_fraction(index, samples, by_style),
+                       copy_fraction_styles_test=nearest.copy_fraction(index, real, by_style),
+                       copy_threshold_styles=by_style)
+
+
+def copies_only(path: str | os.PathLike, *, features: str | os.PathLike | None = None,
+                seed: int = 0, data_root: str | None = None) -> Iterator[Progress | Result]:
+    """Only the near-copy figures of a sampler (what `genplay eval --copies-only` merges
+    into metrics.json): COPY_SAMPLES samples, the same first ones a full eval draws."""
+    model, info = checkpoints.load(path)
+    if not isinstance(model, Sampler):
+        raise GenplayError(f"{info.name} cannot sample: it makes no copies to look for")
+    judge = _feature_net(info, features)
+    if judge is None:
+        raise GenplayError(f"no feature network for {info.dataset}")
+    _, net, net_info = judge
+    c, size = info.image_shape[0], info.image_shape[1]
+    net_size = net_info.image_shape[1] if net_info.image_shape[1] != size else None
+    test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
+    made = yield from relay(sample_images(model, nearest.COPY_SAMPLES, seed))
+    yield Progress(0, None, message="nearest training images of the samples")
+    train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
+    index = nearest.TrainingNeighbours(train, net, net_size)
+    metrics: dict[str, Any] = {"checkpoint_hash": checkpoints.weights_hash(info.path)}
+    _copy_figures(index, test, extract_features(net, made.value, size=net_size),
+                  extract_features(net, test.images[:nearest.COPY_SAMPLES], size=net_size),
+                  metrics)
+    yield Result(metrics, {})
+
+
 def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, data_root):
     if judge is None:
         metrics["fid"] = None
@@ -280,20 +327,7 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
     )
     if net_size is not None:
         metrics["feature_net_size"] = net_info.image_shape[1]
-    yield Progress(0, None, message="nearest training images of the samples")
-    n = min(nearest.COPY_SAMPLES, len(images))
-    samples = torch.as_tensor(gen_features[:n])
-    threshold = nearest.copy_threshold(index, test)
-    metrics.update(copy_fraction=nearest.copy_fraction(index, samples, threshold),
-                   copy_samples=n, copy_threshold=threshold,
-                   copy_note=f"samples whose nearest training image is closer than the "
-                             f"{nearest.THRESHOLD_NOTE}")
-    by_style = nearest.style_threshold(index)
-    if by_style is not None:  # the emoji's other yardstick, and what it makes of real images
-        real = torch.as_tensor(test_features[:nearest.COPY_SAMPLES])
-        metrics.update(copy_fraction_styles=nearest.copy_fraction(index, samples, by_style),
-                       copy_fraction_styles_test=nearest.copy_fraction(index, real, by_style),
-                       copy_threshold_styles=by_style)
+    _copy_figures(index, test, gen_features, test_features, metrics)
     if not math.isfinite(metrics["fid"]):
         raise CheckpointError("FID is not finite: the samples or features contain NaN")
 

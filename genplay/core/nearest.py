@@ -33,7 +33,8 @@ from genplay.core.models.features import image_features
 
 K = 4  # neighbours shown for an image
 COPY_SAMPLES = 1000  # samples genplay eval checks for near-copies
-TEST_PERCENTILE = 5.0  # the fallback threshold: this share of test images fall within it
+TEST_PERCENTILE = 5.0  # the copy threshold: this share of unseen test images fall within it
+TWIN_DISTANCE = 1e-4  # feature distance of a test image that is a training picture itself
 THRESHOLD_NOTE = (f"feature distance within which {TEST_PERCENTILE:g}% of the test images "
                   "(never trained on) have a training image")
 STYLE_NOTE = ("median feature distance between two training images of one emoji in "
@@ -145,15 +146,21 @@ def same_emoji_pairs(train: ImageDataset) -> np.ndarray:
     return np.array(pairs, np.int64).reshape(-1, 2)
 
 
-def copy_threshold(index: TrainingNeighbours, test: ImageDataset) -> float:
-    """The feature distance below which an image counts as a near-copy of its nearest
-    training image: the TEST_PERCENTILE-th percentile of the first COPY_SAMPLES test
-    images' distances to theirs."""
+def copy_threshold(index: TrainingNeighbours, test: ImageDataset) -> tuple[float, float]:
+    """(threshold, twins): the feature distance below which an image counts as a near-copy
+    of its nearest training image, the TEST_PERCENTILE-th percentile of the first
+    COPY_SAMPLES test images' distances to theirs; and the share of those test images
+    that are pictures of the training split (distance 0: one picture under two names,
+    such as an emoji's gendered and neutral forms drawn alike), which are left out of
+    the percentile, as they are no images the model never saw."""
     if len(test) == 0:
         raise ValueError("a copy threshold needs test images")
     n = min(COPY_SAMPLES, len(test))
     _, d = index.nearest_in_features(index.features_of(test.as_float(slice(0, n))), 1)
-    return float(np.percentile(d[:, 0], TEST_PERCENTILE))
+    d = d[:, 0]
+    twin = d <= TWIN_DISTANCE
+    unseen = d[~twin] if (~twin).any() else d
+    return float(np.percentile(unseen, TEST_PERCENTILE)), float(twin.mean())
 
 
 def style_threshold(index: TrainingNeighbours) -> float | None:

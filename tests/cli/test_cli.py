@@ -86,6 +86,14 @@ def test_train_then_eval_writes_metrics(capsys, tiny_data, tiny_checkpoints, tmp
     # in several styles for the other yardstick
     assert metrics["copy_samples"] == 40 and "copy_fraction_styles" not in metrics
     assert 0 <= metrics["copy_fraction"] <= 1 and metrics["copy_threshold"] >= 0
+    assert 0 <= metrics["copy_test_twins"] <= 1
+    # measured again alone, merged with the rest (the same first samples: the same figures)
+    code, out_text, err = run(capsys, "eval", out, "--features",
+                              tiny_checkpoints / "classifier-tiny", "--copies-only")
+    assert code == 0, err
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["iwae_bpd"] == metrics["iwae_bpd"] and again["copy_samples"] == 1000
+    assert again["copy_threshold"] >= 0 and 0 <= again["copy_fraction"] <= 1
 
 
 def test_eval_of_a_classifier_reports_accuracy(capsys, tiny_checkpoints):

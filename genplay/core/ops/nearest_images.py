@@ -49,7 +49,7 @@ def _index(dataset: str, shape: tuple[int, int, int], near: Path | None,
     net_size = net_info.image_shape[1] if net_info.image_shape[1] != size else None
     index = nearest.TrainingNeighbours(train, net, net_size)
     test = load_dataset(dataset, "test", size=size, channels=c, root=data_root)
-    threshold = nearest.copy_threshold(index, test)
+    threshold, _ = nearest.copy_threshold(index, test)
     with _cache_lock:
         _cache.clear()  # one index at a time: a training split's features take memory
         _cache[key] = (index, threshold)
