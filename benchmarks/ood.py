@@ -1,4 +1,5 @@
-"""Outlier detection by the likelihood checkpoints: Fashion-MNIST against MNIST.
+"""Outlier detection by the likelihood checkpoints: Fashion-MNIST against MNIST, emoji
+against Fashion-MNIST and photos.
 
     python -m benchmarks.ood [--dir checkpoints] [--limit N] [--threads T]
                              [--json benchmarks/results/ood.json] [--data-root PATH]
@@ -35,13 +36,15 @@ import torch
 from benchmarks.common import earlier_results
 from genplay import __version__
 from genplay.core import checkpoints, datasets, runtime
-from genplay.core.data import load_dataset
+from genplay.core.data import PHOTOS, load_dataset
 from genplay.core.errors import GenplayError
 from genplay.core.events import Result, final_value
 from genplay.core.ops import outlier_figures, outliers
 
-# in-distribution dataset -> the dataset whose test split serves as outliers
-OUT_DATASET = {"fashion-mnist": "mnist", "mnist": "fashion-mnist"}
+# in-distribution dataset -> the datasets whose test splits serve as outliers (each at the
+# model's size and channels: garments in colour are grey, photos are tiles of held-out ones)
+OUT_DATASET = {"fashion-mnist": ("mnist",), "mnist": ("fashion-mnist",),
+               "emoji": ("fashion-mnist", "photos")}
 THROUGHPUT_BATCH = 256
 THROUGHPUT_IMAGES = 2048
 SOURCE_REFERENCE = "reference"  # the checkpoint's reference_scores.npz
@@ -110,7 +113,7 @@ def _mean(scores: dict[str, np.ndarray], method: str) -> float | None:
 
 
 def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray,
-                  out_images: np.ndarray) -> dict[str, Any]:
+                  out_images: np.ndarray, out_dataset: str) -> dict[str, Any]:
     """AUROC of every score this model has, the mean bits/dim of both splits, and speed."""
     background = outliers.load_background(info.path)
     methods, left_out = outliers.split_methods(model, background)
@@ -120,7 +123,7 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
     # else against the in-split's own mean bpd; never against anything of the outliers
     stored, note = _typical_bpd(info)
     source = SOURCE_REFERENCE if stored is not None else SOURCE_IN_TEST
-    in_dataset, out_dataset = info.dataset, OUT_DATASET[info.dataset]
+    in_dataset = info.dataset
     _log(f"scoring {info.name} on {in_dataset} test ({len(in_images)} images)…")
     in_result = next(e for e in outliers.score_split(
         model, in_images, methods, typical_bpd=stored, background=background)
@@ -172,19 +175,23 @@ def run(directory: str | Path, limit: int | None = None, data_root: str | None =
             skipped.append({"model": info.name, "reason": f"dataset {info.dataset!r} has no "
                             f"out-distribution here (only {', '.join(OUT_DATASET)})"})
             continue
-        out_name = OUT_DATASET[info.dataset]
-        try:
-            folder = datasets.folder(info.dataset)
-            if folder.resolve() == datasets.folder(out_name).resolve():  # a root of IDX files
-                raise GenplayError(f"{info.dataset} and {out_name} are the same folder {folder}")
-            in_images = datasets.test_images(info.dataset, info.image_shape)
-            out_images = datasets.test_images(out_name, info.image_shape)
-            model, info = checkpoints.load(info.path)
-        except GenplayError as exc:
-            _log(f"skipping {info.name}: {exc}")
-            skipped.append({"model": info.name, "reason": str(exc)})
-            continue
-        rows.append(measure_model(model, info, in_images, out_images))
+        model = None
+        for out_name in OUT_DATASET[info.dataset]:
+            try:
+                if out_name != PHOTOS:
+                    folder = datasets.folder(info.dataset)
+                    if folder.resolve() == datasets.folder(out_name).resolve():  # IDX root
+                        raise GenplayError(f"{info.dataset} and {out_name} are the same "
+                                           f"folder {folder}")
+                in_images = datasets.test_images(info.dataset, info.image_shape)
+                out_images = datasets.test_images(out_name, info.image_shape)
+                if model is None:
+                    model, info = checkpoints.load(info.path)
+            except GenplayError as exc:
+                _log(f"skipping {info.name} -> {out_name}: {exc}")
+                skipped.append({"model": info.name, "reason": f"{out_name}: {exc}"})
+                continue
+            rows.append(measure_model(model, info, in_images, out_images, out_name))
     return {
         "genplay": __version__, "torch": torch.__version__, "numpy": np.__version__,
         "python": platform.python_version(),
