@@ -37,8 +37,6 @@ TEST_PERCENTILE = 5.0  # the copy threshold: this share of unseen test images fa
 TWIN_DISTANCE = 1e-4  # feature distance of a test image that is a training picture itself
 THRESHOLD_NOTE = (f"feature distance within which {TEST_PERCENTILE:g}% of the test images "
                   "(never trained on) have a training image")
-STYLE_NOTE = ("median feature distance between two training images of one emoji in "
-              "different styles")
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,10 @@ class TrainingNeighbours:
         self.train = train
         self.net = net
         self.net_size = net_size
-        self.train_features = image_features(net, train.as_float(), net_size)
+        # in slices: the whole split as floats would be 4x its bytes (480 MB for the emoji)
+        self.train_features = torch.cat(
+            [image_features(net, train.as_float(slice(i, i + 2048)), net_size)
+             for i in range(0, len(train), 2048)]) if len(train) else torch.zeros(0)
         self._pixels_scale = float(np.sqrt(train.images[0].numel())) if len(train) else 1.0
 
     def features_of(self, images: torch.Tensor) -> torch.Tensor:
