@@ -30,16 +30,14 @@ from genplay import __version__
 from genplay.core import checkpoints, runtime
 from genplay.core.errors import GenplayError
 from genplay.core.events import Result
+from genplay.core.models.features import at_size
 from genplay.core.ops.sampling import cascade_upscaler, sample_with
 
 
 @torch.no_grad()
 def _classes_read(net: Any, net_size: int, images: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-    if x.shape[-1] != net_size:
-        x = torch.nn.functional.interpolate(x, size=(net_size, net_size), mode="bicubic",
-                                            antialias=True, align_corners=False).clamp(0, 1)
-    return net(x).argmax(1).numpy()
+    return net(at_size(x, net_size)).argmax(1).numpy()
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -240,7 +240,7 @@ def _feature_net(info, features):
     return (path, *checkpoints.load(path))
 
 
-def _copy_figures(index: nearest.TrainingNeighbours, test, gen_features: np.ndarray,
+def _copy_figures(index: nearest.TrainingNeighbours, gen_features: np.ndarray,
                   test_features: np.ndarray, metrics: dict) -> None:
     """Near-copies among the first COPY_SAMPLES samples (core/nearest.py): the share whose
     nearest training image is within the copy threshold; the test images that are
@@ -248,7 +248,7 @@ def _copy_figures(index: nearest.TrainingNeighbours, test, gen_features: np.ndar
     n = min(nearest.COPY_SAMPLES, len(gen_features))
     samples = torch.as_tensor(gen_features[:n])
     real = torch.as_tensor(test_features[:nearest.COPY_SAMPLES])
-    threshold, twins = nearest.copy_threshold(index, test)
+    threshold, twins = nearest.copy_threshold(index, real)
     metrics.update(copy_fraction=nearest.copy_fraction(index, samples, threshold),
                    copy_samples=n, copy_threshold=threshold, copy_test_twins=twins,
                    copy_note=f"samples whose nearest training image is closer than the "
@@ -271,15 +271,14 @@ def copies_only(path: str | os.PathLike, *, features: str | os.PathLike | None =
     if judge is None:
         raise GenplayError(f"no feature network for {info.dataset}")
     _, net, net_info = judge
-    c, size = info.image_shape[0], info.image_shape[1]
-    net_size = net_info.image_shape[1] if net_info.image_shape[1] != size else None
+    c, size, net_size = info.image_shape[0], info.image_shape[1], net_info.image_shape[1]
     test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
     made = yield from relay(sample_images(model, nearest.COPY_SAMPLES, seed))
     yield Progress(0, None, message="nearest training images of the samples")
     train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
     index = nearest.TrainingNeighbours(train, net, net_size)
     metrics: dict[str, Any] = {"checkpoint_hash": checkpoints.weights_hash(info.path)}
-    _copy_figures(index, test, extract_features(net, made.value, size=net_size),
+    _copy_figures(index, extract_features(net, made.value, size=net_size),
                   extract_features(net, test.images[:nearest.COPY_SAMPLES], size=net_size),
                   metrics)
     yield Result(metrics, {})
@@ -302,7 +301,7 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
         raise CheckpointError(f"{net_path} sees {net_info.image_shape} images, the model makes "
                               f"{info.image_shape}")
     # A net of another size sees samples and real images alike resized to its own.
-    net_size = net_info.image_shape[1] if net_info.image_shape[1] != size else None
+    net_size = net_info.image_shape[1]
     yield Progress(0, n_samples, message=f"drawing {n_samples} samples for FID/KID")
     images = None
     for event in sample_images(model, n_samples, seed):
@@ -325,9 +324,9 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
         fid_samples=n_samples, feature_net=net_info.name,
         feature_net_hash=checkpoints.weights_hash(net_path), fid_note=FEATURE_NOTE,
     )
-    if net_size is not None:
-        metrics["feature_net_size"] = net_info.image_shape[1]
-    _copy_figures(index, test, gen_features, test_features, metrics)
+    if net_size != size:
+        metrics["feature_net_size"] = net_size
+    _copy_figures(index, gen_features, test_features, metrics)
     if not math.isfinite(metrics["fid"]):
         raise CheckpointError("FID is not finite: the samples or features contain NaN")
 

@@ -72,8 +72,8 @@ class TrainingNeighbours:
     """The training split, indexed for nearest-neighbour queries in features and pixels.
 
     train: the split at the model's size and channels; net: the dataset's classifier
-    (anything with .features(x)); net_size: the side of the images it sees, when it
-    differs from the model's."""
+    (anything with .features(x)); net_size: the side of the images it sees (models'
+    images of another size are resized to it)."""
 
     def __init__(self, train: ImageDataset, net: torch.nn.Module, net_size: int | None = None):
         self.train = train
@@ -147,17 +147,17 @@ def same_emoji_pairs(train: ImageDataset) -> np.ndarray:
     return np.array(pairs, np.int64).reshape(-1, 2)
 
 
-def copy_threshold(index: TrainingNeighbours, test: ImageDataset) -> tuple[float, float]:
+def copy_threshold(index: TrainingNeighbours,
+                   test_features: torch.Tensor) -> tuple[float, float]:
     """(threshold, twins): the feature distance below which an image counts as a near-copy
     of its nearest training image, the TEST_PERCENTILE-th percentile of the first
-    COPY_SAMPLES test images' distances to theirs; and the share of those test images
-    that are pictures of the training split (distance 0: one picture under two names,
-    such as an emoji's gendered and neutral forms drawn alike), which are left out of
-    the percentile, as they are no images the model never saw."""
-    if len(test) == 0:
+    COPY_SAMPLES test images' distances to theirs (given by their features); and the
+    share of those test images that are pictures of the training split (distance 0: one
+    picture under two names, such as an emoji's gendered and neutral forms drawn alike),
+    which are left out of the percentile, as they are no images the model never saw."""
+    if len(test_features) == 0:
         raise ValueError("a copy threshold needs test images")
-    n = min(COPY_SAMPLES, len(test))
-    _, d = index.nearest_in_features(index.features_of(test.as_float(slice(0, n))), 1)
+    _, d = index.nearest_in_features(test_features[:COPY_SAMPLES], 1)
     d = d[:, 0]
     twin = d <= TWIN_DISTANCE
     unseen = d[~twin] if (~twin).any() else d

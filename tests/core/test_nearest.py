@@ -102,12 +102,12 @@ def test_the_emoji_style_threshold_is_the_median_distance_of_those_pairs():
 def test_the_copy_threshold_lets_5_percent_of_the_test_images_through():
     train, test = dataset(n=40, seed=0), dataset(n=20, seed=1)
     index = nearest.TrainingNeighbours(train, MeanNet())
-    threshold, twins = nearest.copy_threshold(index, test)
     real = index.features_of(test.as_float())
+    threshold, twins = nearest.copy_threshold(index, real)
     share = nearest.copy_fraction(index, real, threshold + 1e-6)
     assert 0 < share <= 0.1 and twins == 0  # about 5% of the test images fall within it
     with pytest.raises(ValueError, match="test images"):
-        nearest.copy_threshold(index, test.subset(torch.arange(0)))
+        nearest.copy_threshold(index, real[:0])
 
 
 def test_test_images_that_are_training_pictures_are_counted_not_measured():
@@ -116,15 +116,16 @@ def test_test_images_that_are_training_pictures_are_counted_not_measured():
     twins = train.subset(torch.arange(3))  # the same pictures under other names
     test = ImageDataset(torch.cat([twins.images, unseen.images]), None, "tiny")
     index = nearest.TrainingNeighbours(train, MeanNet())
-    threshold, share = nearest.copy_threshold(index, test)
+    threshold, share = nearest.copy_threshold(index, index.features_of(test.as_float()))
     assert share == pytest.approx(3 / 22)
-    assert threshold == nearest.copy_threshold(index, unseen)[0] > 0
+    unseen_threshold, _ = nearest.copy_threshold(index, index.features_of(unseen.as_float()))
+    assert threshold == unseen_threshold > 0
 
 
 def test_copies_of_training_images_are_flagged_and_far_images_are_not():
     train, test = dataset(n=12, extra=emoji_labels()), dataset(n=20, seed=1)
     index = nearest.TrainingNeighbours(train, MeanNet())
-    threshold, _ = nearest.copy_threshold(index, test)
+    threshold, _ = nearest.copy_threshold(index, index.features_of(test.as_float()))
     copies = index.features_of(train.as_float())
     assert threshold > 0 and nearest.copy_fraction(index, copies, threshold) == 1.0
     far = index.features_of(torch.full((4, 3, 4, 4), 5.0))

@@ -19,18 +19,23 @@ from genplay.core.models.base import GenerativeModel, ModelConfig
 from genplay.core.models.families import register
 
 
+def at_size(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """Float images (N, C, H, W) in [0, 1] resized (bicubic, antialiased) to size x size,
+    as a classifier trained at that size sees them; as they are when size is None or
+    theirs already."""
+    if size is None or x.shape[-1] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bicubic", antialias=True,
+                         align_corners=False).clamp(0.0, 1.0)
+
+
 @torch.no_grad()
 def image_features(net: nn.Module, images: torch.Tensor, size: int | None = None,
                    batch: int = 500) -> torch.Tensor:
-    """net.features of float images (N, C, H, W) in [0, 1], in batches; resized first
-    (bicubic, antialiased) where the net sees size x size images and these are not."""
+    """net.features of float images (N, C, H, W) in [0, 1], in batches, at_size(size)."""
     parts = []
     for i in range(0, len(images), batch):
-        x = images[i:i + batch].float()
-        if size is not None and x.shape[-1] != size:
-            x = F.interpolate(x, size=(size, size), mode="bicubic", antialias=True,
-                              align_corners=False).clamp(0.0, 1.0)
-        parts.append(net.features(x))
+        parts.append(net.features(at_size(images[i:i + batch].float(), size)))
     return torch.cat(parts) if parts else torch.zeros(0)
 
 

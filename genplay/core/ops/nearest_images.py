@@ -19,7 +19,8 @@ import torch
 from genplay.core import checkpoints, nearest
 from genplay.core.data import load_dataset
 from genplay.core.errors import GenplayError
-from genplay.core.events import Progress, Result
+from genplay.core.events import Progress, Result, relay
+from genplay.core.images import to_float_chw
 
 _cache: dict[tuple, tuple[nearest.TrainingNeighbours, float]] = {}
 _cache_lock = threading.Lock()
@@ -46,10 +47,10 @@ def _index(dataset: str, shape: tuple[int, int, int], near: Path | None,
     yield Progress(0, None, message=f"loading the {dataset} training images")
     train = load_dataset(dataset, "train", size=size, channels=c, root=data_root)
     yield Progress(0, None, message=f"features of {len(train):,} training images")
-    net_size = net_info.image_shape[1] if net_info.image_shape[1] != size else None
-    index = nearest.TrainingNeighbours(train, net, net_size)
+    index = nearest.TrainingNeighbours(train, net, net_info.image_shape[1])
     test = load_dataset(dataset, "test", size=size, channels=c, root=data_root)
-    threshold, _ = nearest.copy_threshold(index, test)
+    test_features = index.features_of(test.as_float(slice(0, nearest.COPY_SAMPLES)))
+    threshold, _ = nearest.copy_threshold(index, test_features)
     with _cache_lock:
         _cache.clear()  # one index at a time: a training split's features take memory
         _cache[key] = (index, threshold)
@@ -76,20 +77,13 @@ def nearest_training_images(
     "near_copy" (whether the nearest in features is within it)."""
     x = np.asarray(image)
     if x.dtype == np.uint8:
-        x = x.astype(np.float32) / 255.0
-        x = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
+        x = to_float_chw(x)
     x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None]
     if tuple(x.shape[1:]) != tuple(shape):
         raise GenplayError(f"an image of shape {tuple(x.shape[1:])} for a model of "
                            f"{tuple(shape)}")
     near = Path(model_path).parent if model_path is not None else None
-    built = None
-    for event in _index(dataset, tuple(shape), near, data_root):
-        if isinstance(event, Result):
-            built = event.value
-        else:
-            yield event
-    index, threshold = built
+    index, threshold = (yield from relay(_index(dataset, tuple(shape), near, data_root))).value
     yield Progress(0, None, message="searching the training images")
     found = index.query(x, k=k)
     train = index.train

@@ -70,8 +70,6 @@ def describe_options(options: dict[str, float | str]) -> str:
 
 def _thumbnail(images: np.ndarray) -> np.ndarray:
     """The first four samples as a 2x2 picture: recognisable at the strip's height."""
-    from genplay.core.images import to_uint8_hwc
-
     return make_grid(to_uint8_hwc(images[:4]), nrow=2, padding=1)
 
 
@@ -339,8 +337,6 @@ class SamplingPanel(AcceptsFileDrops, Panel):
 
     def _display(self, payload: dict[str, Any]) -> None:
         """Shows a result (new, or from the history): the grid, caption, Save's source."""
-        from genplay.core.images import to_uint8_hwc
-
         images, request = payload["images"], payload["request"]
         self.images, self.request = images, request
         self.base_images = payload.get("base")
@@ -408,8 +404,6 @@ class SamplingPanel(AcceptsFileDrops, Panel):
 
     # --- per-sample actions -------------------------------------------------------------
     def sample_pixels(self, index: int) -> np.ndarray:
-        from genplay.core.images import to_uint8_hwc
-
         return to_uint8_hwc(self.images[index])
 
     def enlarge(self, index: int) -> None:
