@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 
@@ -45,6 +46,27 @@ DRAWINGS = {
         "Ankle boot": [[(0.45, 0.1), (0.8, 0.1), (0.85, 0.88), (0.1, 0.88), (0.1, 0.72),
                         (0.3, 0.62), (0.45, 0.5), (0.45, 0.1)]],
     },
+    # Colour: a stroke ("Yellow", points) is drawn in that ink of the Sketch panel's
+    # palette; plain strokes in white, the lines.
+    "emoji": {
+        "Smileys & Emotion": [  # the issue's test: a yellow circle and two dots
+            ("Yellow", [(0.5 + 0.36 * math.cos(a / 12 * math.tau),
+                         0.5 + 0.36 * math.sin(a / 12 * math.tau)) for a in range(13)]),
+            ("Yellow", [(0.38, 0.4), (0.385, 0.405)]), ("Yellow", [(0.62, 0.4), (0.625, 0.405)])],
+        "Animals & Nature": [  # a tree: a green crown on a brown trunk
+            ("Green", [(0.5, 0.1), (0.8, 0.65), (0.2, 0.65), (0.5, 0.1)]),
+            ("Brown", [(0.5, 0.66), (0.5, 0.9)])],
+        "Food & Drink": [  # an apple: red, a stalk and a leaf
+            ("Red", [(0.5, 0.3), (0.72, 0.25), (0.82, 0.45), (0.72, 0.8), (0.5, 0.85),
+                     (0.28, 0.8), (0.18, 0.45), (0.28, 0.25), (0.5, 0.3)]),
+            ("Brown", [(0.5, 0.3), (0.52, 0.12)]), ("Green", [(0.55, 0.2), (0.68, 0.12)])],
+        "Travel & Places": [  # a house: a red roof over brown walls
+            ("Red", [(0.15, 0.45), (0.5, 0.15), (0.85, 0.45), (0.15, 0.45)]),
+            ("Brown", [(0.25, 0.47), (0.25, 0.85), (0.75, 0.85), (0.75, 0.47)])],
+        "Flags": [  # a pole and a blue flag
+            [(0.2, 0.1), (0.2, 0.9)],
+            ("Blue", [(0.22, 0.15), (0.8, 0.15), (0.8, 0.5), (0.22, 0.5), (0.22, 0.15)])],
+    },
     "mnist": {
         "0": [[(0.5, 0.15), (0.3, 0.3), (0.27, 0.55), (0.35, 0.8), (0.55, 0.85), (0.7, 0.65),
                (0.72, 0.4), (0.62, 0.2), (0.5, 0.15)]],
@@ -57,13 +79,19 @@ DRAWINGS = {
 
 
 def draw_shape(canvas, strokes) -> None:
-    """Drags the mouse along each stroke, in steps of a few pixels, as a hand would."""
+    """Drags the mouse along each stroke, in steps of a few pixels, as a hand would, each
+    in its ink (a stroke ("Red", points) in the palette's red; plain strokes in white)."""
     from PySide6.QtCore import QPointF, Qt
     from PySide6.QtTest import QTest
 
+    from genplay.gui.panels.sketch import COLOUR_INKS
+
+    inks = dict(COLOUR_INKS)
     side = min(canvas.width(), canvas.height())
     x0, y0 = (canvas.width() - side) / 2, (canvas.height() - side) / 2
     for stroke in strokes:
+        ink, stroke = stroke if isinstance(stroke, tuple) else ("White", stroke)
+        canvas.set_ink_colour(inks[ink])
         points = [QPointF(x0 + u * side, y0 + v * side) for u, v in stroke]
         QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                          points[0].toPoint())

@@ -2,11 +2,18 @@
 
     QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--size WxH ...] [--all-sizes]
                                                             [--out docs/images] [--model NAME]
+                                                            [--emoji]
 
 Used for the README's pictures and to look at the app as a user sees it. Each size is a
 fresh window with fresh settings (so the first picture is a first start). The README's
 size, 1280x800, is written into --out itself (the README links those files); any other
 size into a folder of its own, e.g. docs/images/1920x1080/.
+
+With --emoji, the colour tour instead (the emoji checkpoints and the emoji dataset, which
+`genplay data get emoji` fetches): Sampling asked for Food & Drink and enlarged to 64 px,
+the emoji GAN's sliders, a yellow circle with two dots on the Sketch panel's palette,
+a test emoji enlarged by the emoji upscaler, and the Outlier panel scoring test emoji
+beside a photo, garments and a doodle; each picture named *-emoji.png.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as scripts/screenshots.py
-from benchmarks.common import SHAPES, draw_shape  # noqa: E402
+from benchmarks.common import DRAWINGS, SHAPES, draw_shape  # noqa: E402
 
 README_SIZE = "1280x800"
 DOC_SIZES = ("1280x800", "1920x1080")
@@ -64,6 +71,7 @@ def main() -> None:
     parser.add_argument("--outlier-model", default="pixelcnn-fashion-mnist")
     parser.add_argument("--score-folders", nargs="+", help="folders for the Outlier panel",
                         default=["resources/samples/fashion-mnist", "resources/samples/mnist"])
+    parser.add_argument("--emoji", action="store_true", help="the colour tour (see above)")
     args = parser.parse_args()
     sizes = [window_size(s) for s in DOC_SIZES] if args.all_sizes else args.size
 
@@ -73,11 +81,12 @@ def main() -> None:
     for size in sizes:
         out = folder_for(Path(args.out), size)
         out.mkdir(parents=True, exist_ok=True)
-        render(app, args, size, out)
+        (render_emoji if args.emoji else render)(app, args, size, out)
         print(f"screenshots at {size[0]}x{size[1]} in {out}")
 
 
-def render(app, args, size: tuple[int, int], out: Path) -> None:
+def open_window(app, size: tuple[int, int]):
+    """A fresh main window with fresh settings, and a wait(condition) that lets it work."""
     from genplay.gui.app import process_events_until
     from genplay.gui.main_window import MainWindow
 
@@ -92,6 +101,11 @@ def render(app, args, size: tuple[int, int], out: Path) -> None:
             app.processEvents()
 
     wait(lambda: bool(window.infos))
+    return window, wait
+
+
+def render(app, args, size: tuple[int, int], out: Path) -> None:
+    window, wait = open_window(app, size)
     wait(lambda: window.current is not None and window.sampling.generate_button.isEnabled())
     window.grab().save(str(out / "first-start.png"))  # the model a first start picks
     window.select_model(next(i.path for i in window.infos if i.name == args.model))
@@ -153,6 +167,93 @@ def render(app, args, size: tuple[int, int], out: Path) -> None:
     window.grab().save(str(out / "outliers.png"))
     if args.training_family:
         train(window, args, out, wait)
+    window.close()
+
+
+def emoji_files(folder: Path) -> tuple[Path, Path]:
+    """A few test emoji as PNG files in folder/emoji, and a folder of what is not emoji
+    (the photos and garments of resources/samples, and a doodle drawn dark on white)."""
+    from PIL import Image, ImageDraw
+
+    from genplay.core.data import load_dataset
+
+    test = load_dataset("emoji", "test", size=64, channels=3)
+    emoji, others = folder / "emoji", folder / "not-emoji"
+    emoji.mkdir(parents=True)
+    others.mkdir()
+    for k in range(0, len(test.images), len(test.images) // 8)[:8]:
+        Image.fromarray(test.images[k].permute(1, 2, 0).numpy()).save(emoji / f"test{k:04d}.png")
+    for sample in ("photos/chelsea-120x90.png", "photos/coffee-150x100.png",
+                   "fashion-mnist/7-sneaker-test0009.png", "fashion-mnist/8-bag-test0018.png"):
+        path = Path("resources/samples") / sample
+        (others / path.name).write_bytes(path.read_bytes())
+    doodle = Image.new("RGB", (200, 200), "white")
+    pen = ImageDraw.Draw(doodle)
+    pen.line([(30, 150), (70, 40), (110, 150), (150, 40), (180, 120)], fill="black", width=6)
+    doodle.save(others / "doodle.png")
+    return emoji, others
+
+
+def render_emoji(app, args, size: tuple[int, int], out: Path) -> None:
+    window, wait = open_window(app, size)
+
+    def pick(name):
+        window.select_model(next(i.path for i in window.infos if i.name == name))
+        wait(lambda: window.current is not None and window.current.name == name)
+
+    emoji, others = emoji_files(Path(tempfile.mkdtemp()))
+    pick("diffusion-emoji-32")
+    sampling = window.sampling
+    wait(lambda: sampling.generate_button.isEnabled())
+    sampling._option_boxes["class"].setCurrentText("Food & Drink")
+    sampling._option_boxes["guidance"].setValue(3.0)
+    sampling.count.setValue(24)
+    sampling.generate()
+    wait(lambda: sampling.images is not None and not window.engine.is_busy())
+    window.grab().save(str(out / "sampling-emoji.png"))
+
+    pick("gan-emoji-64")
+    latent = window.latent
+    window.tabs.setCurrentIndex(window.panels.index(latent))
+    latent.tabs.setCurrentIndex(1)
+    wait(lambda: latent.directions is not None and latent.live.pixels() is not None)
+    latent.direction_sliders[0].setValue(150)
+    latent.direction_sliders[1].setValue(-100)
+    wait(lambda: not window.engine.is_busy())
+    window.grab().save(str(out / "sliders-emoji.png"))
+
+    pick("sketch-diffusion-emoji-32")
+    sketch = window.sketch
+    window.tabs.setCurrentIndex(window.panels.index(sketch))
+    wait(lambda: sketch.facts is not None)
+    sketch.live.setChecked(True)
+    sketch.count.setValue(6)
+    draw_shape(sketch.canvas, DRAWINGS["emoji"]["Smileys & Emotion"])
+    sketch.choose_ink("Yellow")  # the ink last used, as after drawing the dots
+    wait(lambda: sketch.images is not None and not window.engine.is_busy())
+    window.grab().save(str(out / "sketch-emoji.png"))
+
+    pick("superres-emoji")
+    superres = window.superres
+    window.tabs.setCurrentIndex(window.panels.index(superres))
+    wait(lambda: superres.facts is not None and superres.method_names is not None)
+    superres.simulate.setChecked(True)
+    superres.load_file(str(next(emoji.glob("*.png"))))
+    wait(lambda: superres.source is not None)
+    superres.upscale()
+    wait(lambda: superres.result is not None and not window.engine.is_busy())
+    window.grab().save(str(out / "superres-emoji.png"))
+
+    pick("pixelcnn-emoji-32")
+    outliers = window.outliers
+    window.tabs.setCurrentIndex(window.panels.index(outliers))
+    wait(lambda: outliers.facts is not None)
+    outliers.add_paths([str(emoji), str(others)])
+    wait(lambda: not outliers._jobs and len(outliers.table_model.files) > 0)
+    outliers.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    outliers.table.selectRow(0)
+    wait(lambda: outliers.heat is not None or not outliers.facts["pixel_note"])
+    window.grab().save(str(out / "outliers-emoji.png"))
     window.close()
 
 

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["box3", "check_images", "cross", "dilate", "erode", "fill_holes", "foreground",
-           "gaussian", "luminance", "max_filter", "sobel", "thin"]
+__all__ = ["box3", "check_images", "components", "cross", "depth", "dilate", "erode",
+           "fill_holes", "foreground", "gaussian", "luminance", "max_filter", "sobel", "thin"]
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, Pillow's "L"
 
@@ -124,6 +124,32 @@ def fill_holes(mask: Tensor) -> Tensor:
             break
         reach = grown
     return 1.0 - reach
+
+
+def components(mask: Tensor) -> Tensor:
+    """The 4-connected regions of a 0/1 mask (..., H, W), each named by a number: every
+    pixel of a region holds the largest of its pixels' 1-based positions, the background
+    0. The numbers spread to a fixed point, as many rounds as a region is long."""
+    h, w = mask.shape[-2:]
+    names = (torch.arange(1, h * w + 1, dtype=mask.dtype, device=mask.device)
+             .view(h, w) * mask)
+    for _ in range(h * w):  # a bound; the spreading settles far sooner
+        grown = torch.maximum(cross(names), names) * mask
+        if torch.equal(grown, names):
+            break
+        names = grown
+    return names
+
+
+def depth(mask: Tensor) -> Tensor:
+    """How deep each pixel of a 0/1 mask (..., H, W) lies: the number of 3x3 erosions it
+    survives plus one (0 outside the mask; beyond the image counts as outside)."""
+    out = torch.zeros_like(mask)
+    left = mask
+    while bool(left.any()):
+        out = out + left
+        left = erode(left, 3)
+    return out
 
 
 def sobel(gray: Tensor) -> tuple[Tensor, Tensor]:

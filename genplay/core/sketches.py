@@ -38,7 +38,9 @@ from genplay.core.images import prepare_for_model, to_float_chw
 from genplay.core.morphology import (
     box3,
     check_images,
+    components,
     cross,
+    depth,
     dilate,
     erode,
     fill_holes,
@@ -51,8 +53,9 @@ from genplay.core.morphology import (
 )
 
 __all__ = ["AUGMENTATIONS", "AUGMENT_PROBABILITY", "FILLED_STYLES", "HELD_OUT", "LINE_ONLY",
-           "STYLES", "TRAIN_STYLES", "augment", "colour_hints", "edge_f1", "edge_sketch",
-           "faithfulness", "from_picture", "random_sketches", "sketch", "stroke_sketch"]
+           "STYLES", "TRAIN_STYLES", "augment", "colour_hints", "drawing_hints", "edge_f1",
+           "edge_sketch", "faithfulness", "from_picture", "random_sketches", "sketch",
+           "stroke_sketch"]
 
 # A style: images (N, C, H, W) and a generator -> sketches (N, 1, H, W). An augmentation:
 # sketches and a generator -> sketches.
@@ -426,6 +429,127 @@ def colour_hints(images: Tensor, sketches: Tensor, generator: torch.Generator | 
     hinted = cover.any(dim=1, keepdim=True).to(images.dtype)
     hint = picked.gather(2, first.flatten(2).expand(n, 3, h * w)).view(n, 3, h, w) * hinted
     return torch.cat([hint, hinted], dim=1) if mask else hint
+
+
+# A colour drawing's pixel whose channels differ by more than this is coloured: a hint.
+HINT_SATURATION = 0.25
+HINT_RADIUS = 2.0  # pixels at 28x28: a hint blob of a drawing, within colour_hints' 1-2.5
+MIN_STROKE = 3  # pixels at 28x28: a coloured stroke smaller is where two inks blend
+
+
+def drawing_hints(drawing: Tensor) -> Tensor:
+    """What a person's colour drawing (N, 3, H, W in [0, 1], light on dark, as the Sketch
+    canvas draws) says about colours, in colour_hints' convention: (N, 4, H, W), the hint
+    colours and the mask where a hint is set.
+
+    People colour a shape by drawing it in colour (a yellow circle for a yellow face, brown
+    walls under a red roof) or by dabbing colour inside its lines; training hints are small
+    blobs inside the object, off its lines. So each coloured stroke (a 4-connected region
+    of pixels of one ink) gives blobs of its colour (where its ink lies full), HINT_RADIUS
+    across: in each area the lines enclose whose border is more its than any other ink's
+    (a ring's inside, the walls' inside), where such an area reaches deeper than the stroke
+    itself; else in its own body (a dab, a filled shape, an open line), unless it lies in
+    an area a stroke of its ink owns (a face's eyes in the face's yellow: lines, not
+    colour). Each blob sits at the deepest point of its place. White and grey strokes give
+    none.
+    """
+    check_images(drawing)
+    n, c, h, w = drawing.shape
+    out = drawing.new_zeros((n, 4, h, w))
+    if c != 3:
+        return out
+    if n > 1 and bool((drawing == drawing[:1]).all()):  # one drawing, several candidates
+        return drawing_hints(drawing[:1]).expand(n, -1, -1, -1).clone()
+    for i in range(n):
+        out[i] = _one_drawings_hints(drawing[i:i + 1])[0]
+    return out
+
+
+def _ink_strokes(drawing: Tensor, lines: Tensor, coloured: Tensor) -> Tensor:
+    """(1, 1, H, W): a number for each stroke of one ink, 0 elsewhere. Pixels are of one
+    ink when their chromaticity (the colour over its brightest channel, which antialiasing
+    on black keeps) rounds to the same quarters: a red roof on brown walls is two strokes.
+    Strokes of fewer than MIN_STROKE pixels (at 28x28; where two inks blend) are dropped."""
+    h, w = drawing.shape[-2:]
+    chroma = torch.round(drawing / lines.clamp_min(1e-6) * 4).long()  # 0..4 a channel
+    key = (chroma[:, 0] * 25 + chroma[:, 1] * 5 + chroma[:, 2])[:, None] * coloured.long()
+    names = torch.zeros_like(lines)
+    for k in key[coloured > 0].unique().tolist():
+        mask = (key == k).to(lines) * coloured
+        names = names + (components(mask) + k * (h * w + 1)) * mask
+    smallest = MIN_STROKE * (h / 28) ** 2
+    for name in names.unique().tolist():
+        if name and float((names == name).sum()) < smallest:
+            names[names == name] = 0
+    return names
+
+
+def _middle_of_deepest(place: Tensor) -> tuple[int, int]:
+    """(row, column) of the deepest pixel of a 0/1 mask (1, 1, H, W) nearest the middle of
+    all its deepest pixels (a ring's inside: its centre, not its first deepest row)."""
+    deep = depth(place)[0, 0]
+    rows, cols = torch.nonzero(deep == deep.max(), as_tuple=True)
+    nearest = ((rows - rows.float().mean()) ** 2 + (cols - cols.float().mean()) ** 2).argmin()
+    return int(rows[nearest]), int(cols[nearest])
+
+
+def _detail_of_its_shape(name: float, stroke: Tensor, owned: dict[float, list[Tensor]],
+                         drawn: Tensor, per_ink: int) -> bool:
+    """Whether a stroke lies inside an area owned by another stroke of its ink (a face's
+    eyes drawn in the face's yellow): a detail of that shape, to be drawn as a line, not
+    a colour of its own. Stroke numbers of one ink share name // per_ink (_ink_strokes)."""
+    around = dilate(stroke, 3) * (1 - drawn)
+    if not bool(around.any()):
+        return False
+    return any(owner // per_ink == name // per_ink and owner != name
+               and float((around * area).sum()) >= 0.9 * float(around.sum())
+               for owner, areas in owned.items() for area in areas)
+
+
+def _one_drawings_hints(drawing: Tensor) -> Tensor:
+    """drawing_hints of one drawing (1, 3, H, W)."""
+    h, w = drawing.shape[-2:]
+    lines = drawing.amax(dim=1, keepdim=True)
+    coloured = ((lines - drawing.amin(dim=1, keepdim=True)) > HINT_SATURATION).to(drawing)
+    strokes = (lines > 0.5).to(drawing)
+    inks = _ink_strokes(drawing, lines, coloured)  # each coloured stroke by its number
+    areas = components(fill_holes(torch.maximum(strokes, coloured)) * (1 - strokes)
+                       * (1 - coloured))
+    owned: dict[float, list[Tensor]] = {}  # a coloured stroke's number: the areas it owns
+    for name in areas.unique().tolist():
+        if name == 0:
+            continue
+        area = (areas == name).to(drawing)
+        border = dilate(area, 3) * torch.maximum(strokes, coloured) * (1 - area)
+        votes = inks[border > 0]
+        white = int((votes == 0).sum())
+        if votes.numel() and int((votes > 0).sum()):
+            owner = float(votes[votes > 0].mode().values)
+            if int((votes == owner).sum()) > white:
+                owned.setdefault(owner, []).append(area)
+    drawn = torch.maximum(strokes, coloured)
+    out = drawing.new_zeros((1, 4, h, w))
+    yy = torch.arange(h, device=drawing.device).view(h, 1)
+    xx = torch.arange(w, device=drawing.device).view(1, w)
+    radius = HINT_RADIUS * h / 28
+    for name in inks.unique().tolist():
+        if name == 0:
+            continue
+        stroke = (inks == name).to(drawing)
+        body_depth = float(depth(stroke).max())
+        places = [a for a in owned.get(name, []) if float(depth(a).max()) > body_depth]
+        if not places and _detail_of_its_shape(name, stroke, owned, drawn, h * w + 1):
+            continue
+        # its colour where the ink lies full (its antialiased edges are darker)
+        full = stroke * (lines >= 0.9 * float((lines * stroke).max()))
+        colour = (drawing * full).sum(dim=(2, 3)) / full.sum()  # (1, 3)
+        for place in places or [stroke]:
+            cy, cx = _middle_of_deepest(place)
+            disc = ((yy - cy) ** 2 + (xx - cx) ** 2) <= radius ** 2
+            blob = disc.to(drawing) * place[0, 0]
+            out[0, :3] = torch.where(blob > 0, colour.view(3, 1, 1), out[0, :3])
+            out[0, 3] = torch.maximum(out[0, 3], blob)
+    return out
 
 
 # --- faithfulness -------------------------------------------------------------------------

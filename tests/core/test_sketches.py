@@ -259,6 +259,56 @@ def test_colour_hints_sit_inside_the_object_in_its_colours():
     assert not torch.equal(plain, sketches.colour_hints(image, lines, gen(4)))
 
 
+def test_components_and_depth():
+    two = torch.zeros(1, 1, 8, 8)
+    two[..., 0:2, 0:2] = 1  # a square in the corner
+    two[..., 3:8, 3:8] = 1  # and one apart from it
+    names = morphology.components(two)
+    assert names[..., 0:2, 0:2].unique().numel() == 1 and names[..., 3:, 3:].unique().numel() == 1
+    assert names[0, 0, 0, 0] != names[0, 0, 4, 4] and names[0, 0, 2, 2] == 0
+    diagonal = torch.eye(4).view(1, 1, 4, 4)  # touching corners are not 4-connected
+    assert morphology.components(diagonal).unique().numel() == 5
+    deep = morphology.depth(two)
+    assert deep[0, 0, 5, 5] == 3 and deep[0, 0, 3, 3] == 1 and deep[0, 0, 2, 2] == 0
+
+
+def coloured(mask: torch.Tensor, rgb: tuple[float, float, float]) -> torch.Tensor:
+    return mask.expand(-1, 3, -1, -1) * torch.tensor(rgb).view(1, 3, 1, 1)
+
+
+def test_a_coloured_ring_puts_its_colour_inside_it_and_a_filled_shape_in_its_body():
+    yellow = (1.0, 0.85, 0.0)
+    hints = sketches.drawing_hints(coloured(ring(32), yellow))
+    colours, mask = hints[:, :3], hints[:, 3:]
+    ring_mask = (ring(32) > 0).float()
+    inside = morphology.fill_holes(ring_mask) - ring_mask
+    assert mask.sum() >= 9  # a blob, HINT_RADIUS across
+    assert (mask * (1 - inside)).sum() == 0  # inside the ring, never on its line
+    assert torch.allclose(colours[0, :, mask[0, 0] > 0].T, torch.tensor(yellow).expand(
+        int(mask.sum()), 3))
+    assert (colours * (1 - mask)).abs().sum() == 0
+    body = (rectangle(32) > 0).float()
+    hints = sketches.drawing_hints(coloured(body, (0.9, 0.1, 0.1)))
+    assert hints[:, 3].sum() >= 9 and (hints[:, 3:] * (1 - body)).sum() == 0
+
+
+def test_white_lines_give_no_hint_and_each_coloured_stroke_one_blob():
+    white = coloured(ring(32), (1.0, 1.0, 1.0))
+    assert sketches.drawing_hints(white).abs().sum() == 0
+    assert sketches.drawing_hints(ring(32)).abs().sum() == 0  # a grey drawing: none
+    drawing = white.clone()
+    drawing[..., 14:18, 14:18] = torch.tensor([0.1, 0.3, 1.0]).view(1, 3, 1, 1)  # a blue dab
+    drawing[..., 0:3, 0:4] = torch.tensor([0.1, 0.8, 0.1]).view(1, 3, 1, 1)  # a green one
+    hints = sketches.drawing_hints(drawing)
+    mask = hints[:, 3:]
+    assert morphology.components(mask).unique().numel() == 3  # background and two blobs
+    assert mask[..., 14:18, 14:18].sum() > 0 and mask[..., 0:3, 0:4].sum() > 0
+    assert torch.allclose(hints[0, :3, 15, 15], torch.tensor([0.1, 0.3, 1.0]))
+    # several candidates of one drawing: the same hints for each
+    many = sketches.drawing_hints(drawing.expand(3, -1, -1, -1))
+    assert torch.equal(many, hints.expand(3, -1, -1, -1))
+
+
 # --- sketch from a picture ---------------------------------------------------------------
 def _drawing(dark_on_light: bool, height: int = 90, width: int = 90) -> np.ndarray:
     picture = np.zeros((height, width), np.uint8)

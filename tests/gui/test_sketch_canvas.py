@@ -478,3 +478,41 @@ def test_the_mask_shows_as_a_tint_only_in_mask_mode(canvas):
     canvas.set_mask_mode(False)
     colour = canvas.grab().toImage().pixelColor(150, 150)
     assert colour.red() < 20 and canvas.has_mask()  # kept, but not in the way of drawing
+
+
+def test_a_colour_canvas_keeps_the_inks_colours_and_a_grey_one_shows_their_luma(canvas):
+    yellow = (252, 208, 40)
+    assert not canvas.colour() and canvas.canvas_array().ndim == 2
+    canvas.set_colour(True)
+    canvas.set_ink_colour(yellow)
+    assert canvas.ink_colour() == yellow and canvas.ink() == round(
+        0.299 * 252 + 0.587 * 208 + 0.114 * 40)
+    draw_stroke(canvas, [(60, 150), (240, 150)], step=4)
+    pixels = canvas.canvas_array()
+    assert pixels.shape == (280, 280, 3)
+    assert tuple(pixels[140, 140]) == yellow  # the middle of the stroke
+    assert tuple(pixels[20, 20]) == (0, 0, 0)
+    small = canvas.image_array(32)
+    assert small.shape == (32, 32, 3) and tuple(small[16, 16]) == yellow
+    canvas.set_ink(255)  # white lines beside it
+    draw_stroke(canvas, [(150, 40), (150, 100)], step=4)
+    assert tuple(canvas.canvas_array()[50, 140]) == (255, 255, 255)
+    canvas.set_colour(False)  # a grey model: the luma, the colours kept underneath
+    grey = canvas.canvas_array()
+    assert grey.shape == (280, 280)
+    assert abs(int(grey[140, 140]) - round(0.299 * 252 + 0.587 * 208 + 0.114 * 40)) <= 1
+    canvas.set_colour(True)
+    assert tuple(canvas.canvas_array()[140, 140]) == yellow
+    canvas.undo()  # the white stroke goes; the yellow one stays
+    assert tuple(canvas.canvas_array()[50, 140]) == (0, 0, 0)
+    assert tuple(canvas.canvas_array()[140, 140]) == yellow
+
+
+def test_a_colour_picture_loads_in_colour(canvas):
+    picture = np.zeros((10, 20, 3), np.uint8)
+    picture[:, :10] = (200, 30, 30)
+    canvas.set_colour(True)
+    canvas.load_image(picture)
+    pixels = canvas.canvas_array()
+    assert tuple(pixels[140, 60]) == (200, 30, 30) and tuple(pixels[140, 220]) == (0, 0, 0)
+    assert tuple(pixels[20, 140]) == (0, 0, 0)  # letterboxed on black

@@ -48,8 +48,6 @@ from genplay.core.models.families import register
 # doubles a step's cost).
 DEFAULT_SKETCH_GUIDANCE = 2.0
 DEFAULT_SKETCH_STEPS = 10
-# A colour drawing's pixel whose channels differ by more than this is a colour hint.
-HINT_SATURATION = 0.25
 
 
 @dataclass(frozen=True)
@@ -125,17 +123,16 @@ class SketchDiffusion(Diffusion):
     # --- the sketch as the network sees it ------------------------------------------------
     def sketch_input(self, drawing: torch.Tensor) -> torch.Tensor:
         """A drawing (N, C, H, W) in [0, 1], light lines on dark, as the network's
-        condition: its lines (the brightest channel) on the [-1, 1] scale; for a model
-        with colour hints (sketch_channels 5), the hints follow: where a colour drawing's
-        pixel is coloured (its channels differ by more than HINT_SATURATION), that colour
-        and a mask of 1, as sketches.colour_hints gives them in training; zero elsewhere and
-        for a grey drawing."""
+        condition: its lines (the brightest channel, coloured strokes too) on the [-1, 1]
+        scale; for a model with colour hints (sketch_channels 5), the hints follow as
+        sketches.drawing_hints reads them from the coloured strokes (in training's
+        convention: blobs of colour inside the shapes, off the lines); zero for a grey
+        drawing."""
         lines = drawing.amax(dim=1, keepdim=True)
         extra = self.config.sketch_channels - 1
         parts = [lines * 2 - 1]
         if extra == 4 and drawing.shape[1] == 3:
-            mask = ((lines - drawing.amin(dim=1, keepdim=True)) > HINT_SATURATION).to(lines)
-            parts += [drawing * mask, mask]
+            parts.append(sketches.drawing_hints(drawing))
         elif extra:
             parts.append(drawing.new_zeros((drawing.shape[0], extra, *drawing.shape[2:])))
         return torch.cat(parts, dim=1)

@@ -251,30 +251,39 @@ def sketch_facts(model: Any) -> dict[str, Any]:
 
 
 def canvas_tensor(model: Any, pixels: np.ndarray) -> torch.Tensor:
-    """A canvas's uint8 (H, W) gray at the model's size -> (1, C, H, W) in [0, 1]."""
+    """A canvas's uint8 (H, W) grey or (H, W, 3) colour drawing at the model's size ->
+    (1, C, H, W) in [0, 1]: grey for a grey model (the colours' luma, as pictures are
+    read), repeated into three channels for a colour one."""
     c = model.image_shape[0]
-    return torch.from_numpy(pixels.astype(np.float32) / 255.0)[None, None].repeat(1, c, 1, 1)
+    if pixels.ndim == 3 and c == 1:
+        pixels = prepare_for_model(pixels, size=pixels.shape[0], channels=1, invert=False)[0]
+    x = torch.from_numpy(to_float_chw(pixels))[None]
+    return x if x.shape[1] == c else x[:, :1].repeat(1, c, 1, 1)
 
 
 def sketch_canvas(model: Any, drawing: np.ndarray, n: int, seed: int, strength: float,
                   options: dict[str, Any]) -> Iterator[Progress | Preview | Result]:
-    """A canvas's uint8 (H, W) drawing at the model's size -> n candidates (sketch_images)."""
+    """A canvas's uint8 (H, W[, 3]) drawing at the model's size -> n candidates
+    (sketch_images)."""
     yield from sketch_images(model, canvas_tensor(model, drawing), n=n, seed=seed,
                              strength=strength, **options)
 
 
 def fill_canvas(model: Any, picture: np.ndarray, hole: np.ndarray, n: int, seed: int,
                 options: dict[str, Any]) -> Iterator[Progress | Preview | Result]:
-    """A uint8 (H, W) picture and a bool (H, W) hole at the model's size -> n fillings
+    """A uint8 (H, W[, 3]) picture and a bool (H, W) hole at the model's size -> n fillings
     (the op `genplay inpaint` runs: the pixels outside the hole come back as given)."""
     yield from inpaint_images(model, canvas_tensor(model, picture), torch.from_numpy(hole),
                               n=n, seed=seed, **options)
 
 
-def canvas_pixels(path: str) -> np.ndarray:
-    """A user's image file for the canvas: gray, light on dark, 280 px."""
+def canvas_pixels(path: str, colour: bool = False) -> np.ndarray:
+    """A user's image file for the canvas, 280 px: grey, light on dark (inverted when
+    drawn dark on light) for a grey canvas; its colours as they are for a colour one."""
     from genplay.core.images import load_image
 
+    if colour:
+        return prepare_for_model(load_image(path), size=280, channels=3, invert=False)[0]
     prepared, _ = prepare_for_model(load_image(path), size=280, channels=1)
     return prepared[..., 0]
 

@@ -2,7 +2,10 @@
 of a picture and let the model fill it.
 
 The canvas is drawn light on dark, like the training sets; beside it is what the
-model sees (the drawing at the model's resolution). Candidates come from
+model sees (the drawing at the model's resolution). For a colour model the inks are a
+palette: white draws lines, a colour draws a shape in that colour (a yellow circle for a
+yellow face) or dabs the colour inside lines, as the model reads them
+(sketches.drawing_hints). Candidates come from
 ``ops.sketch``: a sketch model (trained on drawings and their images) where one exists
 for the selected model's dataset (sketch_method_choice.py), else the selected model's own
 way: SDEdit for models with the Conditional capability (diffusion), latent fitting for
@@ -22,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -55,12 +59,35 @@ from genplay.gui.widgets.pixel_view import PixelView
 from genplay.gui.widgets.sketch_canvas import MASK_OPACITY, MASK_TINT, SketchCanvas
 
 LIVE_PAUSE_MS = 350  # how long the pen must rest before a Live request goes out
+GREY_INKS = (("White", (255, 255, 255)), ("Black", (0, 0, 0)))
+# White draws lines; the colours are emoji's own: the model takes them as colour hints.
+COLOUR_INKS = (("White", (255, 255, 255)), ("Yellow", (252, 208, 40)),
+               ("Orange", (245, 140, 30)), ("Red", (222, 40, 45)), ("Pink", (240, 120, 175)),
+               ("Purple", (145, 80, 205)), ("Blue", (40, 110, 230)), ("Green", (55, 170, 70)),
+               ("Brown", (140, 90, 50)), ("Skin", (238, 188, 135)))
+SWATCH = 20  # pixels square
 HOLE_LEVEL = 127  # mask pixels above this (of 255) are filled, as `genplay inpaint` reads one
 # the engine jobs: functions of core.ops.sketch, the ones `genplay sketch`/`inpaint` build on
 CANVAS_PIXELS = op("ops.sketch:canvas_pixels")
 SKETCH = op("ops.sketch:sketch_canvas")
 FILL = op("ops.sketch:fill_canvas")
 PICTURE_SKETCH = op("ops.sketch:picture_sketch")
+
+
+def swatch_icon(rgb: tuple[int, int, int]) -> QIcon:
+    pixmap = QPixmap(SWATCH, SWATCH)
+    pixmap.fill(QColor(*rgb))
+    return QIcon(pixmap)
+
+
+def ink_tip(name: str, colour: bool) -> str:
+    if not colour:
+        return (f"{name} ink: the models were trained on light strokes on black"
+                if name == "White" else f"{name} ink: to draw over a light picture")
+    if name == "White":
+        return "White ink: the lines of a shape"
+    return (f"{name} ink: draw a shape in it (a circle for a round {name.lower()} thing) "
+            "or dab it inside white lines, and the model colours that shape so")
 
 
 class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoice,
@@ -169,16 +196,17 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
         tools.addButton(self.pen_button)
         tools.addButton(self.eraser_button)
         self.eraser_button.toggled.connect(self.canvas.set_eraser)
-        self.ink = QComboBox()
-        self.ink.addItems(["White", "Black"])
-        self.ink.setToolTip("The models were trained on light strokes on black")
-        self.ink.currentTextChanged.connect(
-            lambda text: self.canvas.set_ink(255 if text == "White" else 0))
         row = QHBoxLayout()
         row.addWidget(self.pen_button)
         row.addWidget(self.eraser_button)
-        row.addWidget(self.ink, 1)
+        row.addStretch()
         form.addRow(row)
+        self.inks = QButtonGroup(box)
+        self.ink_row = QHBoxLayout()
+        self.ink_row.setSpacing(2)
+        self.ink_row.addStretch()  # the swatches go before it
+        form.addRow(self.ink_row)
+        self._set_inks(GREY_INKS)
         self.pen_size = QSlider(Qt.Orientation.Horizontal, minimum=4, maximum=60,
                                 value=round(self.canvas.pen_width()))
         self.pen_size.valueChanged.connect(self.canvas.set_pen_width)
@@ -261,6 +289,45 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
         self.label.currentTextChanged.connect(self._settings_changed)
         return box
 
+    def _set_inks(self, inks: tuple[tuple[str, tuple[int, int, int]], ...]) -> None:
+        """The ink swatches: white and black for a grey model, a palette for a colour one.
+        The ink in use stays if the new set has it, else white."""
+        names = [name for name, _ in inks]
+        if [b.objectName() for b in self.inks.buttons()] == names:
+            return
+        current = self.inks.checkedButton()
+        keep = current.objectName() if current and current.objectName() in names else "White"
+        for button in self.inks.buttons():
+            self.inks.removeButton(button)
+            button.deleteLater()
+        colour = len(inks) > len(GREY_INKS)
+        for i, (name, rgb) in enumerate(inks):
+            button = QToolButton(checkable=True, objectName=name)
+            button.setFixedSize(SWATCH + 2, SWATCH + 2)
+            button.setIcon(swatch_icon(rgb))
+            button.setIconSize(QSize(SWATCH - 4, SWATCH - 4))
+            button.setToolTip(ink_tip(name, colour))
+            button.toggled.connect(lambda on, rgb=rgb: on and self._use_ink(rgb))
+            button.setEnabled(self.mode() != "fill")
+            self.inks.addButton(button)
+            self.ink_row.insertWidget(i, button)
+        self.inks.buttons()[names.index(keep)].setChecked(True)
+
+    def ink_names(self) -> list[str]:
+        return [b.objectName() for b in self.inks.buttons()]
+
+    def choose_ink(self, name: str) -> None:
+        """Pick an ink by its name (as a click on its swatch does)."""
+        for button in self.inks.buttons():
+            if button.objectName() == name:
+                button.setChecked(True)
+                return
+        raise ValueError(f"no ink {name!r} here (the inks: {', '.join(self.ink_names())})")
+
+    def _use_ink(self, rgb: tuple[int, int, int]) -> None:
+        self.canvas.set_ink_colour(rgb)
+        self.pen_button.setChecked(True)  # picking an ink means drawing with it
+
     # --- model ------------------------------------------------------------------------------
     def model_changed(self, info) -> None:
         self.facts = None
@@ -293,6 +360,10 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
         self.facts = facts
         size = facts["shape"][1]
         self.canvas.set_model_size(size)
+        colour = facts["shape"][0] == 3
+        self.canvas.set_colour(colour)
+        self._set_inks(COLOUR_INKS if colour else GREY_INKS)
+        self._refresh_model_view()
         self.model_caption.setText(f"What the model sees ({size}×{size})")
         self._steps = {"sketch": facts["steps"][0],
                        "fill": facts["fill_steps"][0] if facts["fill_steps"] else 1}
@@ -322,10 +393,12 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
 
     def _refresh_model_view(self) -> None:
         pixels = self.canvas.image_array()
+        if pixels.ndim == 2:
+            pixels = pixels[..., None]
         if self.mode() != "fill":
-            self.model_view.set_image(pixels[..., None])
+            self.model_view.set_image(pixels)
             return
-        rgb = np.repeat(pixels[..., None], 3, axis=2).astype(np.float32)
+        rgb = np.repeat(pixels, 3 // pixels.shape[2], axis=2).astype(np.float32)
         hole = self._hole()
         rgb[hole] = rgb[hole] * (1 - MASK_OPACITY) + np.array(MASK_TINT) * MASK_OPACITY
         self.model_view.set_image(np.round(rgb).astype(np.uint8))
@@ -357,7 +430,8 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
             self.load_file(path)
 
     def load_file(self, path: str) -> None:
-        self.engine.submit(CANVAS_PIXELS, path, label=f"opening {Path(path).name}",
+        self.engine.submit(CANVAS_PIXELS, path, self.canvas.colour(),
+                           label=f"opening {Path(path).name}",
                            on_result=lambda pixels, _s: self.canvas.load_image(pixels),
                            on_error=self.show_error)
 

@@ -71,7 +71,8 @@ class SketchModes:
         """Controls, canvas and texts for the current mode and model."""
         fill = self.mode() == "fill"
         self.canvas.set_mask_mode(fill)
-        self.ink.setEnabled(not fill)
+        for button in self.inks.buttons():
+            button.setEnabled(not fill)
         for widget in (self.strength, self.strength_label):
             widget.setEnabled(not fill)
         self.clear_button.setToolTip("Clear the painted region" if fill else "Clear the drawing")

@@ -1,10 +1,13 @@
-"""A canvas to sketch a rough digit or garment on, for models that work at 28x28.
+"""A canvas to sketch on: a rough digit or garment for the grey models, a coloured
+shape for the colour ones.
 
-The drawing is kept at ten times the model resolution (280x280 grayscale, white ink on
+The drawing is kept at ten times the 28x28 model resolution (280x280 RGB, light ink on
 black like MNIST) so strokes can be smooth and antialiased, and is area-averaged down to
-the model size on request. Raw mouse points are smoothed (a moving average, drawn as
-quadratic curves through midpoints) because hand-drawn mouse strokes are jagged, and
-every stroke, clear or load is undoable.
+the model size on request. A grey canvas (the default, for grey models) shows and returns
+the drawing's luma; a colour canvas shows and returns its colours, so a colour ink can
+tell a colour model what colour a shape should be. Raw mouse points are smoothed (a
+moving average, drawn as quadratic curves through midpoints) because hand-drawn mouse
+strokes are jagged, and every stroke, clear or load is undoable.
 
 A second layer, the mask, marks what inpainting should fill: in mask mode the pen paints
 the mask (shown as a warm wash over the drawing) and the eraser takes it away; the drawing
@@ -43,8 +46,8 @@ def default_pen_width(canvas_size: int) -> float:
     return canvas_size * 22.0 / 280.0
 
 
-def gray_pixels(pixels: np.ndarray) -> np.ndarray:
-    """Any (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image -> uint8 (H, W) gray."""
+def rgb_pixels(pixels: np.ndarray) -> np.ndarray:
+    """Any (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image -> uint8 (H, W, 3)."""
     a = np.asarray(pixels)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
@@ -54,9 +57,14 @@ def gray_pixels(pixels: np.ndarray) -> np.ndarray:
         a = a.astype(np.uint8) * 255
     elif a.dtype != np.uint8:
         a = np.clip(np.nan_to_num(a.astype(np.float64)), 0, 255).round().astype(np.uint8)
-    if a.ndim == 3:  # ITU-R 601 luma, as Pillow's "L" conversion
-        return np.asarray(Image.fromarray(np.ascontiguousarray(a[:, :, :3])).convert("L"))
-    return np.ascontiguousarray(a)
+    if a.ndim == 3:
+        return np.ascontiguousarray(a[:, :, :3])
+    return np.ascontiguousarray(np.repeat(a[:, :, None], 3, axis=2))
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) -> (H, W): ITU-R 601 luma, as Pillow's "L" conversion."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).convert("L"))
 
 
 def _number(value: object) -> float | None:
@@ -70,7 +78,8 @@ def _number(value: object) -> float | None:
 
 
 def area_average(pixels: np.ndarray, size: int) -> np.ndarray:
-    """Square uint8 (N, N) -> (size, size), each output pixel the mean of the area it covers.
+    """Square uint8 (N, N) or (N, N, C) -> (size, size[, C]), each output pixel the mean of
+    the area it covers.
 
     Area averaging keeps the mean grey level, so thin strokes fade instead of vanishing
     or aliasing the way point sampling would make them.
@@ -80,16 +89,16 @@ def area_average(pixels: np.ndarray, size: int) -> np.ndarray:
         return pixels.copy()
     if n % size == 0:
         k = n // size
-        means = pixels.reshape(size, k, size, k).mean(axis=(1, 3))
+        means = pixels.reshape(size, k, size, k, *pixels.shape[2:]).mean(axis=(1, 3))
         return np.clip(np.rint(means), 0, 255).astype(np.uint8)
     resized = Image.fromarray(pixels).resize((size, size), Image.Resampling.BOX)
     return np.asarray(resized, dtype=np.uint8).copy()
 
 
 class SketchCanvas(QWidget):
-    """A square grayscale drawing, shown letterboxed; strokes, eraser, undo and redo."""
+    """A square drawing, shown letterboxed; strokes, eraser, undo and redo."""
 
-    HISTORY = 100  # undo levels kept; a 280x280 snapshot is 78 KB
+    HISTORY = 100  # undo levels kept; a 280x280 snapshot is 235 KB
 
     stroke_started = Signal()
     stroke_moved = Signal()  # at most every MOVED_INTERVAL_MS during a stroke
@@ -105,8 +114,9 @@ class SketchCanvas(QWidget):
         self._model_size = 28
         self.set_model_size(model_size)
         self._image = QImage(self._canvas_size, self._canvas_size,
-                             QImage.Format.Format_Grayscale8)
-        self._image.fill(BACKGROUND)
+                             QImage.Format.Format_RGB888)
+        self._image.fill(QColor(BACKGROUND, BACKGROUND, BACKGROUND))
+        self._colour = False
         self._mask = QImage(self._canvas_size, self._canvas_size,
                             QImage.Format.Format_Grayscale8)
         self._mask.fill(0)
@@ -115,7 +125,7 @@ class SketchCanvas(QWidget):
         self._undo: list[tuple[str, QImage]] = []
         self._redo: list[tuple[str, QImage]] = []
         self._pen_width = default_pen_width(self._canvas_size)
-        self._ink = 255
+        self._ink = (255, 255, 255)
         self._eraser = False
         self._smoothing = 0.5
         # Stroke in progress (image coordinates): the picture before it, the last smoothed
@@ -158,11 +168,31 @@ class SketchCanvas(QWidget):
         self.update()
 
     def ink(self) -> int:
+        """The ink's grey level (its luma, for a colour ink)."""
+        r, g, b = self._ink
+        return round(0.299 * r + 0.587 * g + 0.114 * b)
+
+    def ink_colour(self) -> tuple[int, int, int]:
         return self._ink
 
     def set_ink(self, value: int) -> None:
         """Grey level strokes paint, 0..255 (255: white ink, as in MNIST)."""
-        self._ink = int(min(max(int(value), 0), 255))
+        level = int(min(max(int(value), 0), 255))
+        self._ink = (level, level, level)
+
+    def set_ink_colour(self, rgb: tuple[int, int, int]) -> None:
+        """The colour strokes paint, (r, g, b) each 0..255; a grey canvas shows its luma."""
+        r, g, b = (int(min(max(int(v), 0), 255)) for v in rgb)
+        self._ink = (r, g, b)
+
+    def colour(self) -> bool:
+        return self._colour
+
+    def set_colour(self, on: bool) -> None:
+        """A colour canvas shows and returns the drawing's colours; a grey one its luma.
+        The colours drawn are kept either way, so switching back brings them back."""
+        self._colour = bool(on)
+        self.update()
 
     def eraser(self) -> bool:
         return self._eraser
@@ -192,13 +222,17 @@ class SketchCanvas(QWidget):
     # --- the drawing ------------------------------------------------------------------------
     def _array(self, image: QImage) -> np.ndarray:
         n = self._canvas_size
+        depth = 3 if image.format() == QImage.Format.Format_RGB888 else 1
         line = image.bytesPerLine()
         rows = np.frombuffer(image.constBits(), np.uint8, count=line * n)
-        return rows.reshape(n, line)[:, :n].copy()
+        pixels = rows.reshape(n, line)[:, :n * depth].reshape(n, n, depth)
+        return pixels.copy() if depth == 3 else pixels[:, :, 0].copy()
 
     def canvas_array(self) -> np.ndarray:
-        """uint8 (canvas_size, canvas_size) copy of the full-resolution drawing."""
-        return self._array(self._image)
+        """Copy of the full-resolution drawing: uint8 (canvas_size, canvas_size, 3) on a
+        colour canvas, (canvas_size, canvas_size) luma on a grey one."""
+        rgb = self._array(self._image)
+        return rgb if self._colour else luma(rgb)
 
     def mask_canvas_array(self) -> np.ndarray:
         """uint8 (canvas_size, canvas_size) copy of the mask: 255 where to fill."""
@@ -219,7 +253,8 @@ class SketchCanvas(QWidget):
         self._commit(before, "mask")
 
     def image_array(self, size: int | None = None) -> np.ndarray:
-        """The drawing area-averaged to size x size (default: the model size), uint8."""
+        """The drawing area-averaged to size x size (default: the model size), uint8, with
+        three channels on a colour canvas."""
         return self._shrunk(self.canvas_array(), size)
 
     def _shrunk(self, layer: np.ndarray, size: int | None) -> np.ndarray:
@@ -235,25 +270,26 @@ class SketchCanvas(QWidget):
         """Fill with background; undoable, but clearing an empty canvas records nothing."""
         self._end_stroke()
         before = self._image.copy()
-        self._image.fill(BACKGROUND)
+        self._image.fill(QColor(BACKGROUND, BACKGROUND, BACKGROUND))
         self._commit(before)
 
     def load_image(self, pixels: np.ndarray) -> None:
-        """Start from an image: gray, scaled to fit with its aspect kept, centred on black."""
-        gray = gray_pixels(pixels)
-        h, w = gray.shape
+        """Start from an image (grey or colour), scaled to fit with its aspect kept, centred
+        on black."""
+        rgb = rgb_pixels(pixels)
+        h, w = rgb.shape[:2]
         n = self._canvas_size
         scale = n / max(h, w)
         new_w, new_h = max(1, min(n, round(w * scale))), max(1, min(n, round(h * scale)))
-        resized = np.asarray(Image.fromarray(gray).resize((new_w, new_h),
-                                                          Image.Resampling.LANCZOS))
-        canvas = np.full((n, n), BACKGROUND, np.uint8)
+        resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h),
+                                                         Image.Resampling.LANCZOS))
+        canvas = np.full((n, n, 3), BACKGROUND, np.uint8)
         top, left = (n - new_h) // 2, (n - new_w) // 2
         canvas[top:top + new_h, left:left + new_w] = resized
         self._end_stroke()
         before = self._image.copy()
         self._image = QImage(canvas.data, n, n, canvas.strides[0],
-                             QImage.Format.Format_Grayscale8).copy()
+                             QImage.Format.Format_RGB888).copy()
         self._commit(before)
 
     # --- history ----------------------------------------------------------------------------
@@ -334,15 +370,16 @@ class SketchCanvas(QWidget):
         n = self._canvas_size
         return QPointF(min(max(p.x(), -n), 2 * n), min(max(p.y(), -n), 2 * n))
 
-    def _level(self) -> int:
-        """The grey level the pen paints on the layer of the stroke."""
+    def _paint_colour(self) -> QColor:
+        """What the pen paints on the layer of the stroke."""
         if self._stroke_layer == "mask":
-            return 0 if self._eraser else 255
-        return BACKGROUND if self._eraser else self._ink
+            level = 0 if self._eraser else 255
+        else:
+            level = BACKGROUND if self._eraser else None
+        return QColor(*self._ink) if level is None else QColor(level, level, level)
 
     def _pen(self) -> QPen:
-        level = self._level()
-        pen = QPen(QColor(level, level, level), self._pen_width)
+        pen = QPen(self._paint_colour(), self._pen_width)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         return pen
@@ -355,12 +392,11 @@ class SketchCanvas(QWidget):
         self.update()
 
     def _paint_dot(self, centre: QPointF) -> None:
-        level = self._level()
         radius = self._pen_width / 2
         painter = QPainter(self._layer(self._stroke_layer))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(level, level, level))
+        painter.setBrush(self._paint_colour())
         painter.drawEllipse(centre, radius, radius)
         painter.end()
         self.update()
@@ -483,7 +519,8 @@ class SketchCanvas(QWidget):
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
         rect = self.image_rect()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawImage(rect, self._image)
+        painter.drawImage(rect, self._image if self._colour else
+                          self._image.convertToFormat(QImage.Format.Format_Grayscale8))
         if self._mask_mode:
             painter.drawImage(rect, self._mask_overlay())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
