@@ -96,12 +96,12 @@ def _typical_bpd(info: checkpoints.CheckpointInfo) -> tuple[float | None, str]:
 
 
 def _images_per_s(model, images: np.ndarray, methods: list[str],
-                  typical_bpd: float | None, background=None,
+                  typical_bpd: float | None, background=None, bank=None,
                   count: int = THROUGHPUT_IMAGES) -> float:
     """Scoring speed at batch 256 on up to `count` images, after one warm-up batch."""
     images = images[:count]
     kwargs = {"batch_size": THROUGHPUT_BATCH, "typical_bpd": typical_bpd,
-              "background": background}
+              "background": background, "bank": bank}
     final_value(outliers.score_many(model, images[:THROUGHPUT_BATCH], methods, **kwargs))
     start = time.perf_counter()
     final_value(outliers.score_many(model, images, methods, **kwargs))
@@ -116,7 +116,8 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
                   out_images: np.ndarray, out_dataset: str) -> dict[str, Any]:
     """AUROC of every score this model has, the mean bits/dim of both splits, and speed."""
     background = outliers.load_background(info.path)
-    methods, left_out = outliers.split_methods(model, background)
+    bank = outliers.load_bank(info.path)[0]
+    methods, left_out = outliers.split_methods(model, background, bank=bank)
     skipped_methods = {m: "this model encodes by optimisation (too slow for a split)"
                        for m in left_out}
     # typicality is measured against the reference's typical bpd where there is one,
@@ -126,18 +127,19 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
     in_dataset = info.dataset
     _log(f"scoring {info.name} on {in_dataset} test ({len(in_images)} images)…")
     in_result = next(e for e in outliers.score_split(
-        model, in_images, methods, typical_bpd=stored, background=background)
+        model, in_images, methods, typical_bpd=stored, background=background, bank=bank)
         if isinstance(e, Result))
     in_scores, typical = in_result.value, in_result.summary["typical_bpd"]
     _log(f"scoring {info.name} on {out_dataset} test ({len(out_images)} images)…")
     out_scores = final_value(outliers.score_split(model, out_images, methods,
-                                                  typical_bpd=typical, background=background))
+                                                  typical_bpd=typical, background=background,
+                                                  bank=bank))
     aurocs = {m: outlier_figures.auroc(in_scores[m], out_scores[m]) for m in methods}
     speed_method = "bpd" if "bpd" in methods else methods[0]
     _log(f"timing {info.name}: {speed_method}, then all {len(methods)} scores…")
-    speed = _images_per_s(model, in_images, [speed_method], typical, background)
-    speed_all = _images_per_s(model, in_images, methods, typical, background)
-    by_method = {m: _images_per_s(model, in_images, [m], typical, background, count=512)
+    speed = _images_per_s(model, in_images, [speed_method], typical, background, bank)
+    speed_all = _images_per_s(model, in_images, methods, typical, background, bank)
+    by_method = {m: _images_per_s(model, in_images, [m], typical, background, bank, count=512)
                  for m in methods}
     return {
         "model": info.name, "family": info.family, "path": str(info.path),

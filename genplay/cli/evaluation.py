@@ -30,8 +30,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     model, info = load(args.checkpoint, args.trust_pickle)
     reference, typical = outliers.load_reference(info.path, checkpoints.weights_hash(info.path))
     background = outliers.load_background(info.path)
+    bank, bank_note = outliers.load_bank(info.path)
+    if bank is None:
+        reference.pop("features", None)
+        if args.method == "features" and bank_note:
+            raise GenplayError(bank_note)
     method = args.method or next(
-        (m for m in ("complexity", "recon", "bpd", "energy") if m in reference), None)
+        (m for m in ("features", "complexity", "recon", "bpd", "energy") if m in reference),
+        None)
     if method not in reference:
         have = ", ".join(reference) or "none"
         raise GenplayError(f"no reference for the {method!r} score (measured: {have})")
@@ -46,7 +52,7 @@ def cmd_score(args: argparse.Namespace) -> int:
                                           reference[method], threshold))
 
     run_with_bar(outliers.score_files(model, files, [method], typical_bpd=typical,
-                                      background=background,
+                                      background=background, bank=bank,
                                       invert=invert_policy(info.dataset)),
                  "scoring", len(files), "img", on_partial=add_rows)
     header = {"checkpoint": info.name, "method": method, "fpr": args.fpr,
@@ -74,13 +80,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from genplay.core.evaluation import copies_only, evaluate_checkpoint, store_evaluation
 
     runtime.set_threads(args.threads)
-    metrics, reference = None, None
+    metrics, reference, bank = None, None, None
     events = copies_only(args.checkpoint, features=args.features, seed=args.seed,
                          data_root=args.data_root) if args.copies_only else evaluate_checkpoint(
         args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
         limit=args.limit, seed=args.seed, data_root=args.data_root,
         quality=not args.scores_only, scores=not args.no_scores, slow_scores=args.slow_scores,
-        dataset=args.data, trust_pickle=args.trust_pickle,
+        dataset=args.data, trust_pickle=args.trust_pickle, feature_bank=args.feature_bank,
     )
     from tqdm import tqdm
 
@@ -101,6 +107,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 bar.update(event.step - bar.n)
             elif isinstance(event, Result):
                 metrics, reference = event.value, event.summary.get("reference")
+                bank = event.summary.get("bank")
             if stop.requested:
                 events.close()
                 print("stopped; metrics.json left as it was", file=sys.stderr)
@@ -110,7 +117,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     assert metrics is not None
     metrics = store_evaluation(args.checkpoint, metrics, reference,
                                merge=args.scores_only or args.copies_only,
-                               write=not args.dry_run)
+                               write=not args.dry_run, bank=bank)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
 
@@ -164,8 +171,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_checkpoint(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--method", choices=["bpd", "complexity", "ratio", "typicality", "elbo",
-                                        "recon", "energy"],
-                   help="score (default: complexity, else recon, else bpd, else energy)")
+                                        "recon", "energy", "features"],
+                   help="score (default: features, else complexity, else recon, else bpd, "
+                        "else energy); "
+                        "features: distance to the nearest training image in the dataset "
+                        "classifier's features (models with a feature bank)")
     p.add_argument("--fpr", type=float, default=0.05,
                    help="flag images stranger than all but this fraction of the test split")
     out = p.add_mutually_exclusive_group()
@@ -194,6 +204,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="measure only the near-copy figures (1,000 samples against the "
                         "training images), kept in metrics.json with what was measured before")
     p.add_argument("--no-scores", action="store_true", help="skip the outlier scores")
+    p.add_argument("--feature-bank", action="store_true",
+                   help="make the model's feature bank (its training split in the dataset "
+                        "classifier's features, saved beside it) and measure the 'features' "
+                        "outlier score with it")
     p.add_argument("--slow-scores", action="store_true",
                    help="also the reconstruction score of models that encode in many steps "
                         "(GAN: by optimisation; diffusion: by DDIM inversion)")

@@ -90,10 +90,11 @@ def train_recipe(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def take_shape_from_run(args: argparse.Namespace) -> None:
+def take_shape_from_run(args: argparse.Namespace) -> str:
     """--resume continues the model saved in --out as it is: its size, channels and config
     fields come from there, so the recipe still says what shaped it. Options given that
-    disagree with it are a mistake to report, not to ignore."""
+    disagree with it are a mistake to report, not to ignore. Returns the recipe the run
+    was saved with ("" if none can be read), for the resumed run's recipe to extend."""
     from genplay.core import checkpoints, registry
     from genplay.core.errors import GenplayError
 
@@ -102,9 +103,9 @@ def take_shape_from_run(args: argparse.Namespace) -> None:
         # as config.json holds them (tuples as lists), to compare with the run's
         defaults = json.loads(json.dumps(registry.get(info.family).Config().to_dict()))
     except GenplayError:
-        return  # train() says what is wrong: nothing to resume, a broken config ...
+        return ""  # train() says what is wrong: nothing to resume, a broken config ...
     if info.family != args.family:
-        return  # and that it holds another family
+        return ""  # and that it holds another family
     config = info.config
     given = {"--size": (args.size, config.get("image_size")),
              "--channels": (args.channels, config.get("channels"))}
@@ -118,6 +119,14 @@ def take_shape_from_run(args: argparse.Namespace) -> None:
     args.size, args.channels = config.get("image_size"), config.get("channels")
     args.set = [f"{k}={json.dumps(v)}" for k, v in config.items()
                 if k not in ("image_size", "channels") and v != defaults.get(k)]
+    return info.recipe or ""
+
+
+def resumed_recipe(before: str, now: str) -> str:
+    """A resumed run's recipe: the commands that made it so far, then this one; the run
+    that was resumed keeps its own say (its epochs, its device), not this one's alone."""
+    resumed = f"{now} --resume"
+    return f"{before}; then {resumed}" if before else resumed
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -126,8 +135,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     training_device(args.device)  # a device this machine lacks is said before anything starts
     threads = runtime.set_threads(args.threads)
+    before = ""
     if args.resume:
-        take_shape_from_run(args)
+        before = take_shape_from_run(args)
     elif args.init:  # the starting checkpoint's size and channels, unless given
         from genplay.core import checkpoints
 
@@ -136,7 +146,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.size = shape[1] if args.size is None else args.size
     args.size = 28 if args.size is None else args.size
     args.channels = 1 if args.channels is None else args.channels
-    recipe = train_recipe(args)
+    recipe = resumed_recipe(before, train_recipe(args)) if args.resume else train_recipe(args)
     settings = TrainSettings(
         family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
         minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,

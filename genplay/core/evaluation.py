@@ -69,7 +69,7 @@ def evaluate_checkpoint(
     n_samples: int = 10000, iwae_k: int = 100, limit: int | None = None, seed: int = 0,
     data_root: str | None = None, batch_size: int = 64, quality: bool = True,
     scores: bool = True, slow_scores: bool = False, dataset: str | None = None,
-    trust_pickle: bool = False,
+    trust_pickle: bool = False, feature_bank: bool = False,
 ) -> Iterator[Progress | Result]:
     """Measures a checkpoint on its dataset's test split; the Result holds metrics.json.
 
@@ -78,7 +78,11 @@ def evaluate_checkpoint(
     by optimisation only with slow_scores); the Result's summary holds them as
     {"reference": (scores by method, typical bpd)} for the caller to save. dataset: the
     data to measure on, for a model that names none (a diffusers pipeline, an upscaler's
-    weights) or instead of its own; trust_pickle: as checkpoints.load.
+    weights) or instead of its own; trust_pickle: as checkpoints.load. feature_bank: make
+    the model's feature bank (core.nearest.FeatureBank: the training split in the dataset
+    classifier's features, for the "features" outlier score) and measure that score too;
+    the summary's "bank" holds it and its classifier's hash for the caller to save. A bank
+    saved beside the checkpoint before is used whenever scores are measured.
     """
     model, info = checkpoints.load(path, trust_pickle=trust_pickle)
     info = dataclasses.replace(info, dataset=dataset or info.dataset)
@@ -95,8 +99,9 @@ def evaluate_checkpoint(
     }
     reference = {}
     if scores:
+        bank = (yield from _make_bank(info, data_root)) if feature_bank else None
         reference = yield from _reference_scores(model, test, metrics, seed, slow_scores,
-                                                 info.path)
+                                                 info.path, bank)
     scored = reference.get("reference", ({}, None))[0]
     if isinstance(model, Density) and not is_importance_weighted(model) and "bpd" in scored:
         # The reference pass scored every test image by bits/dim already: one pass, not two
@@ -173,10 +178,11 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 def store_evaluation(path: str | os.PathLike, metrics: dict[str, Any], reference,
-                     *, merge: bool, write: bool = True) -> dict[str, Any]:
-    """Writes what evaluate_checkpoint measured beside the checkpoint: metrics.json and
-    the reference scores. merge keeps the figures measured before (a scores-only run
-    replaces the score figures only). Returns the metrics as written."""
+                     *, merge: bool, write: bool = True, bank=None) -> dict[str, Any]:
+    """Writes what evaluate_checkpoint measured beside the checkpoint: metrics.json, the
+    reference scores and a feature bank made (bank: (FeatureBank, classifier hash)).
+    merge keeps the figures measured before (a scores-only run replaces the score figures
+    only). Returns the metrics as written."""
     if merge:
         previous = checkpoints.read_info(path).metrics
         if previous.get("checkpoint_hash") not in (None, metrics["checkpoint_hash"]):
@@ -185,6 +191,8 @@ def store_evaluation(path: str | os.PathLike, metrics: dict[str, Any], reference
             previous = {k: v for k, v in previous.items() if not k.startswith("copy_")}
         metrics = {**previous, **metrics}
     if write:
+        if bank is not None:
+            bank[0].save(path, bank[1])
         if reference:
             outliers.save_reference(path, *reference, metrics["checkpoint_hash"])
         checkpoints.write_metrics(path, metrics)
@@ -207,20 +215,41 @@ def measure_reference(path: str | os.PathLike, data_root: str | None = None,
             yield event
 
 
-def _reference_scores(model, test, metrics, seed, slow_scores, folder):
+def _make_bank(info, data_root) -> Iterator[Progress]:
+    """(FeatureBank, its classifier's weights hash) of the model's training split at its
+    size, for evaluate_checkpoint(feature_bank=True)."""
+    net_path = find_feature_net(info.dataset, info.path.parent)
+    if net_path is None:
+        raise GenplayError(f"a feature bank needs classifier-{info.dataset}, which is not "
+                           "found beside the checkpoint or shipped")
+    net, net_info = checkpoints.load(net_path, device="cpu")
+    c, size = info.image_shape[0], info.image_shape[1]
+    yield Progress(0, None, message="the training split in the classifier's features")
+    train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
+    bank = nearest.FeatureBank.of_split(train, net.eval(), net_info.image_shape[1])
+    return bank, checkpoints.weights_hash(net_path)
+
+
+def _reference_scores(model, test, metrics, seed, slow_scores, folder, made_bank=None):
     background = outliers.load_background(folder)
+    bank = made_bank[0] if made_bank else outliers.load_bank(folder)[0]
+    if bank is not None:
+        metrics["feature_bank"] = {"training_images": len(bank.features),
+                                   "note": "features: distance to the nearest training image "
+                                           "in the dataset classifier's features"}
     if background is not None:
         metrics["background"] = {
             "checkpoint_hash": checkpoints.weights_hash(Path(folder) / outliers.BACKGROUND_DIR),
             "training": checkpoints.read_info(Path(folder) / outliers.BACKGROUND_DIR).training}
-    methods, left_out = outliers.split_methods(model, background, slow_scores)
+    methods, left_out = outliers.split_methods(model, background, slow_scores, bank)
     if left_out:
         metrics["scores_note"] = ("no reference for recon: this model encodes in many steps "
                                   "(genplay eval --slow-scores measures it)")
     if not methods:
         return {}
     result = yield from relay(outliers.score_split(model, test.as_float().numpy(), methods,
-                                                      seed=seed, background=background))
+                                                      seed=seed, background=background,
+                                                      bank=bank))
     values, typical = result.value, result.summary["typical_bpd"]
     metrics["typical_bpd"] = typical
     metrics["scores"] = {
@@ -228,7 +257,7 @@ def _reference_scores(model, test, metrics, seed, slow_scores, folder):
             "threshold_at_fpr_0.05": outlier_figures.threshold_at_fpr(v, 0.05)}
         for m, v in values.items()
     }
-    return {"reference": (values, typical)}
+    return {"reference": (values, typical), **({"bank": made_bank} if made_bank else {})}
 
 
 def _feature_net(info, features):

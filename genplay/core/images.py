@@ -276,6 +276,19 @@ def make_grid(images: np.ndarray, *, nrow: int | None = None, padding: int = 2,
     return grid
 
 
+LIGHT_GRID = 160  # the grid's grey between tiles of images on a light background
+
+
+def grid_pad_value(images: np.ndarray) -> int:
+    """What a grid of these images (uint8 (N, H, W, C)) is padded with: black for images
+    on a dark background (genplay's grey datasets, as they always were), a mid grey for
+    images on a light one (emoji on white), so tiles and the empty places stay apart."""
+    images = np.asarray(images)
+    frame = np.concatenate([images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]],
+                           axis=1)
+    return LIGHT_GRID if frame.size and float(frame.mean()) > 127 else 0
+
+
 def save_png(path: str | os.PathLike, image: np.ndarray,
              metadata: Mapping[str, object] | None = None) -> None:
     """Write a PNG atomically and reproducibly, with ``metadata`` as text chunks.

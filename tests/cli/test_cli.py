@@ -334,8 +334,13 @@ def test_resume_continues_the_run_as_it_was_shaped(capsys, tiny_data, tmp_path):
     assert code == 0, err
     info = read_info(out)
     assert info.training["epochs"] == 2 and info.image_shape == (1, 8, 8)
-    assert info.recipe.startswith(f"genplay train vae --data {tiny_data} --epochs 2 --size 8 "
-                                  "--set base_channels=4 --set batch_size=8 --set latent_dim=4")
+    # the recipe: the first run's command as it was, then the resumed one
+    first = (f"genplay train vae --data {tiny_data} --epochs 1 --size 8 --set base_channels=4 "
+             "--set latent_dim=4 --set batch_size=8")
+    then = (f"genplay train vae --data {tiny_data} --epochs 2 --size 8 --set base_channels=4 "
+            "--set batch_size=8 --set latent_dim=4")
+    assert info.recipe.startswith(first) and f"; then {then}" in info.recipe
+    assert info.recipe.endswith(" --resume")
     # options that disagree with the run are refused, not silently ignored
     code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 3, "--size", 16,
                        "--set", "latent_dim=8", "--out", out, "--resume")

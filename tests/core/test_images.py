@@ -438,3 +438,16 @@ def test_read_png_metadata_of_non_png(tmp_path, jpeg_bytes):
     path = _write(tmp_path / "x.jpg", jpeg_bytes)
     with pytest.raises(ImageError, match=r"x\.jpg: not a PNG file"):
         read_png_metadata(path)
+
+
+def test_a_grid_of_images_on_white_is_padded_grey_and_on_black_black():
+    from genplay.core.images import LIGHT_GRID, grid_pad_value, make_grid
+
+    dark = np.zeros((3, 6, 6, 1), np.uint8)
+    dark[:, 2:4, 2:4] = 255  # a light stroke on black, as the grey datasets are
+    light = np.full((3, 6, 6, 3), 255, np.uint8)
+    light[:, 2:4, 2:4] = (200, 30, 30)  # a red thing on white, as emoji are
+    assert grid_pad_value(dark) == 0 and grid_pad_value(light) == LIGHT_GRID
+    grid = make_grid(light, nrow=2, pad_value=grid_pad_value(light))
+    assert (grid[:2] == LIGHT_GRID).all()  # the padding, and the empty fourth place
+    assert (grid[-7:-2, -7:-2] == LIGHT_GRID).all()

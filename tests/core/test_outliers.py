@@ -279,3 +279,59 @@ def test_reference_scores_that_cannot_be_written_are_one_line(tmp_path, tiny_che
     with pytest.raises(GenplayError, match="could not write the reference scores into .*"
                                            "No space left on device"):
         final_value(evaluation.measure_reference(folder))
+
+
+def test_the_features_score_with_a_feature_bank(tmp_path, model_with_classifier, capsys):
+    import shutil
+
+    import torch
+
+    from genplay.cli import main as cli
+    from genplay.core import checkpoints
+    from genplay.core.data import load_dataset
+    from genplay.core.events import final_value
+    from genplay.core.models.features import Classifier, ClassifierConfig
+    from genplay.core.nearest import BANK_FILE
+    from genplay.core.ops.outliers import load_bank, load_reference, outlier_facts, score_many
+
+    root = tmp_path / "models"
+    shutil.copytree(model_with_classifier.parent, root)
+    main = root / "vae-mnist"
+    model, _ = checkpoints.load(main)
+    assert load_bank(main) == (None, "") and "features" not in available_methods(model)
+    # eval makes the bank (the training split in the classifier's features) and measures
+    # the score on the test split with it
+    assert cli(["eval", str(main), "--scores-only", "--feature-bank"]) == 0
+    assert (main / BANK_FILE).is_file()
+    bank, note = load_bank(main)
+    assert note == "" and "features" in available_methods(model, bank=bank)
+    reference, _ = load_reference(main, checkpoints.weights_hash(main))
+    assert "features" in reference and len(reference["features"]) == len(
+        load_dataset("mnist", "test", size=8))
+    train = load_dataset("mnist", "train", size=8).as_float(slice(0, 3)).numpy()
+    flat = np.full((2, 1, 8, 8), 0.5, np.float32)
+    values = final_value(score_many(model, np.concatenate([train, flat]), ["features"],
+                                    bank=bank))["features"]
+    assert values[:3].max() < 0.1 * values[3:].min()  # training images: (about) themselves
+    facts = outlier_facts(model, str(main))
+    assert "features" in facts["methods"] and facts["bank_note"] == ""
+    from PIL import Image
+
+    Image.fromarray((flat[0, 0] * 255).astype(np.uint8)).save(tmp_path / "grey.png")
+    capsys.readouterr()
+    assert cli(["score", str(main), str(tmp_path / "grey.png")]) == 0  # features: the default
+    assert "features score" in capsys.readouterr().out
+    # a classifier with other weights: the bank no longer means anything, and says so;
+    # the other scores stay
+    torch.manual_seed(1)
+    other = Classifier(ClassifierConfig(image_size=8, base_channels=4, feature_dim=64)).eval()
+    checkpoints.save(other, root / "classifier-mnist", dataset="mnist", recipe="test",
+                     class_names=[str(i) for i in range(10)])
+    bank, note = load_bank(main)
+    assert bank is None and "other classifier weights" in note
+    facts = outlier_facts(model, str(main))
+    assert "features" not in facts["methods"] and facts["methods"]
+    assert "other classifier weights" in facts["bank_note"]
+    capsys.readouterr()
+    assert cli(["score", str(main), str(tmp_path / "grey.png"), "--method", "features"]) != 0
+    assert "other classifier weights" in capsys.readouterr().err

@@ -205,3 +205,12 @@ def test_a_folder_named_like_an_image_is_searched_and_an_empty_one_says_so(
     drop(panel.hint, [tmp_path / "empty.png"])
     qtbot.waitUntil(lambda: "empty.png" in panel_window.messages.text(), timeout=20000)
     assert panel_window.messages.text().startswith("No new images in empty.png")
+
+
+def test_a_model_opens_on_its_feature_distance_where_it_has_a_feature_bank():
+    from genplay.gui.panels.outlier_views import default_score, score_help, score_name
+
+    assert default_score(["bpd", "complexity", "typicality", "features"]) == "features"
+    assert default_score(["bpd", "complexity", "typicality"]) == "complexity"
+    assert score_name("features") == "Feature distance"
+    assert "classifier" in score_help("features")

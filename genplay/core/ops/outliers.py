@@ -16,7 +16,11 @@ et al. 2019), so besides bits/dim there are the corrections that fix much of tha
 - recon (latent models): how badly the model reconstructs the image;
 - energy (energy-based models): E(x), an unnormalised -log p(x). Its level is arbitrary,
   so it is never turned into bits/dim (nor into the scores built on bits/dim); only
-  its place among the test split's energies means something.
+  its place among the test split's energies means something;
+- features (any model with a feature bank beside it, core.nearest.FeatureBank): the
+  distance from the image to its nearest training image in the dataset classifier's
+  features, not the model's own view: what likelihoods miss (a photo an emoji model
+  finds likely is still nothing like any emoji).
 A score becomes a percentile against the same score on the model's test split, and a
 threshold is set at a chosen false-positive rate on that split.
 """
@@ -70,15 +74,22 @@ METHODS = {
     "energy": ScoreMethod("energy", Density,
                           "energy of the image (an unnormalised -log p: only its rank "
                           "among the test images means something)"),
+    "features": ScoreMethod("features", object,
+                            "distance to the nearest training image in the dataset "
+                            "classifier's features"),
 }
 
 
-def available_methods(model, background=None) -> list[str]:
-    """Score methods this model (with its background model, if any) can compute, in a
-    fixed order."""
+def available_methods(model, background=None, bank=None) -> list[str]:
+    """Score methods this model (with its background model and feature bank, if any) can
+    compute, in a fixed order."""
     names = []
     for name, method in METHODS.items():
         if not isinstance(model, method.capability):
+            continue
+        if name == "features":
+            if bank is not None:
+                names.append(name)
             continue
         if method.capability is Density and (name == "energy") == is_normalised(model):
             continue  # bits/dim need a normalised likelihood; an energy is all the rest have
@@ -144,11 +155,12 @@ def _bpd(model, x: torch.Tensor, generator: torch.Generator, k: int | None) -> t
 def score_images(
     model, images: np.ndarray, method: str = "bpd", *, batch_size: int = 64,
     typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0, background=None,
+    bank=None,
 ) -> Iterator[Progress | Result]:
     """Scores float (N, C, H, W) images in [0, 1] by one method; Result(float64 (N,))."""
     for event in score_many(model, images, [method], batch_size=batch_size,
                             typical_bpd=typical_bpd, iwae_k=iwae_k, seed=seed,
-                            background=background):
+                            background=background, bank=bank):
         if isinstance(event, Result):
             yield Result(event.value[method], {"method": method})
         else:
@@ -158,12 +170,14 @@ def score_images(
 def score_many(
     model, images: np.ndarray, methods: list[str], *, batch_size: int = 64,
     typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0, background=None,
+    bank=None,
 ) -> Iterator[Progress | Result]:
     """Scores images by several methods in one pass; Result({method: float64 (N,)}).
 
     bits/dim is computed once and shared by bpd, complexity and typicality.
     typical_bpd (the mean bits/dim of the test split) is needed by "typicality", the
-    background model (load_background) by "ratio".
+    background model (load_background) by "ratio", the feature bank (load_bank) by
+    "features".
     Seeded: the same call gives the same scores (stochastic bounds draw their samples
     per batch, so a different batch_size gives slightly different estimates). Each
     stochastic estimate draws from a generator of its own per batch (see _draws), so a
@@ -172,7 +186,7 @@ def score_many(
     for method in methods:
         if method not in METHODS:
             raise GenplayError(f"unknown score method {method!r}; known: {', '.join(METHODS)}")
-        can = available_methods(model, background)
+        can = available_methods(model, background, bank)
         if method not in can:
             raise GenplayError(f"this model cannot compute the {method!r} score "
                                f"(it can: {', '.join(can) or 'none'})")
@@ -203,6 +217,8 @@ def score_many(
                 part = bpd - torch.from_numpy(compression_bpd(pixels)).to(bpd)
             elif method == "typicality":
                 part = (bpd - typical_bpd).abs()
+            elif method == "features":
+                part = torch.from_numpy(bank.distance(x))
             elif method == "ratio":
                 k_bg = iwae_k if is_importance_weighted(background) else None
                 # the background's bits/dim as it would score on its own
@@ -215,10 +231,11 @@ def score_many(
     yield Result({m: np.concatenate(p) if p else np.zeros(0) for m, p in parts.items()})
 
 
-def split_methods(model, background=None, slow: bool = False) -> tuple[list[str], list[str]]:
+def split_methods(model, background=None, slow: bool = False,
+                  bank=None) -> tuple[list[str], list[str]]:
     """(methods worth scoring a whole split by, methods left out): every available one,
     but recon only with slow=True for models that encode by optimisation."""
-    methods = available_methods(model, background)
+    methods = available_methods(model, background, bank)
     if "recon" in methods and not slow and iterative_encoder(model):
         methods.remove("recon")
         return methods, ["recon"]
@@ -227,7 +244,7 @@ def split_methods(model, background=None, slow: bool = False) -> tuple[list[str]
 
 def score_split(
     model, images: np.ndarray, methods: list[str], *, typical_bpd: float | None = None,
-    seed: int = 0, background=None,
+    seed: int = 0, background=None, bank=None,
 ) -> Iterator[Progress | Result]:
     """score_many for a whole split, with typicality derived from the one bpd pass:
     against typical_bpd, or the split's own mean bits/dim when None.
@@ -236,7 +253,7 @@ def score_split(
     if "typicality" in methods and "bpd" not in direct:
         direct.insert(0, "bpd")
     result = yield from relay(score_many(model, images, direct, seed=seed,
-                                         background=background))
+                                         background=background, bank=bank))
     values = result.value
     typical = typical_bpd
     if typical is None and "bpd" in values:
@@ -249,7 +266,7 @@ def score_split(
 def score_files(
     model, files: list[Path], methods: list[str], *, typical_bpd: float | None = None,
     chunk: int = 256, batch_size: int = 64, seed: int = 0, background=None,
-    invert: bool | None = None,
+    invert: bool | None = None, bank=None,
 ) -> Iterator[Progress | Partial | Result]:
     """Loads and scores image files a chunk at a time, so memory stays bounded however
     many there are; unreadable files become rows with their error, never a failure.
@@ -279,7 +296,7 @@ def score_files(
             x = np.stack([to_float_chw(p) for p in pixels[ok]])
             for event in score_many(model, x, methods, batch_size=batch_size,
                                     typical_bpd=typical_bpd, seed=seed + start,
-                                    background=background):
+                                    background=background, bank=bank):
                 if isinstance(event, Result):
                     for m, values in event.value.items():
                         scores[m][ok] = values
@@ -380,10 +397,22 @@ def outlier_facts(model, folder: str) -> dict:
     except GenplayError as exc:
         return {"missing": str(exc)}
     background = load_background(folder)
-    methods = [m for m in available_methods(model, background) if m in reference]
+    bank, bank_note = load_bank(folder)
+    methods = [m for m in available_methods(model, background, bank) if m in reference]
     return {"reference": {m: reference[m] for m in methods}, "typical": typical,
             "methods": methods, "descriptions": {m: METHODS[m].description for m in methods},
-            "pixel_note": pixel_bits_note(model)}
+            "pixel_note": pixel_bits_note(model), "bank_note": bank_note}
+
+
+def load_bank(folder) -> tuple[object | None, str]:
+    """(the feature bank beside a checkpoint or None, "" or why one there cannot serve):
+    a stale or broken bank costs the "features" score, never the other scores."""
+    from genplay.core.nearest import load_feature_bank
+
+    try:
+        return load_feature_bank(folder), ""
+    except GenplayError as exc:
+        return None, str(exc)
 
 
 def score_paths(model, folder: str, paths: list[str], known: set[str], methods: list[str],
@@ -396,10 +425,11 @@ def score_paths(model, folder: str, paths: list[str], known: set[str], methods: 
 
     yield Progress(0, None, message="looking for images…")
     background = load_background(folder, device=str(model.device)) if "ratio" in methods else None
+    bank = load_bank(folder)[0] if "features" in methods else None
     files = [f for f in find_images(paths) if str(f) not in known]
     invert = invert_policy(checkpoints.read_info(folder).dataset)
     yield from score_files(model, files, methods, typical_bpd=typical, background=background,
-                           invert=invert)
+                           invert=invert, bank=bank)
 
 
 def pixel_bits_of(model, pixels: np.ndarray) -> np.ndarray | None:

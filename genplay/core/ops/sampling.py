@@ -17,7 +17,7 @@ import torch
 
 from genplay.core.errors import GenplayError
 from genplay.core.events import Preview, Progress, Result, relay
-from genplay.core.images import to_uint8_hwc
+from genplay.core.images import grid_pad_value, to_uint8_hwc
 from genplay.core.models.capabilities import (
     Sampler,
     StepSampler,
@@ -127,10 +127,12 @@ def sample_images(
 # --- records that make a saved image reproducible --------------------------------------------
 def render(images: np.ndarray, index: int | None = None, nrow: int | None = None) -> np.ndarray:
     """What gets saved: the grid of all samples, or the one sample at index (uint8 HWC)."""
-    from genplay.core.images import make_grid, to_uint8_hwc
+    from genplay.core.images import make_grid
 
     pixels = to_uint8_hwc(images)
-    return pixels[index] if index is not None else make_grid(pixels, nrow=nrow)
+    if index is not None:
+        return pixels[index]
+    return make_grid(pixels, nrow=nrow, pad_value=grid_pad_value(pixels))
 
 
 def sample_record(
@@ -193,7 +195,9 @@ def cascade_upscaler(folder: str | Path) -> dict | None:
 
 
 @functools.lru_cache(maxsize=2)
-def _upscaler(path: str) -> Any:
+def _upscaler(path: str, checkpoint_hash: str) -> Any:
+    """The upscaler at path, loaded once per weights (the hash: retrained weights in the
+    same folder are loaded again, not served from the cache)."""
     from genplay.core import checkpoints
 
     return checkpoints.load(path)[0]
@@ -202,7 +206,7 @@ def _upscaler(path: str) -> Any:
 @torch.no_grad()
 def upscale_samples(images: np.ndarray, upscale: dict, batch: int = 64) -> np.ndarray:
     """Samples (float (N, C, H, W) in [0, 1]) enlarged by a cascade's upscaler."""
-    net = _upscaler(upscale["path"])
+    net = _upscaler(upscale["path"], upscale["checkpoint_hash"])
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
     parts = [net.upscale(x[i:i + batch].to(device_of(net)), upscale["scale"]).cpu()
              for i in range(0, len(x), batch)]

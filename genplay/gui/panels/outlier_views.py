@@ -51,12 +51,17 @@ SCORE_WORDS: dict[str, tuple[str, str]] = {
     "energy": ("Energy",
                "How unlikely the model finds the image; only its rank among the model's "
                "test images means something."),
+    "features": ("Feature distance",
+                 "How far the image is from the nearest training image, as the dataset's "
+                 "classifier sees them: a photo or a doodle is far from every emoji, "
+                 "however likely the model finds its pixels."),
 }
-DEFAULT_SCORES = ("complexity", "recon", "bpd", "energy")  # as `genplay score` picks
+DEFAULT_SCORES = ("features", "complexity", "recon", "bpd", "energy")  # as `genplay score`
 
 
 def default_score(methods: list[str]) -> str:
-    """The score a model opens on: the corrected likelihood where it has one."""
+    """The score a model opens on: the distance in features where the model has a feature
+    bank (it was made for that), else the corrected likelihood where it has one."""
     return next((m for m in DEFAULT_SCORES if m in methods), methods[0] if methods else "")
 
 

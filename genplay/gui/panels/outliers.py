@@ -232,6 +232,8 @@ class OutlierPanel(Panel):
         self.model_label.setText(
             f"{info.name} · {Path(info.dataset).name}\nYour images are compared with the "
             f"scores of its {count:,} test images.")
+        if facts.get("bank_note"):  # its "features" score cannot be offered: say why
+            self.messages.show_message(facts["bank_note"], "info")
         methods = facts["methods"]
         if not methods:
             self.model_label.setText(f"{info.name}: no score it can compute has a reference")

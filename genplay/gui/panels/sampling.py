@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genplay.core.images import make_grid, save_png, to_uint8_hwc
+from genplay.core.images import grid_pad_value, make_grid, save_png, to_uint8_hwc
 from genplay.gui.panels.base import Panel, op, seed_editor
 from genplay.gui.panels.sampling_compare import CompareView
 from genplay.gui.panels.sampling_reproduce import Reproducer
@@ -311,7 +311,8 @@ class SamplingPanel(AcceptsFileDrops, Panel):
     def _show_preview(self, images: np.ndarray) -> None:
         """Iterative samplers send their current state every few steps (uint8 NHWC)."""
         n, h, w = images.shape[:3]
-        self.view.set_grid(make_grid(images, padding=PADDING), h, w, PADDING, n)
+        self.view.set_grid(make_grid(images, padding=PADDING, pad_value=grid_pad_value(images)),
+                           h, w, PADDING, n)
         self.caption.setText("sampling… (preview of the current step)")
 
     def upscale(self) -> dict | None:
@@ -341,7 +342,8 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         self.images, self.request = images, request
         self.base_images = payload.get("base")
         n, _, h, w = images.shape
-        grid = make_grid(to_uint8_hwc(images), padding=PADDING)
+        pixels = to_uint8_hwc(images)
+        grid = make_grid(pixels, padding=PADDING, pad_value=grid_pad_value(pixels))
         tips = [f"seed {request['seed']} · sample {i}" for i in range(n)]
         self.view.set_grid(grid, h, w, PADDING, n, tips)
         self.caption.setText(self._caption(images, request) + " — hover for a sample's seed, "

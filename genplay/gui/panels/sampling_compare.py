@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genplay.core.images import make_grid
+from genplay.core.images import grid_pad_value, make_grid
 from genplay.gui.widgets.labels import muted_label
 from genplay.gui.widgets.pixel_view import PixelView
 
@@ -109,7 +109,8 @@ class _Cell(QWidget):
 
     def show_images(self, images: np.ndarray, tips: list[str] | None = None) -> None:
         n, h, w = images.shape[:3]
-        self.view.set_grid(make_grid(images, padding=PADDING), h, w, PADDING, n, tips)
+        grid = make_grid(images, padding=PADDING, pad_value=grid_pad_value(images))
+        self.view.set_grid(grid, h, w, PADDING, n, tips)
 
 
 class CompareView(QWidget):

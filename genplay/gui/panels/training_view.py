@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genplay.core.images import make_grid
+from genplay.core.images import grid_pad_value, make_grid
 from genplay.gui.widgets.labels import muted_label
 from genplay.gui.widgets.loss_plot import LossPlot
 from genplay.gui.widgets.pixel_view import PixelView
@@ -192,7 +192,8 @@ class RunView(QWidget):
             return
         step, images = self.grids[index]
         n, h, w = images.shape[:3]
-        self.samples_view.set_grid(make_grid(images, padding=PADDING), h, w, PADDING, n)
+        grid = make_grid(images, padding=PADDING, pad_value=grid_pad_value(images))
+        self.samples_view.set_grid(grid, h, w, PADDING, n)
         latest = index == len(self.grids) - 1
         self.timeline_label.setText(f"step {_count(step)} · {index + 1} / {len(self.grids)}")
         self.timeline_label.setToolTip("the newest grid" if latest else
