@@ -217,8 +217,9 @@ def render_emoji(app, args, size: tuple[int, int], out: Path) -> None:
     window.tabs.setCurrentIndex(window.panels.index(latent))
     latent.tabs.setCurrentIndex(1)
     wait(lambda: latent.directions is not None and latent.live.pixels() is not None)
-    latent.direction_sliders[0].setValue(150)
-    latent.direction_sliders[1].setValue(-100)
+    latent.base_seed.setValue(57)  # a face (the emoji classifier's pick of seeds 0-59)
+    wait(lambda: not window.engine.is_busy())
+    latent.direction_sliders[1].setValue(100)  # its mouth opens
     wait(lambda: not window.engine.is_busy())
     window.grab().save(str(out / "sliders-emoji.png"))
 
