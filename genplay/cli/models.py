@@ -86,6 +86,8 @@ def train_recipe(args: argparse.Namespace) -> str:
         parts += ["--perturb", str(args.perturb)]
     if getattr(args, "device", "cpu") != "cpu":
         parts += ["--device", args.device]
+    if getattr(args, "nproc", 1) > 1:  # the processes that trained it (over all machines)
+        parts += ["--nproc", str(args.nproc)]
     parts += ["--out", args.out]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -129,11 +131,54 @@ def resumed_recipe(before: str, now: str) -> str:
     return f"{before}; then {resumed}" if before else resumed
 
 
+def launch_processes(args: argparse.Namespace, argv: list[str]) -> int:
+    """`genplay train ... --nproc N`: the same command in N processes started by torchrun
+    on this machine (its --standalone rendezvous), each with its share of the cores."""
+    import os
+    import subprocess
+
+    from genplay.core import runtime
+
+    threads = args.threads or max(1, runtime.choose_threads(None) // args.nproc)
+    rest = _without_option(argv, "--nproc")
+    rest = _without_option(rest, "--threads") + ["--threads", str(threads)]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={args.nproc}", "-m", "genplay", *rest]
+    print(f"starting {args.nproc} processes with torchrun, {threads} thread(s) each",
+          file=sys.stderr)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:  # torchrun passes Ctrl-C on to the processes, which save
+        return 130
+
+
+def _without_option(argv: list[str], name: str) -> list[str]:
+    """argv without `name VALUE` or `name=VALUE`."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == name:
+            skip = True
+        elif not item.startswith(name + "="):
+            out.append(item)
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from genplay.core import datasets, runtime
+    from genplay.core import datasets, distributed, runtime
+    from genplay.core.errors import GenplayError
     from genplay.core.train import TrainSettings, train, training_device
 
     training_device(args.device)  # a device this machine lacks is said before anything starts
+    if args.nproc > 1:
+        if distributed.world_from_env().size > 1:
+            raise GenplayError("--nproc starts the processes itself: leave it out under "
+                               "torchrun")
+        return launch_processes(args, sys.argv[1:])
+    world = distributed.world_from_env()
+    args.nproc = world.size  # under torchrun: the recipe says how many processes trained
     threads = runtime.set_threads(args.threads)
     before = ""
     if args.resume:
@@ -158,11 +203,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.data in datasets.CATALOGUE:  # a missing dataset is said before anything starts
         datasets.find(args.data, args.data_root, "train")
     on = "" if args.device == "cpu" else f" on {args.device}"
-    print(f"training {args.family} on {args.data} with {threads} thread(s){on} -> {args.out}",
-          file=sys.stderr)
-    events = train(settings)
+    if not world.main:  # rank 0 speaks for the run; the others train in silence
+        return _quietly(settings)
+    alone = "" if world.alone else f" (process 0 of {world.size})"
+    print(f"training {args.family} on {args.data} with {threads} thread(s){on}{alone} -> "
+          f"{args.out}", file=sys.stderr)
+    stop = Stop()
+    events = train(settings, stop_requested=None if world.alone else lambda: stop.requested)
     try:
-        stopped = _follow(events, args, preview_dir)
+        stopped = _follow(events, args, preview_dir, stop, stops_itself=not world.alone)
     except KeyboardInterrupt:  # a second Ctrl-C: abort, without the save the first asked for
         if inspect.getgeneratorstate(events) == inspect.GEN_SUSPENDED:
             with contextlib.suppress(KeyboardInterrupt):  # ends it at once: lock let go
@@ -187,15 +236,30 @@ def _what_is_left(out: Path) -> str:
     return f"{out} keeps the checkpoint of step {steps} (continue with --resume)"
 
 
-def _follow(events, args: argparse.Namespace, preview_dir: Path | None) -> bool:
-    """Shows a run's events; True if the user stopped it (Ctrl-C), which saved it."""
+def _quietly(settings) -> int:
+    """A process other than rank 0 of a run: trains, and stops where the others do."""
+    from genplay.core.events import Result
+    from genplay.core.train import train
+
+    with Stop() as stop:
+        for event in train(settings, stop_requested=lambda: stop.requested):
+            if isinstance(event, Result) and event.summary.get("stopped"):
+                return 130
+    return 0
+
+
+def _follow(events, args: argparse.Namespace, preview_dir: Path | None,
+            stop: Stop | None = None, stops_itself: bool = False) -> bool:
+    """Shows a run's events; True if the user stopped it (Ctrl-C), which saved it. With
+    several processes the run itself stops on a Ctrl-C (all of them at one step): its
+    Result says so."""
     from tqdm import tqdm
 
     from genplay.core.events import Preview, Progress, Result, Saved, Validation
 
     stopped = False
-    with Stop() as stop, tqdm(desc=args.family, unit="step", file=sys.stderr, dynamic_ncols=True,
-                              disable=None, mininterval=1.0) as bar:
+    with stop or Stop() as stop, tqdm(desc=args.family, unit="step", file=sys.stderr,
+                                      dynamic_ncols=True, disable=None, mininterval=1.0) as bar:
         for event in events:
             if isinstance(event, Progress):
                 if event.message:
@@ -222,7 +286,8 @@ def _follow(events, args: argparse.Namespace, preview_dir: Path | None) -> bool:
                 pass
             elif isinstance(event, Result):
                 tqdm.write(f"done: {event.summary}", file=sys.stderr)
-            if stop.requested:
+                stopped = stopped or bool(event.summary.get("stopped"))
+            if stop.requested and not stops_itself:
                 events.close()  # saves the last completed step
                 stopped = True
                 break
@@ -274,5 +339,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "there is one); the checkpoint is the same either way")
     p.add_argument("--preview-dir", help="also save a sample grid every few hundred steps here")
     p.add_argument("--log-every", type=int, default=0, help="print the losses every N steps")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train in N processes on this machine (torchrun, gloo on CPUs, NCCL "
+                        "on GPUs): each takes its share of every batch; the batch stays the "
+                        "same overall")
     add_threads(p)
     p.set_defaults(func=cmd_train)

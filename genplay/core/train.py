@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from genplay.core import checkpoints, registry
+from genplay.core import checkpoints, distributed, registry
 from genplay.core.data import dataset_names, load_dataset, train_val_split
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Preview, Progress, Result, Saved, Validation
@@ -381,17 +381,25 @@ def training_device(name: str) -> torch.device:
     return device
 
 
-def _validate(model: GenerativeModel, val, batch_size: int) -> dict[str, float]:
+def _validate(model: GenerativeModel, val, batch_size: int,
+              world: distributed.World | None = None) -> dict[str, float]:
+    """The validation figures over the whole split; with several processes each takes its
+    share (every size-th image) and the sums are added up across them."""
+    world = world or distributed.World()
     totals: dict[str, float] = {}
     count = 0
     device = model.device
-    for start in range(0, len(val), batch_size):
-        x = val.as_float(slice(start, start + batch_size)).to(device)
-        labels = None if val.labels is None else val.labels[start : start + batch_size].to(device)
+    mine = torch.arange(world.rank, len(val), world.size)
+    for start in range(0, len(mine), batch_size):
+        index = mine[start : start + batch_size]
+        x = val.as_float(index).to(device)
+        labels = None if val.labels is None else val.labels[index].to(device)
         for key, value in model.validation_metrics(x, labels).items():
             totals[key] = totals.get(key, 0.0) + value * x.shape[0]
         count += x.shape[0]
-    return {k: v / count for k, v in totals.items()}
+    if not world.alone:
+        totals, count = distributed.mean_over_ranks(totals, count)
+    return {k: v / max(count, 1) for k, v in totals.items()}
 
 
 def perturb(x: torch.Tensor, rate: float, seed: int) -> torch.Tensor:
@@ -405,6 +413,7 @@ def perturb(x: torch.Tensor, rate: float, seed: int) -> torch.Tensor:
 
 
 def train(settings: TrainSettings, *, clock: Callable[[], float] = time.monotonic,
+          stop_requested: Callable[[], bool] | None = None,
           ) -> Iterator[Progress | Preview | Validation | Saved | Result]:
     """Trains until the budget is spent; yields events; closing it saves and stops.
 
@@ -412,20 +421,68 @@ def train(settings: TrainSettings, *, clock: Callable[[], float] = time.monotoni
     (train_process) passes one that stands still while paused, so a pause spends no minutes.
     The run holds the folder's lock (core.runlock) from its start to its end, and first
     sweeps the temporary files of saves that a killed run left there.
+
+    Started by torchrun (core.distributed), the process is one of several: each trains on
+    its share of every batch, and only rank 0 checks, locks and writes the folder. There
+    stop_requested (a Ctrl-C seen by this process) ends the run for all of them at the same
+    step, saved, with "stopped" in the Result's summary: closing one process's generator
+    alone would leave the others waiting for it.
     """
     if settings.epochs is None and settings.minutes is None:
         raise GenplayError("give a budget: a number of epochs or of minutes")
+    world = distributed.world_from_env()
+    if not world.main:  # reads the run rank 0 checks, locks and writes
+        yield from _train(settings, clock, None, world, stop_requested)
+        return
     check_out_folder(settings)  # before the lock: a folder of the user's is never written
     with RunLock(settings.out) as lock:
         check_out_folder(settings, lock)  # again: another run may have saved there since
-        yield from _train(settings, clock, lock)
+        yield from _train(settings, clock, lock, world, stop_requested)
 
 
-def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
+def _process_device(settings: TrainSettings, world: distributed.World) -> TrainSettings:
+    """With several processes on one machine's GPUs, each takes the GPU of its local rank."""
+    if world.alone or training_device(settings.device).type != "cuda":
+        return settings
+    return dataclasses.replace(settings, device=f"cuda:{world.local_rank}")
+
+
+def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock | None,
+           world: distributed.World, stop_requested: Callable[[], bool] | None,
            ) -> Iterator[Progress | Preview | Validation | Saved | Result]:
+    settings = _process_device(settings, world)
+    joined = distributed.start(world, training_device(settings.device))
+    try:
+        yield from _train_in_world(settings, clock, lock, world, stop_requested)
+    finally:
+        if joined:
+            distributed.stop()
+
+
+def _train_in_world(settings: TrainSettings, clock: Callable[[], float], lock: RunLock | None,
+                    world: distributed.World, stop_requested: Callable[[], bool] | None,
+                    ) -> Iterator[Progress | Preview | Validation | Saved | Result]:
     run, note = _open_run(settings)
     run.lock = lock
-    _sweep(settings.out)
+    averaging = None
+    if not world.alone:
+        distributed.global_batch_norm(run.model)  # batch statistics of the whole batch
+        distributed.broadcast_state(run.model)  # one starting point, whatever each built
+        if run.ema is not None and run.step == 0:  # a fresh EMA starts at the weights
+            run.ema.load_state_dict(run.model.state_dict())
+        averaging = distributed.GradientAverage(run.model.parameters(), world)
+    try:
+        yield from _steps(run, note, settings, clock, world, stop_requested)
+    finally:
+        if averaging is not None:
+            averaging.remove()
+
+
+def _steps(run: _Run, note: str, settings: TrainSettings, clock: Callable[[], float],
+           world: distributed.World, stop_requested: Callable[[], bool] | None,
+           ) -> Iterator[Progress | Preview | Validation | Saved | Result]:
+    if world.main:
+        _sweep(settings.out)
     if note:
         yield Progress(run.step, None, run.epoch, message=note)
     model = run.model
@@ -448,8 +505,20 @@ def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
         yield Progress(run.step, None, run.epoch,
                        message=f"skipped {len(data.skipped)} unreadable files, "
                                f"e.g. {data.skipped[0][1]}")
-    batch = min(cfg.batch_size, len(train_set))
-    steps_per_epoch = max(1, len(train_set) // batch)
+    batch = min(cfg.batch_size, len(train_set))  # the global batch, over all processes
+    if batch % world.size:
+        fits = batch - batch % world.size or world.size
+        raise GenplayError(f"a batch of {batch} does not split evenly among {world.size} "
+                           f"processes: --set batch_size={fits} would")
+    share = batch // world.size  # this process's part of each batch
+    # Each epoch's order is the same on every process; each takes every size-th image of
+    # it, so a step's images over all processes are the ones a single process would take.
+    sampler = torch.utils.data.distributed.DistributedSampler(
+        train_set, num_replicas=world.size, rank=world.rank, shuffle=True,
+        seed=settings.seed * 100_003, drop_last=True)
+    steps_per_epoch = max(1, len(sampler) // share)
+    if not world.alone:
+        summary["processes"] = world.size
     # A run stopped on the last step of an epoch was saved before that epoch was counted:
     # count it, so the resumed run starts the next epoch (its own order, its own number).
     run.epoch = max(run.epoch, run.step // steps_per_epoch)
@@ -480,23 +549,34 @@ def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
         return last_preview is None or now - last_preview >= max(
             settings.preview_every_s, PREVIEW_COST_FACTOR * preview_cost)
 
+    stopped = False
+
     def budget_left() -> bool:
+        nonlocal stopped
         if total is not None and run.step >= total:
+            return False  # the same step on every process: no need to agree
+        left = deadline is None or clock() < deadline
+        if world.alone:
+            return left
+        # Clocks and Ctrl-Cs differ by process: all stop where the first one would.
+        asked = bool(stop_requested and stop_requested())
+        if distributed.agree(asked):
+            stopped = True
             return False
-        return deadline is None or clock() < deadline
+        return not distributed.agree(not left)
 
     try:
         while budget_left():
             epoch_seed = settings.seed * 100_003 + run.epoch
             if train_set.redraw is not None:  # patches of photos: new ones every epoch
                 train_set.images = train_set.redraw(epoch_seed, len(train_set))
-            epoch_gen = torch.Generator().manual_seed(epoch_seed)
-            order = torch.randperm(len(train_set), generator=epoch_gen)
+            sampler.set_epoch(run.epoch)  # the order of torch.randperm seeded epoch_seed
+            order = torch.tensor(list(sampler), dtype=torch.int64)
             first = run.step % steps_per_epoch  # resume mid-epoch where it stopped
             for i in range(first, steps_per_epoch):
                 if not budget_left():
                     break
-                index = order[i * batch : (i + 1) * batch]
+                index = order[i * share : (i + 1) * share]
                 x = train_set.as_float(index)
                 if settings.perturb > 0:
                     x = perturb(x, settings.perturb, settings.seed * 1_000_003 + run.step)
@@ -507,13 +587,15 @@ def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
                 if cfg.cosine_lr and total is not None:
                     _set_lr(run, 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * run.step / total)))
                 model.train()
+                if not world.alone:  # each process its own draws, the same after a resume
+                    torch.manual_seed(distributed.step_seed(settings.seed, run.step, world.rank))
                 losses = model.train_step(x, labels, run.optimizers, run.step)
                 if run.ema is not None:
                     run.ema.update(model)
                 run.step += 1
                 now = clock()
                 run.elapsed = start_elapsed + (now - started)
-                rate = (run.step - start_step) * batch / max(now - started, 1e-9)
+                rate = (run.step - start_step) * batch / max(now - started, 1e-9)  # global
                 if total is not None:
                     eta = (total - run.step) * batch / max(rate, 1e-9)
                 else:
@@ -522,36 +604,41 @@ def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock,
                     raise GenplayError(f"training diverged at step {run.step}: {losses}; "
                                        "try a lower learning rate (--set lr=...)")
                 yield Progress(run.step, total, run.epoch, losses, rate, eta)
-                if preview_due(now):
+                if world.main and preview_due(now):
                     preview_gen.manual_seed(preview_seed)
                     images = run.for_eval().preview(settings.preview_count, preview_gen)
                     last_preview = clock()
                     preview_cost = last_preview - now
                     if images is not None:
                         yield Preview(run.step, to_uint8_hwc(images.cpu().numpy()))
-                if now - last_save >= settings.save_every_s:
+                if world.main and now - last_save >= settings.save_every_s:
                     yield Saved(run.step, _save(run, dataset_name, data.class_names, summary))
                     last_save = clock()
             else:
                 run.epoch += 1
                 now = clock()
-                if (last_validation is not None and budget_left()
-                        and now - last_validation < settings.validate_every_s):
+                due = (last_validation is None or not budget_left()
+                       or now - last_validation >= settings.validate_every_s)
+                if not world.alone:
+                    due = distributed.agree(due)  # rank 0's clock may say so, another's not
+                if not due:
                     continue
                 last_validation = now
-                metrics = _validate(run.for_eval(), val_set, batch)
+                metrics = _validate(run.for_eval(), val_set, batch, world)
                 yield Validation(run.epoch, run.step, metrics)
                 summary["val"] = metrics
-                yield Saved(run.step, _save(run, dataset_name, data.class_names, summary))
+                if world.main:
+                    yield Saved(run.step, _save(run, dataset_name, data.class_names, summary))
                 last_save = clock()
                 continue
             break
     except GeneratorExit:
         # Stopped between steps by the caller (Cancel, Ctrl-C): keep what was learnt.
-        if run.step > start_step and run.step != run.saved_step:
+        if world.main and run.step > start_step and run.step != run.saved_step:
             _save(run, dataset_name, data.class_names, summary)
         raise
     # The last epoch's save holds the final state already (unless a time budget ran out).
-    path = (settings.out if run.step == run.saved_step
-            else _save(run, dataset_name, data.class_names, summary))
-    yield Result(path, {"steps": run.step, "epochs": run.epoch, "seconds": round(run.elapsed, 1)})
+    if world.main and run.step != run.saved_step:
+        _save(run, dataset_name, data.class_names, summary)
+    done = {"steps": run.step, "epochs": run.epoch, "seconds": round(run.elapsed, 1)}
+    yield Result(settings.out, done | ({"stopped": True} if stopped else {}))

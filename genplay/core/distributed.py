@@ -1,0 +1,202 @@
+"""Training on several processes with torch.distributed: the world a process is part of,
+and the collectives the training loop needs.
+
+`genplay train --nproc N` (or `torchrun ... -m genplay train ...` on several machines)
+starts N processes that torchrun describes in the environment (RANK, WORLD_SIZE,
+LOCAL_RANK, MASTER_ADDR/PORT). Each process holds the whole model (replicated: weights,
+optimiser moments, EMA, a GAN's two networks, an EBM's net) and trains on its share of
+each global batch; gradients are averaged across the processes during the backward pass,
+before a family clips them and steps its optimisers, so every replica takes the same step
+a single process would take on the global batch.
+
+Gradients are averaged by a hook on each parameter (`GradientAverage`: an all-reduce as
+each gradient is accumulated, which is the reduction DistributedDataParallel makes, here
+parameter by parameter rather than in buckets) rather than by wrapping the model in
+DistributedDataParallel: DDP reduces only the gradients of a backward pass that follows
+its own forward, while every genplay family runs its own step (a GAN's two optimisers
+over three discriminator passes, the R1 penalty's double backward, an EBM's Langevin
+chains that differentiate the energy by its input; StyleGAN2-ADA averages its gradients
+by hand for the same reasons). The hook works for every family unchanged.
+
+Batch normalisation (the GAN's generator, the classifier) normalises by the statistics of
+the whole batch over all processes (`GlobalBatchNorm2d`, as torch's SyncBatchNorm does on
+GPUs, which it does not support on CPUs), so that too is the single-process step.
+
+What is not replicated: each process draws its own noise (seeded by seed, step and rank,
+so a run, resumed or not and on any number of processes, draws the same at the same
+step), an EBM keeps its own replay buffer of chains (a shard: each process's chains come
+from its own noise and batches), and only rank 0 writes checkpoints and draws previews.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the training processes (rank 0 of 1: alone)."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def alone(self) -> bool:
+        return self.size == 1
+
+
+def world_from_env(environ: dict[str, str] | None = None) -> World:
+    """The world torchrun describes in the environment; alone without it."""
+    env = os.environ if environ is None else environ
+    try:
+        size = int(env.get("WORLD_SIZE", "1"))
+        rank = int(env.get("RANK", "0"))
+        local = int(env.get("LOCAL_RANK", str(rank)))
+    except ValueError:
+        return World()
+    if size < 1 or not 0 <= rank < size:
+        return World()
+    return World(rank, size, local)
+
+
+def start(world: World, device: torch.device) -> bool:
+    """Joins the process group (NCCL for CUDA, gloo otherwise) unless alone or joined
+    already; True if this call joined it (and stop() should leave it)."""
+    if world.alone or dist.is_initialized():
+        return False
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend, rank=world.rank, world_size=world.size)
+    return True
+
+
+def stop() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """The seed of one process's random draws at one step: a resumed run draws what an
+    uninterrupted one would, and no two processes draw alike."""
+    return (seed * 1_000_003 + step) * 1_009 + rank
+
+
+class GradientAverage:
+    """Averages each parameter's gradient over the processes as the backward pass
+    accumulates it (see the module's docstring); remove() takes the hooks away."""
+
+    def __init__(self, parameters: Iterable[torch.nn.Parameter], world: World) -> None:
+        self.size = world.size
+        self.handles = [p.register_post_accumulate_grad_hook(self._average)
+                        for p in parameters if p.requires_grad]
+
+    def _average(self, parameter: torch.nn.Parameter) -> None:
+        dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
+        parameter.grad.div_(self.size)
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+
+def broadcast_state(module: torch.nn.Module) -> None:
+    """Every process takes rank 0's weights and buffers (a fresh run's initialisation may
+    differ by rank; a resumed one's does not, but this costs one broadcast)."""
+    for tensor in module.state_dict().values():
+        dist.broadcast(tensor, src=0)
+
+
+def _collective_device() -> torch.device:
+    """Where the group's collectives take their tensors: NCCL's on this process's GPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def mean_over_ranks(sums: dict[str, float], count: int) -> tuple[dict[str, float], int]:
+    """(the totals over all processes of per-process sums, the total count): validation
+    figures averaged over the whole validation split, whichever process saw each image."""
+    keys = sorted(sums)
+    values = torch.tensor([float(sums[k]) for k in keys] + [float(count)], dtype=torch.float64,
+                          device=_collective_device())
+    dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    totals = values.cpu().tolist()
+    return dict(zip(keys, totals[:-1])), int(totals[-1])
+
+
+def agree(flag: bool) -> bool:
+    """True on every process if it is true on any (one process's budget running out ends
+    the step loop on all of them at the same step; rank 0's clock saying a validation is
+    due makes every process validate)."""
+    value = torch.tensor([1.0 if flag else 0.0], device=_collective_device())
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item() > 0)
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """A tensor summed over the processes; its gradient is summed over them likewise (each
+    process's sum feeds every process's loss)."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        total = tensor.clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        total = grad.clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total
+
+
+class GlobalBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d that, training in a process group, normalises by the mean and variance
+    of the whole batch over all processes (sums all-reduced, their gradients too) and keeps
+    running statistics of them;
+    otherwise it is BatchNorm2d itself. Its state dict is BatchNorm2d's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        dims = (0, 2, 3)
+        count = x.shape[0] * x.shape[2] * x.shape[3] * dist.get_world_size()
+        total = _SumOverRanks.apply(x.sum(dim=dims))
+        squares = _SumOverRanks.apply((x * x).sum(dim=dims))
+        mean = total / count
+        var = (squares / count - mean * mean).clamp_min(0.0)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                momentum = (1.0 / float(self.num_batches_tracked) if self.momentum is None
+                            else self.momentum)
+                unbiased = var * count / max(count - 1, 1)
+                self.running_mean.mul_(1 - momentum).add_(momentum * mean)
+                self.running_var.mul_(1 - momentum).add_(momentum * unbiased)
+        shape = (1, -1, 1, 1)
+        y = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+
+def global_batch_norm(module: nn.Module) -> int:
+    """Makes every BatchNorm2d of module a GlobalBatchNorm2d in place (the same parameters
+    and buffers: optimisers holding them are unaffected); returns how many."""
+    count = 0
+    for child in module.modules():
+        if type(child) is nn.BatchNorm2d:
+            child.__class__ = GlobalBatchNorm2d
+            count += 1
+    return count

@@ -1,0 +1,104 @@
+"""Training on several processes (core.distributed) on this machine's CPU, gloo, two
+processes: a step split over them is the step one process takes on the whole batch, a
+resumed run continues the curve of an uninterrupted one, and the command line starts the
+processes itself."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from genplay.core import checkpoints, distributed
+from tests.conftest import TINY_CONFIGS
+from tests.core import distributed_workers as workers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_world_comes_from_torchruns_environment():
+    assert distributed.world_from_env({}) == distributed.World(0, 1, 0)
+    world = distributed.world_from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
+    assert world == distributed.World(3, 4, 1) and not world.main and not world.alone
+    assert distributed.world_from_env({"RANK": "5", "WORLD_SIZE": "4"}).alone  # nonsense
+    assert distributed.world_from_env({"WORLD_SIZE": "x"}).alone
+    seeds = {distributed.step_seed(0, step, rank) for step in range(50) for rank in range(4)}
+    assert len(seeds) == 200  # no two processes, no two steps draw alike
+
+
+FAMILIES = ("vae", "diffusion", "gan")  # one optimiser; clipping; two optimisers, R1, BN
+BATCH = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(5))
+
+
+@pytest.fixture(scope="module")
+def split_steps(tmp_path_factory):
+    """What two processes find after one step of each family, each on half of BATCH."""
+    out = tmp_path_factory.mktemp("split") / "rank0.pt"
+    configs = {family: dict(TINY_CONFIGS[family]) for family in FAMILIES}
+    mp.spawn(workers.step_worker, args=(2, free_port(), configs, BATCH, str(out)), nprocs=2,
+             join=True)
+    return torch.load(out, weights_only=True)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_step_split_over_two_processes_is_the_step_of_one_on_the_whole_batch(
+        family, split_steps):
+    alone = workers.one_step(family, dict(TINY_CONFIGS[family]), 0, 1, BATCH)
+    split = split_steps[family]
+    assert split.keys() == alone.keys() and any(k.startswith("grad:") for k in alone)
+    for key, value in alone.items():
+        # The gradients agree to float rounding. Adam's first step moves a weight by about
+        # its learning rate whatever the gradient's size, so a gradient of about zero, the
+        # same up to rounding, can move it differently: the weights agree less closely.
+        close = {"atol": 1e-5} if key.startswith("grad:") else {"atol": 5e-4}
+        torch.testing.assert_close(split[key], value, rtol=1e-4, msg=key, **close)
+
+
+def test_the_same_step_without_averaging_would_differ():
+    """The comparison above can fail: half a batch alone gives other gradients."""
+    config = dict(TINY_CONFIGS["vae"])
+    whole = workers.one_step("vae", config, 0, 1, BATCH)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(distributed, "GradientAverage", lambda *a, **k: None)
+        half = workers.one_step("vae", config, 0, 2, BATCH)  # no group: rank 0's half
+    assert not all(torch.allclose(half[k], whole[k]) for k in whole if k.startswith("grad:"))
+
+
+def _run(tmp_path, tiny_data, name, epochs, world, resume=False, stop_at=None):
+    kwargs = {"family": "vae", "data": str(tiny_data), "out": str(tmp_path / name),
+              "epochs": epochs, "size": 8, "resume": resume, "preview_every": 0,
+              "overrides": {k: v for k, v in TINY_CONFIGS["vae"].items()
+                            if k != "image_size"}}
+    if world == 1:
+        from genplay.core.train import TrainSettings, train
+
+        for _ in train(TrainSettings(**{**kwargs, "out": tmp_path / name})):
+            pass
+    else:
+        mp.spawn(workers.train_worker, args=(world, free_port(), kwargs, stop_at),
+                 nprocs=world, join=True)
+    return checkpoints.load(tmp_path / name)
+
+
+def test_a_resumed_two_process_run_continues_the_uninterrupted_curve(tmp_path, tiny_data):
+    whole, whole_info = _run(tmp_path, tiny_data, "whole", 2, 2)
+    # stopped part-way by one process (a Ctrl-C there): all stop at one step, saved
+    _run(tmp_path, tiny_data, "halves", 2, 2, stop_at=3)
+    stopped = checkpoints.read_info(tmp_path / "halves").training["steps"]
+    assert 3 <= stopped < whole_info.training["steps"]
+    halves, halves_info = _run(tmp_path, tiny_data, "halves", 2, 2, resume=True)
+    assert whole_info.training["processes"] == 2
+    assert halves_info.training["steps"] == whole_info.training["steps"]
+    for key, value in whole.state_dict().items():
+        torch.testing.assert_close(halves.state_dict()[key], value, msg=key)
+    assert halves_info.training["val"] == pytest.approx(whole_info.training["val"])
+    # and on one process it goes on from there (the batch stays the same overall)
+    more, more_info = _run(tmp_path, tiny_data, "halves", 3, 1, resume=True)
+    assert more_info.training["steps"] > halves_info.training["steps"]
+    assert "processes" not in more_info.training or more_info.training["processes"] == 1
