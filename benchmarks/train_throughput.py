@@ -2,7 +2,7 @@
 
     python -m benchmarks.train_throughput [--families vae,gan,...] [--seconds 30]
         [--warmup 3] [--threads 1] [--size 28|32|64] [--channels 1|3] [--data NAME|FOLDER]
-        [--data-root PATH] [--set [FAMILY.]NAME=VALUE ...]
+        [--data-root PATH] [--set [FAMILY.]NAME=VALUE ...] [--nproc 1 2]
         [--json benchmarks/results/train-throughput.json]
 
 Every family the registry knows and `genplay train` accepts (the generative families and
@@ -24,12 +24,20 @@ or checkpoint save fell before are left out of the figure (their seconds are rep
 Previews and periodic saves are off. "s / epoch" is one epoch of the loop (the training
 split less the 5% it holds out for validation, in whole batches) at that rate:
 extrapolated, not measured, and without the validation pass and save that end an epoch.
+
+--nproc 1 2 measures each family once per process count: N processes of one gloo group on
+this machine (core.distributed, as `genplay train --nproc N` runs them), --threads each,
+the same global batch split among them. images/s is then the whole batch's images per
+second, and the scaling efficiency is images/s over N times the one-process figure (1:
+perfect; below 1: time lost to averaging gradients and to processes waiting for each
+other, or to cores the processes share).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
 import sys
 import tempfile
@@ -74,8 +82,11 @@ class WarmUpClock:
 
 def measure_family(family: str, data: str, data_root: str | None, size: int, channels: int,
                    overrides: dict[str, Any], seconds: float, warmup: int,
-                   scratch: Path) -> dict[str, Any]:
-    """Trains one family for warmup steps and then `seconds`; returns its row."""
+                   scratch: Path) -> dict[str, Any] | None:
+    """Trains one family for warmup steps and then `seconds`; returns its row (None in a
+    process other than the first of several, which only trains)."""
+    from genplay.core.distributed import world_from_env
+
     out = scratch / family
     clock = WarmUpClock()
     settings = TrainSettings(
@@ -109,6 +120,8 @@ def measure_family(family: str, data: str, data_root: str | None, size: int, cha
             clock.start()
             last_time = now
         interrupted = False
+    if not world_from_env().main:
+        return None
     info = checkpoints.read_info(out)
     model = checkpoints.build_model(info)
     batch = min(int(info.config["batch_size"]), int(info.training["train_images"]))
@@ -128,24 +141,65 @@ def measure_family(family: str, data: str, data_root: str | None, size: int, cha
     }
 
 
+def _process(rank: int, nproc: int, port: int, threads: int, arguments: tuple,
+             out: str) -> None:
+    """One of nproc processes measuring a family (torch.multiprocessing spawns it)."""
+    import json
+    import os
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    runtime.set_threads(threads)
+    row = measure_family(*arguments)
+    if row is not None:
+        Path(out).write_text(json.dumps(row), encoding="utf-8")
+
+
+def measure(nproc: int, threads: int, arguments: tuple) -> dict[str, Any]:
+    """measure_family in this process (nproc 1) or in nproc processes of one group."""
+    if nproc == 1:
+        return measure_family(*arguments)
+    import json
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = Path(arguments[-1]) / "row.json"
+    try:
+        mp.spawn(_process, args=(nproc, port, threads, arguments, str(out)), nprocs=nproc)
+    except mp.ProcessRaisedException as exc:  # the family's error, as one process said it
+        last = str(exc).strip().splitlines()[-1]
+        raise GenplayError(last.partition(": ")[2] or last) from None
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
 def run(args: argparse.Namespace, families: list[str], overrides: dict[str, dict[str, Any]],
         threads: int) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
-    for family in families:
+    for family, nproc in [(f, n) for f in families for n in args.nproc]:
         _log(f"{family}: {args.warmup} warm-up steps, then {args.seconds:g} s on {args.data} "
-             f"({args.size}x{args.size}, {args.channels} channel(s), {threads} thread(s))")
+             f"({args.size}x{args.size}, {args.channels} channel(s), {nproc} process(es) of "
+             f"{threads} thread(s))")
         with tempfile.TemporaryDirectory(prefix=f"genplay-throughput-{family}-") as scratch:
             try:
-                row = measure_family(family, args.data, args.data_root, args.size,
-                                     args.channels, overrides.get(family, {}), args.seconds,
-                                     args.warmup, Path(scratch))
+                row = measure(nproc, threads, (
+                    family, args.data, args.data_root, args.size, args.channels,
+                    overrides.get(family, {}), args.seconds, args.warmup, Path(scratch)))
             except (GenplayError, ValueError) as exc:
                 # the classifier on unlabelled data, a config that does not fit the size
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 notes.append(f"{family}: not measured ({first})")
                 _log(f"  skipped: {first}")
                 continue
+        row["processes"] = nproc
+        one = next((r for r in rows if r["family"] == family and r["processes"] == 1), None)
+        row["scaling_efficiency"] = (row["images_per_s"] / (nproc * one["images_per_s"])
+                                     if one and one["images_per_s"] and row["images_per_s"]
+                                     else None)
         rows.append(row)
         figure = f"{row['images_per_s']:.1f}" if row["images_per_s"] else "–"
         _log(f"  {row['steps']} steps in {row['seconds']:.1f} s: {figure} images/s")
@@ -159,6 +213,7 @@ def run(args: argparse.Namespace, families: list[str], overrides: dict[str, dict
             "python": platform.python_version(),
             "machine": platform.processor() or platform.machine(),
             "platform": platform.platform(), "device": "cpu", "threads": threads,
+            "processes": list(args.nproc),
             "data": args.data, "size": args.size, "channels": args.channels,
             "seconds_budget": args.seconds, "warmup_steps": args.warmup,
             "overrides": overrides, "rows": rows, "notes": notes}
@@ -172,7 +227,8 @@ def _number(value: float | None) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"# Training throughput: genplay {result['genplay']}, torch {result['torch']}, "
-             f"CPU, {result['threads']} thread(s), {result['machine']} ({result['platform']})",
+             f"CPU, {result['threads']} thread(s) per process, {result['machine']} "
+             f"({result['platform']}, {os.cpu_count()} cores)",
              "", f"Default config of each family, {result['size']}x{result['size']}, "
                  f"{result['channels']} channel(s), on {result['data']}; core/train.py's loop; "
                  f"images/s over ~{result['seconds_budget']:g} s of steady state after "
@@ -180,11 +236,14 @@ def format_table(result: dict[str, Any]) -> str:
                  "that rate to one epoch of the loop (epoch images = the training split less "
                  "the 5% held out for validation), without the validation pass and save that "
                  "end each epoch.", "",
-             "| family | parameters | batch size | steps | images/s | epoch images "
-             "| s / epoch (extrapolated) |", "|---|---|---|---|---|---|---|"]
+             "| family | processes | parameters | batch size | steps | images/s "
+             "| scaling efficiency | epoch images | s / epoch (extrapolated) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['family']} | {r['parameters']:,} | {r['batch_size']} | "
-                     f"{r['steps']} | {_number(r['images_per_s'])} | "
+        efficiency = r.get("scaling_efficiency")
+        lines.append(f"| {r['family']} | {r.get('processes', 1)} | {r['parameters']:,} | "
+                     f"{r['batch_size']} | {r['steps']} | {_number(r['images_per_s'])} | "
+                     f"{'–' if efficiency is None else f'{efficiency:.2f}'} | "
                      f"{r['epoch_images']:,} | {_number(r['epoch_seconds_extrapolated'])} |")
     if result["notes"]:
         lines += ["", "Notes:"] + [f"  {n}" for n in result["notes"]]
@@ -222,6 +281,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data-root", help="a folder holding fashion-mnist/ and mnist/")
     parser.add_argument("--set", action="append", default=[], metavar="[FAMILY.]NAME=VALUE",
                         help="change a config field (of one family with FAMILY.)")
+    parser.add_argument("--nproc", type=int, nargs="+", default=[1],
+                        help="process counts to measure each family with (e.g. 1 2)")
     parser.add_argument("--json", help="write the figures here (and a .txt with the table)")
     args = parser.parse_args(argv)
     families = [f.strip() for f in args.families.split(",") if f.strip()]

@@ -20,7 +20,7 @@ from genplay.core.errors import GenplayError
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from genplay.core import checkpoints, runtime
+    from genplay.core import checkpoints, distributed, runtime
     from genplay.core.data import invert_policy
     from genplay.core.images import find_images
     from genplay.core.ops import outlier_figures as figures
@@ -46,15 +46,28 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not files:
         raise GenplayError("no images found in the paths given")
     rows: list[dict] = []
+    # Under torchrun every process finds the same files and scores every size-th of them;
+    # rank 0 gathers the rows and writes them in the order of the files.
+    world = distributed.world_from_env()
+    joined = distributed.start(world, model.device)
+    mine = files[world.rank::world.size]
 
     def add_rows(part: dict) -> None:
         rows.extend(figures.verdict_rows(part["files"], part["errors"], part["scores"][method],
                                           reference[method], threshold))
 
-    run_with_bar(outliers.score_files(model, files, [method], typical_bpd=typical,
-                                      background=background, bank=bank,
-                                      invert=invert_policy(info.dataset)),
-                 "scoring", len(files), "img", on_partial=add_rows)
+    try:
+        run_with_bar(outliers.score_files(model, mine, [method], typical_bpd=typical,
+                                          background=background, bank=bank,
+                                          invert=invert_policy(info.dataset)),
+                     "scoring", len(mine), "img", on_partial=add_rows)
+        if not world.alone:
+            rows = distributed.gather_in_order(rows, world)
+    finally:
+        if joined:
+            distributed.stop()
+    if not world.main:
+        return 0
     header = {"checkpoint": info.name, "method": method, "fpr": args.fpr,
               "threshold": threshold}
     if args.json or args.csv:

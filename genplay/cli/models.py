@@ -88,6 +88,10 @@ def train_recipe(args: argparse.Namespace) -> str:
         parts += ["--device", args.device]
     if getattr(args, "nproc", 1) > 1:  # the processes that trained it (over all machines)
         parts += ["--nproc", str(args.nproc)]
+    if getattr(args, "precision", "fp32") != "fp32":
+        parts += ["--precision", args.precision]
+    if getattr(args, "channels_last", False):
+        parts += ["--channels-last"]
     parts += ["--out", args.out]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -153,6 +157,20 @@ def launch_processes(args: argparse.Namespace, argv: list[str]) -> int:
         return 130
 
 
+def _before_launch(args: argparse.Namespace) -> None:
+    """What a run would refuse at its start, said once here rather than by every process
+    in torchrun's report of a failed worker: a missing dataset, a budget, an --out that
+    holds something else (or nothing to resume)."""
+    from genplay.core import datasets
+    from genplay.core.train import TrainSettings, check_out_folder
+
+    if args.data in datasets.CATALOGUE:
+        datasets.find(args.data, args.data_root, "train")
+    check_out_folder(TrainSettings(family=args.family, data=args.data, out=Path(args.out),
+                                   epochs=args.epochs, minutes=args.minutes,
+                                   resume=args.resume))
+
+
 def _without_option(argv: list[str], name: str) -> list[str]:
     """argv without `name VALUE` or `name=VALUE`."""
     out, skip = [], False
@@ -176,6 +194,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if distributed.world_from_env().size > 1:
             raise GenplayError("--nproc starts the processes itself: leave it out under "
                                "torchrun")
+        if args.nproc > 64:
+            raise GenplayError(f"--nproc {args.nproc}: at most 64 processes on one machine")
+        _before_launch(args)
         return launch_processes(args, sys.argv[1:])
     world = distributed.world_from_env()
     args.nproc = world.size  # under torchrun: the recipe says how many processes trained
@@ -196,7 +217,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
         minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,
         resume=args.resume, overrides=parse_sets(args.set), data_root=args.data_root,
-        recipe=recipe, perturb=args.perturb, device=args.device,
+        recipe=recipe, perturb=args.perturb, device=args.device, precision=args.precision,
+        channels_last=args.channels_last,
         init=Path(args.init) if args.init and not args.resume else None,
     )
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
@@ -339,6 +361,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "there is one); the checkpoint is the same either way")
     p.add_argument("--preview-dir", help="also save a sample grid every few hundred steps here")
     p.add_argument("--log-every", type=int, default=0, help="print the losses every N steps")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                   help="bf16: autocast to bfloat16 (Ampere or later GPUs, recent CPUs); the "
+                        "weights stay float32")
+    p.add_argument("--channels-last", action="store_true",
+                   help="convolutions on channels-last tensors (faster on GPU tensor cores)")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train in N processes on this machine (torchrun, gloo on CPUs, NCCL "
                         "on GPUs): each takes its share of every batch; the batch stays the "

@@ -9,9 +9,9 @@ each global batch; gradients are averaged across the processes during the backwa
 before a family clips them and steps its optimisers, so every replica takes the same step
 a single process would take on the global batch.
 
-Gradients are averaged by a hook on each parameter (`GradientAverage`: an all-reduce as
-each gradient is accumulated, which is the reduction DistributedDataParallel makes, here
-parameter by parameter rather than in buckets) rather than by wrapping the model in
+Gradients are averaged by hooks on the parameters (`GradientAverage`: at the end of each
+backward pass one all-reduce of all the gradients it accumulated, the reduction
+DistributedDataParallel makes, in one bucket) rather than by wrapping the model in
 DistributedDataParallel: DDP reduces only the gradients of a backward pass that follows
 its own forward, while every genplay family runs its own step (a GAN's two optimisers
 over three discriminator passes, the R1 penalty's double backward, an EBM's Langevin
@@ -76,6 +76,8 @@ def start(world: World, device: torch.device) -> bool:
     if world.alone or dist.is_initialized():
         return False
     backend = "nccl" if device.type == "cuda" else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(world.local_rank)
     dist.init_process_group(backend, rank=world.rank, world_size=world.size)
     return True
 
@@ -92,22 +94,54 @@ def step_seed(seed: int, step: int, rank: int) -> int:
 
 
 class GradientAverage:
-    """Averages each parameter's gradient over the processes as the backward pass
-    accumulates it (see the module's docstring); remove() takes the hooks away."""
+    """Averages the gradients over the processes at the end of every backward pass (see
+    the module's docstring); remove() takes the hooks away.
+
+    A hook on each parameter notes it as its gradient is accumulated; the first note of a
+    backward pass queues a callback for its end (the autograd engine's, as DDP's reducer
+    does), which all-reduces every noted gradient as one flat tensor, in the parameters'
+    fixed order: one collective per backward pass, not one per parameter, done before
+    the family's code after backward() (clipping, the optimiser's step) sees them."""
 
     def __init__(self, parameters: Iterable[torch.nn.Parameter], world: World) -> None:
         self.size = world.size
-        self.handles = [p.register_post_accumulate_grad_hook(self._average)
-                        for p in parameters if p.requires_grad]
+        params = [p for p in parameters if p.requires_grad]
+        self.order = {id(p): i for i, p in enumerate(params)}
+        self.pending: list[torch.nn.Parameter] = []
+        self.handles = [p.register_post_accumulate_grad_hook(self._noted) for p in params]
 
-    def _average(self, parameter: torch.nn.Parameter) -> None:
-        dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
-        parameter.grad.div_(self.size)
+    def _noted(self, parameter: torch.nn.Parameter) -> None:
+        if not self.pending:
+            torch.autograd.Variable._execution_engine.queue_callback(self._average)
+        self.pending.append(parameter)
+
+    def _average(self) -> None:
+        params = sorted(self.pending, key=lambda p: self.order[id(p)])
+        self.pending = []
+        grads = [p.grad for p in params]
+        flat = torch._utils._flatten_dense_tensors(grads)
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat.div_(self.size)
+        for grad, averaged in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+            grad.copy_(averaged)
 
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
         self.handles = []
+
+
+def gather_in_order(items: list, world: World) -> list:
+    """On rank 0, the items every process made from its share (every size-th of a list,
+    starting at its rank), put back in the list's order; [] on the others."""
+    shares: list[list] | None = [[] for _ in range(world.size)] if world.main else None
+    dist.gather_object(items, shares, dst=0)
+    if not world.main:
+        return []
+    merged = []
+    for i in range(max(len(share) for share in shares)):
+        merged += [share[i] for share in shares if i < len(share)]
+    return merged
 
 
 def broadcast_state(module: torch.nn.Module) -> None:

@@ -350,6 +350,20 @@ def test_resume_continues_the_run_as_it_was_shaped(capsys, tiny_data, tmp_path):
     assert code == 0, err  # the first command again, with --resume: fine
 
 
+def test_precision_and_layout_are_in_the_recipe(capsys, tiny_data, tmp_path):
+    out = tmp_path / "vae"
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 1, "--size", 8,
+                       "--set", "base_channels=4", "--set", "latent_dim=4", "--precision",
+                       "bf16", "--channels-last", "--out", out, "--threads", 1)
+    assert code == 0, err
+    info = read_info(out)
+    assert "--precision bf16 --channels-last --out" in info.recipe
+    assert info.training["precision"] == "bf16"
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 1,
+                       "--precision", "fp16", "--out", tmp_path / "half")
+    assert code == 2 and "invalid choice" in err
+
+
 def test_score_needs_a_measured_method(capsys, tiny_checkpoints, tmp_path):
     import shutil
 

@@ -125,3 +125,16 @@ def train_worker(rank: int, world: int, port: int, settings_kwargs: dict,
     for event in train(settings, stop_requested=stop):
         if isinstance(event, Progress) and event.message == "":
             taken[0] = event.step
+
+
+def score_worker(rank: int, world: int, port: int, argv: list[str], out: str) -> None:
+    """`genplay score ARGV` as one process of the group, its standard output to out-RANK."""
+    import contextlib
+
+    from genplay.cli import main
+
+    join(rank, world, port)
+    with open(f"{out}-{rank}", "w", encoding="utf-8") as fh, contextlib.redirect_stdout(fh):
+        code = main(argv)
+    if code != 0:
+        raise SystemExit(code)

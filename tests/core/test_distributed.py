@@ -102,3 +102,45 @@ def test_a_resumed_two_process_run_continues_the_uninterrupted_curve(tmp_path, t
     more, more_info = _run(tmp_path, tiny_data, "halves", 3, 1, resume=True)
     assert more_info.training["steps"] > halves_info.training["steps"]
     assert "processes" not in more_info.training or more_info.training["processes"] == 1
+
+
+def test_sharded_scoring_gives_the_rows_of_one_process_in_input_order(
+        tmp_path, tiny_checkpoints):
+    import json
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from genplay.cli import main as cli
+
+    model = tmp_path / "pixelcnn"
+    shutil.copytree(tiny_checkpoints / "pixelcnn-tiny", model)
+    assert cli(["eval", str(model), "--scores-only"]) == 0
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / f"{i}.png")
+    (folder / "3b.png").write_bytes(b"not an image")  # a row of its own, in its place
+    argv = ["score", str(model), str(folder), "--method", "bpd", "--json"]
+    out = tmp_path / "stdout"
+    mp.spawn(workers.score_worker, args=(2, free_port(), argv, str(out)), nprocs=2, join=True)
+    sharded = json.loads((tmp_path / "stdout-0").read_text(encoding="utf-8"))
+    assert (tmp_path / "stdout-1").read_text(encoding="utf-8") == ""  # rank 0 writes
+    single = tmp_path / "single.json"
+    with open(single, "w", encoding="utf-8") as fh:
+        import contextlib
+
+        with contextlib.redirect_stdout(fh):
+            assert cli(argv) == 0
+    alone = json.loads(single.read_text(encoding="utf-8"))
+    assert [r["file"] for r in sharded["rows"]] == [r["file"] for r in alone["rows"]]
+    assert [r["file"].rsplit("/", 1)[1] for r in alone["rows"]] == [
+        "0.png", "1.png", "2.png", "3.png", "3b.png", "4.png"]
+    for mine, theirs in zip(sharded["rows"], alone["rows"]):
+        assert mine["verdict"] == theirs["verdict"]
+        if theirs["score"] is None:
+            assert mine["score"] is None
+        else:
+            assert mine["score"] == pytest.approx(theirs["score"], rel=1e-6)

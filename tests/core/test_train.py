@@ -201,3 +201,29 @@ def test_the_training_device_is_checked_and_auto_falls_back_to_the_cpu(tiny_data
     assert isinstance(events[-1], Result)
     model, info = checkpoints.load(tmp_path / "m")
     assert model.device.type == "cpu" and "device" not in info.training
+
+
+@pytest.mark.parametrize("family", ["vae", "diffusion"])
+def test_bf16_autocast_and_channels_last_train_and_save_float32(tiny_data, tmp_path, family):
+    seen: set[torch.dtype] = set()
+
+    def conv_output(module, _inputs, output):
+        if isinstance(module, torch.nn.Conv2d) and module.training:
+            seen.add(output.dtype)
+
+    hook = torch.nn.modules.module.register_module_forward_hook(conv_output)
+    try:
+        events = list(train(settings(tiny_data, tmp_path / "run", family, epochs=1,
+                                     precision="bf16", channels_last=True)))
+    finally:
+        hook.remove()
+    assert seen == {torch.bfloat16}  # the training passes ran in bfloat16
+    losses = [e.losses for e in events if isinstance(e, Progress) and e.losses]
+    assert losses and all(torch.isfinite(torch.tensor(list(v.values()))).all() for v in losses)
+    model, info = checkpoints.load(tmp_path / "run")
+    assert all(t.dtype == torch.float32 for t in model.state_dict().values()
+               if t.is_floating_point())
+    assert info.training["precision"] == "bf16" and info.training["channels_last"] is True
+    with pytest.raises(GenplayError, match="gradient scaler"):
+        list(train(settings(tiny_data, tmp_path / "fp16", family, epochs=1, precision="fp16")))
+    assert not (tmp_path / "fp16").exists()  # refused before anything was written
