@@ -3,6 +3,7 @@
     python -m benchmarks.train_throughput [--families vae,gan,...] [--seconds 30]
         [--warmup 3] [--threads 1] [--size 28|32|64] [--channels 1|3] [--data NAME|FOLDER]
         [--data-root PATH] [--set [FAMILY.]NAME=VALUE ...] [--nproc 1 2]
+        [--device cpu|cuda] [--precision fp32 bf16] [--channels-last]
         [--json benchmarks/results/train-throughput.json]
 
 Every family the registry knows and `genplay train` accepts (the generative families and
@@ -31,6 +32,9 @@ the same global batch split among them. images/s is then the whole batch's image
 second, and the scaling efficiency is images/s over N times the one-process figure (1:
 perfect; below 1: time lost to averaging gradients and to processes waiting for each
 other, or to cores the processes share).
+
+On a GPU (--device cuda): --precision fp32 bf16 measures each family without and with
+bf16 autocast, and --nproc 1 2 4 8 the scaling over that many GPUs (process k on GPU k).
 """
 
 from __future__ import annotations
@@ -82,7 +86,8 @@ class WarmUpClock:
 
 def measure_family(family: str, data: str, data_root: str | None, size: int, channels: int,
                    overrides: dict[str, Any], seconds: float, warmup: int,
-                   scratch: Path) -> dict[str, Any] | None:
+                   scratch: Path, device: str = "cpu", precision: str = "fp32",
+                   channels_last: bool = False) -> dict[str, Any] | None:
     """Trains one family for warmup steps and then `seconds`; returns its row (None in a
     process other than the first of several, which only trains)."""
     from genplay.core.distributed import world_from_env
@@ -92,7 +97,8 @@ def measure_family(family: str, data: str, data_root: str | None, size: int, cha
     settings = TrainSettings(
         family=family, data=data, out=out, minutes=seconds / 60, size=size,
         channels=channels, overrides=overrides, data_root=data_root, preview_every=0,
-        save_every_s=math.inf, recipe="benchmarks.train_throughput")
+        save_every_s=math.inf, recipe="benchmarks.train_throughput", device=device,
+        precision=precision, channels_last=channels_last)
     started = time.perf_counter()
     last_step, last_time, interrupted = 0, None, False
     measured_steps, measured_seconds = 0, 0.0
@@ -167,7 +173,7 @@ def measure(nproc: int, threads: int, arguments: tuple) -> dict[str, Any]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    out = Path(arguments[-1]) / "row.json"
+    out = Path(arguments[8]) / "row.json"  # in the family's scratch folder
     try:
         mp.spawn(_process, args=(nproc, port, threads, arguments, str(out)), nprocs=nproc)
     except mp.ProcessRaisedException as exc:  # the family's error, as one process said it
@@ -180,23 +186,26 @@ def run(args: argparse.Namespace, families: list[str], overrides: dict[str, dict
         threads: int) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
-    for family, nproc in [(f, n) for f in families for n in args.nproc]:
+    runs = [(f, n, p) for f in families for p in args.precision for n in args.nproc]
+    for family, nproc, precision in runs:
         _log(f"{family}: {args.warmup} warm-up steps, then {args.seconds:g} s on {args.data} "
              f"({args.size}x{args.size}, {args.channels} channel(s), {nproc} process(es) of "
-             f"{threads} thread(s))")
+             f"{threads} thread(s), {args.device}, {precision})")
         with tempfile.TemporaryDirectory(prefix=f"genplay-throughput-{family}-") as scratch:
             try:
                 row = measure(nproc, threads, (
                     family, args.data, args.data_root, args.size, args.channels,
-                    overrides.get(family, {}), args.seconds, args.warmup, Path(scratch)))
+                    overrides.get(family, {}), args.seconds, args.warmup, Path(scratch),
+                    args.device, precision, args.channels_last))
             except (GenplayError, ValueError) as exc:
                 # the classifier on unlabelled data, a config that does not fit the size
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 notes.append(f"{family}: not measured ({first})")
                 _log(f"  skipped: {first}")
                 continue
-        row["processes"] = nproc
-        one = next((r for r in rows if r["family"] == family and r["processes"] == 1), None)
+        row["processes"], row["precision"] = nproc, precision
+        one = next((r for r in rows if r["family"] == family and r["processes"] == 1
+                    and r["precision"] == precision), None)
         row["scaling_efficiency"] = (row["images_per_s"] / (nproc * one["images_per_s"])
                                      if one and one["images_per_s"] and row["images_per_s"]
                                      else None)
@@ -212,11 +221,18 @@ def run(args: argparse.Namespace, families: list[str], overrides: dict[str, dict
     return {"genplay": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version(),
             "machine": platform.processor() or platform.machine(),
-            "platform": platform.platform(), "device": "cpu", "threads": threads,
-            "processes": list(args.nproc),
+            "platform": platform.platform(), "device": _device_name(args.device),
+            "threads": threads, "processes": list(args.nproc),
+            "channels_last": args.channels_last,
             "data": args.data, "size": args.size, "channels": args.channels,
             "seconds_budget": args.seconds, "warmup_steps": args.warmup,
             "overrides": overrides, "rows": rows, "notes": notes}
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    return device.upper() if device == "cpu" else device
 
 
 def _number(value: float | None) -> str:
@@ -227,8 +243,8 @@ def _number(value: float | None) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"# Training throughput: genplay {result['genplay']}, torch {result['torch']}, "
-             f"CPU, {result['threads']} thread(s) per process, {result['machine']} "
-             f"({result['platform']}, {os.cpu_count()} cores)",
+             f"{result['device']}, {result['threads']} thread(s) per process, "
+             f"{result['machine']} ({result['platform']}, {os.cpu_count()} cores)",
              "", f"Default config of each family, {result['size']}x{result['size']}, "
                  f"{result['channels']} channel(s), on {result['data']}; core/train.py's loop; "
                  f"images/s over ~{result['seconds_budget']:g} s of steady state after "
@@ -236,12 +252,13 @@ def format_table(result: dict[str, Any]) -> str:
                  "that rate to one epoch of the loop (epoch images = the training split less "
                  "the 5% held out for validation), without the validation pass and save that "
                  "end each epoch.", "",
-             "| family | processes | parameters | batch size | steps | images/s "
+             "| family | processes | precision | parameters | batch size | steps | images/s "
              "| scaling efficiency | epoch images | s / epoch (extrapolated) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         efficiency = r.get("scaling_efficiency")
-        lines.append(f"| {r['family']} | {r.get('processes', 1)} | {r['parameters']:,} | "
+        lines.append(f"| {r['family']} | {r.get('processes', 1)} | "
+                     f"{r.get('precision', 'fp32')} | {r['parameters']:,} | "
                      f"{r['batch_size']} | {r['steps']} | {_number(r['images_per_s'])} | "
                      f"{'–' if efficiency is None else f'{efficiency:.2f}'} | "
                      f"{r['epoch_images']:,} | {_number(r['epoch_seconds_extrapolated'])} |")
@@ -283,6 +300,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="change a config field (of one family with FAMILY.)")
     parser.add_argument("--nproc", type=int, nargs="+", default=[1],
                         help="process counts to measure each family with (e.g. 1 2)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (process k: GPU k)")
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16"))
+    parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--json", help="write the figures here (and a .txt with the table)")
     args = parser.parse_args(argv)
     families = [f.strip() for f in args.families.split(",") if f.strip()]

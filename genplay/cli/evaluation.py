@@ -56,6 +56,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         rows.extend(figures.verdict_rows(part["files"], part["errors"], part["scores"][method],
                                           reference[method], threshold))
 
+    finished = False
     try:
         run_with_bar(outliers.score_files(model, mine, [method], typical_bpd=typical,
                                           background=background, bank=bank,
@@ -63,9 +64,10 @@ def cmd_score(args: argparse.Namespace) -> int:
                      "scoring", len(mine), "img", on_partial=add_rows)
         if not world.alone:
             rows = distributed.gather_in_order(rows, world)
+        finished = True
     finally:
         if joined:
-            distributed.stop()
+            distributed.stop(finished)
     if not world.main:
         return 0
     header = {"checkpoint": info.name, "method": method, "fpr": args.fpr,

@@ -82,8 +82,14 @@ def start(world: World, device: torch.device) -> bool:
     return True
 
 
-def stop() -> None:
+def stop(finished: bool = True) -> None:
+    """Leaves the process group. finished: every process got here the same way (the run
+    ended, or stopped by agreement), so they wait for each other first: a process that
+    leaves while another still talks to it can bring that one down (gloo aborts). After
+    an error in this process, the others are not waited for."""
     if dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

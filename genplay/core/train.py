@@ -466,11 +466,13 @@ def _train(settings: TrainSettings, clock: Callable[[], float], lock: RunLock | 
            ) -> Iterator[Progress | Preview | Validation | Saved | Result]:
     settings = _process_device(settings, world)
     joined = distributed.start(world, training_device(settings.device))
+    finished = False
     try:
         yield from _train_in_world(settings, clock, lock, world, stop_requested)
+        finished = True
     finally:
         if joined:
-            distributed.stop()
+            distributed.stop(finished)
 
 
 def _train_in_world(settings: TrainSettings, clock: Callable[[], float], lock: RunLock | None,

@@ -40,10 +40,11 @@ def test_rows_json_and_no_scratch_left(root, tmp_path, monkeypatch, capsys):
     out = tmp_path / "results" / "throughput.json"
     result = train_throughput.main([
         "--families", ",".join(FAMILIES), "--seconds", "0.5", "--warmup", "1",
-        "--threads", "1", "--data-root", str(root), "--json", str(out),
+        "--threads", "1", "--data-root", str(root), "--json", str(out), "--nproc", "1", "2",
         *_tiny_sets(FAMILIES)])
     printed = capsys.readouterr().out
-    assert [r["family"] for r in result["rows"]] == list(FAMILIES)
+    assert [(r["family"], r["processes"]) for r in result["rows"]] == [
+        (f, n) for f in FAMILIES for n in (1, 2)]
     for row in result["rows"]:
         tiny = registry.build(row["family"], **TINY_CONFIGS[row["family"]])
         assert row["parameters"] == sum(p.numel() for p in tiny.parameters())
@@ -53,13 +54,18 @@ def test_rows_json_and_no_scratch_left(root, tmp_path, monkeypatch, capsys):
         assert row["train_images"] == 38 and row["epoch_images"] == 32
         assert row["epoch_seconds_extrapolated"] == pytest.approx(32 / row["images_per_s"])
         assert row["images_per_s"] == pytest.approx(8 * row["steps"] / row["seconds"])
-        assert f"| {row['family']} | {row['parameters']:,} | 8 | {row['steps']} |" in printed
+        assert (f"| {row['family']} | {row['processes']} | fp32 | {row['parameters']:,} | 8 "
+                f"| {row['steps']} |") in printed
+        one = next(r for r in result["rows"] if r["family"] == row["family"]
+                   and r["processes"] == 1)
+        assert row["scaling_efficiency"] == (None if row["processes"] == 1 else pytest.approx(
+            row["images_per_s"] / (2 * one["images_per_s"])))
     assert result["threads"] == 1 and result["data"] == "fashion-mnist"
     assert "EXTRAPOLATED" in printed
     assert json.loads(out.read_text())["rows"] == result["rows"]
     assert out.with_suffix(".txt").read_text().strip() == printed.strip()
     # each family trained in a temporary folder of its own, deleted afterwards
-    assert len(made) == len(FAMILIES) and not any(p.exists() for p in made)
+    assert len(made) == 2 * len(FAMILIES) and not any(p.exists() for p in made)
 
 
 def test_unknown_family_or_set_target_is_refused(root):

@@ -104,6 +104,7 @@ def step_worker(rank: int, world: int, port: int, configs: dict[str, dict],
                  for family, config in configs.items()}
         if rank == 0:
             torch.save(found, out)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
