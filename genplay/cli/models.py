@@ -263,11 +263,12 @@ def _quietly(settings) -> int:
     from genplay.core.events import Result
     from genplay.core.train import train
 
+    stopped = False
     with Stop() as stop:
         for event in train(settings, stop_requested=lambda: stop.requested):
-            if isinstance(event, Result) and event.summary.get("stopped"):
-                return 130
-    return 0
+            # to the run's end even when stopped: the processes leave the group together
+            stopped = stopped or (isinstance(event, Result) and event.summary.get("stopped"))
+    return 130 if stopped else 0
 
 
 def _follow(events, args: argparse.Namespace, preview_dir: Path | None,

@@ -75,10 +75,15 @@ def start(world: World, device: torch.device) -> bool:
     already; True if this call joined it (and stop() should leave it)."""
     if world.alone or dist.is_initialized():
         return False
+    from datetime import timedelta
+
     backend = "nccl" if device.type == "cuda" else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(world.local_rank)
-    dist.init_process_group(backend, rank=world.rank, world_size=world.size)
+    given = os.environ.get("GENPLAY_GROUP_TIMEOUT_S", "")
+    seconds = int(given) if given.isdigit() and int(given) > 0 else 1800
+    dist.init_process_group(backend, rank=world.rank, world_size=world.size,
+                            timeout=timedelta(seconds=seconds))
     return True
 
 

@@ -46,6 +46,11 @@ def set_threads(requested: int | None = None) -> int:
     return n
 
 
+def gpu_count() -> int:
+    """CUDA GPUs here (0 without CUDA): a run can take one process on each."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def available_devices() -> list[str]:
     """Devices PyTorch can run on here, the CPU always included (first)."""
     devices = ["cpu"]

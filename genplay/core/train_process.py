@@ -15,6 +15,11 @@ child that died or was killed).
 The child is started with "spawn", never "fork": a forked copy of a process that holds
 torch's thread pools (or Qt's) can deadlock. Spawning costs a fresh interpreter that
 imports torch: a second or two before the first step.
+
+With nproc > 1 the run is nproc children of one process group on this machine
+(core.distributed; one per GPU where the settings say cuda): rank 0 sends the events and
+takes pause and stop, the others train in silence. A pause holds the others at their next
+gradient average; a stop is agreed between them, so all save at the same step.
 """
 
 from __future__ import annotations
@@ -84,9 +89,11 @@ class TrainingProcess:
     (killing it if it does not exit in time).
     """
 
-    def __init__(self, settings: TrainSettings, threads: int) -> None:
+    def __init__(self, settings: TrainSettings, threads: int, nproc: int = 1) -> None:
         self.settings = settings
         self.threads = max(1, int(threads))
+        self.nproc = max(1, int(nproc))
+        self._followers: list[Any] = []
         self._context = multiprocessing.get_context("spawn")
         self._queue = self._context.Queue()
         self._paused = self._context.Event()
@@ -100,12 +107,23 @@ class TrainingProcess:
     def start(self) -> None:
         if self._process is not None:
             raise RuntimeError("this training process was already started")
+        worlds = [None] if self.nproc == 1 else [
+            (rank, self.nproc, _free_port()) for rank in range(self.nproc)]
+        if len(worlds) > 1:
+            worlds = [(rank, size, worlds[0][2]) for rank, size, _ in worlds]
         self._process = self._context.Process(
             target=_child_main, name=f"genplay-train-{self.settings.family}",
-            args=(self.settings, self.threads, self._queue, self._paused, self._stop),
+            args=(self.settings, self.threads, self._queue, self._paused, self._stop,
+                  worlds[0]),
             daemon=True,  # never outlives the app, even if the app dies without stop()
         )
         self._process.start()
+        for world in worlds[1:]:
+            follower = self._context.Process(
+                target=_follower_main, name=f"genplay-train-{self.settings.family}-{world[0]}",
+                args=(self.settings, self.threads, self._stop, world), daemon=True)
+            follower.start()
+            self._followers.append(follower)
 
     @property
     def is_alive(self) -> bool:
@@ -143,6 +161,10 @@ class TrainingProcess:
         """Last resort: ends the child now. Only its last periodic save remains (or, killed
         in the middle of a save, a folder that resumes or that a fresh run takes); the lock it
         leaves in the folder names a dead process, so the next run takes it over."""
+        for follower in self._followers:
+            if follower.is_alive():
+                follower.kill()
+                follower.join(5.0)
         if self._process is None or not self._process.is_alive():
             return
         self._killed = True
@@ -171,6 +193,10 @@ class TrainingProcess:
         self.stop()
         if not self.join(timeout):
             self.kill()
+        for follower in self._followers:  # they stop at the step rank 0 stops at
+            follower.join(max(1.0, timeout / 2))
+            if follower.is_alive():
+                follower.kill()
 
     def __enter__(self) -> TrainingProcess:
         if self._process is None:
@@ -303,27 +329,31 @@ def _saved_step(out: Path) -> tuple[int, Path | None]:
 
 def run_controlled(settings: TrainSettings, send: Callable[[Any], None],
                    paused: Callable[[], bool], stop_requested: Callable[[], bool],
-                   wait: Callable[[float], object] = time.sleep) -> int:
+                   wait: Callable[[float], object] = time.sleep,
+                   together: bool = False) -> int:
     """Iterates train(settings), sending its events, pausing and stopping between steps as
     the callables say; ends with one final event. Returns the exit code (0, or 1 on error).
 
     The child process's body, kept apart from the process so it can be read (and tested)
-    on its own; ``wait(seconds)`` should return early when a stop is asked for.
+    on its own; ``wait(seconds)`` should return early when a stop is asked for. together:
+    the run is one of several processes, which agree on a stop inside train(): it is
+    iterated to its end (a Result that says "stopped") rather than closed here.
     """
     clock = _PausableClock()
     outbox = _Outbox(send)
     events = None
     last: Progress | None = None
     try:
-        events = train(settings, clock=clock)
-        while not stop_requested():
+        events = train(settings, clock=clock,
+                       stop_requested=stop_requested if together else None)
+        while together or not stop_requested():
             if paused():
                 clock.pause()
                 outbox.send(_marked(last, PAUSED_MESSAGE))
                 while paused() and not stop_requested():
                     wait(_CONTROL_POLL_S)
                 clock.resume()
-                if stop_requested():
+                if stop_requested() and not together:
                     break
                 outbox.send(_marked(last, RESUMED_MESSAGE))
             try:
@@ -333,6 +363,12 @@ def run_controlled(settings: TrainSettings, send: Callable[[Any], None],
                 return 0
             if isinstance(event, Progress) and not event.message:
                 last = event
+            if together and isinstance(event, Result) and event.summary.get("stopped"):
+                for _rest in events:  # to its end: the processes leave the group together
+                    pass
+                outbox.flush()
+                send(Stopped(*_saved_step(settings.out)))
+                return 0
             outbox.send(_as_sendable(event))
         events.close()  # saves the last completed step (if any step was made in this run)
         outbox.flush()
@@ -356,11 +392,56 @@ def _marked(last: Progress | None, message: str) -> Progress:
     return dataclasses.replace(last, images_per_s=rate, message=message)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# A paused run holds the other processes at their next collective: far longer than the
+# usual 30 minutes is no hang.
+GROUP_TIMEOUT_S = 7 * 24 * 3600
+
+
+def _join_world(world: tuple[int, int, int] | None) -> None:
+    """The environment torchrun would give process rank of size (None: alone)."""
+    if world is None:
+        return
+    rank, size, port = world
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+                      GENPLAY_GROUP_TIMEOUT_S=str(GROUP_TIMEOUT_S))
+
+
+def _follower_main(settings: TrainSettings, threads: int, stop: Any,
+                   world: tuple[int, int, int]) -> None:
+    """A process of a several-process run other than rank 0: trains, says nothing, stops
+    where the others stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _join_world(world)
+    runtime.set_threads(threads)
+    parent = multiprocessing.parent_process()
+
+    def stop_requested() -> bool:
+        return stop.is_set() or (parent is not None and not parent.is_alive())
+
+    try:
+        for _event in train(settings, stop_requested=stop_requested):
+            pass
+    except Exception:  # rank 0 reports the run's failure; a follower only ends
+        traceback.print_exc()
+        sys.exit(1)
+    sys.exit(0)
+
+
 def _child_main(settings: TrainSettings, threads: int, events_queue: Any, paused: Any,
-                stop: Any) -> None:
+                stop: Any, world: tuple[int, int, int] | None = None) -> None:
     # Ctrl-C in a terminal reaches the whole process group; the parent decides what a
     # Ctrl-C means (stop(), which saves), so the child does not die in mid-step.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _join_world(world)
     threads = runtime.set_threads(threads)  # before any work: training keeps to its budget
     events_queue.put(Started(os.getpid(), threads))
     parent = multiprocessing.parent_process()
@@ -369,7 +450,8 @@ def _child_main(settings: TrainSettings, threads: int, events_queue: Any, paused
         # A parent that died without stop() (crash, kill) gets the same: save and exit.
         return stop.is_set() or (parent is not None and not parent.is_alive())
 
-    code = run_controlled(settings, events_queue.put, paused.is_set, stop_requested, stop.wait)
+    code = run_controlled(settings, events_queue.put, paused.is_set, stop_requested, stop.wait,
+                          together=world is not None)
     events_queue.close()
     events_queue.join_thread()  # everything sent is in the pipe before the exit code is
     sys.exit(code)

@@ -157,3 +157,26 @@ def test_a_pause_spends_none_of_the_time_budget():
     clock.resume()
     now = clock()
     assert 0 <= now - held <= time.monotonic() - before + 1e-9  # the pause left no trace
+
+
+@pytest.mark.slow  # starts three processes that import torch
+def test_a_two_process_run_pauses_and_stops_together(tiny_data, tmp_path):
+    out = tmp_path / "m"
+    with TrainingProcess(settings(tiny_data, out, epochs=1000), threads=1, nproc=2) as run:
+        seen = collect_until(run, lambda e: isinstance(e, Progress) and e.step >= 4)
+        assert isinstance(seen[0], Started)
+        run.pause()
+        seen += (batch := collect_until(run, is_marked(PAUSED_MESSAGE)))
+        paused_at = next(e for e in batch if is_marked(PAUSED_MESSAGE)(e)).step
+        assert not steps(collect_for(run, 0.5))  # the other process waits with it
+        run.resume()
+        seen += collect_until(run, lambda e: isinstance(e, Progress) and e.step > paused_at)
+        run.stop()  # agreed between the two: both stop at one step, rank 0 saves it
+        seen += collect_until(run, lambda e: isinstance(e, Stopped))
+        assert run.join(timeout=15.0)
+    stopped = seen[-1]
+    assert isinstance(stopped, Stopped) and stopped.path == out
+    assert stopped.step >= max(steps(seen))
+    info = checkpoints.load(out)[1]
+    assert info.training["steps"] == stopped.step and info.training["processes"] == 2
+    assert [(f.is_alive(), f.exitcode) for f in run._followers] == [(False, 0)]

@@ -131,6 +131,39 @@ def test_start_asks_for_an_early_first_grid(qtbot, panel, monkeypatch):
     assert "pid" not in panel.status_label.text()
 
 
+def test_with_several_gpus_the_form_offers_a_process_on_each(qtbot, panel, monkeypatch):
+    from genplay.core import train_process
+
+    started = []
+
+    class Recording:
+        def __init__(self, settings, threads, nproc=1):
+            self.settings, self.threads, self.nproc = settings, threads, nproc
+
+        def start(self):
+            started.append(self)
+
+        def events(self):
+            return []
+
+        def shutdown(self, timeout=0):
+            pass
+
+    monkeypatch.setattr(train_process, "TrainingProcess", Recording)
+    form = panel.form
+    assert not form.processes.isVisibleTo(panel) and form.gpu_processes() == 1  # no GPU here
+    form.set_gpus(4)
+    assert form.processes.isVisibleTo(panel) and form.processes.maximum() == 4
+    assert form.processes.value() == 4  # all of them, unless fewer are asked for
+    form.processes.setValue(2)
+    qtbot.waitUntil(lambda: panel.form.dataset_problem() is None, timeout=20000)
+    assert panel.start()
+    run = started[-1]
+    assert run.nproc == 2 and run.settings.device == "cuda"
+    assert "2 processes on 2 GPUs" in run.settings.recipe
+    assert not form.processes.isEnabled()  # fixed while the run goes on
+
+
 # --- 3. a timeline of sample grids --------------------------------------------------------------
 def test_the_sample_timeline_follows_new_grids_and_keeps_a_scrubbed_one(qtbot, panel):
     fake = running(panel)

@@ -223,15 +223,20 @@ class TrainingPanel(Panel):
         from genplay.core.train_process import TrainingProcess
 
         epochs, minutes = self.form.budget()
+        gpus = self.form.gpu_processes()
         settings = TrainSettings(
             family=family, data=spec, out=out, epochs=epochs, minutes=minutes,
             size=self.image_size(), channels=self.channels(), seed=seed, resume=resume,
             overrides=dict(self.config_overrides), preview_every=self.preview_every,
-            preview_every_s=PREVIEW_EVERY_S,
-            recipe=f"genplay GUI: {family} on {Path(spec).name}",
+            preview_every_s=PREVIEW_EVERY_S, device="cuda" if gpus > 1 else "cpu",
+            recipe=f"genplay GUI: {family} on {Path(spec).name}"
+                   + (f", {gpus} processes on {gpus} GPUs" if gpus > 1 else ""),
         )
         child_threads, engine_threads = _thread_budget()
-        self.process = TrainingProcess(settings, child_threads)
+        if gpus > 1:
+            self.process = TrainingProcess(settings, 1, nproc=gpus)  # the GPUs do the work
+        else:
+            self.process = TrainingProcess(settings, child_threads)
         try:
             self.process.start()
         except OSError as exc:

@@ -50,6 +50,7 @@ PREVIEW_HEIGHT = 200  # pixels the preview grid may take at zoom 1
 
 # --- jobs (run in the engine's thread) ------------------------------------------------------
 CHOICES = op("ops.training:training_choices")
+GPUS = op("runtime:gpu_count")
 PREVIEW = op("ops.training:dataset_preview")
 
 
@@ -102,6 +103,11 @@ class TrainingForm(QWidget):
         self.out_name.textChanged.connect(self.folder_changed)
         self.out_root_label = QLabel()
         self.out_root_label.setStyleSheet("color: palette(mid);")
+        # Shown only where there is more than one GPU: then a run can take several.
+        self.processes = QSpinBox(minimum=1, maximum=1, value=1, toolTip=(
+            "Train on this many GPUs at once, one process on each (torch.distributed): each "
+            "takes its share of every batch; the curves and samples are the first one's"))
+        self.processes_label = QLabel("GPUs")
 
         form = QFormLayout()
         form.addRow("Family", self.family_combo)
@@ -111,6 +117,9 @@ class TrainingForm(QWidget):
         form.addRow("Budget", budget_row)
         form.addRow("Seed", seed_row)
         form.addRow("Samples every", self.preview_spin)
+        form.addRow(self.processes_label, self.processes)
+        self.processes.hide()
+        self.processes_label.hide()
         form.addRow("Save as", self.out_name)
         form.addRow("", self.out_root_label)
         setup = QGroupBox("New run")
@@ -138,6 +147,7 @@ class TrainingForm(QWidget):
             combo.currentIndexChanged.connect(self._data_changed)
         self.family_combo.currentIndexChanged.connect(self._suggest_name)
         self.dataset_combo.activated.connect(self._dataset_activated)
+        self.engine.submit(GPUS, label="", on_result=lambda n, _s: self.set_gpus(n))
         self.engine.submit(CHOICES, label="", on_result=self._set_choices,
                            on_error=self.show_error)
 
@@ -193,6 +203,18 @@ class TrainingForm(QWidget):
             return None, float(self.budget_spin.value())
         return self.budget_spin.value(), None
 
+    def set_gpus(self, count: int) -> None:
+        """With two GPUs or more, the form offers to train on several (all by default)."""
+        several = int(count) > 1
+        self.processes.setMaximum(max(1, int(count)))
+        self.processes.setValue(max(1, int(count)))
+        self.processes.setVisible(several)
+        self.processes_label.setVisible(several)
+
+    def gpu_processes(self) -> int:
+        """How many processes (one a GPU) the run takes; 1: one process on the CPU."""
+        return self.processes.value() if self.processes.isVisibleTo(self) else 1
+
     def out_folder(self) -> Path | None:
         """The folder "Save as" names under the output root; None if it names none."""
         name = self.out_name.text().strip()
@@ -204,7 +226,7 @@ class TrainingForm(QWidget):
         """Off while a run goes on: what it trains is fixed when it starts."""
         for w in (self.family_combo, self.dataset_combo, self.size_combo, self.channels_combo,
                   self.budget_spin, self.budget_unit, self.seed, self.preview_spin,
-                  self.out_name):
+                  self.out_name, self.processes):
             w.setEnabled(editable)
 
     # --- choices ------------------------------------------------------------------------------
