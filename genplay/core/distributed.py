@@ -180,6 +180,12 @@ def mean_over_ranks(sums: dict[str, float], count: int) -> tuple[dict[str, float
     return dict(zip(keys, totals[:-1])), int(totals[-1])
 
 
+def mean_losses(losses: dict[str, float], world: World) -> dict[str, float]:
+    """A step's loss terms averaged over the processes: the losses of the whole batch."""
+    totals, _count = mean_over_ranks(losses, 1)
+    return {k: v / world.size for k, v in totals.items()}
+
+
 def agree(flag: bool) -> bool:
     """True on every process if it is true on any (one process's budget running out ends
     the step loop on all of them at the same step; rank 0's clock saying a validation is

@@ -617,6 +617,8 @@ def _steps(run: _Run, note: str, settings: TrainSettings, clock: Callable[[], fl
                 with torch.autocast(device.type, dtype=torch.bfloat16,
                                     enabled=settings.precision == "bf16"):
                     losses = model.train_step(x, labels, run.optimizers, run.step)
+                if not world.alone:  # the whole batch's, not this process's share's
+                    losses = distributed.mean_losses(losses, world)
                 if run.ema is not None:
                     run.ema.update(model)
                 run.step += 1
