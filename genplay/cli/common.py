@@ -133,7 +133,7 @@ def add_diffusion_options(p: argparse.ArgumentParser, steps_help: str) -> None:
     p.add_argument("--sampler", choices=list(SAMPLERS),
                    help="diffusion sampler (default dpmpp: DPM-Solver++(2M), deterministic; "
                         "dpmpp-sde: its stochastic form, the most realistic images in 20 "
-                        "steps)")
+                        "steps; unipc: UniPC, predictor-corrector, the best in 5-10 steps)")
     p.add_argument("--steps", type=int, help=steps_help)
     p.add_argument("--eta", type=float, help="DDIM noise: 0 deterministic, 1 like DDPM")
     p.add_argument("--class", dest="label", metavar="NAME",

@@ -94,9 +94,14 @@ def outputs(model, prefix: str) -> dict[str, tuple[float, ...]]:
 
 
 @pytest.mark.parametrize("prediction", ["v", "eps"])
-def test_outputs_are_bit_identical_to_before_the_loops_moved(prediction):
+def test_outputs_are_bit_identical_to_before_the_loops_moved(prediction, monkeypatch):
     # The golden figures were taken with the first U-Net layout (the loops are the same for
-    # every layout; v2's network is checked against diffusers' in test_export.py).
+    # every layout; v2's network is checked against diffusers' in test_export.py), and
+    # with every step count on the grids of 10 steps and more (they run 3-6 steps, which
+    # now take trailing spacing): this test guards the loops, not the grids.
+    from genplay.core.models import diffusion_samplers
+
+    monkeypatch.setattr(diffusion_samplers, "FEW_STEPS", 0)
     got = outputs(tiny(prediction=prediction, layout="v1"), prediction)
     want = {k: v for k, v in GOLDEN.items() if k.startswith(prediction + "-")}
     assert got.keys() == want.keys()
