@@ -5,9 +5,9 @@
         [--rows dpmpp-sde:20 ...]
 
 Samplers: FID and KID (genplay's own feature net, against the whole test split) of
-`--samples` unconditional images from DDPM (1000 steps), DDIM (10, 20, 50) and
-DPM-Solver++(2M) (10, 20), the ODE solver and its SDE form, each with its seconds per
-64 images; beside them the real-vs-real floor, the same figures for that many
+`--samples` unconditional images from DDPM (1000 steps), DDIM (5, 10, 20, 50),
+DPM-Solver++(2M) (5, 10, 20), the ODE solver and its SDE form, and UniPC (5, 10, 20),
+each with its seconds per 64 images; beside them the real-vs-real floor, the same figures for that many
 training images. Every row uses the same number of images, so the rows compare with
 each other (FID grows as the number of images shrinks; the floor shows by how much).
 Every row is seeded, so a row measured again gives the same figures: `--rows` measures
@@ -49,8 +49,10 @@ from genplay.core.ops.sampling import sample_images
 from genplay.core.ops.sketch import DEFAULT_STRENGTH, fit_latents
 from genplay.core.sketches import edge_sketch, stroke_sketch
 
-SAMPLER_ROWS = [("ddpm", 1000), ("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpmpp", 10),
-                ("dpmpp", 20), ("dpmpp-sde", 10), ("dpmpp-sde", 20)]
+SAMPLER_ROWS = [("ddpm", 1000), ("ddim", 5), ("ddim", 10), ("ddim", 20), ("ddim", 50),
+                ("dpmpp", 5), ("dpmpp", 10), ("dpmpp", 20), ("dpmpp-sde", 5),
+                ("dpmpp-sde", 10), ("dpmpp-sde", 20), ("unipc", 5), ("unipc", 10),
+                ("unipc", 20)]
 RATIO_SAMPLERS = ("dpmpp", "dpmpp-sde")  # each one's FID at 20 steps over DDPM's at 1000
 STRENGTHS = (0.3, DEFAULT_STRENGTH, 0.7)
 SKETCH_STEPS = 20  # a full schedule's steps: strength 0.5 runs 10

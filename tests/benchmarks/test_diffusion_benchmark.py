@@ -32,8 +32,9 @@ def test_tables_and_json(setup, tmp_path, capsys):
     printed = capsys.readouterr().out
     # the tiny model has 50 timesteps: the "1000-step" row runs all 50
     assert [(r["sampler"], r["steps"]) for r in result["samplers"]] == [
-        ("ddpm", 50), ("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpmpp", 10), ("dpmpp", 20),
-        ("dpmpp-sde", 10), ("dpmpp-sde", 20)]
+        ("ddpm", 50), ("ddim", 5), ("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpmpp", 5),
+        ("dpmpp", 10), ("dpmpp", 20), ("dpmpp-sde", 5), ("dpmpp-sde", 10), ("dpmpp-sde", 20),
+        ("unipc", 5), ("unipc", 10), ("unipc", 20)]
     assert all(r["seconds_per_64"] > 0 and r["fid"] >= 0 for r in result["samplers"])
     assert result["sketch_style"] == "strokes"  # digits are drawn, not outlined
     methods = [r["method"] for r in result["sketch"]]
