@@ -332,6 +332,12 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
     # A net of another size sees samples and real images alike resized to its own.
     net_size = net_info.image_shape[1]
     yield Progress(0, n_samples, message=f"drawing {n_samples} samples for FID/KID")
+    # How the samples were drawn (a sampler's defaults can change; the figure must not
+    # be read as another's): the model's default options, as sample_images uses them.
+    drawn_with = {o.name: o.default for o in model.sample_options()
+                  if o.name in ("sampler", "steps")}
+    if drawn_with:
+        metrics["fid_sampling"] = drawn_with
     images = None
     for event in sample_images(model, n_samples, seed):
         if isinstance(event, Result):

@@ -350,6 +350,15 @@ def test_resume_continues_the_run_as_it_was_shaped(capsys, tiny_data, tmp_path):
     assert code == 0, err  # the first command again, with --resume: fine
 
 
+def test_eval_says_how_a_diffusion_models_samples_were_drawn(capsys, tiny_checkpoints):
+    code, out_text, err = run(capsys, "eval", tiny_checkpoints / "diffusion-tiny", "--features",
+                              tiny_checkpoints / "classifier-tiny", "--samples", 8, "--limit",
+                              8, "--no-scores", "--dry-run")
+    assert code == 0, err
+    metrics = json.loads(out_text)
+    assert metrics["fid_sampling"] == {"sampler": "dpmpp", "steps": 20}
+
+
 def test_precision_and_layout_are_in_the_recipe(capsys, tiny_data, tmp_path):
     out = tmp_path / "vae"
     code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 1, "--size", 8,
