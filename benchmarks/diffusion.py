@@ -8,8 +8,9 @@ Samplers: FID and KID (genplay's own feature net, against the whole test split) 
 `--samples` unconditional images from DDPM (1000 steps), DDIM (5, 10, 20, 50),
 DPM-Solver++(2M) (5, 10, 20), the ODE solver and its SDE form, and UniPC (5, 10, 20),
 each with its seconds per 64 images; beside them the real-vs-real floor, the same
-figures for that many training images. Every row uses the same number of images, so the rows compare with
-each other (FID grows as the number of images shrinks; the floor shows by how much).
+figures for that many training images. Every row uses the same number of images, so
+the rows compare with each other (FID grows as the number of images shrinks; the floor
+shows by how much).
 Every row is seeded, so a row measured again gives the same figures: `--rows` measures
 only the rows named and puts them into the `--json` file already there (same
 checkpoint, seed and image count, else it stops), keeping the rest of its figures.
