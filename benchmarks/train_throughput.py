@@ -159,6 +159,9 @@ def _process(rank: int, nproc: int, port: int, threads: int, arguments: tuple,
     row = measure_family(*arguments)
     if row is not None:
         Path(out).write_text(json.dumps(row), encoding="utf-8")
+    from genplay.core.distributed import leave
+
+    leave(0)  # the group is left: without the teardown that can abort a process
 
 
 def measure(nproc: int, threads: int, arguments: tuple) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         if joined:
             distributed.stop(finished)
     if not world.main:
-        return 0
+        distributed.leave(0)
     header = {"checkpoint": info.name, "method": method, "fpr": args.fpr,
               "threshold": threshold}
     if args.json or args.csv:
@@ -87,6 +87,8 @@ def cmd_score(args: argparse.Namespace) -> int:
                       f"{row['file']}")
     if rows and all(row["score"] is None for row in rows):
         raise GenplayError(f"none of the {len(rows)} files could be read as an image")
+    if not world.alone:  # the group is left: end without the teardown that can abort
+        distributed.leave(0)
     return 0
 
 

@@ -226,7 +226,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         datasets.find(args.data, args.data_root, "train")
     on = "" if args.device == "cpu" else f" on {args.device}"
     if not world.main:  # rank 0 speaks for the run; the others train in silence
-        return _quietly(settings)
+        distributed.leave(_quietly(settings))
     alone = "" if world.alone else f" (process 0 of {world.size})"
     print(f"training {args.family} on {args.data} with {threads} thread(s){on}{alone} -> "
           f"{args.out}", file=sys.stderr)
@@ -242,8 +242,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 130
     if stopped:
         print(f"stopped; checkpoint saved in {args.out} (continue with --resume)", file=sys.stderr)
-        return 130
-    return 0
+    code = 130 if stopped else 0
+    if not world.alone:  # the group is left: end without the teardown that can abort
+        distributed.leave(code)
+    return code
 
 
 def _what_is_left(out: Path) -> str:

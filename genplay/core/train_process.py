@@ -433,7 +433,9 @@ def _follower_main(settings: TrainSettings, threads: int, stop: Any,
     except Exception:  # rank 0 reports the run's failure; a follower only ends
         traceback.print_exc()
         sys.exit(1)
-    sys.exit(0)
+    from genplay.core.distributed import leave
+
+    leave(0)
 
 
 def _child_main(settings: TrainSettings, threads: int, events_queue: Any, paused: Any,
@@ -454,4 +456,8 @@ def _child_main(settings: TrainSettings, threads: int, events_queue: Any, paused
                           together=world is not None)
     events_queue.close()
     events_queue.join_thread()  # everything sent is in the pipe before the exit code is
+    if world is not None:
+        from genplay.core.distributed import leave
+
+        leave(code)
     sys.exit(code)

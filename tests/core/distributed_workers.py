@@ -107,6 +107,9 @@ def step_worker(rank: int, world: int, port: int, configs: dict[str, dict],
         dist.barrier()
     finally:
         dist.destroy_process_group()
+    from genplay.core.distributed import leave
+
+    leave(0)
 
 
 def train_worker(rank: int, world: int, port: int, settings_kwargs: dict,
@@ -126,6 +129,9 @@ def train_worker(rank: int, world: int, port: int, settings_kwargs: dict,
     for event in train(settings, stop_requested=stop):
         if isinstance(event, Progress) and event.message == "":
             taken[0] = event.step
+    from genplay.core.distributed import leave
+
+    leave(0)
 
 
 def score_worker(rank: int, world: int, port: int, argv: list[str], out: str) -> None:
@@ -136,6 +142,6 @@ def score_worker(rank: int, world: int, port: int, argv: list[str], out: str) ->
 
     join(rank, world, port)
     with open(f"{out}-{rank}", "w", encoding="utf-8") as fh, contextlib.redirect_stdout(fh):
-        code = main(argv)
+        code = main(argv)  # under a group it ends the process itself (distributed.leave)
     if code != 0:
         raise SystemExit(code)
