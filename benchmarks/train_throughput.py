@@ -147,7 +147,7 @@ def measure_family(family: str, data: str, data_root: str | None, size: int, cha
     }
 
 
-def _process(rank: int, nproc: int, port: int, threads: int, arguments: tuple,
+def _process(rank: int, nproc: int, port: int, threads: int, arguments: dict[str, Any],
              out: str) -> None:
     """One of nproc processes measuring a family (torch.multiprocessing spawns it)."""
     import json
@@ -156,7 +156,7 @@ def _process(rank: int, nproc: int, port: int, threads: int, arguments: tuple,
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     runtime.set_threads(threads)
-    row = measure_family(*arguments)
+    row = measure_family(**arguments)
     if row is not None:
         Path(out).write_text(json.dumps(row), encoding="utf-8")
     from genplay.core.distributed import leave
@@ -164,10 +164,11 @@ def _process(rank: int, nproc: int, port: int, threads: int, arguments: tuple,
     leave(0)  # the group is left: without the teardown that can abort a process
 
 
-def measure(nproc: int, threads: int, arguments: tuple) -> dict[str, Any]:
-    """measure_family in this process (nproc 1) or in nproc processes of one group."""
+def measure(nproc: int, threads: int, arguments: dict[str, Any]) -> dict[str, Any]:
+    """measure_family(**arguments) in this process (nproc 1) or in nproc processes of one
+    group."""
     if nproc == 1:
-        return measure_family(*arguments)
+        return measure_family(**arguments)
     import json
     import socket
 
@@ -176,7 +177,7 @@ def measure(nproc: int, threads: int, arguments: tuple) -> dict[str, Any]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    out = Path(arguments[8]) / "row.json"  # in the family's scratch folder
+    out = Path(arguments["scratch"]) / "row.json"
     try:
         mp.spawn(_process, args=(nproc, port, threads, arguments, str(out)), nprocs=nproc)
     except mp.ProcessRaisedException as exc:  # the family's error, as one process said it
@@ -196,10 +197,12 @@ def run(args: argparse.Namespace, families: list[str], overrides: dict[str, dict
              f"{threads} thread(s), {args.device}, {precision})")
         with tempfile.TemporaryDirectory(prefix=f"genplay-throughput-{family}-") as scratch:
             try:
-                row = measure(nproc, threads, (
-                    family, args.data, args.data_root, args.size, args.channels,
-                    overrides.get(family, {}), args.seconds, args.warmup, Path(scratch),
-                    args.device, precision, args.channels_last))
+                row = measure(nproc, threads, {
+                    "family": family, "data": args.data, "data_root": args.data_root,
+                    "size": args.size, "channels": args.channels,
+                    "overrides": overrides.get(family, {}), "seconds": args.seconds,
+                    "warmup": args.warmup, "scratch": Path(scratch), "device": args.device,
+                    "precision": precision, "channels_last": args.channels_last})
             except (GenplayError, ValueError) as exc:
                 # the classifier on unlabelled data, a config that does not fit the size
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

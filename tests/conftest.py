@@ -117,22 +117,27 @@ def tiny_data(tmp_path_factory) -> Path:
     return make_idx_dataset(tmp_path_factory.mktemp("data") / "tiny")
 
 
+def train_tiny(out: Path, family: str, data: str | Path, config: dict, *,
+               size: int | None = None, channels: int = 1, recipe: str | None = None) -> Path:
+    """One epoch of a tiny config into out (the config's image_size unless size is given;
+    its other fields as overrides), without previews; returns out."""
+    from genplay.core.train import TrainSettings, train
+
+    settings = TrainSettings(
+        family=family, data=str(data), out=out, epochs=1, size=size or config["image_size"],
+        channels=channels, overrides={k: v for k, v in config.items() if k != "image_size"},
+        preview_every=0, recipe=recipe or f"test {family}")
+    for _ in train(settings):
+        pass
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory, tiny_data) -> Path:
     """A folder with a tiny trained checkpoint of every family (1 epoch = 2-4 steps)."""
-    from genplay.core.train import TrainSettings, train
-
     root = tmp_path_factory.mktemp("checkpoints")
     for family, config in TINY_CONFIGS.items():
-        name = f"{family}-tiny"
-        settings = TrainSettings(
-            family=family, data=str(tiny_data), out=root / name, epochs=1,
-            size=config["image_size"], overrides={k: v for k, v in config.items()
-                                                  if k != "image_size"},
-            preview_every=0, recipe=f"test {family}",
-        )
-        for _ in train(settings):
-            pass
+        train_tiny(root / f"{family}-tiny", family, tiny_data, config)
     return root
 
 

@@ -198,13 +198,13 @@ def mean_losses(losses: dict[str, float], world: World) -> dict[str, float]:
     return {k: v / world.size for k, v in totals.items()}
 
 
-def agree(flag: bool) -> bool:
-    """True on every process if it is true on any (one process's budget running out ends
-    the step loop on all of them at the same step; rank 0's clock saying a validation is
-    due makes every process validate)."""
-    value = torch.tensor([1.0 if flag else 0.0], device=_collective_device())
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item() > 0)
+def agree(*flags: bool) -> tuple[bool, ...]:
+    """Each flag true on every process if it is true on any, all in one collective (one
+    process's Ctrl-C or budget running out ends the step loop on all of them at the same
+    step; rank 0's clock saying a validation is due makes every process validate)."""
+    values = torch.tensor([1.0 if f else 0.0 for f in flags], device=_collective_device())
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return tuple(bool(v > 0) for v in values.tolist())
 
 
 class _SumOverRanks(torch.autograd.Function):

@@ -512,22 +512,21 @@ def _one_drawings_hints(drawing: Tensor) -> Tensor:
     lines = drawing.amax(dim=1, keepdim=True)
     coloured = ((lines - drawing.amin(dim=1, keepdim=True)) > HINT_SATURATION).to(drawing)
     strokes = (lines > 0.5).to(drawing)
+    drawn = torch.maximum(strokes, coloured)  # every pixel of a line, of any ink
     inks = _ink_strokes(drawing, lines, coloured)  # each coloured stroke by its number
-    areas = components(fill_holes(torch.maximum(strokes, coloured)) * (1 - strokes)
-                       * (1 - coloured))
+    areas = components(fill_holes(drawn) * (1 - drawn))
     owned: dict[float, list[Tensor]] = {}  # a coloured stroke's number: the areas it owns
     for name in areas.unique().tolist():
         if name == 0:
             continue
         area = (areas == name).to(drawing)
-        border = dilate(area, 3) * torch.maximum(strokes, coloured) * (1 - area)
+        border = dilate(area, 3) * drawn * (1 - area)
         votes = inks[border > 0]
         white = int((votes == 0).sum())
         if votes.numel() and int((votes > 0).sum()):
             owner = float(votes[votes > 0].mode().values)
             if int((votes == owner).sum()) > white:
                 owned.setdefault(owner, []).append(area)
-    drawn = torch.maximum(strokes, coloured)
     out = drawing.new_zeros((1, 4, h, w))
     yy = torch.arange(h, device=drawing.device).view(h, 1)
     xx = torch.arange(w, device=drawing.device).view(1, w)

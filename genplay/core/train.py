@@ -580,11 +580,9 @@ def _steps(run: _Run, note: str, settings: TrainSettings, clock: Callable[[], fl
         if world.alone:
             return left
         # Clocks and Ctrl-Cs differ by process: all stop where the first one would.
-        asked = bool(stop_requested and stop_requested())
-        if distributed.agree(asked):
-            stopped = True
-            return False
-        return not distributed.agree(not left)
+        asked, spent = distributed.agree(bool(stop_requested and stop_requested()), not left)
+        stopped = stopped or asked
+        return not (asked or spent)
 
     try:
         while budget_left():
@@ -649,7 +647,7 @@ def _steps(run: _Run, note: str, settings: TrainSettings, clock: Callable[[], fl
                 due = (last_validation is None or not budget_left()
                        or now - last_validation >= settings.validate_every_s)
                 if not world.alone:
-                    due = distributed.agree(due)  # rank 0's clock may say so, another's not
+                    (due,) = distributed.agree(due)  # one clock may say so, another not
                 if not due:
                     continue
                 last_validation = now

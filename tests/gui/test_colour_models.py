@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY_CONFIGS
+from tests.conftest import TINY_CONFIGS, train_tiny
 from tests.gui.conftest import select
 
 SIZE = 32
@@ -42,17 +42,11 @@ def colour_folder(folder):
 @pytest.fixture(scope="module")
 def colour_checkpoints(tmp_path_factory):
     """Tiny 3-channel 32x32 models of a few families, trained for an epoch on the folder."""
-    from genplay.core.train import TrainSettings, train
-
     data = colour_folder(tmp_path_factory.mktemp("colour") / "pictures")
     root = tmp_path_factory.mktemp("colour-checkpoints")
     for family in FAMILIES:
-        overrides = {k: v for k, v in TINY_CONFIGS[family].items() if k != "image_size"}
-        settings = TrainSettings(family=family, data=str(data), out=root / f"{family}-colour",
-                                 epochs=1, size=SIZE, channels=3, overrides=overrides,
-                                 preview_every=0, recipe=f"test {family} colour")
-        for _ in train(settings):
-            pass
+        train_tiny(root / f"{family}-colour", family, data, TINY_CONFIGS[family], size=SIZE,
+                   channels=3, recipe=f"test {family} colour")
     return root, data
 
 

@@ -11,6 +11,7 @@ import torch
 from genplay.core import checkpoints
 from genplay.core.events import final_value
 from genplay.gui.panels.sketch import COLOUR_INKS, GREY_INKS, SketchPanel
+from tests.conftest import train_tiny
 from tests.gui.test_colour_models import assert_colour, colour_folder
 from tests.gui.test_sketch_finish import generate
 from tests.gui.test_sketch_model_panel import TINY, infos_of, open_model
@@ -20,19 +21,12 @@ from tests.gui.test_sketch_model_panel import TINY, infos_of, open_model
 def models(tmp_path_factory, data_home):
     """A tiny colour sketch model (lines and colour hints) of a colour folder, and a grey
     sketch model of the tiny fashion-mnist."""
-    from genplay.core.train import TrainSettings, train
-
     data = colour_folder(tmp_path_factory.mktemp("colour") / "pictures")
     root = tmp_path_factory.mktemp("colour-sketch")
-    overrides = {k: v for k, v in TINY.items() if k != "image_size"}
-    for name, source, channels, extra in (("sketch-colour", str(data), 3, {"sketch_channels": 5}),
+    for name, source, channels, extra in (("sketch-colour", data, 3, {"sketch_channels": 5}),
                                           ("sketch-grey", "fashion-mnist", 1, {})):
-        settings = TrainSettings(family="sketch-diffusion", data=source, out=root / name,
-                                 epochs=1, size=TINY["image_size"], channels=channels,
-                                 overrides={**overrides, **extra}, preview_every=0,
-                                 recipe=f"test {name}")
-        for _ in train(settings):
-            pass
+        train_tiny(root / name, "sketch-diffusion", source, {**TINY, **extra},
+                   channels=channels, recipe=f"test {name}")
     return root
 
 

@@ -16,6 +16,7 @@ from genplay.core.images import read_png_metadata
 from genplay.core.models.sketch_diffusion import DEFAULT_SKETCH_GUIDANCE, DEFAULT_SKETCH_STEPS
 from genplay.gui.panels import sketch_method_choice
 from genplay.gui.panels.sketch import SketchPanel
+from tests.conftest import train_tiny
 from tests.gui.test_sketch_finish import a_bar, generate
 
 TINY = {"image_size": 8, "base_channels": 8, "blocks_per_level": 1, "attention_heads": 2,
@@ -32,16 +33,9 @@ MODELS = {  # name: (family, dataset, config)
 def sketch_models(tmp_path_factory, data_home):
     """A folder of tiny checkpoints (1 epoch each): a sketch model and a diffusion model of
     the tiny fashion-mnist, a VAE of the tiny mnist."""
-    from genplay.core.train import TrainSettings, train
-
     root = tmp_path_factory.mktemp("sketch-models")
     for name, (family, data, config) in MODELS.items():
-        settings = TrainSettings(
-            family=family, data=data, out=root / name, epochs=1, size=config["image_size"],
-            overrides={k: v for k, v in config.items() if k != "image_size"},
-            preview_every=0, recipe=f"test {family}")
-        for _ in train(settings):
-            pass
+        train_tiny(root / name, family, data, config)
     return root
 
 

@@ -374,9 +374,10 @@ class SketchCanvas(QWidget):
         """What the pen paints on the layer of the stroke."""
         if self._stroke_layer == "mask":
             level = 0 if self._eraser else 255
-        else:
-            level = BACKGROUND if self._eraser else None
-        return QColor(*self._ink) if level is None else QColor(level, level, level)
+            return QColor(level, level, level)
+        if self._eraser:
+            return QColor(BACKGROUND, BACKGROUND, BACKGROUND)
+        return QColor(*self._ink)
 
     def _pen(self) -> QPen:
         pen = QPen(self._paint_colour(), self._pen_width)
