@@ -132,6 +132,23 @@ def test_a_cancelled_sample_restores_the_previous_result(qtbot, panel_on):
     assert panel.generate_button.isEnabled()
 
 
+def test_a_job_ending_after_a_change_of_model_leaves_generate_off_until_it_has_loaded(
+        qtbot, panel_on, tiny_checkpoints):
+    """The last model's job may end after the user picked another one, before the new one's
+    options arrive: Generate must stay off until they do (it would send the old options)."""
+    from genplay.core.checkpoints import read_info
+
+    panel = panel_on("vae-tiny")
+    panel.count.setValue(2)
+    panel.generate()
+    job = panel._job
+    panel.set_model(read_info(tiny_checkpoints / "diffusion-tiny"))
+    panel._sampling_done(job, False)  # the vae's job ends now
+    assert not panel.generate_button.isEnabled()
+    qtbot.waitUntil(panel.generate_button.isEnabled, timeout=20000)
+    assert "steps" in panel._option_boxes  # the diffusion model's own options
+
+
 def test_a_cancelled_first_sample_leaves_an_empty_view(qtbot, panel_on):
     panel = panel_on("diffusion-tiny")
     panel._option_boxes["steps"].setValue(50)

@@ -93,6 +93,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         self._option_boxes: dict[str, QWidget] = {}
         self._option_specs: list = []
         self._job: int | None = None  # the sampling job running, if any
+        self._ready = False  # the selected model's options have arrived
         self._job_shown = False  # whether its result arrived
 
         self.seed, seed_row = seed_editor(int(settings.value("seed", 0)))
@@ -182,6 +183,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         self.show_samples()
         self.images, self.request = None, None
         self.save_button.setEnabled(False)
+        self._ready = False
         self.generate_button.setEnabled(False)
         self.compare_button.setEnabled(False)
         self.model_label.setText(f"{info.name}: loading…")
@@ -197,6 +199,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         name = self.info.name if self.info is not None else "The model"
         self.model_label.setText(f"{name}: could not be loaded")
         self.model_label.setToolTip(message)
+        self._ready = False
         self.generate_button.setEnabled(False)
         self.reproducer.model_failed()
 
@@ -228,6 +231,7 @@ class SamplingPanel(AcceptsFileDrops, Panel):
                 [f"{info.name} · {info.family} · {Path(info.dataset).name}"]
                 + [label for label, _ in labels]))
             self.model_label.setToolTip("\n\n".join(meaning for _, meaning in labels))
+        self._ready = True
         self.generate_button.setEnabled(True)
         self.compare.set_options(self._option_specs)
         self.compare_button.setEnabled(self.compare.available())
@@ -291,7 +295,9 @@ class SamplingPanel(AcceptsFileDrops, Panel):
         if job != self._job:  # an older request, replaced by a newer one
             return
         self._job = None
-        self.generate_button.setEnabled(self.info is not None)
+        # A job of the model before may end while the new one's options are on their way:
+        # Generate waits for them (it would send the old model's options to the new one).
+        self.generate_button.setEnabled(self.info is not None and self._ready)
         self.status.clear()  # the job's last progress message; the caption says the rest
         if cancelled and not self._job_shown:
             self._restore_after_cancel()
