@@ -2,7 +2,7 @@
 
     python -m benchmarks.diffusion CHECKPOINT [--samples 500] [--sketches 500]
         [--baseline vae-mnist ...] [--threads T] [--json benchmarks/results/diffusion-NAME.json]
-        [--rows dpmpp-sde:20 ...]
+        [--rows dpmpp-sde:20 ...] [--few-steps] [--peers]
 
 Samplers: FID and KID (genplay's own feature net, against the whole test split) of
 `--samples` unconditional images from DDPM (1000 steps), DDIM (5, 10, 20, 50),
@@ -11,6 +11,12 @@ each with its seconds per 64 images; beside them the real-vs-real floor, the sam
 figures for that many training images. Every row uses the same number of images, so
 the rows compare with each other (FID grows as the number of images shrinks; the floor
 shows by how much).
+`--few-steps` keeps the rows at 5, 10 and 20 steps. `--peers` adds the same rows
+for the reference library's schedulers (diffusers' DDIM, DPM-Solver++ 2M, its SDE form,
+UniPC and Euler, at "linspace" and "trailing" spacing) driven on the same network from
+the same starting noise by benchmarks/diffusion_peers.py, and a table of the best of
+each library at each step count; without diffusers installed it says the peer rows were
+skipped.
 Every row is seeded, so a row measured again gives the same figures: `--rows` measures
 only the rows named and puts them into the `--json` file already there (same
 checkpoint, seed and image count, else it stops), keeping the rest of its figures.
@@ -38,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks import diffusion_peers
 from benchmarks.common import earlier_results, report
 from genplay import __version__
 from genplay.core import checkpoints, runtime
@@ -46,7 +53,9 @@ from genplay.core.data import load_dataset
 from genplay.core.evaluation import extract_features
 from genplay.core.events import Result, final_value
 from genplay.core.metrics import fid, kid
-from genplay.core.ops.sampling import sample_images
+from genplay.core.models.diffusion_pipeline import denoise_steps, noise
+from genplay.core.models.diffusion_samplers import spacing_for
+from genplay.core.ops.sampling import CHUNK, chunk_seed, sample_images
 from genplay.core.ops.sketch import DEFAULT_STRENGTH, fit_latents
 from genplay.core.sketches import edge_sketch, stroke_sketch
 
@@ -54,6 +63,11 @@ SAMPLER_ROWS = [("ddpm", 1000), ("ddim", 5), ("ddim", 10), ("ddim", 20), ("ddim"
                 ("dpmpp", 5), ("dpmpp", 10), ("dpmpp", 20), ("dpmpp-sde", 5),
                 ("dpmpp-sde", 10), ("dpmpp-sde", 20), ("unipc", 5), ("unipc", 10),
                 ("unipc", 20)]
+FEW_STEPS = (5, 10, 20)
+FEW_STEP_ROWS = [(s, n) for s in ("ddim", "dpmpp", "dpmpp-sde", "unipc") for n in FEW_STEPS]
+# With --few-steps, rows on another timestep grid than the sampler's default at that step
+# count, (sampler, steps, spacing): what spacing_for's choices are measured against.
+GRID_ROWS = [("dpmpp-sde", n, g) for n in (10, 20) for g in ("trailing", "logsnr")]
 RATIO_SAMPLERS = ("dpmpp", "dpmpp-sde")  # each one's FID at 20 steps over DDPM's at 1000
 STRENGTHS = (0.3, DEFAULT_STRENGTH, 0.7)
 SKETCH_STEPS = 20  # a full schedule's steps: strength 0.5 runs 10
@@ -108,19 +122,67 @@ class _Judge:
         return float((logits.argmax(dim=1) == labels).float().mean())
 
 
+def sample_on_grid(model, n: int, seed: int, sampler: str, steps: int,
+                   spacing: str) -> np.ndarray:
+    """sample_images' n images (the same seeded chunks and starting noise) with the
+    sampler run on another timestep grid than its default."""
+    timesteps = model.schedule.spaced(steps, None, spacing)
+    parts = []
+    for chunk in range((n + CHUNK - 1) // CHUNK):
+        count = min(CHUNK, n - chunk * CHUNK)
+        generator = torch.Generator(device=model.device).manual_seed(chunk_seed(seed, chunk))
+        z = noise(model, CHUNK, generator)[:count]
+        parts.append(final_value(denoise_steps(model, z, timesteps, sampler, {}, generator,
+                                               preview=False)))
+    return np.concatenate(parts)
+
+
 def sampler_table(model, judge: _Judge, n: int, seed: int,
-                  which: list[tuple[str, int]] = SAMPLER_ROWS) -> list[dict[str, Any]]:
+                  which: list[tuple] = SAMPLER_ROWS) -> list[dict[str, Any]]:
+    """Rows (sampler, steps) on the sampler's default grid, or (sampler, steps, spacing)."""
     rows = []
-    for sampler, steps in which:
+    for sampler, steps, *grid in which:
         steps = min(steps, model.config.timesteps)  # a model trained on fewer timesteps
-        _log(f"  {sampler} {steps} steps: {n} images")
+        spacing = grid[0] if grid else spacing_for(sampler, steps)
+        _log(f"  {sampler} {steps} steps ({spacing}): {n} images")
         start = time.perf_counter()
-        images = final_value(sample_images(model, n, seed, sampler=sampler, steps=steps))
+        if grid:
+            images = sample_on_grid(model, n, seed, sampler, steps, spacing)
+        else:
+            images = final_value(sample_images(model, n, seed, sampler=sampler, steps=steps))
         seconds = time.perf_counter() - start
-        rows.append({"sampler": sampler, "steps": steps, **judge.realism(images),
+        rows.append({"sampler": sampler, "steps": steps, "spacing": spacing,
+                     "default_grid": not grid, **judge.realism(images),
                      "seconds_per_64": seconds / n * 64})
         _log(f"    FID {rows[-1]['fid']:.2f}, {rows[-1]['seconds_per_64']:.1f} s per 64")
     return rows
+
+
+def peer_table(model, judge: _Judge, n: int, seed: int) -> list[dict[str, Any]]:
+    """The reference library's rows: each peer scheduler and spacing at FEW_STEPS."""
+    rows = []
+    for peer, spacing in diffusion_peers.peer_rows():
+        for steps in FEW_STEPS:
+            _log(f"  {peer.name} ({spacing}) {steps} steps: {n} images")
+            start = time.perf_counter()
+            images = diffusion_peers.sample_like_genplay(model, peer, spacing, n, seed, steps)
+            seconds = time.perf_counter() - start
+            rows.append({"sampler": peer.name, "spacing": spacing, "steps": steps,
+                         **judge.realism(images), "seconds_per_64": seconds / n * 64})
+            _log(f"    FID {rows[-1]['fid']:.2f}, {rows[-1]['seconds_per_64']:.1f} s per 64")
+    return rows
+
+
+def best_by_steps(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per step count, genplay's lowest-FID row and the peer's."""
+    out = []
+    for steps in FEW_STEPS:
+        ours = [r for r in result.get("samplers", []) if r["steps"] == steps]
+        theirs = [r for r in result.get("peers", []) if r["steps"] == steps]
+        if ours and theirs:
+            out.append({"steps": steps, "genplay": min(ours, key=lambda r: r["fid"]),
+                        "diffusers": min(theirs, key=lambda r: r["fid"])})
+    return out
 
 
 def _sdedit_batch(model, guides: torch.Tensor, strength: float, seed: int,
@@ -185,12 +247,34 @@ def sketch_table(model, judge: _Judge, n: int, seed: int, baselines: list[str],
 def format_tables(result: dict[str, Any]) -> str:
     lines = [f"# {result['model']} — samplers ({result['samples']} images each, "
              f"{result['threads']} threads)", "",
-             "| sampler | steps | FID | KID | s / 64 images |", "|---|---|---|---|---|"]
+             "| sampler | steps | grid | FID | KID | s / 64 images |",
+             "|---|---|---|---|---|---|"]
     for r in result["samplers"]:
-        lines.append(f"| {r['sampler']} | {r['steps']} | {r['fid']:.2f} | {r['kid']:.4f} | "
-                     f"{r['seconds_per_64']:.1f} |")
+        grid = r.get("spacing", "–") + ("" if r.get("default_grid", True) else " (not default)")
+        lines.append(f"| {r['sampler']} | {r['steps']} | {grid} | {r['fid']:.2f} | "
+                     f"{r['kid']:.4f} | {r['seconds_per_64']:.1f} |")
     floor = result["floor"]
-    lines.append(f"| real training images | – | {floor['fid']:.2f} | {floor['kid']:.4f} | – |")
+    lines.append(f"| real training images | – | – | {floor['fid']:.2f} | {floor['kid']:.4f} "
+                 "| – |")
+    ddpm = {r["steps"]: r["fid"] for r in result["samplers"] if r["sampler"] == "ddpm"}
+    if result.get("peers"):
+        ratio_head = " FID / DDPM-1000 |" if 1000 in ddpm else ""
+        lines += ["", f"# diffusers' schedulers on the same network ({result['samples']} "
+                      "images each, the same starting noise)", "",
+                  f"| scheduler | spacing | steps | FID |{ratio_head} s / 64 images |",
+                  "|---|---|---|---|" + ("---|" if ratio_head else "") + "---|"]
+        for r in result["peers"]:
+            ratio = f" {r['fid'] / ddpm[1000]:.3f} |" if ratio_head else ""
+            lines.append(f"| {r['sampler']} | {r['spacing']} | {r['steps']} | {r['fid']:.2f} |"
+                         f"{ratio} {r['seconds_per_64']:.1f} |")
+        lines += ["", "# the best of each at each step count", "",
+                  "| steps | genplay | FID | diffusers | FID |", "|---|---|---|---|---|"]
+        for b in best_by_steps(result):
+            ours, theirs = b["genplay"], b["diffusers"]
+            lines.append(f"| {b['steps']} | {ours['sampler']} | {ours['fid']:.2f} | "
+                         f"{theirs['sampler']} ({theirs['spacing']}) | {theirs['fid']:.2f} |")
+    elif result.get("peers_skipped"):
+        lines += ["", f"diffusers' rows skipped: {result['peers_skipped']}"]
     ratios = result.get("over_ddpm1000") or {}
     if ratios:
         lines.append("")
@@ -250,6 +334,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "edges otherwise)")
     parser.add_argument("--rows", action="append", default=[], metavar="SAMPLER:STEPS",
                         help="measure only this sampler row and merge it into --json")
+    parser.add_argument("--few-steps", action="store_true",
+                        help="only the sampler rows at 5, 10 and 20 steps")
+    parser.add_argument("--peers", action="store_true",
+                        help="add diffusers' schedulers on the same network (needs diffusers)")
     parser.add_argument("--no-samplers", action="store_true")
     parser.add_argument("--no-sketches", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
@@ -281,11 +369,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result["over_ddpm1000"] = _ratios(model, result["samplers"])
     elif not args.no_samplers:
         _log(f"{info.name}: samplers")
-        result["samplers"] = sampler_table(model, judge, args.samples, args.seed)
+        result["samplers"] = sampler_table(model, judge, args.samples, args.seed,
+                                           FEW_STEP_ROWS + GRID_ROWS if args.few_steps
+                                           else SAMPLER_ROWS)
         result["floor"] = judge.floor(args.samples)
         result["over_ddpm1000"] = _ratios(model, result["samplers"])
     else:
         result["samplers"], result["floor"] = [], {"fid": float("nan"), "kid": float("nan")}
+    if args.peers and not diffusion_peers.available():
+        result["peers_skipped"] = "diffusers is not installed (pip install -e \".[diffusers]\")"
+        _log(f"diffusers' rows skipped: {result['peers_skipped']}")
+    elif args.peers:
+        _log(f"{info.name}: diffusers' schedulers")
+        result["peers"] = peer_table(model, judge, args.samples, args.seed)
     if not args.no_sketches:  # (with --rows and without, the file's sketch figures stay)
         _log(f"{info.name}: sketches")
         result["sketch_style"] = args.style or default_style(info.dataset)

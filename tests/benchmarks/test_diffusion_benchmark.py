@@ -76,3 +76,64 @@ def test_sketch_styles_make_light_strokes_on_black():
     block[0, 0, 6:22, 6:22] = 1.0  # a filled square
     edges = diffusion.edge_sketch(block)
     assert edges[0, 0, 14, 4:8].max() == 1.0 and edges[0, 0, 14, 14] == 0.0  # outline only
+
+
+@pytest.mark.parametrize(("sampler", "peer"), [("ddim", "DDIM"), ("dpmpp", "DPM-Solver++ 2M"),
+                                               ("unipc", "UniPC")])
+def test_the_peer_adapter_reproduces_genplays_solvers_on_the_same_grid(sampler, peer):
+    """diffusers' DDIM, DPM-Solver++(2M) and UniPC, driven by the adapter on genplay's
+    network, schedule and starting noise, give genplay's own images on the same grid:
+    what the peer rows measure is the solver, nothing else."""
+    pytest.importorskip("diffusers")
+    from benchmarks import diffusion_peers
+    from genplay.core.events import final_value
+    from genplay.core.ops.sampling import sample_images
+
+    torch.manual_seed(0)
+    model = registry.build("diffusion", **TINY_CONFIGS["diffusion"]).eval()
+    ours = final_value(sample_images(model, 5, 7, sampler=sampler, steps=5))  # trailing grid
+    theirs = diffusion_peers.sample_like_genplay(
+        model, diffusion_peers.find_peer(peer), "trailing", 5, 7, 5)
+    assert theirs.shape == ours.shape
+    assert abs(theirs - ours).mean() < 1e-4 and abs(theirs - ours).max() < 2e-3
+    other = diffusion_peers.sample_like_genplay(   # a different solver does differ
+        model, diffusion_peers.find_peer("Euler"), "linspace", 5, 7, 5)
+    assert abs(other - ours).mean() > 1e-3
+
+
+def test_few_steps_with_peers_measures_both_libraries_and_names_the_best(setup, tmp_path,
+                                                                         capsys):
+    pytest.importorskip("diffusers")
+    from benchmarks import diffusion_peers
+
+    root, ckpts = setup
+    result = diffusion.main([str(ckpts / "diffusion-mnist"), "--samples", "4", "--few-steps",
+                             "--peers", "--no-sketches", "--threads", "1",
+                             "--data-root", str(root)])
+    printed = capsys.readouterr().out
+    assert {r["steps"] for r in result["samplers"]} == {5, 10, 20}
+    assert not any(r["sampler"] == "ddpm" for r in result["samplers"])
+    # the grid rows: dpmpp-sde on both grids at 10 and 20 steps, marked as not default
+    grids = {(r["steps"], r["spacing"]) for r in result["samplers"]
+             if r["sampler"] == "dpmpp-sde"}
+    assert {(10, "trailing"), (10, "logsnr"), (20, "trailing"), (20, "logsnr")} <= grids
+    assert [(r["sampler"], r["spacing"], r["steps"]) for r in result["peers"]] == [
+        (p.name, s, n) for p, s in diffusion_peers.peer_rows() for n in diffusion.FEW_STEPS]
+    best = diffusion.best_by_steps(result)
+    assert [b["steps"] for b in best] == [5, 10, 20]
+    for b in best:
+        assert b["genplay"]["fid"] == min(r["fid"] for r in result["samplers"]
+                                          if r["steps"] == b["steps"])
+    assert "# the best of each at each step count" in printed
+
+
+def test_peer_rows_are_skipped_with_a_reason_without_diffusers(setup, monkeypatch, capsys):
+    from benchmarks import diffusion_peers
+
+    monkeypatch.setattr(diffusion_peers, "available", lambda: False)
+    root, ckpts = setup
+    result = diffusion.main([str(ckpts / "diffusion-mnist"), "--samples", "4", "--few-steps",
+                             "--peers", "--no-sketches", "--threads", "1",
+                             "--data-root", str(root)])
+    assert "peers" not in result and "diffusers" in result["peers_skipped"]
+    assert "diffusers' rows skipped" in capsys.readouterr().out
