@@ -356,7 +356,7 @@ def test_eval_says_how_a_diffusion_models_samples_were_drawn(capsys, tiny_checkp
                               8, "--no-scores", "--dry-run")
     assert code == 0, err
     metrics = json.loads(out_text)
-    assert metrics["fid_sampling"] == {"sampler": "dpmpp", "steps": 20}
+    assert metrics["fid_sampling"] == {"sampler": "unipc", "steps": 20}
 
 
 def test_precision_and_layout_are_in_the_recipe(capsys, tiny_data, tmp_path):

@@ -99,11 +99,13 @@ def test_outputs_are_bit_identical_to_before_the_loops_moved(prediction, monkeyp
     # every layout; v2's network is checked against diffusers' in test_export.py), and
     # with every step count on the grids of 10 steps and more (they run 3-6 steps, which
     # now take trailing spacing): this test guards the loops, not the grids.
-    # The preview decode was DDIM's then; it is UniPC's now.
+    # The preview decode was DDIM's then; it is UniPC's now. The default sampler (of
+    # "sample-keep" and "condition") was DPM-Solver++'s then; it is UniPC's now.
     from genplay.core.models import denoising_model, diffusion_samplers
 
     monkeypatch.setattr(diffusion_samplers, "FEW_STEPS", 0)
     monkeypatch.setattr(denoising_model, "PREVIEW_SAMPLER", "ddim")
+    monkeypatch.setattr(denoising_model.DenoisingModel, "default_sampler", "dpmpp")
     got = outputs(tiny(prediction=prediction, layout="v1"), prediction)
     want = {k: v for k, v in GOLDEN.items() if k.startswith(prediction + "-")}
     assert got.keys() == want.keys()

@@ -69,8 +69,9 @@ def test_candidates_follow_the_sketch_and_guidance_zero_is_the_model_without_it(
     # ... and at 0 it is the model's own unconditional sampler, for the same noise
     from genplay.core.models import diffusion_pipeline as pipeline
 
-    timesteps = pipeline.timesteps_for("dpmpp", model.schedule, 4)
-    unconditional = final_value(pipeline.denoise_steps(model, noise, timesteps, "dpmpp", {},
+    sampler = model.default_sampler
+    timesteps = pipeline.timesteps_for(sampler, model.schedule, 4)
+    unconditional = final_value(pipeline.denoise_steps(model, noise, timesteps, sampler, {},
                                                        None, preview=False))
     assert abs(free - unconditional).max() < 1e-5
 

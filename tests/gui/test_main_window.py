@@ -245,7 +245,7 @@ def test_diffusion_options_in_the_sampling_panel(qtbot, window):
 
     select(qtbot, window, "diffusion-tiny")
     boxes = window.sampling._option_boxes
-    assert isinstance(boxes["sampler"], QComboBox) and boxes["sampler"].currentText() == "dpmpp"
+    assert isinstance(boxes["sampler"], QComboBox) and boxes["sampler"].currentText() == "unipc"
     assert isinstance(boxes["steps"], QSpinBox)
     assert not boxes["eta"].isEnabled() and not boxes["guidance"].isEnabled()
     boxes["sampler"].setCurrentText("ddim")

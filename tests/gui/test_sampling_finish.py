@@ -262,6 +262,7 @@ def test_compare_draws_one_seed_with_each_sampler_and_step_count(qtbot, panel_on
         assert cell.label.text().endswith(" s")  # the time it took
     # a cell holds what the panel draws with the same seed and options
     dpmpp_3 = compare.images[5]
+    panel._option_boxes["sampler"].setCurrentText("dpmpp")
     draw(qtbot, panel, 4, n=2)  # the panel's options: dpmpp, its default steps...
     panel._option_boxes["steps"].setValue(3)
     draw(qtbot, panel, 4, n=2)
