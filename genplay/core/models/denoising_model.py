@@ -148,8 +148,9 @@ class DenoisingModel(GenerativeModel):
     def preview_decode(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         """decode()'s image in `steps` steps of PREVIEW_SAMPLER, which solves the same ODE:
         quicker, rougher. UniPC in 5 steps is nearer the 25-step DDIM image than DDIM in
-        6 (RMS 0.081 against 0.098 on MNIST, 0.124 against 0.143 on Fashion-MNIST) and
-        takes 69 ms against 86 at batch 1 on one core."""
+        6 (RMS 0.081 against 0.098 on MNIST, 0.124 against 0.143 on Fashion-MNIST); the
+        slider previews run 3 (RMS 0.12 and 0.17: in the slider's 60 ms on one core, at
+        the cost of a different garment in about 3 of 8 Fashion-MNIST previews)."""
         return pipeline.decode(self, z, steps, PREVIEW_SAMPLER)
 
     def encode_steps(self, x: torch.Tensor, **opts: Any) -> Iterator[tuple[int, int, torch.Tensor]]:
