@@ -88,8 +88,8 @@ class DenoisingModel(GenerativeModel):
                          "ddpm: ancestral, needs many steps; ddim: deterministic at eta 0; "
                          "dpmpp: DPM-Solver++(2M), good images in 10-20 steps; dpmpp-sde: "
                          "its stochastic form, more realistic in 20 steps, new noise at "
-                         "every step; unipc: UniPC, a predictor-corrector, the best in 5-10 "
-                         "steps",
+                         "every step; unipc (the default): UniPC, a predictor-corrector, the "
+                         "best deterministic one at 5-20 steps",
                          choices=pipeline.SAMPLERS),
             SampleOption("steps", self.default_steps, 1, self.schedule.timesteps,
                          "network evaluations per image (doubled with guidance)", integer=True),
