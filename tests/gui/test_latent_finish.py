@@ -50,12 +50,19 @@ def slow_diffusion(monkeypatch):
 
     real = Diffusion.decode
 
+    real_preview = Diffusion.preview_decode
+
     def decode(self, z):
         if z.shape[0] == 1:
             time.sleep(0.008 * self.latent_steps)
         return real(self, z)
 
+    def preview_decode(self, z, steps):
+        time.sleep(0.008 * steps)
+        return real_preview(self, z, steps)
+
     monkeypatch.setattr(Diffusion, "decode", decode)
+    monkeypatch.setattr(Diffusion, "preview_decode", preview_decode)
 
 
 def drag(qtbot, panel, slider, values, pause_ms=10):
@@ -85,11 +92,16 @@ def test_a_drag_on_a_slow_model_shows_quick_previews_a_busy_cue_then_full_qualit
         qtbot, panel, tiny_checkpoints, slow_diffusion, fresh_cache):
     open_sliders(qtbot, panel, tiny_checkpoints, "diffusion-tiny")
     qtbot.waitUntil(lambda: panel.directions is not None, timeout=20000)
-    shown, cue, preview = drag(qtbot, panel, panel.direction_sliders[0], range(0, 300, 6))
+    captions = []
+    panel.live_caption.setText = lambda text, real=panel.live_caption.setText: (
+        captions.append(text), real(text))
+    shown, _cue, preview = drag(qtbot, panel, panel.direction_sliders[0], range(0, 300, 6))
     assert shown >= 3, "the image must move while the slider is held"
-    assert panel.live_decoder.slow() and cue and preview
-    assert "let go" in panel.live_caption.text()
+    assert panel.live_decoder.slow() and preview
+    assert any("let go" in text for text in captions)  # said while the previews came
     panel.direction_sliders[0].setSliderDown(False)  # let go: full quality
+    # the full decode (0.2 s here) takes more than a moment: the busy cue shows meanwhile
+    qtbot.waitUntil(panel.live_cue.isVisible, timeout=10000)
     qtbot.waitUntil(lambda: not panel.engine.is_busy(), timeout=10000)
     assert not panel.live_decoder.showing_preview
     assert not panel.live_cue.isVisible() and panel.live_caption.text() == ""
