@@ -53,9 +53,8 @@ from genplay.core.data import load_dataset
 from genplay.core.evaluation import extract_features
 from genplay.core.events import Result, final_value
 from genplay.core.metrics import fid, kid
-from genplay.core.models.diffusion_pipeline import denoise_steps, noise
 from genplay.core.models.diffusion_samplers import spacing_for
-from genplay.core.ops.sampling import CHUNK, chunk_seed, sample_images
+from genplay.core.ops.sampling import sample_images
 from genplay.core.ops.sketch import DEFAULT_STRENGTH, fit_latents
 from genplay.core.sketches import edge_sketch, stroke_sketch
 
@@ -65,8 +64,9 @@ SAMPLER_ROWS = [("ddpm", 1000), ("ddim", 5), ("ddim", 10), ("ddim", 20), ("ddim"
                 ("unipc", 20)]
 FEW_STEPS = (5, 10, 20)
 FEW_STEP_ROWS = [(s, n) for s in ("ddim", "dpmpp", "dpmpp-sde", "unipc") for n in FEW_STEPS]
-# With --few-steps, rows on another timestep grid than the sampler's default at that step
-# count, (sampler, steps, spacing): what spacing_for's choices are measured against.
+# With --few-steps, rows with the Grid option set to another timestep grid than the
+# sampler's default at that step count, (sampler, steps, grid): what spacing_for's choices
+# are measured against.
 GRID_ROWS = [("dpmpp-sde", n, g) for n in (10, 20) for g in ("trailing", "logsnr")]
 RATIO_SAMPLERS = ("dpmpp", "dpmpp-sde")  # each one's FID at 20 steps over DDPM's at 1000
 STRENGTHS = (0.3, DEFAULT_STRENGTH, 0.7)
@@ -122,21 +122,6 @@ class _Judge:
         return float((logits.argmax(dim=1) == labels).float().mean())
 
 
-def sample_on_grid(model, n: int, seed: int, sampler: str, steps: int,
-                   spacing: str) -> np.ndarray:
-    """sample_images' n images (the same seeded chunks and starting noise) with the
-    sampler run on another timestep grid than its default."""
-    timesteps = model.schedule.spaced(steps, None, spacing)
-    parts = []
-    for chunk in range((n + CHUNK - 1) // CHUNK):
-        count = min(CHUNK, n - chunk * CHUNK)
-        generator = torch.Generator(device=model.device).manual_seed(chunk_seed(seed, chunk))
-        z = noise(model, CHUNK, generator)[:count]
-        parts.append(final_value(denoise_steps(model, z, timesteps, sampler, {}, generator,
-                                               preview=False)))
-    return np.concatenate(parts)
-
-
 def sampler_table(model, judge: _Judge, n: int, seed: int,
                   which: list[tuple] = SAMPLER_ROWS) -> list[dict[str, Any]]:
     """Rows (sampler, steps) on the sampler's default grid, or (sampler, steps, spacing)."""
@@ -146,10 +131,9 @@ def sampler_table(model, judge: _Judge, n: int, seed: int,
         spacing = grid[0] if grid else spacing_for(sampler, steps)
         _log(f"  {sampler} {steps} steps ({spacing}): {n} images")
         start = time.perf_counter()
-        if grid:
-            images = sample_on_grid(model, n, seed, sampler, steps, spacing)
-        else:
-            images = final_value(sample_images(model, n, seed, sampler=sampler, steps=steps))
+        chosen = {"grid": spacing} if grid else {}  # the Grid option, as a user sets it
+        images = final_value(sample_images(model, n, seed, sampler=sampler, steps=steps,
+                                           **chosen))
         seconds = time.perf_counter() - start
         rows.append({"sampler": sampler, "steps": steps, "spacing": spacing,
                      "default_grid": not grid, **judge.realism(images),
@@ -250,7 +234,7 @@ def format_tables(result: dict[str, Any]) -> str:
              "| sampler | steps | grid | FID | KID | s / 64 images |",
              "|---|---|---|---|---|---|"]
     for r in result["samplers"]:
-        grid = r.get("spacing", "–") + ("" if r.get("default_grid", True) else " (not default)")
+        grid = r.get("spacing", "–") + ("" if r.get("default_grid", True) else " (grid option)")
         lines.append(f"| {r['sampler']} | {r['steps']} | {grid} | {r['fid']:.2f} | "
                      f"{r['kid']:.4f} | {r['seconds_per_64']:.1f} |")
     floor = result["floor"]

@@ -302,3 +302,33 @@ def test_five_steps_on_the_shipped_mnist_model_give_clean_digits(sampler):
     x = torch.from_numpy(final_value(sample_images(model, 32, 0, sampler=sampler, steps=5)))
     assert ((x > 0.2) & (x < 0.8)).float().mean() < 0.09
     assert (x < 0.1).float().mean() > 0.75
+
+
+def test_the_grid_option_chooses_where_the_steps_fall():
+    """Grid "auto" is each sampler's own grid at that step count; another grid is taken
+    as named, in sampling and in SDEdit, and an unknown one is refused."""
+    from genplay.core.errors import GenplayError
+    from genplay.core.events import final_value
+    from genplay.core.ops.sampling import sample_images
+
+    model = tiny()
+    sched = model.schedule
+    assert samplers.timesteps_for("dpmpp", sched, 5, grid="auto") == \
+        samplers.timesteps_for("dpmpp", sched, 5) == sched.spaced(5, None, "trailing")
+    assert samplers.timesteps_for("dpmpp", sched, 5, grid="logsnr") == \
+        sched.spaced(5, None, "logsnr")
+
+    def draw(**opts):
+        return final_value(sample_images(model, 2, 0, sampler="dpmpp", steps=5, **opts))
+
+    assert np.array_equal(draw(), draw(grid="trailing"))  # auto at 5 steps is trailing
+    assert not np.array_equal(draw(), draw(grid="logsnr"))
+    with pytest.raises(GenplayError):
+        draw(grid="karras")
+    x = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+
+    def sdedit(grid):
+        return model.condition(x, 0.6, generator=torch.Generator().manual_seed(2), steps=6,
+                               sampler="ddim", grid=grid)
+
+    assert not torch.equal(sdedit("time"), sdedit("trailing"))

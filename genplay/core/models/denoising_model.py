@@ -27,7 +27,7 @@ from genplay.core.models.base import (
     When,
     resolve_class,
 )
-from genplay.core.models.sampler_names import DEFAULT_SAMPLER
+from genplay.core.models.sampler_names import DEFAULT_SAMPLER, GRIDS
 
 PREVIEW_SAMPLER = "unipc"  # the slider previews' solver (preview_decode)
 
@@ -93,6 +93,12 @@ class DenoisingModel(GenerativeModel):
                          choices=pipeline.SAMPLERS),
             SampleOption("steps", self.default_steps, 1, self.schedule.timesteps,
                          "network evaluations per image (doubled with guidance)", integer=True),
+            SampleOption("grid", "auto", 0, 0,
+                         "where the steps fall between noise and image: auto, each sampler's "
+                         "best at that step count (trailing below 20 steps); trailing, even "
+                         "in time from pure noise, the last a step above clean; logsnr, even "
+                         "in log signal-to-noise; time, even in time down to clean",
+                         choices=GRIDS),
             SampleOption("eta", 0.0, 0.0, 1.0, "DDIM only: 0 deterministic, 1 as noisy as DDPM",
                          when=When("sampler", "ddim")),
             SampleOption("temperature", 1.0, 0.5, 1.5,

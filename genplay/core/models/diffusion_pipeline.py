@@ -134,7 +134,8 @@ def sample_steps(model: Denoising, n: int, generator: torch.Generator | None = N
     temperature (scales the starting noise), class, guidance."""
     z = noise(model, n, generator)[:keep] * float(opts.get("temperature", 1.0))
     sampler = str(opts.get("sampler", model.default_sampler))
-    timesteps = timesteps_for(sampler, model.schedule, int(opts.get("steps", model.default_steps)))
+    timesteps = timesteps_for(sampler, model.schedule, int(opts.get("steps", model.default_steps)),
+                              grid=str(opts.get("grid", "auto")))
     return denoise_steps(model, z, timesteps, sampler, opts, generator)
 
 
@@ -175,7 +176,8 @@ def condition_steps(model: Denoising, guide: torch.Tensor, strength: float,
     start = max(0, min(total - 1, round(strength * total) - 1))
     steps = max(1, math.ceil(int(opts.get("steps", model.default_steps)) * strength))
     sampler = str(opts.get("sampler", model.default_sampler))
-    timesteps = timesteps_for(sampler, model.schedule, steps, start=start)
+    timesteps = timesteps_for(sampler, model.schedule, steps, start=start,
+                              grid=str(opts.get("grid", "auto")))
     if noise is None:
         noise = torch.randn(guide.shape, generator=generator, device=model.device)
     x_t = model.schedule.add_noise(guide * 2 - 1, torch.full((guide.shape[0],), start),

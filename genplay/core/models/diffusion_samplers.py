@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 from genplay.core.models.capabilities import NoiseSchedule
-from genplay.core.models.sampler_names import SAMPLERS  # the one list of names; used here too
+from genplay.core.models.sampler_names import GRIDS, SAMPLERS  # the one list of names
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 Projection = Callable[[torch.Tensor, int], torch.Tensor]
@@ -170,9 +170,12 @@ def spacing_for(sampler: str, steps: int) -> str:
 
 
 def timesteps_for(sampler: str, schedule: NoiseSchedule, steps: int,
-                  start: int | None = None) -> list[int]:
-    """The timesteps a sampler runs through by default (see ``TabulatedSchedule.spaced``)."""
-    return schedule.spaced(steps, start, spacing_for(sampler, steps))
+                  start: int | None = None, grid: str = "auto") -> list[int]:
+    """The timesteps a sampler runs through: by default (grid "auto") on its own grid at
+    that step count, else on the grid named (see ``TabulatedSchedule.spaced``)."""
+    if grid not in GRIDS:
+        raise ValueError(f"unknown grid {grid!r}; choose from {', '.join(GRIDS)}")
+    return schedule.spaced(steps, start, spacing_for(sampler, steps) if grid == "auto" else grid)
 
 
 def _scalar(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -8,3 +8,8 @@ SAMPLERS = ("ddpm", "ddim", "dpmpp", "dpmpp-sde", "unipc")
 # DPM-Solver++'s 22.83 and 7.68; benchmarks/results/samplers-vs-diffusers-*.txt).
 # Deterministic, so a seed's image does not depend on what is drawn beside it.
 DEFAULT_SAMPLER = "unipc"
+
+# Where a sampler's steps fall in time ("grid"): "auto" is each sampler's own choice at
+# that step count (diffusion_samplers.spacing_for); the others are
+# TabulatedSchedule.spaced's spacings.
+GRIDS = ("auto", "trailing", "logsnr", "time")
