@@ -12,8 +12,8 @@ figures for that many training images. Every row uses the same number of images,
 the rows compare with each other (FID grows as the number of images shrinks; the floor
 shows by how much).
 `--few-steps` keeps the rows at 5, 10 and 20 steps. `--peers` adds the same rows
-for the reference library's schedulers (diffusers' DDIM, DPM-Solver++ 2M, its SDE form,
-UniPC and Euler, at "linspace" and "trailing" spacing) driven on the same network from
+for the reference library's schedulers (diffusers' DDIM, DPM-Solver++ 2M, its SDE form
+and UniPC on "trailing" spacing, Euler on "linspace") driven on the same network from
 the same starting noise by benchmarks/diffusion_peers.py, and a table of the best of
 each library at each step count; without diffusers installed it says the peer rows were
 skipped.
@@ -62,8 +62,8 @@ SAMPLER_ROWS = [("ddpm", 1000), ("ddim", 5), ("ddim", 10), ("ddim", 20), ("ddim"
                 ("dpmpp", 5), ("dpmpp", 10), ("dpmpp", 20), ("dpmpp-sde", 5),
                 ("dpmpp-sde", 10), ("dpmpp-sde", 20), ("unipc", 5), ("unipc", 10),
                 ("unipc", 20)]
-FEW_STEPS = (5, 10, 20)
-FEW_STEP_ROWS = [(s, n) for s in ("ddim", "dpmpp", "dpmpp-sde", "unipc") for n in FEW_STEPS]
+STEP_COUNTS = (5, 10, 20)
+FEW_STEP_ROWS = [(s, n) for s in ("ddim", "dpmpp", "dpmpp-sde", "unipc") for n in STEP_COUNTS]
 # With --few-steps, rows with the Grid option set to another timestep grid than the
 # sampler's default at that step count, (sampler, steps, grid): what spacing_for's choices
 # are measured against.
@@ -130,37 +130,45 @@ def sampler_table(model, judge: _Judge, n: int, seed: int,
         steps = min(steps, model.config.timesteps)  # a model trained on fewer timesteps
         spacing = grid[0] if grid else spacing_for(sampler, steps)
         _log(f"  {sampler} {steps} steps ({spacing}): {n} images")
-        start = time.perf_counter()
         chosen = {"grid": spacing} if grid else {}  # the Grid option, as a user sets it
-        images = final_value(sample_images(model, n, seed, sampler=sampler, steps=steps,
-                                           **chosen))
-        seconds = time.perf_counter() - start
         rows.append({"sampler": sampler, "steps": steps, "spacing": spacing,
-                     "default_grid": not grid, **judge.realism(images),
-                     "seconds_per_64": seconds / n * 64})
-        _log(f"    FID {rows[-1]['fid']:.2f}, {rows[-1]['seconds_per_64']:.1f} s per 64")
+                     "default_grid": not grid,
+                     **_measured(judge, n, _samples, model, n, seed, sampler=sampler,
+                                 steps=steps, **chosen)})
     return rows
 
 
+def _samples(*args: Any, **opts: Any) -> np.ndarray:
+    return final_value(sample_images(*args, **opts))
+
+
+def _measured(judge: _Judge, n: int, draw: Callable[..., np.ndarray], *args: Any,
+              **kwargs: Any) -> dict[str, Any]:
+    """FID and KID of the n images draw(*args, **kwargs) makes, and its seconds per 64."""
+    start = time.perf_counter()
+    images = draw(*args, **kwargs)
+    seconds = time.perf_counter() - start
+    row = {**judge.realism(images), "seconds_per_64": seconds / n * 64}
+    _log(f"    FID {row['fid']:.2f}, {row['seconds_per_64']:.1f} s per 64")
+    return row
+
+
 def peer_table(model, judge: _Judge, n: int, seed: int) -> list[dict[str, Any]]:
-    """The reference library's rows: each peer scheduler and spacing at FEW_STEPS."""
+    """The reference library's rows: each peer scheduler and spacing at STEP_COUNTS."""
     rows = []
     for peer, spacing in diffusion_peers.peer_rows():
-        for steps in FEW_STEPS:
+        for steps in STEP_COUNTS:
             _log(f"  {peer.name} ({spacing}) {steps} steps: {n} images")
-            start = time.perf_counter()
-            images = diffusion_peers.sample_like_genplay(model, peer, spacing, n, seed, steps)
-            seconds = time.perf_counter() - start
             rows.append({"sampler": peer.name, "spacing": spacing, "steps": steps,
-                         **judge.realism(images), "seconds_per_64": seconds / n * 64})
-            _log(f"    FID {rows[-1]['fid']:.2f}, {rows[-1]['seconds_per_64']:.1f} s per 64")
+                         **_measured(judge, n, diffusion_peers.sample_like_genplay,
+                                     model, peer, spacing, n, seed, steps)})
     return rows
 
 
 def best_by_steps(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Per step count, genplay's lowest-FID row and the peer's."""
     out = []
-    for steps in FEW_STEPS:
+    for steps in STEP_COUNTS:
         ours = [r for r in result.get("samplers", []) if r["steps"] == steps]
         theirs = [r for r in result.get("peers", []) if r["steps"] == steps]
         if ours and theirs:

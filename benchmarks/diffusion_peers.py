@@ -95,17 +95,17 @@ def make_scheduler(peer: Peer, schedule, spacing: str):
                 "trained_betas": betas_of(schedule.alpha_bar).tolist(),
                 "prediction_type": "epsilon", "timestep_spacing": spacing,
                 "steps_offset": 0, **peer.settings}
-    if "clip_sample" in _parameters(cls):
-        settings["clip_sample"] = False
-    if "thresholding" in _parameters(cls):
-        settings["thresholding"] = False
+    accepted = _parameters(cls.__init__)
+    for name in ("clip_sample", "thresholding"):  # off: genplay's denoiser clipped already
+        if name in accepted:
+            settings[name] = False
     return cls(**settings)
 
 
-def _parameters(cls) -> set[str]:
+def _parameters(function: Callable) -> set[str]:
     import inspect
 
-    return set(inspect.signature(cls.__init__).parameters)
+    return set(inspect.signature(function).parameters)
 
 
 @torch.no_grad()
@@ -115,20 +115,14 @@ def peer_sample(denoise: Callable, scheduler, x: torch.Tensor, steps: int,
     genplay's denoiser as the network. Returns the scheduler's final sample."""
     scheduler.set_timesteps(steps, device=x.device)
     sample = x * scheduler.init_noise_sigma
+    kwargs = {"generator": generator} if "generator" in _parameters(scheduler.step) else {}
     for t in scheduler.timesteps:
         model_input = scheduler.scale_model_input(sample, t)
         t_int = torch.full((x.shape[0],), int(round(float(t))), dtype=torch.long,
                            device=x.device)
         _x0, eps = denoise(model_input, t_int)
-        kwargs = {"generator": generator} if "generator" in _step_parameters(scheduler) else {}
         sample = scheduler.step(eps, t, sample, **kwargs).prev_sample
     return sample
-
-
-def _step_parameters(scheduler) -> set[str]:
-    import inspect
-
-    return set(inspect.signature(scheduler.step).parameters)
 
 
 def sample_like_genplay(model, peer: Peer, spacing: str, n: int, seed: int,
@@ -136,13 +130,12 @@ def sample_like_genplay(model, peer: Peer, spacing: str, n: int, seed: int,
     """n images (float32, (N, C, H, W) in [0, 1]) by a peer on the model, in genplay's
     seeded chunks, each chunk's starting noise drawn as genplay's sample_images draws it,
     so a peer's image i starts where genplay's image i does."""
-    chunk = CHUNK
     parts = []
     denoise = model.denoiser()
-    for index in range((n + chunk - 1) // chunk):
-        count = min(chunk, n - index * chunk)
+    for index in range((n + CHUNK - 1) // CHUNK):
+        count = min(CHUNK, n - index * CHUNK)
         generator = torch.Generator(device=model.device).manual_seed(chunk_seed(seed, index))
-        x = noise(model, chunk, generator)[:count]
+        x = noise(model, CHUNK, generator)[:count]
         scheduler = make_scheduler(peer, model.schedule, spacing)
         out = peer_sample(denoise, scheduler, x, steps, generator)
         parts.append(((out + 1) / 2).clamp(0, 1).float().cpu().numpy())

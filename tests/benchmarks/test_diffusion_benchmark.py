@@ -118,7 +118,7 @@ def test_few_steps_with_peers_measures_both_libraries_and_names_the_best(setup, 
              if r["sampler"] == "dpmpp-sde"}
     assert {(10, "trailing"), (10, "logsnr"), (20, "trailing"), (20, "logsnr")} <= grids
     assert [(r["sampler"], r["spacing"], r["steps"]) for r in result["peers"]] == [
-        (p.name, s, n) for p, s in diffusion_peers.peer_rows() for n in diffusion.FEW_STEPS]
+        (p.name, s, n) for p, s in diffusion_peers.peer_rows() for n in diffusion.STEP_COUNTS]
     best = diffusion.best_by_steps(result)
     assert [b["steps"] for b in best] == [5, 10, 20]
     for b in best:

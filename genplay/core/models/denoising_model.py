@@ -27,6 +27,7 @@ from genplay.core.models.base import (
     When,
     resolve_class,
 )
+from genplay.core.models.diffusion_samplers import FEW_STEPS
 from genplay.core.models.sampler_names import DEFAULT_SAMPLER, GRIDS
 
 PREVIEW_SAMPLER = "unipc"  # the slider previews' solver (preview_decode)
@@ -95,7 +96,8 @@ class DenoisingModel(GenerativeModel):
                          "network evaluations per image (doubled with guidance)", integer=True),
             SampleOption("grid", "auto", 0, 0,
                          "where the steps fall between noise and image: auto, each sampler's "
-                         "best at that step count (trailing below 20 steps); trailing, even "
+                         f"best at that step count (trailing below {FEW_STEPS} steps); "
+                         "trailing, even "
                          "in time from pure noise, the last a step above clean; logsnr, even "
                          "in log signal-to-noise; time, even in time down to clean",
                          choices=GRIDS),

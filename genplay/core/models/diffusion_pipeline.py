@@ -133,10 +133,17 @@ def sample_steps(model: Denoising, n: int, generator: torch.Generator | None = N
     with a deterministic sampler they are the first of the n). opts: sampler, steps, eta,
     temperature (scales the starting noise), class, guidance."""
     z = noise(model, n, generator)[:keep] * float(opts.get("temperature", 1.0))
-    sampler = str(opts.get("sampler", model.default_sampler))
-    timesteps = timesteps_for(sampler, model.schedule, int(opts.get("steps", model.default_steps)),
-                              grid=str(opts.get("grid", "auto")))
+    sampler, timesteps = _chosen_steps(model, opts, int(opts.get("steps", model.default_steps)))
     return denoise_steps(model, z, timesteps, sampler, opts, generator)
+
+
+def _chosen_steps(model: Denoising, opts: Mapping[str, Any], steps: int,
+                  start: int | None = None) -> tuple[str, list[int]]:
+    """(sampler, its timesteps) as opts choose them: the sampler (the model's default
+    unless named) on the grid named in opts ("auto" unless named)."""
+    sampler = str(opts.get("sampler", model.default_sampler))
+    return sampler, timesteps_for(sampler, model.schedule, steps, start,
+                                  grid=str(opts.get("grid", "auto")))
 
 
 # --- Latent: deterministic DDIM ------------------------------------------------------------------
@@ -175,9 +182,7 @@ def condition_steps(model: Denoising, guide: torch.Tensor, strength: float,
     total = model.schedule.timesteps
     start = max(0, min(total - 1, round(strength * total) - 1))
     steps = max(1, math.ceil(int(opts.get("steps", model.default_steps)) * strength))
-    sampler = str(opts.get("sampler", model.default_sampler))
-    timesteps = timesteps_for(sampler, model.schedule, steps, start=start,
-                              grid=str(opts.get("grid", "auto")))
+    sampler, timesteps = _chosen_steps(model, opts, steps, start)
     if noise is None:
         noise = torch.randn(guide.shape, generator=generator, device=model.device)
     x_t = model.schedule.add_noise(guide * 2 - 1, torch.full((guide.shape[0],), start),
