@@ -150,6 +150,51 @@ def test_interpolate_yields_progress_then_frames(family):
     np.testing.assert_allclose(frames[[0, -1]], ends, atol=1e-5)
 
 
+@pytest.mark.parametrize("family", LATENT_FAMILIES)
+def test_a_quick_strip_comes_first_only_from_a_model_that_decodes_with_a_sampler(family):
+    from genplay.core.events import Preview
+    from genplay.core.models.capabilities import can_preview_decode
+
+    model = tiny(family)
+    z0, z1 = latent_from_seed(model, 1), latent_from_seed(model, 2)
+    events = list(interpolate(model, z0, z1, frames=5, quick_first=True))
+    previews = [e for e in events if isinstance(e, Preview)]
+    frames = events[-1].value
+    if not can_preview_decode(model, interpolation.PREVIEW_STEPS):
+        assert not previews  # one network pass a frame: the full strip is quick already
+        return
+    assert len(previews) == 1 and events.index(previews[0]) == 0  # before any full frame
+    quick = previews[0].images
+    assert quick.shape == (5, *model.image_shape[1:], model.image_shape[0])
+    assert quick.dtype == np.uint8
+    with torch.no_grad():  # the quick frames are the preview decoder's, not the full ones
+        expected = model.preview_decode(interpolation_path(z0, z1, 5, True),
+                                        interpolation.PREVIEW_STEPS)
+    np.testing.assert_allclose(quick, np.round(expected.clamp(0, 1).numpy() * 255)
+                               .transpose(0, 2, 3, 1), atol=1)
+    assert np.abs(quick.astype(float) / 255 - frames.transpose(0, 2, 3, 1)).max() > 0
+    assert events[-1].summary["seconds_per_frame"] > 0
+    assert not any(isinstance(e, Preview) for e in interpolate(model, z0, z1, frames=5))
+
+
+@pytest.mark.parametrize("spherical", [True, False])
+def test_a_point_between_the_ends_is_the_strip_frame_at_that_point(spherical):
+    from genplay.core.ops.sliders import Between, render_between
+
+    model = tiny("vae")
+    z0, z1 = latent_from_seed(model, 3), latent_from_seed(model, 4)
+    frames = final_value(interpolate(model, z0, z1, frames=5, spherical=spherical))
+    for k in range(5):
+        image, facts = render_between(model, Between(z0.numpy(), z1.numpy(), k / 4,
+                                                     spherical))
+        assert not facts["preview"]
+        expected = np.round(frames[k].transpose(1, 2, 0) * 255)
+        assert np.abs(image.astype(float) - expected).max() <= 1
+    middle = render_between(model, Between(z0.numpy(), z1.numpy(), 0.5, spherical))[0]
+    other = render_between(model, Between(z0.numpy(), z1.numpy(), 0.5, not spherical))[0]
+    assert np.abs(middle.astype(float) - other).max() > 1  # the path matters
+
+
 def test_interpolate_rejects_a_model_without_latents():
     with pytest.raises(GenplayError, match="latent"):
         next(interpolate(tiny("classifier"), torch.zeros(4), torch.ones(4)))

@@ -1,9 +1,11 @@
-"""What the Latent panel's Sliders tab draws: one image from the whole slider state.
+"""What the Latent panel's sliders draw: one image from the whole slider state.
 
 A slider state is where the sliders start (a seed's latent, or any latent such as an
 encoded image's) and how far each direction slider is moved, in prior standard
 deviations. ``render_sliders`` turns a state into its image, the one function the tab
 (through the engine) and tests call, as a visualizer renders from one state object.
+The Interpolation tab's position slider is a state too (``Between``: two latents and how
+far along the path between them), drawn by ``render_between``.
 """
 
 from __future__ import annotations
@@ -70,6 +72,36 @@ def render_sliders(model: Any, state: SliderState, preview: bool = False
                    ) -> tuple[np.ndarray, dict[str, Any]]:
     """The image of a whole slider state: (uint8 HWC, {"preview", "seconds", "latent"})."""
     z = slider_latent(model, state)
+    image, facts = decode_timed(model, z, preview)
+    return image, {**facts, "latent": z}
+
+
+@dataclass(frozen=True, eq=False)
+class Between:
+    """A point on the path from latent start to latent end: t = 0 is start, 1 is end."""
+    start: np.ndarray
+    end: np.ndarray
+    t: float
+    spherical: bool = True
+
+
+def between_latent(state: Between) -> np.ndarray:
+    """The latent a Between names, on the path interpolation_path() takes (float32)."""
+    import torch
+
+    from genplay.core.ops.interpolation import lerp, slerp
+
+    path = slerp if state.spherical else lerp
+    z = path(torch.from_numpy(np.asarray(state.start, np.float32)),
+             torch.from_numpy(np.asarray(state.end, np.float32)), float(state.t))
+    return z.numpy()
+
+
+def render_between(model: Any, state: Between, preview: bool = False
+                   ) -> tuple[np.ndarray, dict[str, Any]]:
+    """The image at a point between two latents: (uint8 HWC, {"preview", "seconds",
+    "latent"}), quick while the position slider is dragged (see decode_one)."""
+    z = between_latent(state)
     image, facts = decode_timed(model, z, preview)
     return image, {**facts, "latent": z}
 

@@ -2,7 +2,10 @@
 
 Endpoints are seeds, samples picked in the Sampling panel, or the user's own images
 encoded by the model. The frames show as a filmstrip laid out in as many rows as makes
-them largest in the space it has, and as an animation going there and back.
+them largest in the space it has, and as an animation going there and back. A position
+slider under the animation stops it and draws any point between the ends, live (a
+LiveDecoder: quick previews while a slow model's slider is held, full quality on release);
+a slow model's strip shows quick frames first, while the full ones are decoded.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -30,14 +35,18 @@ from PySide6.QtWidgets import (
 
 from genplay.core.images import IMAGE_FILTER, make_grid, to_uint8_hwc
 from genplay.core.ops.endpoints import Endpoint, LatentEndpoint, SampleEndpoint, SeedEndpoint
+from genplay.core.ops.sliders import Between
 from genplay.gui.panels.base import op
+from genplay.gui.panels.latent_live import RENDER_BETWEEN, LiveDecoder
 from genplay.gui.panels.latent_sliders import ENCODE
 from genplay.gui.widgets.drops import AcceptsFileDrops
+from genplay.gui.widgets.labels import muted_label
 from genplay.gui.widgets.pixel_view import PixelView, best_columns
 
 PADDING = 2  # pixels between filmstrip frames
 SAMPLE_HINT = "Right-click a sample in the Sampling panel and choose it as an end"
 IMAGE_HINT = "or drop an image here"
+POSITIONS = 1000  # the position slider's steps from A to B
 
 
 INTERPOLATE = op("ops.interpolation:interpolate_endpoints")
@@ -187,6 +196,7 @@ class InterpolationTab:
     def _build_interpolation(self) -> QWidget:
         self.frames: np.ndarray | None = None
         self.frame_latents: np.ndarray | None = None
+        self.spherical_used = True  # how the strip shown went from A to B
         self._anim_index = 0
         self._interpolation_job: int | None = None
         self.timer = QTimer(self, interval=100, timeout=self._next_frame)
@@ -222,11 +232,46 @@ class InterpolationTab:
         self.strip = Filmstrip(placeholder="Choose two endpoints and press Interpolate")
         self.animation = PixelView()
         self.animation.setMinimumSize(160, 160)
+        self.play_button = QPushButton("Play", enabled=False)
+        self.play_button.setToolTip("Play the frames there and back, or hold them")
+        self.play_button.clicked.connect(self._toggle_play)
+        self.position = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=POSITIONS,
+                                enabled=False)
+        self.position.setToolTip("Any point between A and B, drawn as you drag")
+        self.position.valueChanged.connect(self._position_moved)
+        self.position.sliderReleased.connect(self._position_released)
+        self.position_label = QLabel()
+        self.position_label.setFixedWidth(self.position_label.fontMetrics()
+                                          .horizontalAdvance("t = 0.000") + 4)
+        scrub = QHBoxLayout()
+        scrub.addWidget(self.play_button)
+        scrub.addWidget(QLabel("A"))
+        scrub.addWidget(self.position, 1)
+        scrub.addWidget(QLabel("B"))
+        scrub.addWidget(self.position_label)
+        self.between_cue = QProgressBar(textVisible=False, maximumHeight=6, minimum=0,
+                                        maximum=0)
+        self.between_cue.hide()
+        self.strip_caption = muted_label()
+        self.between_caption = muted_label()
+        for caption in (self.strip_caption, self.between_caption):
+            # One line that never asks for width: a word-wrapped label's height for its
+            # width would make the scroll area size the page by its views' preferred
+            # heights, and scroll at 1280x800.
+            caption.setWordWrap(False)
+            caption.setMinimumWidth(1)
+        self.between_decoder = LiveDecoder(self, self.animation, self.between_cue,
+                                           self.between_caption, RENDER_BETWEEN,
+                                           key="latent-between")
         results = QVBoxLayout()
         results.addWidget(QLabel("Filmstrip"))
         results.addWidget(self.strip, 1)
+        results.addWidget(self.strip_caption)
         results.addWidget(QLabel("Animation"))
         results.addWidget(self.animation, 1)
+        results.addWidget(self.between_cue)
+        results.addLayout(scrub)
+        results.addWidget(self.between_caption)
         page = QWidget()
         layout = QHBoxLayout(page)
         left = QWidget()
@@ -269,8 +314,9 @@ class InterpolationTab:
         self.interpolate_button.setText("Interpolating…")
         self._interpolation_job = self.engine.submit(
             INTERPOLATE, start, end, self.frame_count.value(), self.spherical.isChecked(),
-            checkpoint=self.info.path, key="interpolation", label="interpolating",
-            on_result=self.for_model(self._show_frames), on_error=self.show_error,
+            True, checkpoint=self.info.path, key="interpolation", label="interpolating",
+            on_result=self.for_model(self._show_frames),
+            on_preview=self.for_model(self._show_quick_frames), on_error=self.show_error,
             on_done=lambda cancelled: self._interpolation_done(),
         )
 
@@ -278,14 +324,24 @@ class InterpolationTab:
         self._interpolation_job = None
         self.interpolate_button.setEnabled(True)
         self.interpolate_button.setText("Interpolate")
+        self.strip_caption.clear()
+
+    def _show_quick_frames(self, frames: np.ndarray) -> None:
+        """A slow model's quick frames, while the full ones are decoded."""
+        self.strip.set_frames(frames)
+        self.strip_caption.setText("Quick frames; full quality on its way…")
 
     def _show_frames(self, frames: np.ndarray, summary: dict) -> None:
         self.frames = to_uint8_hwc(frames)
         self.frame_latents = summary["latents"]
+        self.spherical_used = bool(summary["spherical"])
         self.strip.set_frames(self.frames)
+        self.strip_caption.clear()
+        self.between_decoder.reset(summary.get("seconds_per_frame"))
+        self.position.setEnabled(True)
+        self.play_button.setEnabled(True)
         self._anim_index = 0
-        self._next_frame()
-        self.timer.start()
+        self._play(True)
         self.gif_button.setEnabled(True)
         self.npz_button.setEnabled(True)
 
@@ -294,16 +350,63 @@ class InterpolationTab:
             return
         n = len(self.frames)
         cycle = list(range(n)) + list(range(n - 2, 0, -1))  # forth and back, ends once
-        self.animation.set_image(self.frames[cycle[self._anim_index % len(cycle)]])
+        frame = cycle[self._anim_index % len(cycle)]
+        self.animation.set_image(self.frames[frame])
+        self._set_position_quietly(round(POSITIONS * frame / max(1, n - 1)))
         self._anim_index += 1
+
+    # --- the position slider ------------------------------------------------------------
+    def _play(self, on: bool) -> None:
+        if on:
+            self._next_frame()
+            self.timer.start()
+        else:
+            self.timer.stop()
+        self.play_button.setText("Pause" if on else "Play")
+
+    def _toggle_play(self) -> None:
+        self._play(not self.timer.isActive())
+
+    def _set_position_quietly(self, value: int) -> None:
+        self.position.blockSignals(True)
+        self.position.setValue(value)
+        self.position.blockSignals(False)
+        self.position_label.setText(f"t = {value / POSITIONS:.3f}")
+
+    def between_state(self) -> Between | None:
+        """The point the position slider names, between the strip's two ends."""
+        if self.frame_latents is None:
+            return None
+        return Between(self.frame_latents[0], self.frame_latents[-1],
+                       self.position.value() / POSITIONS, self.spherical_used)
+
+    def _position_moved(self, value: int) -> None:
+        self.position_label.setText(f"t = {value / POSITIONS:.3f}")
+        state = self.between_state()
+        if state is None:
+            return
+        if self.timer.isActive():
+            self._play(False)
+        self.between_decoder.request(state, dragging=self.position.isSliderDown())
+
+    def _position_released(self) -> None:
+        state = self.between_state()
+        if state is not None and (self.between_decoder.showing_preview
+                                  or self.between_decoder.busy()):
+            self.between_decoder.request(state, dragging=False)  # full quality
 
     def _interpolation_model_changed(self) -> None:
         if self._interpolation_job is not None:  # the old model's frames would be dropped
             self.engine.cancel(self._interpolation_job)
-        self.timer.stop()
+        self._play(False)
+        self.between_decoder.reset()
         self.frames, self.frame_latents = None, None
         self.strip.clear()
+        self.strip_caption.clear()
         self.animation.clear()
+        self._set_position_quietly(0)
+        self.position.setEnabled(False)
+        self.play_button.setEnabled(False)
         self.gif_button.setEnabled(False)
         self.npz_button.setEnabled(False)
         for box in self.ends.values():

@@ -1,4 +1,7 @@
-"""The Sliders tab's live image: decodes slider positions one job at a time.
+"""The Latent panel's live images: decode slider positions one job at a time.
+
+The Sliders tab's image follows its sliders; the Interpolation tab's follows its position
+slider between the two ends.
 
 A model whose full decode is slow (a diffusion model's DDIM steps) draws quick previews
 while a slider is held and full quality once it is let go; a busy cue shows whenever a
@@ -11,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar
 
-from genplay.core.ops.sliders import SliderState
+from genplay.core.ops.sliders import Between, SliderState
 from genplay.gui.panels.base import op
 from genplay.gui.widgets.pixel_view import PixelView
 
@@ -20,6 +23,7 @@ CUE_DELAY_MS = 150  # a decode still running after this shows the busy cue
 
 
 RENDER = op("ops.sliders:render_sliders")  # the whole slider state -> its image
+RENDER_BETWEEN = op("ops.sliders:render_between")  # a point between two latents -> its image
 
 
 # --- the live image ---------------------------------------------------------------------------
@@ -34,8 +38,12 @@ class LiveDecoder:
     go; a thin busy bar and a caption show whenever a decode takes more than a moment.
     """
 
-    def __init__(self, panel, view: PixelView, cue: QProgressBar, caption: QLabel) -> None:
+    def __init__(self, panel, view: PixelView, cue: QProgressBar, caption: QLabel,
+                 render=RENDER, key: str = "latent-slider") -> None:
+        """render: the engine job that draws a state, (model, state, preview) -> (image,
+        {"preview", "seconds"}); key: its engine key (one per decoder)."""
         self.panel, self.view, self.cue, self.caption = panel, view, cue, caption
+        self.render, self.key = render, key
         self.full_seconds: float | None = None  # the last full decode's time
         self.showing_preview = False  # whether the image shown is a quick preview
         self._job: int | None = None
@@ -50,7 +58,7 @@ class LiveDecoder:
     def busy(self) -> bool:
         return self._job is not None
 
-    def request(self, state: SliderState, dragging: bool) -> None:
+    def request(self, state: SliderState | Between, dragging: bool) -> None:
         if self.panel.info is None:
             return
         want = (self.panel.info.path, state, dragging and self.slow())
@@ -60,11 +68,12 @@ class LiveDecoder:
             self._submit(want)
         self._update_caption()
 
-    def reset(self) -> None:
-        """A new model: forget its predecessor's speed and what was waiting."""
+    def reset(self, full_seconds: float | None = None) -> None:
+        """A new model (or new ends to go between): forget what was waiting, and the
+        predecessor's speed unless full_seconds is known already."""
         self._next = None
         self._epoch += 1
-        self.full_seconds = None
+        self.full_seconds = full_seconds
         self.showing_preview = False
         self._update_caption()
 
@@ -91,7 +100,7 @@ class LiveDecoder:
 
         job.append(panel.engine.submit(
             # No label: slider drags stay out of the status bar (the view has its own cue).
-            RENDER, state, preview, checkpoint=path, key="latent-slider", label="",
+            self.render, state, preview, checkpoint=path, key=self.key, label="",
             on_result=arrived, on_error=panel.show_error,
             on_done=lambda _cancelled: self._done(job[0])))
         self._job = job[0]
