@@ -44,6 +44,7 @@ from genplay.core.models.capabilities import (  # the rules, re-exported for cal
     inpaint_method,
     sketch_method,
 )
+from genplay.core.ops.interpolation import PREVIEW_STEPS
 
 MAX_CANDIDATES = 16
 DEFAULT_STRENGTH = 0.5
@@ -247,6 +248,9 @@ def sketch_facts(model: Any) -> dict[str, Any]:
         # a sketch-conditioned model's sketch guidance: (default, highest)
         "sketch_guidance": ((model.default_sketch_guidance, 10.0) if method == "sketch"
                             else None),
+        # sampler steps of the quick candidates Live mode shows while the pen moves (a
+        # diffusion sampler's, run from the noise: SDEdit runs its share of a schedule)
+        "preview_steps": PREVIEW_STEPS if method in ("sketch", "sdedit") else None,
     }
 
 

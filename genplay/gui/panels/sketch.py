@@ -16,6 +16,8 @@ over the picture instead, and models that can inpaint (decided as ``genplay inpa
 decides) fill it with the same op the command line runs. In Live mode a request goes to the
 engine when the user pauses; a newer one supersedes it (latest wins), so the pen
 never waits for the model, and the old candidates are washed out until the new arrive.
+While the pen moves, a model that samples in steps shows quick candidates of the drawing
+as it is (sketch_live.py).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from genplay.gui.panels.base import Panel, op, seed_editor
 from genplay.gui.panels.sketch_actions import ChosenCandidate
 from genplay.gui.panels.sketch_candidates import CandidateStrip
 from genplay.gui.panels.sketch_history import EarlierResults, result_terms
+from genplay.gui.panels.sketch_live import StrokePreviews
 from genplay.gui.panels.sketch_method_choice import SKETCH_FACTS, SketchMethodChoice
 from genplay.gui.panels.sketch_modes import SketchModes
 from genplay.gui.widgets.drops import AcceptsFileDrops
@@ -113,7 +116,8 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
 
         self.canvas = SketchCanvas()
         self.canvas.stroke_started.connect(self._stroke_started)
-        self.canvas.stroke_moved.connect(self._refresh_model_view)
+        self.canvas.stroke_moved.connect(self._stroke_moved)
+        self.previews = StrokePreviews(self, SKETCH)
         self.canvas.changed.connect(self._drawing_changed)
         self.canvas.history_changed.connect(self._update_history_buttons)
 
@@ -336,6 +340,8 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
         self.images, self.request = None, None
         self.history.clear()  # another model's results: Save would record the wrong model
         self._token += 1  # whatever was running belongs to the old model
+        self.previews.supersede()
+        self.previews.shown_result()
         self.view.set_busy("")
         self.view.clear()
         self.caption.clear()
@@ -405,6 +411,17 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
 
     def _stroke_started(self) -> None:
         self.live_timer.stop()  # the user is drawing again: wait for the next pause
+        if self._job is not None and self.previews.steps() is not None:
+            # The candidates on their way are of the drawing before this stroke, and the
+            # stroke's previews need the engine: drop them quietly (no "Cancelled").
+            self._token += 1
+            self.engine.cancel(self._job)
+            self._job = None
+            self.view.set_busy("")
+
+    def _stroke_moved(self) -> None:
+        self._refresh_model_view()
+        self.previews.moved()
 
     def _drawing_changed(self) -> None:
         self._refresh_model_view()
@@ -469,6 +486,7 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
         self.live_timer.stop()
         if self.info is None or self.facts is None:
             return
+        self.previews.supersede()
         fill = self.mode() == "fill"
         hole = self._hole() if fill else None
         if fill and not hole.any():
@@ -496,8 +514,8 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
         self._token += 1
         token = self._token
         self.caption.setText("generating…")
-        self._busy_word = "updating…" if self.images is not None else "generating…"
-        self.view.set_busy(self._busy_word, wash=self.images is not None)
+        self._busy_word = "updating…" if self._strip_shown() else "generating…"
+        self.view.set_busy(self._busy_word, wash=self._strip_shown())
         # One key: a new request cancels the one still running (latest wins).
         self._job = self.engine.submit(
             job, *args, request["n"], request["seed"],
@@ -513,13 +531,17 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
     def _progress(self, step: int, total: int | None, _message: str) -> None:
         if total:
             self.view.set_busy(f"{self._busy_word} {round(100 * step / total)}%",
-                               wash=self.images is not None)
+                               wash=self._strip_shown())
 
     def _show_preview(self, images: np.ndarray) -> None:
         # Only while there is nothing yet: earlier candidates stay (washed out) until the
         # new ones are done, so the framed one is always what Save acts on.
-        if self.images is None:
+        if not self._strip_shown():
             self.view.show_candidates(images)
+
+    def _strip_shown(self) -> bool:
+        """Whether the strip shows candidates: a result, or quick previews of a stroke."""
+        return self.images is not None or self.previews.showing
 
     def _failed(self, message: str) -> None:
         self.view.set_busy("")
@@ -533,20 +555,30 @@ class SketchPanel(ChosenCandidate, EarlierResults, SketchModes, SketchMethodChoi
         if cancelled:
             if self.images is None:
                 self.view.clear()
+            elif self.previews.showing:  # back to the last result from a stroke's previews
+                self._show_result_strip()
+            self.previews.shown_result()
             self.caption.setText("Cancelled: the candidates shown are the earlier ones"
                                  if self.images is not None else "Cancelled")
 
-    def _show(self, images: np.ndarray, request: dict[str, Any], summary: dict) -> None:
+    def _show_result_strip(self) -> None:
+        """The last result's candidates in the strip, the chosen one framed."""
         from genplay.core.images import to_uint8_hwc
 
+        noun = "filling" if self.request["mode"] == "fill" else "candidate"
+        tips = [f"{noun} {i + 1} · seed {self.request['seed']}"
+                for i in range(len(self.images))]
+        self.view.show_candidates(to_uint8_hwc(self.images), tips)
+        self.view.set_selected(self.selected)
+        self.previews.shown_result()
+
+    def _show(self, images: np.ndarray, request: dict[str, Any], summary: dict) -> None:
         self.images, self.request = images, {**request, "method": summary["method"]}
         self.selected = min(self.selected, len(images) - 1)
         n = len(images)
         fill = request["mode"] == "fill"
         noun = "filling" if fill else "candidate"
-        tips = [f"{noun} {i + 1} · seed {request['seed']}" for i in range(n)]
-        self.view.show_candidates(to_uint8_hwc(images), tips)
-        self.view.set_selected(self.selected)
+        self._show_result_strip()
         self.view.set_busy("")
         seconds = time.monotonic() - self._started
         how = result_terms(request, self.info.name if self.info else "")

@@ -39,7 +39,7 @@ def result_terms(request: dict[str, Any], selected: str) -> str:
 
 class EarlierResults:
     """Mixin for SketchPanel: needs images, request, selected, info, canvas, view, caption,
-    engine, _job, _token, live_timer and _update_actions."""
+    engine, _job, _token, live_timer, previews, _show_result_strip and _update_actions."""
 
     def _build_history(self) -> QWidget:
         box = QWidget()
@@ -89,15 +89,11 @@ class EarlierResults:
         self._token += 1
         if self._job is not None:
             self.engine.cancel(self._job)
+        self.previews.supersede()
         self.view.set_busy("")
         self.images, self.request = entry["images"], entry["request"]
         self.selected = min(entry["selected"], len(self.images) - 1)
-        n = len(self.images)
-        noun = "filling" if self.request["mode"] == "fill" else "candidate"
-        self.view.show_candidates(to_uint8_hwc(self.images),
-                                  [f"{noun} {i + 1} · seed {self.request['seed']}"
-                                   for i in range(n)])
-        self.view.set_selected(self.selected)
+        self._show_result_strip()
         if self.restore_drawing.isChecked():
             self._quiet = True  # the drawing comes back; no new request for it
             try:
