@@ -153,10 +153,12 @@ def _measured(judge: _Judge, n: int, draw: Callable[..., np.ndarray], *args: Any
     return row
 
 
-def peer_table(model, judge: _Judge, n: int, seed: int) -> list[dict[str, Any]]:
-    """The reference library's rows: each peer scheduler and spacing at STEP_COUNTS."""
+def peer_table(model, judge: _Judge, n: int, seed: int,
+               names: list[str] | None = None) -> list[dict[str, Any]]:
+    """The reference library's rows: each peer scheduler (or those named) and spacing at
+    STEP_COUNTS."""
     rows = []
-    for peer, spacing in diffusion_peers.peer_rows():
+    for peer, spacing in diffusion_peers.peer_rows(names):
         for steps in STEP_COUNTS:
             _log(f"  {peer.name} ({spacing}) {steps} steps: {n} images")
             rows.append({"sampler": peer.name, "spacing": spacing, "steps": steps,
@@ -330,6 +332,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="only the sampler rows at 5, 10 and 20 steps")
     parser.add_argument("--peers", action="store_true",
                         help="add diffusers' schedulers on the same network (needs diffusers)")
+    parser.add_argument("--peer", action="append", default=[], metavar="NAME",
+                        help="with --peers: only this scheduler (its rows replace those in "
+                             "--json)")
     parser.add_argument("--no-samplers", action="store_true")
     parser.add_argument("--no-sketches", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
@@ -337,6 +342,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data-root")
     parser.add_argument("--json", help="write the figures here (and a .txt with the tables)")
     args = parser.parse_args(argv)
+    if args.peer and not args.json:
+        parser.error("--peer merges into the results of --json")
     threads = runtime.set_threads(args.threads)
     model, info = checkpoints.load(args.checkpoint)
     judge = _Judge(info, args.data_root)
@@ -373,7 +380,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _log(f"diffusers' rows skipped: {result['peers_skipped']}")
     elif args.peers:
         _log(f"{info.name}: diffusers' schedulers")
-        result["peers"] = peer_table(model, judge, args.samples, args.seed)
+        fresh = peer_table(model, judge, args.samples, args.seed, args.peer or None)
+        if args.peer:  # the other schedulers' rows stay, in the schedulers' order
+            kept = [r for r in _merge_base(args.json, result).get("peers", [])
+                    if r["sampler"] not in args.peer]
+            order = [p.name for p in diffusion_peers.PEERS]
+            fresh = sorted(kept + fresh, key=lambda r: order.index(r["sampler"]))
+        result["peers"] = fresh
     if not args.no_sketches:  # (with --rows and without, the file's sketch figures stay)
         _log(f"{info.name}: sketches")
         result["sketch_style"] = args.style or default_style(info.dataset)

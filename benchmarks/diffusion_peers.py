@@ -56,6 +56,12 @@ PEERS = (
     Peer("SDE-DPM-Solver++ 2M", "DPMSolverMultistepScheduler",
          {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}),
     Peer("UniPC", "UniPCMultistepScheduler", {"solver_order": 2}),
+    # UniPC's other B(h) (h itself, not e^h - 1), which its authors recommend for
+    # unconditional sampling in very few steps; diffusers offers it as solver_type "bh1".
+    # Its default last step, to noise level 0, gives NaN there (B(h) = h is -inf, times a
+    # zero correction), so it ends at the smallest training noise level instead.
+    Peer("UniPC bh1", "UniPCMultistepScheduler",
+         {"solver_order": 2, "solver_type": "bh1", "final_sigmas_type": "sigma_min"}),
     Peer("Euler", "EulerDiscreteScheduler", {}),
 )
 SPACINGS = {"Euler": ("linspace",)}
@@ -67,9 +73,10 @@ def available() -> bool:
     return importlib.util.find_spec("diffusers") is not None
 
 
-def peer_rows() -> list[tuple[Peer, str]]:
-    """Every (peer, spacing) the benchmark measures."""
-    return [(p, s) for p in PEERS for s in SPACINGS.get(p.name, DEFAULT_SPACINGS)]
+def peer_rows(names: list[str] | None = None) -> list[tuple[Peer, str]]:
+    """Every (peer, spacing) the benchmark measures, or only those of the named peers."""
+    peers = PEERS if not names else [find_peer(name) for name in names]
+    return [(p, s) for p in peers for s in SPACINGS.get(p.name, DEFAULT_SPACINGS)]
 
 
 def find_peer(name: str) -> Peer:

@@ -129,6 +129,25 @@ def test_deterministic_solvers_converge_to_the_exact_flow_at_their_order(name, o
     assert 2 ** order * 0.7 < ratio < 2 ** order * 1.4
 
 
+@pytest.mark.parametrize("variant", samplers.UNIPC_VARIANTS)
+def test_both_forms_of_unipc_converge_at_third_order_and_differ_in_few_steps(variant):
+    """UniPC's two B(h), h and e^h - 1, are the same method to third order (the error
+    ratio at twice the steps is about 8 for each) and differ only in few steps."""
+    sched = samplers.CosineSchedule(1000)
+    z = torch.randn(1000, 1, generator=torch.Generator().manual_seed(0))
+
+    def error(steps, form=variant):
+        x = run_to_end(samplers.unipc(gaussian_denoiser(sched, 0.5), sched, z.clone(),
+                                      sched.spaced(steps, None, "logsnr"), variant=form))
+        return (x - exact_flow(sched, z, 0.5)).abs().max().item()
+
+    assert 8 * 0.7 < error(40) / error(80) < 8 * 1.4
+    assert error(5, "bh1") != error(5, "bh2")
+    with pytest.raises(ValueError, match="bh1"):
+        run_to_end(samplers.unipc(gaussian_denoiser(sched, 0.5), sched, z, [999, 500, 0],
+                                  variant="bh3"))
+
+
 def test_few_steps_take_trailing_spacing_and_more_keep_their_grids():
     sched = samplers.CosineSchedule(1000)
     assert samplers.timesteps_for("dpmpp", sched, 5) == [999, 799, 599, 399, 199]
