@@ -413,3 +413,30 @@ def test_large_images_get_fewer_samples_smaller_batches_and_quick_decodes():
     decoded = sum(n for _, n in model.batches)
     assert decoded == 2000 // 16  # 16 times the values of a small image: 1/16 of the samples
     assert max(n for _, n in model.batches) == 256 // 16
+
+
+def test_a_preview_runs_the_steps_asked_and_says_how_many_it_ran():
+    """A held slider's preview decodes in the steps the Latent panel can afford; the facts
+    count the network evaluations, from which the panel learns the machine's speed."""
+    from genplay.core.ops.sliders import SliderState, render_sliders
+
+    model = tiny("diffusion")
+    z = latent_from_seed(model, 5).numpy()
+    full, facts = render_sliders(model, SliderState(z))
+    assert not facts["preview"] and facts["evaluations"] == model.latent_steps
+    images = {}
+    for steps in (3, 5):
+        images[steps], facts = render_sliders(model, SliderState(z), preview=True, steps=steps)
+        assert facts["preview"] and facts["evaluations"] == steps
+        with torch.no_grad():
+            expected = model.preview_decode(torch.from_numpy(z)[None], steps)[0]
+        np.testing.assert_allclose(images[steps].astype(float),
+                                   np.round(expected.clamp(0, 1).numpy() * 255)
+                                   .transpose(1, 2, 0), atol=1)
+    assert np.abs(images[3].astype(float) - images[5]).max() > 0
+    # no quicker than the full decode: the full decode runs instead
+    _image, facts = render_sliders(model, SliderState(z), preview=True,
+                                   steps=model.latent_steps)
+    assert not facts["preview"] and facts["evaluations"] == model.latent_steps
+    _image, facts = render_sliders(tiny("vae"), SliderState(1), preview=True, steps=5)
+    assert not facts["preview"] and facts["evaluations"] == 1  # one pass: no preview

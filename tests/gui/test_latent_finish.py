@@ -277,12 +277,65 @@ def test_the_next_slider_position_goes_as_soon_as_an_image_arrives(qtbot):
     decoder.request(SliderState(1), dragging=False)  # waits: one job at a time
     assert len(submitted) == 1
     image = np.zeros((4, 4), np.uint8)
-    submitted[0]["on_result"]((image, {"preview": False, "seconds": 0.01}), {})
+    submitted[0]["on_result"]((image, {"preview": False, "seconds": 0.01,
+                                                "evaluations": 1}), {})
     assert len(submitted) == 2  # the waiting position went with the image
     submitted[0]["on_done"](False)  # the first job's late done changes nothing
     assert len(submitted) == 2 and decoder.busy()
-    submitted[1]["on_result"]((image, {"preview": False, "seconds": 0.01}), {})
+    submitted[1]["on_result"]((image, {"preview": False, "seconds": 0.01,
+                                                "evaluations": 1}), {})
     assert not decoder.busy()
+
+
+def test_previews_take_the_steps_this_machine_affords(qtbot):
+    """A held slider's preview runs as many sampler steps as fit the preview budget at the
+    speed the decodes so far measured: more on a fast machine, the fewest on a slow one."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from PySide6.QtWidgets import QLabel, QProgressBar
+
+    from genplay.core.ops.sliders import (
+        MAX_PREVIEW_STEPS,
+        MIN_PREVIEW_STEPS,
+        SliderState,
+        preview_steps,
+    )
+    from genplay.gui.panels.latent_live import LiveDecoder
+    from genplay.gui.widgets.pixel_view import PixelView
+
+    submitted = []
+
+    class Engine:
+        def submit(self, fn, *args, **callbacks):
+            submitted.append((args, callbacks))
+            return len(submitted)
+
+    panel = SimpleNamespace(engine=Engine(), info=SimpleNamespace(path="m"),
+                            show_error=lambda message: None)
+    view, cue, caption = PixelView(), QProgressBar(), QLabel()
+    for widget in (view, cue, caption):
+        qtbot.addWidget(widget)
+    decoder = LiveDecoder(panel, view, cue, caption)
+    image = np.zeros((4, 4), np.uint8)
+
+    def answer(facts):
+        _args, callbacks = submitted[-1]
+        callbacks["on_result"]((image, facts), {})
+        callbacks["on_done"](False)
+
+    decoder.request(SliderState(0), dragging=False)
+    assert submitted[-1][0][1:] == (False, MIN_PREVIEW_STEPS)  # speed unknown yet
+    answer({"preview": False, "seconds": 0.25, "evaluations": 25})  # 10 ms a step: slow
+    decoder.request(SliderState(1), dragging=True)
+    steps = submitted[-1][0][2]
+    assert submitted[-1][0][1] is True and steps == preview_steps(0.010) > MIN_PREVIEW_STEPS
+    answer({"preview": True, "seconds": 0.1 * steps, "evaluations": steps})  # 100 ms a step
+    assert decoder.showing_preview and decoder.shown_steps == steps
+    decoder.request(SliderState(2), dragging=True)
+    assert submitted[-1][0][2] == MIN_PREVIEW_STEPS  # the machine got busy: fewer steps
+    assert preview_steps(None) == MIN_PREVIEW_STEPS
+    assert preview_steps(1e-6) == MAX_PREVIEW_STEPS and preview_steps(10.0) == MIN_PREVIEW_STEPS
 
 
 def test_a_slider_value_label_never_changes_size(panel):

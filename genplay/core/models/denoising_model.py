@@ -157,8 +157,9 @@ class DenoisingModel(GenerativeModel):
         """decode()'s image in `steps` steps of PREVIEW_SAMPLER, which solves the same ODE:
         quicker, rougher. UniPC in 5 steps is nearer the 25-step DDIM image than DDIM in
         6 (RMS 0.081 against 0.098 on MNIST, 0.124 against 0.143 on Fashion-MNIST); the
-        slider previews run 3 (RMS 0.12 and 0.17: in the slider's 60 ms on one core, at
-        the cost of a different garment in about 3 of 8 Fashion-MNIST previews)."""
+        slider previews run 3 to 8, as many as the machine runs within the slider's
+        budget (ops.sliders.preview_steps; benchmarks/preview_quality.py measures what
+        each count costs)."""
         return pipeline.decode(self, z, steps, PREVIEW_SAMPLER)
 
     def encode_steps(self, x: torch.Tensor, **opts: Any) -> Iterator[tuple[int, int, torch.Tensor]]:

@@ -39,6 +39,7 @@ from genplay.core.ops.endpoints import (  # re-exported: the endpoint types live
     SampleEndpoint,
     SeedEndpoint,
 )
+from genplay.core.ops.sliders import MIN_PREVIEW_STEPS
 
 MIN_FRAMES, MAX_FRAMES = 2, 64
 DIRECTIONS_FILE = "latent_directions.npz"
@@ -220,23 +221,27 @@ def encode_image(model: Latent, pixels_chw: np.ndarray, **opts: Any
                  {"reconstruction": reconstruction.float().clamp(0, 1).cpu().numpy()})
 
 
-PREVIEW_STEPS = 3  # sampler steps of a quick preview decode (a full one runs 25)
+# sampler steps of a quick preview decode (a full one runs 25); a held slider may run
+# more where the machine affords them (ops.sliders.preview_steps)
+PREVIEW_STEPS = MIN_PREVIEW_STEPS
 
 
-def decode_one(model: Latent, z: np.ndarray, preview: bool = False) -> tuple[np.ndarray, bool]:
+def decode_one(model: Latent, z: np.ndarray, preview: bool = False,
+               steps: int = PREVIEW_STEPS) -> tuple[np.ndarray, bool]:
     """One latent (of ``latent_shape``) decoded to float32 (C, H, W) in [0, 1].
 
     preview=True asks for a quick, rougher image while a slider moves: a model whose
     decoder runs a sampler (the PreviewDecoder hook: a diffusion model's ``latent_steps``
-    DDIM steps) runs PREVIEW_STEPS steps of a faster solver instead, about an eighth of the
-    time, a rougher picture of the same kind. Other decoders are one network pass, cheap already,
-    and run as they are. Returns (image, whether it was a cheaper preview).
+    DDIM steps) runs `steps` steps of a faster solver instead (PREVIEW_STEPS, about an
+    eighth of the time, unless the caller can afford more), a rougher picture of the same
+    kind. Other decoders are one network pass, cheap already, and run as they are.
+    Returns (image, whether it was a cheaper preview).
     """
     _require_latent(model)
-    cheaper = bool(preview) and can_preview_decode(model, PREVIEW_STEPS)
+    cheaper = bool(preview) and can_preview_decode(model, steps)
     x = torch.as_tensor(np.asarray(z, np.float32)).to(_device(model))[None]
     with torch.no_grad():
-        image = (model.preview_decode(x, PREVIEW_STEPS) if cheaper else model.decode(x))[0]
+        image = (model.preview_decode(x, steps) if cheaper else model.decode(x))[0]
     return image.float().clamp(0, 1).cpu().numpy(), cheaper
 
 

@@ -58,21 +58,48 @@ def slider_latent(model: Any, state: SliderState) -> np.ndarray:
     return moved(start, state.amounts, state.directions)
 
 
-def decode_timed(model: Any, z: np.ndarray, preview: bool = False
-                 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """(uint8 HWC image, {"preview": whether it is a cheaper one, "seconds": decode time})."""
+# A held slider's preview: as many sampler steps as fit this budget on this machine, from
+# MIN_PREVIEW_STEPS (the fewest that keep the image recognisable) to MAX_PREVIEW_STEPS.
+# With slider-to-screen overhead and jitter, a 40 ms decode keeps the painted preview
+# within 60 ms p95 (benchmarks/gui_latency.py). More steps, nearer the full image
+# (benchmarks/results/preview-quality-*.txt): 3 UniPC steps give FID 32.2 on MNIST and
+# 41.0 on Fashion-MNIST, the full image's class in 63.9% and 45.6% of previews; 4 steps
+# 21.5 and 20.6, 72.7% and 57.1%; 5 steps 19.0 and 15.0, 77.8% and 60.5%.
+PREVIEW_BUDGET_S = 0.040
+MIN_PREVIEW_STEPS = 3  # ops.interpolation.PREVIEW_STEPS, kept here without importing torch
+MAX_PREVIEW_STEPS = 8
+
+
+def preview_steps(step_seconds: float | None) -> int:
+    """The preview steps that fit PREVIEW_BUDGET_S when one step takes step_seconds
+    (unknown: the fewest)."""
+    if not step_seconds or step_seconds <= 0:
+        return MIN_PREVIEW_STEPS
+    return max(MIN_PREVIEW_STEPS, min(MAX_PREVIEW_STEPS, int(PREVIEW_BUDGET_S / step_seconds)))
+
+
+def decode_timed(model: Any, z: np.ndarray, preview: bool = False,
+                 steps: int = MIN_PREVIEW_STEPS) -> tuple[np.ndarray, dict[str, Any]]:
+    """(uint8 HWC image, {"preview": whether it is a cheaper one, "seconds": decode time,
+    "evaluations": the network evaluations it ran (the decoder's steps; 1 for one pass)})."""
+    from genplay.core.models.capabilities import PreviewDecoder
     from genplay.core.ops.interpolation import decode_one
 
     start = time.perf_counter()
-    image, cheaper = decode_one(model, z, preview)
-    return to_uint8_hwc(image), {"preview": cheaper, "seconds": time.perf_counter() - start}
+    image, cheaper = decode_one(model, z, preview, steps)
+    seconds = time.perf_counter() - start
+    evaluations = steps if cheaper else (
+        int(model.latent_steps) if isinstance(model, PreviewDecoder) else 1)
+    return to_uint8_hwc(image), {"preview": cheaper, "seconds": seconds,
+                                 "evaluations": evaluations}
 
 
-def render_sliders(model: Any, state: SliderState, preview: bool = False
-                   ) -> tuple[np.ndarray, dict[str, Any]]:
-    """The image of a whole slider state: (uint8 HWC, {"preview", "seconds", "latent"})."""
+def render_sliders(model: Any, state: SliderState, preview: bool = False,
+                   steps: int = MIN_PREVIEW_STEPS) -> tuple[np.ndarray, dict[str, Any]]:
+    """The image of a whole slider state: (uint8 HWC, {"preview", "seconds",
+    "evaluations", "latent"}); a preview runs `steps` sampler steps (see decode_one)."""
     z = slider_latent(model, state)
-    image, facts = decode_timed(model, z, preview)
+    image, facts = decode_timed(model, z, preview, steps)
     return image, {**facts, "latent": z}
 
 
@@ -97,12 +124,13 @@ def between_latent(state: Between) -> np.ndarray:
     return z.numpy()
 
 
-def render_between(model: Any, state: Between, preview: bool = False
-                   ) -> tuple[np.ndarray, dict[str, Any]]:
+def render_between(model: Any, state: Between, preview: bool = False,
+                   steps: int = MIN_PREVIEW_STEPS) -> tuple[np.ndarray, dict[str, Any]]:
     """The image at a point between two latents: (uint8 HWC, {"preview", "seconds",
-    "latent"}), quick while the position slider is dragged (see decode_one)."""
+    "evaluations", "latent"}), quick while the position slider is dragged (see
+    decode_one)."""
     z = between_latent(state)
-    image, facts = decode_timed(model, z, preview)
+    image, facts = decode_timed(model, z, preview, steps)
     return image, {**facts, "latent": z}
 
 

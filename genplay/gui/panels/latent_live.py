@@ -4,8 +4,9 @@ The Sliders tab's image follows its sliders; the Interpolation tab's follows its
 slider between the two ends.
 
 A model whose full decode is slow (a diffusion model's DDIM steps) draws quick previews
-while a slider is held and full quality once it is let go; a busy cue shows whenever a
-decode takes more than a moment.
+while a slider is held, in as many sampler steps as this machine runs within the preview
+budget (ops.sliders.preview_steps, from the time each decode took a step), and full
+quality once it is let go; a busy cue shows whenever a decode takes more than a moment.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar
 
-from genplay.core.ops.sliders import Between, SliderState
+from genplay.core.ops.sliders import Between, SliderState, preview_steps
 from genplay.gui.panels.base import op
 from genplay.gui.widgets.pixel_view import PixelView
 
@@ -45,11 +46,13 @@ class LiveDecoder:
         self.panel, self.view, self.cue, self.caption = panel, view, cue, caption
         self.render, self.key = render, key
         self.full_seconds: float | None = None  # the last full decode's time
+        self.step_seconds: float | None = None  # a decode step's time, averaged
         self.showing_preview = False  # whether the image shown is a quick preview
+        self.shown_steps: int | None = None  # the sampler steps of the preview shown
         self._job: int | None = None
         self._job_preview = False
         self._epoch = 0  # bumped when an image arrives another way: older jobs' are stale
-        self._next: tuple | None = None  # (checkpoint, slider state, preview) to draw next
+        self._next: tuple | None = None  # (checkpoint, state, preview, its steps) to draw next
         self._timer = QTimer(singleShot=True, interval=CUE_DELAY_MS, timeout=self._show_cue)
 
     def slow(self) -> bool:
@@ -61,7 +64,8 @@ class LiveDecoder:
     def request(self, state: SliderState | Between, dragging: bool) -> None:
         if self.panel.info is None:
             return
-        want = (self.panel.info.path, state, dragging and self.slow())
+        want = (self.panel.info.path, state, dragging and self.slow(),
+                preview_steps(self.step_seconds))
         if self._job is not None:
             self._next = want
         else:
@@ -74,6 +78,7 @@ class LiveDecoder:
         self._next = None
         self._epoch += 1
         self.full_seconds = full_seconds
+        self.step_seconds = None
         self.showing_preview = False
         self._update_caption()
 
@@ -89,7 +94,7 @@ class LiveDecoder:
         self._update_caption()
 
     def _submit(self, want: tuple) -> None:
-        path, state, preview = want
+        path, state, preview, steps = want
         panel, epoch = self.panel, self._epoch
         self._job_preview = preview
         job: list[int] = []
@@ -100,7 +105,7 @@ class LiveDecoder:
 
         job.append(panel.engine.submit(
             # No label: slider drags stay out of the status bar (the view has its own cue).
-            self.render, state, preview, checkpoint=path, key=self.key, label="",
+            self.render, state, preview, steps, checkpoint=path, key=self.key, label="",
             on_result=arrived, on_error=panel.show_error,
             on_done=lambda _cancelled: self._done(job[0])))
         self._job = job[0]
@@ -113,8 +118,16 @@ class LiveDecoder:
         image, facts = value
         self.view.set_image(image)
         self.showing_preview = bool(facts["preview"])
+        self.shown_steps = int(facts["evaluations"]) if facts["preview"] else None
         if not facts["preview"]:
             self.full_seconds = float(facts["seconds"])
+        self._learn_speed(float(facts["seconds"]) / max(1, int(facts["evaluations"])))
+
+    def _learn_speed(self, seconds: float) -> None:
+        """A step's time, averaged over the decodes so one slow moment does not change
+        the previews' step count."""
+        old = self.step_seconds
+        self.step_seconds = seconds if old is None else 0.7 * old + 0.3 * seconds
 
     def _done(self, job: int) -> None:
         if job != self._job:  # its result already let the next one go
