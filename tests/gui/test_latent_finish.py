@@ -248,59 +248,14 @@ def test_a_quick_decode_runs_fewer_sampler_steps_and_leaves_the_model_as_it_was(
         assert np.array_equal(full, again)
 
 
-def test_the_next_slider_position_goes_as_soon_as_an_image_arrives(qtbot):
-    """The live decoder runs one job at a time; the next position is submitted when the
-    image arrives, not after the job's done signal, which can come an event later."""
+@pytest.fixture
+def fake_decoder(qtbot):
+    """A LiveDecoder on an engine that only records what is submitted to it: (the
+    decoder, a list of (args, callbacks) per job)."""
     from types import SimpleNamespace
 
-    import numpy as np
-    from PySide6.QtWidgets import QLabel, QProgressBar
+    from PySide6.QtWidgets import QProgressBar
 
-    from genplay.core.ops.sliders import SliderState
-    from genplay.gui.panels.latent_live import LiveDecoder
-    from genplay.gui.widgets.pixel_view import PixelView
-
-    submitted = []
-
-    class Engine:
-        def submit(self, fn, *args, **callbacks):
-            submitted.append(callbacks)
-            return len(submitted)
-
-    panel = SimpleNamespace(engine=Engine(), info=SimpleNamespace(path="m"),
-                            show_error=lambda message: None)
-    view, cue, caption = PixelView(), QProgressBar(), QLabel()
-    for widget in (view, cue, caption):
-        qtbot.addWidget(widget)
-    decoder = LiveDecoder(panel, view, cue, caption)
-    decoder.request(SliderState(0), dragging=False)
-    decoder.request(SliderState(1), dragging=False)  # waits: one job at a time
-    assert len(submitted) == 1
-    image = np.zeros((4, 4), np.uint8)
-    submitted[0]["on_result"]((image, {"preview": False, "seconds": 0.01,
-                                                "evaluations": 1}), {})
-    assert len(submitted) == 2  # the waiting position went with the image
-    submitted[0]["on_done"](False)  # the first job's late done changes nothing
-    assert len(submitted) == 2 and decoder.busy()
-    submitted[1]["on_result"]((image, {"preview": False, "seconds": 0.01,
-                                                "evaluations": 1}), {})
-    assert not decoder.busy()
-
-
-def test_previews_take_the_steps_this_machine_affords(qtbot):
-    """A held slider's preview runs as many sampler steps as fit the preview budget at the
-    speed the decodes so far measured: more on a fast machine, the fewest on a slow one."""
-    from types import SimpleNamespace
-
-    import numpy as np
-    from PySide6.QtWidgets import QLabel, QProgressBar
-
-    from genplay.core.ops.sliders import (
-        MAX_PREVIEW_STEPS,
-        MIN_PREVIEW_STEPS,
-        SliderState,
-        preview_steps,
-    )
     from genplay.gui.panels.latent_live import LiveDecoder
     from genplay.gui.widgets.pixel_view import PixelView
 
@@ -316,7 +271,39 @@ def test_previews_take_the_steps_this_machine_affords(qtbot):
     view, cue, caption = PixelView(), QProgressBar(), QLabel()
     for widget in (view, cue, caption):
         qtbot.addWidget(widget)
-    decoder = LiveDecoder(panel, view, cue, caption)
+    return LiveDecoder(panel, view, cue, caption), submitted
+
+
+def test_the_next_slider_position_goes_as_soon_as_an_image_arrives(fake_decoder):
+    """The live decoder runs one job at a time; the next position is submitted when the
+    image arrives, not after the job's done signal, which can come an event later."""
+    from genplay.core.ops.sliders import SliderState
+
+    decoder, submitted = fake_decoder
+    decoder.request(SliderState(0), dragging=False)
+    decoder.request(SliderState(1), dragging=False)  # waits: one job at a time
+    assert len(submitted) == 1
+    image = np.zeros((4, 4), np.uint8)
+    facts = {"preview": False, "seconds": 0.01, "evaluations": 1}
+    submitted[0][1]["on_result"]((image, facts), {})
+    assert len(submitted) == 2  # the waiting position went with the image
+    submitted[0][1]["on_done"](False)  # the first job's late done changes nothing
+    assert len(submitted) == 2 and decoder.busy()
+    submitted[1][1]["on_result"]((image, facts), {})
+    assert not decoder.busy()
+
+
+def test_previews_take_the_steps_this_machine_affords(fake_decoder):
+    """A held slider's preview runs as many sampler steps as fit the preview budget at the
+    speed the decodes so far measured: more on a fast machine, the fewest on a slow one."""
+    from genplay.core.ops.sliders import (
+        MAX_PREVIEW_STEPS,
+        MIN_PREVIEW_STEPS,
+        SliderState,
+        preview_steps,
+    )
+
+    decoder, submitted = fake_decoder
     image = np.zeros((4, 4), np.uint8)
 
     def answer(facts):
