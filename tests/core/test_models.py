@@ -186,3 +186,24 @@ def test_latent_samplers_draw_their_latents_first(family):
         z = sample_latent(model, 9, index) * 0.5
         assert torch.allclose(model.decode(z[None])[0], torch.from_numpy(images[index]), atol=1e-5)
     assert CHUNK == 64 and chunk_seed(9, 1) != chunk_seed(10, 0)
+
+
+def test_class_balance_weighs_a_rare_class_up_as_its_share_goes_down():
+    """With class_balance, a class that is 1 in 10 of the labels seen weighs more than one
+    that is 9 in 10, by (9/1)^balance (counts smoothed by one); the weights average about 1 over
+    the images seen."""
+    from genplay.core.models.features import Classifier, ClassifierConfig
+
+    labels = torch.tensor([0] * 90 + [1] * 10)
+    for balance in (0.5, 1.0):
+        ratio = (91 / 11) ** balance
+        net = Classifier(ClassifierConfig(num_classes=2, base_channels=2, feature_dim=4,
+                                          channels=1, image_size=8, class_balance=balance))
+        weight = net._class_weights(labels)
+        assert weight[1] / weight[0] == pytest.approx(ratio, rel=0.02)
+        assert weight[labels].mean() == pytest.approx(1.0, rel=0.05)
+        net.train_step(torch.rand(100, 1, 8, 8), labels, net.configure_optimizers(), 0)
+        assert net.seen.tolist() == [180, 20]  # counted again by the training step
+    plain = Classifier(ClassifierConfig(num_classes=2, base_channels=2, feature_dim=4,
+                                        channels=1, image_size=8))
+    assert plain._class_weights(labels) is None
