@@ -8,8 +8,10 @@ For each class the model knows, `--n` samples are drawn with that class asked fo
 classifier-free guidance scale given (the Sampling panel's Class and Guidance), and the
 dataset's classifier (checkpoints/classifier-DATA, the FID feature network) names each
 sample's class. Printed: the share read as the class asked, per class and over all, and
-beside it the classifier's own accuracy on the test split (metrics.json), the most such
-a judge can confirm. With --upscale the samples are first enlarged by the dataset's
+beside it the classifier's own accuracy on the test split, per class (the share of the
+class's test images it reads as that class, the most such a judge can confirm) and over
+all (metrics.json; on a split where one class is most of the images, the mean of the
+classes' is the fairer comparison). With --upscale the samples are first enlarged by the dataset's
 upscaler, as the Sampling panel's cascade shows them (the classifier then sees them at its
 own size without resizing, where the upscaler's size is the classifier's).
 """
@@ -28,7 +30,9 @@ import torch
 from benchmarks.common import report
 from genplay import __version__
 from genplay.core import checkpoints, runtime
+from genplay.core.data import load_dataset
 from genplay.core.errors import GenplayError
+from genplay.core.evaluation import accuracy_by_class
 from genplay.core.events import Result
 from genplay.core.models.features import at_size
 from genplay.core.ops.sampling import cascade_upscaler, sample_with
@@ -59,6 +63,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if net_path is None:
         raise GenplayError(f"no classifier-{info.dataset} to read the classes")
     net, net_info = checkpoints.load(net_path)
+    c, size = net_info.image_shape[0], net_info.image_shape[1]
+    judged = accuracy_by_class(net, load_dataset(info.dataset, "test", size=size, channels=c),
+                               len(net_info.class_names))
     upscale = cascade_upscaler(info.path) if args.upscale else None
     rows = []
     for w in args.guidance:
@@ -72,6 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             others = np.bincount(read[read != k], minlength=len(info.class_names))
             worst = int(others.argmax()) if others.any() else None
             rows.append({"guidance": w, "class": name, "agreement": share,
+                         "classifier_accuracy": judged[k],
                          "most_read_otherwise": None if worst is None else
                          net_info.class_names[worst],
                          "seconds": time.perf_counter() - start})
@@ -81,6 +89,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = {"checkpoint": info.name, "classifier": net_info.name, "n": args.n,
               "steps": args.steps, "seed": args.seed, "upscale": upscale and upscale["name"],
               "classifier_test_accuracy": net_info.metrics.get("test_accuracy"),
+              "classifier_balanced_accuracy": float(np.mean([a for a in judged
+                                                             if a is not None])),
               "rows": rows, "overall": overall, "threads": args.threads,
               "machine": platform.machine(), "genplay_version": __version__}
     return report(result, format_table(result), args.json)
@@ -92,13 +102,17 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [f"# Class asked, class drawn — {result['checkpoint']} ({result['n']} samples per "
              f"class, {result['steps']} steps{enlarged}; read by {result['classifier']}"
              + (f", which reads {acc:.1%} of the test images" if acc is not None else "") + ")",
-             "", "| guidance | class | read as asked | most often read instead |",
-             "|---|---|---|---|"]
+             "", "| guidance | class | read as asked | most often read instead | the "
+             "classifier reads the class's test images |", "|---|---|---|---|---|"]
     for r in result["rows"]:
+        judged = r.get("classifier_accuracy")
         lines.append(f"| {r['guidance']:g} | {r['class']} | {r['agreement']:.1%} | "
-                     f"{r['most_read_otherwise'] or '–'} |")
-    lines += [""] + [f"All classes at guidance {w}: {v:.1%} read as asked."
-                     for w, v in result["overall"].items()]
+                     f"{r['most_read_otherwise'] or '–'} | "
+                     f"{'–' if judged is None else f'{judged:.1%}'} |")
+    lines += [""] + [f"All classes at guidance {w}: {v:.1%} read as asked." for w, v in
+                     result["overall"].items()]
+    lines.append(f"The classifier reads {result['classifier_balanced_accuracy']:.1%} of each "
+                 "class's test images, on average over the classes.")
     return "\n".join(lines)
 
 

@@ -55,12 +55,26 @@ def extract_features(net: torch.nn.Module, images: np.ndarray | torch.Tensor,
 
 
 @torch.no_grad()
+def predictions(net: torch.nn.Module, data: ImageDataset, batch_size: int = 500
+                ) -> torch.Tensor:
+    """The class a classifier reads in each image of data."""
+    return torch.cat([net(data.as_float(slice(i, i + batch_size))).argmax(dim=1)
+                      for i in range(0, len(data), batch_size)])
+
+
 def accuracy(net: torch.nn.Module, data: ImageDataset, batch_size: int = 500) -> float:
-    correct = 0
-    for i in range(0, len(data), batch_size):
-        logits = net(data.as_float(slice(i, i + batch_size)))
-        correct += int((logits.argmax(dim=1) == data.labels[i : i + batch_size]).sum())
-    return correct / len(data)
+    return float((predictions(net, data, batch_size) == data.labels[: len(data)]).float().mean())
+
+
+def accuracy_by_class(net: torch.nn.Module, data: ImageDataset, num_classes: int,
+                      batch_size: int = 500) -> list[float | None]:
+    """The share of each class's images read as that class (None for a class with no
+    images): a split where one class is most of the images hides the others' in the
+    overall accuracy."""
+    read = predictions(net, data, batch_size)
+    labels = torch.as_tensor(data.labels[: len(data)])
+    return [float((read[labels == k] == k).float().mean()) if (labels == k).any() else None
+            for k in range(num_classes)]
 
 
 # --- whole-checkpoint evaluation --------------------------------------------------------
@@ -113,6 +127,11 @@ def evaluate_checkpoint(
     if info.family == "classifier":
         yield Progress(0, None, message="accuracy on the test split")
         metrics["test_accuracy"] = accuracy(model, test)
+        names = info.class_names or [str(k) for k in range(model.config.num_classes)]
+        by_class = accuracy_by_class(model, test, len(names))
+        shown = [a for a in by_class if a is not None]
+        metrics["test_accuracy_by_class"] = dict(zip(names, by_class, strict=True))
+        metrics["test_balanced_accuracy"] = float(np.mean(shown)) if shown else None
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     if isinstance(model, Density) and is_normalised(model) and "bpd" not in metrics:

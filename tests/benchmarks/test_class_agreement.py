@@ -23,5 +23,8 @@ def test_every_class_is_asked_and_read_back(tmp_path, capsys):
                                    "--steps", "2", "--guidance", "0", "2"])
     assert [r["class"] for r in result["rows"]] == names * 2
     assert all(0 <= r["agreement"] <= 1 for r in result["rows"])
+    judged = [r["classifier_accuracy"] for r in result["rows"][:10]]  # on the test split
+    assert all(a is None or 0 <= a <= 1 for a in judged) and any(a is not None for a in judged)
+    assert 0 <= result["classifier_balanced_accuracy"] <= 1
     assert set(result["overall"]) == {"0.0", "2.0"}
     assert "| 2 | 7 |" in capsys.readouterr().out

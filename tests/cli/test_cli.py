@@ -98,7 +98,12 @@ def test_train_then_eval_writes_metrics(capsys, tiny_data, tiny_checkpoints, tmp
 
 def test_eval_of_a_classifier_reports_accuracy(capsys, tiny_checkpoints):
     code, out, _ = run(capsys, "eval", tiny_checkpoints / "classifier-tiny", "--dry-run")
-    assert code == 0 and 0 <= json.loads(out)["test_accuracy"] <= 1
+    metrics = json.loads(out)
+    assert code == 0 and 0 <= metrics["test_accuracy"] <= 1
+    by_class = metrics["test_accuracy_by_class"]  # each class's share read as itself
+    measured = [a for a in by_class.values() if a is not None]
+    assert measured and all(0 <= a <= 1 for a in measured)
+    assert metrics["test_balanced_accuracy"] == pytest.approx(sum(measured) / len(measured))
     assert not (tiny_checkpoints / "classifier-tiny" / "metrics.json").exists()
 
 
