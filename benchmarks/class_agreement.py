@@ -1,19 +1,20 @@
 """Does a class-conditional model draw the class it is asked for?
 
     python -m benchmarks.class_agreement checkpoints/diffusion-emoji-32 [--n 100]
-        [--guidance 2] [--steps 20] [--upscale] [--threads 1] [--seed 0]
+        [--guidance 2] [--steps 20] [--upscale] [--threads 1] [--seed 0] [--classifier PATH]
         [--json benchmarks/results/class-agreement-NAME.json]
 
 For each class the model knows, `--n` samples are drawn with that class asked for at each
-classifier-free guidance scale given (the Sampling panel's Class and Guidance), and the
-dataset's classifier (checkpoints/classifier-DATA, the FID feature network) names each
-sample's class. Printed: the share read as the class asked, per class and over all, and
-beside it the classifier's own accuracy on the test split, per class (the share of the
-class's test images it reads as that class, the most such a judge can confirm) and over
-all (metrics.json; on a split where one class is most of the images, the mean of the
-classes' is the fairer comparison). With --upscale the samples are first enlarged by the dataset's
-upscaler, as the Sampling panel's cascade shows them (the classifier then sees them at its
-own size without resizing, where the upscaler's size is the classifier's).
+classifier-free guidance scale given (the Sampling panel's Class and Guidance), and a
+classifier names each sample's class: the dataset's (checkpoints/classifier-DATA, the FID
+feature network) or the one --classifier names. Printed: the share read as the class
+asked, per class and over all, and beside it the classifier's own accuracy on the test
+split, per class (the share of the class's test images it reads as that class, the most
+such a judge can confirm) and over all (metrics.json; on a split where one class is most
+of the images, the mean over the classes is the fairer comparison). With --upscale the
+samples are first enlarged by the dataset's upscaler, as the Sampling panel's cascade
+shows them (the classifier then sees them at its own size without resizing, where the
+upscaler's size is the classifier's).
 """
 
 from __future__ import annotations
@@ -53,13 +54,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--upscale", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--classifier", help="the classifier that reads the samples "
+                        "(default: the dataset's, which FID uses)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     runtime.set_threads(args.threads)
     model, info = checkpoints.load(args.checkpoint)
     if not info.class_names:
         raise GenplayError(f"{info.name} knows no classes")
-    net_path = checkpoints.find_feature_net(info.dataset, info.path.parent)
+    net_path = args.classifier or checkpoints.find_feature_net(info.dataset, info.path.parent)
     if net_path is None:
         raise GenplayError(f"no classifier-{info.dataset} to read the classes")
     net, net_info = checkpoints.load(net_path)
