@@ -66,13 +66,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _credits(name: str) -> list[str]:
-    """The attribution each part of a dataset asks for (the emoji's three sets)."""
-    if name != EMOJI:
-        return []
+    """The attribution each part of a dataset asks for (each emoji set's)."""
     from genplay.core import emoji
 
+    if name not in emoji.SETS:
+        return []
     notes = {"openmoji": "; a model trained on it is shared under the same licence"}
-    return [f"{p.credit}{notes.get(p.style, '')}" for p in emoji.PACKAGES]
+    return [f"{p.credit}{notes.get(p.style, '')}" for p in emoji.SETS[name].packages]
 
 
 def _run_in_phases(events, desc: str, total: int, unit: str, unit_scale: bool = False):
@@ -99,12 +99,16 @@ def _run_in_phases(events, desc: str, total: int, unit: str, unit_scale: bool = 
     return run_with_bar(rendering(), f"rendering {desc}", rest[0].total, "emoji")
 
 
+def _counts(train: int, test: int) -> str:
+    if not train:  # a set held out of training
+        return f"{test:,} test images (a test split only)"
+    return f"{train:,} training and {test:,} test images"
+
+
 def _say_built(name: str, summary: dict, folder) -> None:
-    train, test = summary["counts"]
     skipped = summary.get("skipped") or []
     note = f"; {len(skipped)} unreadable pictures skipped, e.g. {skipped[0][0]}" if skipped else ""
-    print(f"{name}: {train:,} training and {test:,} test images built into "
-          f"{_where(folder)}{note}")
+    print(f"{name}: {_counts(*summary['counts'])} built into {_where(folder)}{note}")
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -142,8 +146,9 @@ def cmd_get(args: argparse.Namespace) -> int:
         print(f"{args.name} is already in {_where(result.value)} "
               f"('genplay data verify {args.name}' checks it; --force downloads it again)")
     elif spec.kind == EMOJI:
-        print(f"{args.name}: its 3 packages downloaded ({_size(spec.download_size)}, "
-              "checksums verified)")
+        count = len(spec.files)
+        print(f"{args.name}: its {count} package{'s' if count > 1 else ''} downloaded "
+              f"({_size(spec.download_size)}, checksums verified)")
         _say_built(args.name, result.summary, result.value)
     else:
         print(f"{args.name}: downloaded into {_where(result.value)} "
@@ -169,14 +174,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             bad += 1
             print(f"{name}: BROKEN in {_where(status.folder)}: {status.problem}")
         else:
-            train, test = status.counts
             what = ("the published files" if status.published
                     else "readable, but not the published files (their checksums differ)")
             if datasets.known(name).kind == EMOJI:
                 what = ("built from the published packages" if status.published
                         else "readable, built from other versions of the packages")
-            print(f"{name}: ok, {what}: {train:,} training and {test:,} test images in "
-                  f"{_where(status.folder)}")
+            print(f"{name}: ok, {what}: {_counts(*status.counts)} in {_where(status.folder)}")
     return 1 if bad else 0
 
 
@@ -193,13 +196,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "get", help="download a dataset (or import a copy you have with --from)",
         description="Downloads a dataset from its publishers (checksums verified, a broken "
                     "download resumed) into ~/.genplay/data/NAME, or $GENPLAY_DATA/NAME.")
-    q.add_argument("name", metavar="NAME", help="fashion-mnist, mnist or emoji")
+    q.add_argument("name", metavar="NAME",
+                   help="fashion-mnist, mnist, emoji, or emojione (a fourth emoji style, "
+                        "a test split for outlier tests)")
     q.add_argument("--from", dest="source", metavar="PATH",
                    help="import a copy: a folder holding the four IDX files (also Debian's "
                         "/usr/share/datasets/fashion-mnist or a torchvision root), or an "
                         "archive (.zip, .tar.gz, ...) of them; for emoji, a folder holding "
                         "its three npm packages (twitter/, google/, openmoji/ folders of "
-                        "their files, or their .tgz files)")
+                        "their files, or their .tgz files); for emojione, a folder "
+                        "holding its package (a folder of its files or its .tgz)")
     q.add_argument("--mirror", action="append", metavar="URL", default=[],
                    help="download from this base URL instead of the publishers' (repeatable)")
     q.add_argument("--force", action="store_true",

@@ -309,9 +309,11 @@ def invert_policy(dataset: str) -> bool | None:
     return False
 
 
-def dataset_names() -> list[str]:
-    """The datasets known by name (besides folders)."""
-    return [*datasets.CATALOGUE, PHOTOS]
+def dataset_names(training: bool = False) -> list[str]:
+    """The datasets known by name (besides folders); training: only those with a training
+    split (not a set held out for outlier tests)."""
+    names = [n for n in datasets.CATALOGUE if not training or "train" in datasets.splits_of(n)]
+    return [*names, PHOTOS]
 
 
 def load_dataset(

@@ -15,6 +15,13 @@ Stored in the data home as two compressed numpy files (emoji-train.npz, emoji-te
 uint8 (N, 3, 64, 64) images, labels, label names) and emoji-about.json (the packages,
 their licences and the build's settings). core.datasets gets the packages and places
 the files; core.data loads them.
+
+A fourth style is held out of every model: EmojiOne 2 (``genplay data get emojione``),
+the last version of EmojiOne's artwork under a free licence. It is built the same way
+into a test split only, for outlier tests: an emoji drawn in a style no model has seen
+should sit between the test emoji and pictures that are no emoji at all. Its categories
+are EmojiOne's own eight (it files faces and people together), and its skin-tone
+variants, modifiers and regional letters are left out.
 """
 
 from __future__ import annotations
@@ -98,6 +105,39 @@ PACKAGES = (
             "OpenMoji", "CC BY-SA 4.0", "HfG Schwäbisch Gmünd"),
 )
 LICENCE = "CC BY 4.0 (Twemoji), Apache 2.0 (Noto), CC BY-SA 4.0 (OpenMoji)"
+EMOJIONE = Package("emojione", "emojione", "2.2.7",
+                   "5fe002738e6e276f49ac37783799d2feab99a6131fdedccfa56569d745449ae5",
+                   "346b3029311e79f58c6e7b88dfa8abed", 94_196_568,
+                   "EmojiOne 2", "CC BY 4.0", "EmojiOne, Ranks.com")
+EMOJIONE_CATEGORIES = ("people", "nature", "food", "activity", "travel", "objects", "symbols",
+                       "flags")
+
+
+@dataclass(frozen=True)
+class EmojiSet:
+    """A dataset built from emoji packages: which packages (one style each), the category
+    names its labels index, and the splits it has ("test" alone for a held-out style)."""
+
+    name: str
+    packages: tuple[Package, ...]
+    categories: tuple[str, ...]
+    splits: tuple[str, ...]
+    split_rule: str
+
+    @property
+    def styles(self) -> tuple[str, ...]:
+        return tuple(p.style for p in self.packages)
+
+    def split_of(self, key: str) -> str:
+        return split_of(key) if "train" in self.splits else "test"
+
+
+SETS = {
+    "emoji": EmojiSet("emoji", PACKAGES, CATEGORIES, ("train", "test"),
+                      "by emoji (code points without skin tones and variation selectors)"),
+    "emojione": EmojiSet("emojione", (EMOJIONE,), EMOJIONE_CATEGORIES, ("test",),
+                         "a test split only: a style held out of training"),
+}
 
 
 # --- labels and the split -----------------------------------------------------------------------
@@ -157,6 +197,19 @@ def datasource_entries(raw: bytes, style: str) -> list[Entry]:
     return entries
 
 
+def emojione_entries(raw: bytes) -> list[Entry]:
+    """The pictures of EmojiOne 2's emoji.json in its eight categories, without skin-tone
+    variants (the same drawing recoloured)."""
+    try:
+        rows = json.loads(raw).values()
+        return [Entry(0, EMOJIONE_CATEGORIES.index(row["category"]), emoji_key(row["unicode"]),
+                      row.get("name") or row["unicode"], f"assets/png/{row['unicode']}.png", 0)
+                for row in rows
+                if row.get("category") in EMOJIONE_CATEGORIES and not skin_tone(row["unicode"])]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _metadata_error("emojione emoji.json", exc) from None
+
+
 def openmoji_entries(raw: bytes) -> list[Entry]:
     """The pictures of OpenMoji's data/openmoji.csv in the nine categories."""
     try:
@@ -170,9 +223,10 @@ def openmoji_entries(raw: bytes) -> list[Entry]:
 
 
 # --- the packages ---------------------------------------------------------------------------------
-METADATA = {"twitter": "emoji.json", "google": "emoji.json", "openmoji": "data/openmoji.csv"}
+METADATA = {"twitter": "emoji.json", "google": "emoji.json", "openmoji": "data/openmoji.csv",
+            "emojione": "emoji.json"}
 PICTURES = {"twitter": "img/twitter/64/", "google": "img/google/64/",
-            "openmoji": "color/svg/"}
+            "openmoji": "color/svg/", "emojione": "assets/png/"}
 
 
 @dataclass
@@ -202,6 +256,8 @@ class PackageFiles:
             raise DatasetError(f"{self.origin}: {METADATA[self.spec.style]} is missing")
         if self.spec.style == "openmoji":
             return openmoji_entries(raw)
+        if self.spec.style == "emojione":
+            return emojione_entries(raw)
         return datasource_entries(raw, self.spec.style)
 
 
@@ -251,15 +307,17 @@ def _is_package_folder(folder: Path, spec: Package) -> bool:
     return (folder / METADATA[spec.style]).is_file() and (folder / PICTURES[spec.style]).is_dir()
 
 
-def find_packages(source: Path) -> dict[str, PackageFiles]:
-    """The three packages in a folder: each as a folder of its files (twitter/, google/,
+def find_packages(source: Path, emoji_set: EmojiSet = SETS["emoji"]) -> dict[str, PackageFiles]:
+    """The set's packages in a folder: each as a folder of its files (twitter/, google/,
     openmoji/ as in genplay's shared data, or named as the package, or npm's package/
     below them) or as its .tgz. DatasetError naming what is missing."""
+    packages = emoji_set.packages
     if not source.is_dir():
-        raise DatasetError(f"{source}: the emoji dataset is built from a folder holding its "
-                           "three packages (folders or .tgz files), not from one file")
+        raise DatasetError(f"{source}: the {emoji_set.name} dataset is built from a folder "
+                           f"holding its {len(packages)} package(s) (folders or .tgz files), "
+                           "not from one file")
     found: dict[str, PackageFiles] = {}
-    for spec in PACKAGES:
+    for spec in packages:
         folders = [source / name / sub for name in (spec.style, spec.package)
                    for sub in ("", "package")]
         folder = next((f for f in folders if _is_package_folder(f, spec)), None)
@@ -274,7 +332,7 @@ def find_packages(source: Path) -> dict[str, PackageFiles]:
         exact = source / spec.file
         if exact.is_file() or tarballs:
             found[spec.style] = read_tarball(exact if exact.is_file() else tarballs[-1], spec)
-    missing = [s for s in PACKAGES if s.style not in found]
+    missing = [s for s in packages if s.style not in found]
     if missing:
         raise DatasetError(
             f"{source}: no {', '.join(s.package for s in missing)} in it (a folder "
@@ -370,20 +428,29 @@ class Built:
     names: list[str]
     packages: dict[str, PackageFiles]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    emoji_set: EmojiSet = SETS["emoji"]
 
     def split(self) -> np.ndarray:
         """'train' or 'test' per image."""
-        sides = np.array([split_of(k) for k in self.keys])
+        sides = np.array([self.emoji_set.split_of(k) for k in self.keys])
         return sides[self.emoji] if len(self.emoji) else np.array([], str)
 
 
-def build(packages: dict[str, PackageFiles]) -> Iterator[Progress | Result]:
-    """Renders every picture of the packages: Progress per batch of pictures, then
+def needs_renderer(emoji_set: EmojiSet) -> bool:
+    """Whether building the set renders SVG pictures (OpenMoji's), which needs resvg-py."""
+    return any(PICTURES[style].endswith("svg/") for style in emoji_set.styles)
+
+
+def build(packages: dict[str, PackageFiles],
+          emoji_set: EmojiSet = SETS["emoji"]) -> Iterator[Progress | Result]:
+    """Renders every picture of the set's packages: Progress per batch of pictures, then
     Result(Built). A picture that is missing or unreadable is skipped and listed."""
-    render = svg_renderer()
-    entries = [e for style in STYLES for e in packages[style].entries()]
+    render = svg_renderer() if needs_renderer(emoji_set) else None
+    styles = emoji_set.styles
+    entries = [e for style in styles for e in packages[style].entries()]
     if not entries:
-        raise DatasetError("the packages list no emoji in the nine categories")
+        raise DatasetError(f"the packages list no emoji in the {len(emoji_set.categories)} "
+                           "categories")
     n = len(entries)
     images = np.empty((n, 3, SIZE, SIZE), np.uint8)
     kept = np.zeros(n, bool)
@@ -391,7 +458,7 @@ def build(packages: dict[str, PackageFiles]) -> Iterator[Progress | Result]:
     for i, e in enumerate(entries):
         if i % 50 == 0:
             yield Progress(i, n, message="rendering the emoji")
-        package = packages[STYLES[e.style]]
+        package = packages[styles[e.style]]
         what = f"{package.origin}: {e.path}"
         raw = package.read(e.path)
         if raw is None:
@@ -419,31 +486,36 @@ def build(packages: dict[str, PackageFiles]) -> Iterator[Progress | Result]:
                        np.array([e.style for e in entries], np.uint8),
                        np.array([index[e.key] for e in entries], np.int32),
                        np.array([e.tone for e in entries], np.uint8),
-                       keys, [names[k] for k in keys], packages, skipped))
+                       keys, [names[k] for k in keys], packages, skipped, emoji_set))
 
 
 def save(built: Built, folder: Path) -> list[Path]:
-    """Writes the two split files and emoji-about.json into folder; returns them in the
+    """Writes the set's split files and emoji-about.json into folder; returns them in the
     order to put them in place (the training split, by which it is found, last)."""
     folder.mkdir(parents=True, exist_ok=True)
+    emoji_set = built.emoji_set
+    splits = [split for split in ("test", "train") if split in emoji_set.splits]
     sides = built.split()
     counts = {}
     # A fixed shuffle: a split's first images (a preview's) show every style and category.
     order = np.random.default_rng(0).permutation(len(sides))
-    for split in ("test", "train"):
+    for split in splits:
         pick = order[sides[order] == split]
         counts[split] = len(pick)
         with open(folder / SPLIT_FILES[split], "wb") as f:
             np.savez_compressed(
                 f, images=built.images[pick], category=built.category[pick],
                 style=built.style[pick], emoji=built.emoji[pick], tone=built.tone[pick],
-                category_names=np.array(CATEGORIES), style_names=np.array(STYLES),
+                category_names=np.array(emoji_set.categories),
+                style_names=np.array(emoji_set.styles),
                 tone_names=np.array(TONES),
                 emoji_keys=np.array(built.keys), emoji_names=np.array(built.names))
     about = {
-        "size": SIZE, "background": "white", "test_share": TEST_SHARE,
-        "split": "by emoji (code points without skin tones and variation selectors)",
-        "openmoji_frame": f"the central {OPENMOJI_FRAME} of its {OPENMOJI_CANVAS}-unit canvas",
+        "dataset": emoji_set.name, "size": SIZE, "background": "white",
+        "split": emoji_set.split_rule,
+        **({"test_share": TEST_SHARE} if "train" in emoji_set.splits else {}),
+        **({"openmoji_frame": f"the central {OPENMOJI_FRAME} of its {OPENMOJI_CANVAS}-unit "
+                              "canvas"} if "openmoji" in emoji_set.styles else {}),
         "counts": counts, "skipped": len(built.skipped),
         "packages": [{"style": p.spec.style, "package": p.spec.package,
                       "version": p.version, "published": p.published,
@@ -451,7 +523,7 @@ def save(built: Built, folder: Path) -> list[Path]:
                      for p in built.packages.values()],
     }
     (folder / ABOUT_FILE).write_text(json.dumps(about, indent=2, ensure_ascii=False) + "\n")
-    return [folder / ABOUT_FILE, folder / SPLIT_FILES["test"], folder / SPLIT_FILES["train"]]
+    return [folder / ABOUT_FILE, *(folder / SPLIT_FILES[split] for split in splits)]
 
 
 # --- reading what was built ---------------------------------------------------------------------
@@ -518,16 +590,21 @@ def about(folder: Path) -> dict:
         return {}
 
 
-def check(folder: Path) -> tuple[tuple[int, int], bool]:
-    """Reads both splits: ((train, test) counts, built from the published packages).
+def check(folder: Path, emoji_set: EmojiSet = SETS["emoji"]) -> tuple[tuple[int, int], bool]:
+    """Reads the set's splits: ((train, test) counts, built from the published packages).
     DatasetError if a file is broken or an emoji is on both sides."""
-    train, test = load(folder, "train"), load(folder, "test")
-    both = ({train.emoji_keys[i] for i in np.unique(train.emoji)}
-            & {test.emoji_keys[i] for i in np.unique(test.emoji)})
-    if both:
-        raise DatasetError(f"{folder}: {len(both)} emoji are in both splits, "
-                           f"e.g. {sorted(both)[0]}")
+    test = load(folder, "test")
+    n_train = 0
+    if "train" in emoji_set.splits:
+        train = load(folder, "train")
+        n_train = len(train.images)
+        both = ({train.emoji_keys[i] for i in np.unique(train.emoji)}
+                & {test.emoji_keys[i] for i in np.unique(test.emoji)})
+        if both:
+            raise DatasetError(f"{folder}: {len(both)} emoji are in both splits, "
+                               f"e.g. {sorted(both)[0]}")
     packages = about(folder).get("packages", [])
-    published = len(packages) == len(PACKAGES) and all(p.get("published") for p in packages)
-    return (len(train.images), len(test.images)), published
+    published = (len(packages) == len(emoji_set.packages)
+                 and all(p.get("published") for p in packages))
+    return (n_train, len(test.images)), published
 

@@ -22,7 +22,7 @@ def training_choices() -> tuple[list[str], list[str]]:
     from genplay.core.data import dataset_names
     from genplay.core.registry import families
 
-    return [f for f in families() if f not in HELPER_FAMILIES], dataset_names()
+    return [f for f in families() if f not in HELPER_FAMILIES], dataset_names(training=True)
 
 
 def dataset_preview(spec: str, size: int, channels: int) -> dict[str, Any]:
