@@ -1,5 +1,5 @@
 """Outlier detection by the likelihood checkpoints: Fashion-MNIST against MNIST, emoji
-against Fashion-MNIST and photos.
+against Fashion-MNIST, photos, doodles and emoji in a fourth style.
 
     python -m benchmarks.ood [--dir checkpoints] [--limit N] [--threads T]
                              [--json benchmarks/results/ood.json] [--data-root PATH]
@@ -10,7 +10,14 @@ can compute. Prints one row per model: the mean bits/dim of both splits (a Fashi
 model famously gives digits the lower bits/dim; an energy model, which has no bits/dim,
 shows its mean energy in brackets and is scored by its energy), the AUROC of each
 score (1 = outliers always score higher, 0.5 = chance, near 0 = inverted) and the
-scoring speed.
+scoring speed. Each row also gives, per score, the share of the outliers flagged at 5%
+false positives on the inliers and the outliers' median percentile among the inliers'
+scores: where a set sits between the inliers and the strangest outliers.
+
+The emoji models' outlier sets: Fashion-MNIST garments, tiles of held-out photos,
+doodles (MNIST's handwritten test digits as dark strokes on white, as a pen draws on
+paper) and emojione (EmojiOne 2, an emoji style no model trained on: `genplay data get
+emojione`), which should sit between the test emoji and the rest.
 
 Nothing about the outliers is fitted: the typicality score's centre is the mean bits/dim
 stored with the checkpoint's reference scores (`genplay eval --scores-only`), else the
@@ -43,8 +50,10 @@ from genplay.core.ops import outlier_figures, outliers
 
 # in-distribution dataset -> the datasets whose test splits serve as outliers (each at the
 # model's size and channels: garments in colour are grey, photos are tiles of held-out ones)
+DOODLES = "doodles"  # MNIST's test digits as dark strokes on white
 OUT_DATASET = {"fashion-mnist": ("mnist",), "mnist": ("fashion-mnist",),
-               "emoji": ("fashion-mnist", "photos")}
+               "emoji": ("fashion-mnist", PHOTOS, DOODLES, "emojione")}
+FLAG_FPR = 0.05  # the false-positive rate at which the share of outliers flagged is given
 THROUGHPUT_BATCH = 256
 THROUGHPUT_IMAGES = 2048
 SOURCE_REFERENCE = "reference"  # the checkpoint's reference_scores.npz
@@ -64,10 +73,12 @@ class _Datasets:
         self._cache: dict[tuple[str, tuple[int, int, int]], np.ndarray | GenplayError] = {}
 
     def folder(self, name: str) -> Path:
-        return datasets.find(name, self.data_root, "test")
+        return datasets.find("mnist" if name == DOODLES else name, self.data_root, "test")
 
     def test_images(self, name: str, shape: tuple[int, int, int]) -> np.ndarray:
         """Float (N, C, H, W) images in [0, 1]; raises GenplayError if the data is missing."""
+        if name == DOODLES:
+            return 1.0 - self.test_images("mnist", shape)
         key = (name, tuple(shape))
         if key not in self._cache:
             try:
@@ -112,9 +123,22 @@ def _mean(scores: dict[str, np.ndarray], method: str) -> float | None:
     return float(scores[method].mean()) if method in scores else None
 
 
-def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray,
-                  out_images: np.ndarray, out_dataset: str) -> dict[str, Any]:
-    """AUROC of every score this model has, the mean bits/dim of both splits, and speed."""
+class _Inliers:
+    """A model's scores of its own test split, and its scoring speed: measured once, for
+    every outlier set it is compared with."""
+
+    def __init__(self, model, info: checkpoints.CheckpointInfo, in_images: np.ndarray):
+        self.model, self.info, self.images = model, info, in_images
+        self._measured: dict[str, Any] | None = None
+
+    def measured(self) -> dict[str, Any]:
+        if self._measured is None:
+            self._measured = _score_inliers(self.model, self.info, self.images)
+        return self._measured
+
+
+def _score_inliers(model, info: checkpoints.CheckpointInfo,
+                   in_images: np.ndarray) -> dict[str, Any]:
     background = outliers.load_background(info.path)
     bank = outliers.load_bank(info.path)[0]
     methods, left_out = outliers.split_methods(model, background, bank=bank)
@@ -130,31 +154,51 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
         model, in_images, methods, typical_bpd=stored, background=background, bank=bank)
         if isinstance(e, Result))
     in_scores, typical = in_result.value, in_result.summary["typical_bpd"]
-    _log(f"scoring {info.name} on {out_dataset} test ({len(out_images)} images)…")
-    out_scores = final_value(outliers.score_split(model, out_images, methods,
-                                                  typical_bpd=typical, background=background,
-                                                  bank=bank))
-    aurocs = {m: outlier_figures.auroc(in_scores[m], out_scores[m]) for m in methods}
     speed_method = "bpd" if "bpd" in methods else methods[0]
     _log(f"timing {info.name}: {speed_method}, then all {len(methods)} scores…")
     speed = _images_per_s(model, in_images, [speed_method], typical, background, bank)
     speed_all = _images_per_s(model, in_images, methods, typical, background, bank)
     by_method = {m: _images_per_s(model, in_images, [m], typical, background, bank, count=512)
                  for m in methods}
+    return {"background": background, "bank": bank, "methods": methods,
+            "skipped_methods": skipped_methods, "scores": in_scores, "typical": typical,
+            "source": source, "note": note, "speed_method": speed_method, "speed": speed,
+            "speed_all": speed_all, "by_method": by_method}
+
+
+def measure_model(inliers: _Inliers, out_images: np.ndarray, out_dataset: str) -> dict[str, Any]:
+    """AUROC of every score this model has, the mean bits/dim of both splits, the share of
+    the outliers flagged at FLAG_FPR and their median percentile, and speed."""
+    model, info, in_images = inliers.model, inliers.info, inliers.images
+    got = inliers.measured()
+    methods, in_scores, typical = got["methods"], got["scores"], got["typical"]
+    _log(f"scoring {info.name} on {out_dataset} test ({len(out_images)} images)…")
+    out_scores = final_value(outliers.score_split(model, out_images, methods,
+                                                  typical_bpd=typical,
+                                                  background=got["background"],
+                                                  bank=got["bank"]))
+    aurocs = {m: outlier_figures.auroc(in_scores[m], out_scores[m]) for m in methods}
+    flagged = {m: float(np.mean(out_scores[m] > outlier_figures.threshold_at_fpr(
+        in_scores[m], FLAG_FPR))) for m in methods}
+    median_percentile = {m: float(np.median(outlier_figures.percentile_of(out_scores[m],
+                                                                          in_scores[m])))
+                         for m in methods}
     return {
         "model": info.name, "family": info.family, "path": str(info.path),
         "checkpoint_hash": checkpoints.weights_hash(info.path),
-        "in_dataset": in_dataset, "out_dataset": out_dataset,
+        "in_dataset": info.dataset, "out_dataset": out_dataset,
         "in_images": len(in_images), "out_images": len(out_images),
         # an energy model has no bits/dim: its rows show the mean energy of both splits
         "in_bpd": _mean(in_scores, "bpd"), "out_bpd": _mean(out_scores, "bpd"),
         "in_energy": _mean(in_scores, "energy"), "out_energy": _mean(out_scores, "energy"),
-        "methods": methods, "skipped_methods": skipped_methods,
+        "methods": methods, "skipped_methods": got["skipped_methods"],
         "auroc": aurocs, "best_method": max(aurocs, key=aurocs.get),
-        "typical_bpd": typical, "typical_bpd_source": source, "typical_bpd_note": note,
-        "speed_method": speed_method, "speed_images": min(len(in_images), THROUGHPUT_IMAGES),
-        "speed_batch_size": THROUGHPUT_BATCH, "images_per_s": speed, "images_per_s_all": speed_all,
-        "images_per_s_by_method": by_method,
+        "flag_fpr": FLAG_FPR, "flagged": flagged, "median_percentile": median_percentile,
+        "typical_bpd": typical, "typical_bpd_source": got["source"],
+        "typical_bpd_note": got["note"], "speed_method": got["speed_method"],
+        "speed_images": min(len(in_images), THROUGHPUT_IMAGES),
+        "speed_batch_size": THROUGHPUT_BATCH, "images_per_s": got["speed"],
+        "images_per_s_all": got["speed_all"], "images_per_s_by_method": got["by_method"],
     }
 
 
@@ -177,7 +221,7 @@ def run(directory: str | Path, limit: int | None = None, data_root: str | None =
             skipped.append({"model": info.name, "reason": f"dataset {info.dataset!r} has no "
                             f"out-distribution here (only {', '.join(OUT_DATASET)})"})
             continue
-        model = None
+        model = inliers = None
         for out_name in OUT_DATASET[info.dataset]:
             try:
                 if out_name != PHOTOS:
@@ -189,11 +233,12 @@ def run(directory: str | Path, limit: int | None = None, data_root: str | None =
                 out_images = datasets.test_images(out_name, info.image_shape)
                 if model is None:
                     model, info = checkpoints.load(info.path)
+                    inliers = _Inliers(model, info, in_images)
             except GenplayError as exc:
                 _log(f"skipping {info.name} -> {out_name}: {exc}")
                 skipped.append({"model": info.name, "reason": f"{out_name}: {exc}"})
                 continue
-            rows.append(measure_model(model, info, in_images, out_images, out_name))
+            rows.append(measure_model(inliers, out_images, out_name))
     return {
         "genplay": __version__, "torch": torch.__version__, "numpy": np.__version__,
         "python": platform.python_version(),
@@ -227,6 +272,25 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_flag_table(result: dict[str, Any]) -> str:
+    """Per row and score: the share of the outliers flagged at the rows' false-positive
+    rate on the inliers, and (in brackets) the outliers' median percentile among them."""
+    methods = result["methods"]
+    rows = [r for r in result["rows"] if "flagged" in r]  # rows of earlier runs lack it
+    if not rows:
+        return ""
+    fpr = rows[0]["flag_fpr"]
+    lines = [f"flagged at {fpr:.0%} false positives (median percentile of the outliers):", "",
+             "| model | in -> out | " + " | ".join(methods) + " |",
+             "|" + "---|" * (len(methods) + 2)]
+    for r in rows:
+        cells = [f"{r['flagged'][m]:.1%} ({r['median_percentile'][m]:.1f})"
+                 if m in r["flagged"] else "–" for m in methods]
+        lines.append(f"| {r['model']} | {r['in_dataset']} -> {r['out_dataset']} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _level(row: dict[str, Any], split: str) -> str:
     """Mean bits/dim of a split, or for an energy model its mean energy in brackets."""
     if row.get(f"{split}_bpd") is not None:
@@ -240,7 +304,11 @@ def format_speed_table(result: dict[str, Any]) -> str:
     methods = result["methods"]
     lines = ["| model | " + " | ".join(f"img/s {m}" for m in methods) + " |",
              "|" + "---|" * (len(methods) + 1)]
-    for r in result["rows"]:
+    shown = set()
+    for r in result["rows"]:  # a model is timed once, on its own test split
+        if r["model"] in shown:
+            continue
+        shown.add(r["model"])
         speeds = r["images_per_s_by_method"]
         lines.append(f"| {r['model']} | " + " | ".join(
             f"{speeds[m]:.0f}" if m in speeds else "–" for m in methods) + " |")
@@ -301,6 +369,10 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(format_speed_table(result))
     print()
+    flags = format_flag_table(result)
+    if flags:
+        print(flags)
+        print()
     for line in best_lines(result) + notes(result):
         print(line)
     out = Path(args.json)

@@ -47,6 +47,10 @@ def test_identical_in_and_out_data_give_chance_auroc(ckpt_dir, tmp_path):
         assert row["in_images"] == row["out_images"] == row["speed_images"] == 8
         # the same images, scored with the same seed: every score ties, AUROC is chance
         assert row["auroc"] == {m: 0.5 for m in row["methods"]}
+        # ... and at 5% false positives on the inliers about 5% of the same images are
+        # flagged (ties at the threshold are not), their median percentile near the middle
+        assert all(0.0 <= f <= 0.125 for f in row["flagged"].values())
+        assert all(25 <= p <= 75 for p in row["median_percentile"].values())
         assert row["in_bpd"] == row["out_bpd"] and np.isfinite(row["in_bpd"])
         assert row["typical_bpd_source"] == ood.SOURCE_IN_TEST
         assert row["typical_bpd"] == pytest.approx(row["in_bpd"])
@@ -72,7 +76,10 @@ def test_main_prints_one_table_and_writes_json_with_reference_typicality(
             tables[-1].append(line)
         elif tables[-1]:
             tables.append([])
-    table, speeds = tables[0], tables[1]
+    table, speeds, flags = tables[0], tables[1], tables[2]
+    assert len(flags) == 4  # a row per (model, outlier set): a figure where it has an AUROC
+    for row, flag_row in zip(table[2:], flags[2:]):
+        assert flag_row.count("%") == len(row.split(" | ")[5:-2]) - row.count("–")
     methods = list(outliers.METHODS)
     assert table[0].split(" | ")[5:-2] == [f"AUROC {m}" for m in methods]
     assert len(table) == 4 and len(speeds) == 4  # header, rule, two rows each
