@@ -255,7 +255,9 @@ def _reference_scores(model, test, metrics, seed, slow_scores, folder, made_bank
     if bank is not None:
         metrics["feature_bank"] = {"training_images": len(bank.features),
                                    "note": "features: distance to the nearest training image "
-                                           "in the dataset classifier's features"}
+                                           "in the dataset classifier's features (a middle "
+                                           "stage's channel statistics and the penultimate "
+                                           "features, each of length 1)"}
     if background is not None:
         metrics["background"] = {
             "checkpoint_hash": checkpoints.weights_hash(Path(folder) / outliers.BACKGROUND_DIR),

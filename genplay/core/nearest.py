@@ -192,13 +192,18 @@ def copy_fraction(index: TrainingNeighbours, image_features: torch.Tensor,
 BANK_FILE = "feature_bank.npz"
 
 
+BANK_KIND = "layered-1"  # what a bank's rows are: Classifier.layered_features
+
+
 class FeatureBank:
-    """The training split's features in the dataset classifier's space, as a model of one
-    size sees its images (the split resized to the model's size, then to the classifier's),
-    stored beside the model: its "features" outlier score is an image's distance to its
-    nearest training image there (deep nearest neighbours, Sun et al. 2022). Photos,
-    garments and doodles land far from every emoji in those features, whatever their
-    likelihood says."""
+    """The training split as the dataset classifier sees it at two depths (its layered
+    features: channel statistics of a middle stage beside the penultimate features, each
+    of length 1), as a model of one size sees its images (the split resized to the model's
+    size, then to the classifier's), stored beside the model: its "features" outlier score
+    is an image's distance to its nearest training image there (deep nearest neighbours,
+    Sun et al. 2022, with normalised features). Photos and garments land far from every
+    emoji there, whatever their likelihood says; the middle stage's statistics (colour,
+    strokes, texture) separate them better than the penultimate features alone."""
 
     def __init__(self, net: torch.nn.Module, net_size: int | None, features: torch.Tensor):
         self.net = net
@@ -208,12 +213,15 @@ class FeatureBank:
     @classmethod
     def of_split(cls, train: ImageDataset, net: torch.nn.Module,
                  net_size: int | None) -> FeatureBank:
-        return cls(net, net_size, TrainingNeighbours(train, net, net_size).train_features)
+        # in slices: the whole split as floats would be 4x its bytes (480 MB for the emoji)
+        features = [image_features(net, train.as_float(slice(i, i + 2048)), net_size,
+                                   layered=True) for i in range(0, len(train), 2048)]
+        return cls(net, net_size, torch.cat(features) if features else torch.zeros(0))
 
     def distance(self, images: torch.Tensor) -> np.ndarray:
         """float64 (N,): each image's (float (N, C, H, W) in [0, 1]) feature distance to its
         nearest training image."""
-        query = image_features(self.net, images.cpu(), self.net_size)
+        query = image_features(self.net, images.cpu(), self.net_size, layered=True)
         return _nearest(query, self.features, 1)[1][:, 0].astype(np.float64)
 
     def save(self, folder: str | os.PathLike, net_hash: str) -> None:
@@ -221,7 +229,7 @@ class FeatureBank:
         def write(tmp):
             with open(tmp, "wb") as f:
                 np.savez(f, features=self.features.half().numpy(),
-                         classifier_hash=np.array(net_hash))
+                         classifier_hash=np.array(net_hash), kind=np.array(BANK_KIND))
 
         checkpoints.atomic_write(Path(folder) / BANK_FILE, write)
 
@@ -240,8 +248,12 @@ def load_feature_bank(folder: str | os.PathLike) -> FeatureBank | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             features, made_with = data["features"], str(data["classifier_hash"])
+            kind = str(data["kind"]) if "kind" in data else "penultimate"
     except Exception as exc:
         raise GenplayError(f"{path}: unreadable ({exc})") from None
+    if kind != BANK_KIND:
+        raise GenplayError(f"{path} holds another kind of features ({kind}); run `genplay "
+                           f"eval {folder} --scores-only --feature-bank` to make it again")
     if made_with != checkpoints.weights_hash(net_path):
         raise GenplayError(f"{path} was made with other classifier weights; run `genplay eval "
                            f"{folder} --scores-only --feature-bank` to make it again")

@@ -321,6 +321,19 @@ def test_the_features_score_with_a_feature_bank(tmp_path, model_with_classifier,
     capsys.readouterr()
     assert cli(["score", str(main), str(tmp_path / "grey.png")]) == 0  # features: the default
     assert "features score" in capsys.readouterr().out
+    # the bank's rows: a middle stage's channel statistics and the penultimate features,
+    # each part of length 1
+    stage = 4 * bank.net.config.base_channels  # mean and spread of 2 x base channels
+    parts = bank.features.split([stage, bank.net.config.feature_dim], dim=1)
+    assert all(torch.allclose(h.norm(dim=1), torch.ones(len(h)), atol=1e-2) for h in parts)
+    # a bank of another kind (an older genplay's penultimate features alone) is refused
+    # in one line that says how to make it again
+    with np.load(main / BANK_FILE) as saved:
+        kept = {k: saved[k] for k in saved.files}
+    np.savez(main / BANK_FILE, features=kept["features"], classifier_hash=kept["classifier_hash"])
+    bank, note = load_bank(main)
+    assert bank is None and "another kind of features" in note and "--feature-bank" in note
+    np.savez(main / BANK_FILE, **kept)
     # a classifier with other weights: the bank no longer means anything, and says so;
     # the other scores stay
     torch.manual_seed(1)

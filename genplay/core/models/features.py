@@ -31,11 +31,13 @@ def at_size(x: torch.Tensor, size: int | None) -> torch.Tensor:
 
 @torch.no_grad()
 def image_features(net: nn.Module, images: torch.Tensor, size: int | None = None,
-                   batch: int = 500) -> torch.Tensor:
-    """net.features of float images (N, C, H, W) in [0, 1], in batches, at_size(size)."""
+                   batch: int = 500, layered: bool = False) -> torch.Tensor:
+    """net.features (net.layered_features when layered) of float images (N, C, H, W) in
+    [0, 1], in batches, at_size(size)."""
+    features = net.layered_features if layered else net.features
     parts = []
     for i in range(0, len(images), batch):
-        parts.append(net.features(at_size(images[i:i + batch].float(), size)))
+        parts.append(features(at_size(images[i:i + batch].float(), size)))
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
@@ -85,6 +87,23 @@ class Classifier(GenerativeModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.features(x)))
+
+    def layered_features(self, x: torch.Tensor) -> torch.Tensor:
+        """What an image looks like at two depths, for telling strangers apart: each
+        channel's mean and spread at the end of the second stage (colour, stroke and
+        texture statistics: where photos and garments differ from every emoji) beside the
+        penultimate features (what the image shows), each part scaled to length 1 so
+        both weigh alike in a distance."""
+        h = x * 2.0 - 1.0
+        stage = None
+        pools = 0
+        for layer in self.body:
+            if isinstance(layer, nn.MaxPool2d):
+                pools += 1
+                if pools == 2:  # the second stage ends here
+                    stage = torch.cat([h.mean(dim=(2, 3)), h.std(dim=(2, 3), correction=0)], dim=1)
+            h = layer(h)
+        return torch.cat([F.normalize(stage, dim=1), F.normalize(h, dim=1)], dim=1)
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         s = self.config.max_shift

@@ -19,7 +19,8 @@ et al. 2019), so besides bits/dim there are the corrections that fix much of tha
   its place among the test split's energies means something;
 - features (any model with a feature bank beside it, core.nearest.FeatureBank): the
   distance from the image to its nearest training image in the dataset classifier's
-  features, not the model's own view: what likelihoods miss (a photo an emoji model
+  features (a middle stage's colour and texture statistics beside the penultimate
+  features), not the model's own view: what likelihoods miss (a photo an emoji model
   finds likely is still nothing like any emoji).
 A score becomes a percentile against the same score on the model's test split, and a
 threshold is set at a chosen false-positive rate on that split.
