@@ -13,7 +13,9 @@ With --emoji, the colour tour instead (the emoji checkpoints and the emoji datas
 `genplay data get emoji` fetches): Sampling asked for Food & Drink and enlarged to 64 px,
 the emoji GAN's sliders, a yellow circle with two dots on the Sketch panel's palette,
 a test emoji enlarged by the emoji upscaler, and the Outlier panel scoring test emoji
-beside a photo, garments and a doodle; each picture named *-emoji.png.
+beside a photo, garments, a doodle and two emoji in EmojiOne's style, which no model
+trained on (where `genplay data get emojione` has fetched it); each picture named
+*-emoji.png.
 """
 
 from __future__ import annotations
@@ -172,10 +174,12 @@ def render(app, args, size: tuple[int, int], out: Path) -> None:
 
 def emoji_files(folder: Path) -> tuple[Path, Path]:
     """A few test emoji as PNG files in folder/emoji, and a folder of what is not emoji
-    (the photos and garments of resources/samples, and a doodle drawn dark on white)."""
+    (the photos and garments of resources/samples, and a doodle drawn dark on white)
+    with two emoji of the unseen EmojiOne style where that dataset is here."""
     from PIL import Image, ImageDraw
 
     from genplay.core.data import load_dataset
+    from genplay.core.errors import DatasetError
 
     test = load_dataset("emoji", "test", size=64, channels=3)
     emoji, others = folder / "emoji", folder / "not-emoji"
@@ -191,6 +195,14 @@ def emoji_files(folder: Path) -> tuple[Path, Path]:
     pen = ImageDraw.Draw(doodle)
     pen.line([(30, 150), (70, 40), (110, 150), (150, 40), (180, 120)], fill="black", width=6)
     doodle.save(others / "doodle.png")
+    try:
+        unseen = load_dataset("emojione", "test", size=64, channels=3)
+    except DatasetError as exc:
+        print(f"no EmojiOne pictures: {exc}", file=sys.stderr)
+    else:
+        for k in (0, 1):
+            Image.fromarray(unseen.images[k].permute(1, 2, 0).numpy()).save(
+                others / f"emojione{k:04d}.png")
     return emoji, others
 
 

@@ -53,8 +53,9 @@ SCORE_WORDS: dict[str, tuple[str, str]] = {
                "test images means something."),
     "features": ("Feature distance",
                  "How far the image is from the nearest training image, as the dataset's "
-                 "classifier sees them: a photo or a doodle is far from every emoji, "
-                 "however likely the model finds its pixels."),
+                 "classifier sees them: a photo or a garment is far from every emoji, "
+                 "however likely the model finds its pixels (a doodle in dark lines is "
+                 "not: emoji have line-drawn symbols too)."),
 }
 DEFAULT_SCORES = ("features", "complexity", "recon", "bpd", "energy")  # as `genplay score`
 
