@@ -149,3 +149,14 @@ def test_an_energy_model_gets_an_energy_row_merged_into_earlier_results(tmp_path
     assert merged["rows"][1] == first["rows"][0]  # measured before, kept as it was
     with pytest.raises(SystemExit, match="threads"):
         ood.main([*common[:5], "2", *common[6:], "--models", "ebm-mnist"])
+
+
+def test_doodles_are_the_mnist_test_digits_drawn_dark_on_white(tmp_path):
+    root = tmp_path / "data"
+    make_idx_dataset(root / "mnist", seed=1)
+    sets = ood._Datasets(str(root), limit=5)
+    digits = sets.test_images("mnist", (3, 16, 16))
+    doodles = sets.test_images(ood.DOODLES, (3, 16, 16))
+    assert doodles.shape == digits.shape == (5, 3, 16, 16)
+    assert np.allclose(doodles, 1.0 - digits) and doodles.mean() > 0.5  # mostly white
+    assert sets.folder(ood.DOODLES) == sets.folder("mnist")
