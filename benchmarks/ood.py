@@ -123,22 +123,10 @@ def _mean(scores: dict[str, np.ndarray], method: str) -> float | None:
     return float(scores[method].mean()) if method in scores else None
 
 
-class _Inliers:
-    """A model's scores of its own test split, and its scoring speed: measured once, for
-    every outlier set it is compared with."""
-
-    def __init__(self, model, info: checkpoints.CheckpointInfo, in_images: np.ndarray):
-        self.model, self.info, self.images = model, info, in_images
-        self._measured: dict[str, Any] | None = None
-
-    def measured(self) -> dict[str, Any]:
-        if self._measured is None:
-            self._measured = _score_inliers(self.model, self.info, self.images)
-        return self._measured
-
-
-def _score_inliers(model, info: checkpoints.CheckpointInfo,
-                   in_images: np.ndarray) -> dict[str, Any]:
+def score_inliers(model, info: checkpoints.CheckpointInfo,
+                  in_images: np.ndarray) -> dict[str, Any]:
+    """A model's scores of its own test split and its scoring speed: measured once, for
+    every outlier set it is compared with (measure_model)."""
     background = outliers.load_background(info.path)
     bank = outliers.load_bank(info.path)[0]
     methods, left_out = outliers.split_methods(model, background, bank=bank)
@@ -166,11 +154,12 @@ def _score_inliers(model, info: checkpoints.CheckpointInfo,
             "speed_all": speed_all, "by_method": by_method}
 
 
-def measure_model(inliers: _Inliers, out_images: np.ndarray, out_dataset: str) -> dict[str, Any]:
+def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray,
+                  got: dict[str, Any], out_images: np.ndarray,
+                  out_dataset: str) -> dict[str, Any]:
     """AUROC of every score this model has, the mean bits/dim of both splits, the share of
-    the outliers flagged at FLAG_FPR and their median percentile, and speed."""
-    model, info, in_images = inliers.model, inliers.info, inliers.images
-    got = inliers.measured()
+    the outliers flagged at FLAG_FPR and their median percentile, and speed; got: what
+    score_inliers measured of in_images."""
     methods, in_scores, typical = got["methods"], got["scores"], got["typical"]
     _log(f"scoring {info.name} on {out_dataset} test ({len(out_images)} images)…")
     out_scores = final_value(outliers.score_split(model, out_images, methods,
@@ -233,12 +222,13 @@ def run(directory: str | Path, limit: int | None = None, data_root: str | None =
                 out_images = datasets.test_images(out_name, info.image_shape)
                 if model is None:
                     model, info = checkpoints.load(info.path)
-                    inliers = _Inliers(model, info, in_images)
             except GenplayError as exc:
                 _log(f"skipping {info.name} -> {out_name}: {exc}")
                 skipped.append({"model": info.name, "reason": f"{out_name}: {exc}"})
                 continue
-            rows.append(measure_model(inliers, out_images, out_name))
+            if inliers is None:
+                inliers = score_inliers(model, info, in_images)
+            rows.append(measure_model(model, info, in_images, inliers, out_images, out_name))
     return {
         "genplay": __version__, "torch": torch.__version__, "numpy": np.__version__,
         "python": platform.python_version(),

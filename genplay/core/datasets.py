@@ -108,6 +108,15 @@ def _idx_files(train_images: tuple[str, int, str | None], train_labels: tuple[st
                  for stem, content_size, (md5, size, content_md5) in shapes)
 
 
+NPM_REGISTRIES = ("https://registry.npmjs.org/", "https://registry.npmmirror.com/")
+
+
+def _npm_files(packages: Sequence[emoji.Package]) -> tuple[DataFile, ...]:
+    """The tarballs of emoji packages, as the npm registry serves them."""
+    return tuple(DataFile(p.file, p.md5, p.size, 0, sha256=p.sha256, url_path=p.url_path)
+                 for p in packages)
+
+
 # The MD5s of the published files are those their authors list (Fashion-MNIST's README) and
 # that torchvision checks; the uncompressed files' MD5s of Fashion-MNIST were measured on the
 # files of Debian's dataset-fashion-mnist package, which compresses the same data again.
@@ -139,18 +148,14 @@ CATALOGUE: dict[str, KnownDataset] = {
                    60_000, 10_000),
         "70,000 28x28 gray images of handwritten digits"),
     "emoji": KnownDataset(
-        "emoji", "Emoji", list(emoji.CATEGORIES), "emoji", emoji.LICENCE,
-        ("https://registry.npmjs.org/", "https://registry.npmmirror.com/"),
-        tuple(DataFile(p.file, p.md5, p.size, 0, sha256=p.sha256, url_path=p.url_path)
-              for p in emoji.PACKAGES),
+        "emoji", "Emoji", list(emoji.CATEGORIES), "emoji", emoji.LICENCE, NPM_REGISTRIES,
+        _npm_files(emoji.PACKAGES),
         "about 11,500 64x64 colour emoji in 3 styles (Twemoji, Noto, OpenMoji), 9 categories",
         kind="emoji"),
     "emojione": KnownDataset(
         "emojione", "EmojiOne 2", list(emoji.EMOJIONE_CATEGORIES), "emojione",
-        f"{emoji.EMOJIONE.licence} ({emoji.EMOJIONE.owner})",
-        ("https://registry.npmjs.org/", "https://registry.npmmirror.com/"),
-        (DataFile(emoji.EMOJIONE.file, emoji.EMOJIONE.md5, emoji.EMOJIONE.size, 0,
-                  sha256=emoji.EMOJIONE.sha256, url_path=emoji.EMOJIONE.url_path),),
+        f"{emoji.EMOJIONE.licence} ({emoji.EMOJIONE.owner})", NPM_REGISTRIES,
+        _npm_files((emoji.EMOJIONE,)),
         "about 1,400 64x64 colour emoji in a fourth style that no model trains on: "
         "a test split only, for outlier tests", kind="emoji"),
 }

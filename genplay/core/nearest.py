@@ -72,6 +72,16 @@ def _nearest(query: torch.Tensor, bank: torch.Tensor, k: int,
             torch.cat(distance).numpy().astype(np.float32))
 
 
+def split_features(train: ImageDataset, net: torch.nn.Module, net_size: int | None,
+                   layered: bool = False) -> torch.Tensor:
+    """image_features of a whole split, read in slices: the split as floats would be 4x its
+    bytes (480 MB for the emoji)."""
+    if not len(train):
+        return torch.zeros(0)
+    return torch.cat([image_features(net, train.as_float(slice(i, i + 2048)), net_size,
+                                     layered=layered) for i in range(0, len(train), 2048)])
+
+
 class TrainingNeighbours:
     """The training split, indexed for nearest-neighbour queries in features and pixels.
 
@@ -83,10 +93,7 @@ class TrainingNeighbours:
         self.train = train
         self.net = net
         self.net_size = net_size
-        # in slices: the whole split as floats would be 4x its bytes (480 MB for the emoji)
-        self.train_features = torch.cat(
-            [image_features(net, train.as_float(slice(i, i + 2048)), net_size)
-             for i in range(0, len(train), 2048)]) if len(train) else torch.zeros(0)
+        self.train_features = split_features(train, net, net_size)
         self._pixels_scale = float(np.sqrt(train.images[0].numel())) if len(train) else 1.0
 
     def features_of(self, images: torch.Tensor) -> torch.Tensor:
@@ -190,8 +197,6 @@ def copy_fraction(index: TrainingNeighbours, image_features: torch.Tensor,
 
 # --- a model's training split in features, for the "features" outlier score --------------
 BANK_FILE = "feature_bank.npz"
-
-
 BANK_KIND = "layered-1"  # what a bank's rows are: Classifier.layered_features
 
 
@@ -213,10 +218,7 @@ class FeatureBank:
     @classmethod
     def of_split(cls, train: ImageDataset, net: torch.nn.Module,
                  net_size: int | None) -> FeatureBank:
-        # in slices: the whole split as floats would be 4x its bytes (480 MB for the emoji)
-        features = [image_features(net, train.as_float(slice(i, i + 2048)), net_size,
-                                   layered=True) for i in range(0, len(train), 2048)]
-        return cls(net, net_size, torch.cat(features) if features else torch.zeros(0))
+        return cls(net, net_size, split_features(train, net, net_size, layered=True))
 
     def distance(self, images: torch.Tensor) -> np.ndarray:
         """float64 (N,): each image's (float (N, C, H, W) in [0, 1]) feature distance to its
