@@ -135,6 +135,12 @@ def resumed_recipe(before: str, now: str) -> str:
     return f"{before}; then {resumed}" if before else resumed
 
 
+def initialised_recipe(before: str, now: str) -> str:
+    """The recipe of a run started from another checkpoint (--init): the commands that
+    made that checkpoint, then this one, so the whole training a model had is on record."""
+    return f"{before}; then {now}" if before else now
+
+
 def launch_processes(args: argparse.Namespace, argv: list[str]) -> int:
     """`genplay train ... --nproc N`: the same command in N processes started by torchrun
     on this machine (its --standalone rendezvous), each with its share of the cores."""
@@ -207,12 +213,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif args.init:  # the starting checkpoint's size and channels, unless given
         from genplay.core import checkpoints
 
-        shape = checkpoints.read_info(Path(args.init)).image_shape
-        args.channels = shape[0] if args.channels is None else args.channels
-        args.size = shape[1] if args.size is None else args.size
+        start = checkpoints.read_info(Path(args.init))
+        args.channels = start.image_shape[0] if args.channels is None else args.channels
+        args.size = start.image_shape[1] if args.size is None else args.size
+        before = start.recipe
     args.size = 28 if args.size is None else args.size
     args.channels = 1 if args.channels is None else args.channels
-    recipe = resumed_recipe(before, train_recipe(args)) if args.resume else train_recipe(args)
+    recipe = (resumed_recipe(before, train_recipe(args)) if args.resume
+              else initialised_recipe(before, train_recipe(args)))
     settings = TrainSettings(
         family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
         minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,

@@ -355,6 +355,22 @@ def test_resume_continues_the_run_as_it_was_shaped(capsys, tiny_data, tmp_path):
     assert code == 0, err  # the first command again, with --resume: fine
 
 
+def test_a_run_started_from_a_checkpoint_keeps_its_recipe(capsys, tiny_data, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    sets = ["--set", "base_channels=4", "--set", "latent_dim=4", "--set", "batch_size=8"]
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 1, "--size", 8,
+                       *sets, "--out", first, "--threads", 1)
+    assert code == 0, err
+    code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 1, "--init",
+                       first, "--set", "lr=0.0002", "--out", second, "--threads", 1)
+    assert code == 0, err
+    made_first, info = read_info(first).recipe, read_info(second).recipe
+    # the starting checkpoint's commands, then this run's own
+    assert info.startswith(f"{made_first}; then genplay train vae ")
+    assert info.endswith(f"--init {first} --set lr=0.0002 --out {second}")
+    assert info.count("; then ") == 1 and read_info(second).image_shape == (1, 8, 8)
+
+
 def test_eval_says_how_a_diffusion_models_samples_were_drawn(capsys, tiny_checkpoints):
     code, out_text, err = run(capsys, "eval", tiny_checkpoints / "diffusion-tiny", "--features",
                               tiny_checkpoints / "classifier-tiny", "--samples", 8, "--limit",
