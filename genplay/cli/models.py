@@ -128,17 +128,16 @@ def take_shape_from_run(args: argparse.Namespace) -> str:
     return info.recipe or ""
 
 
-def resumed_recipe(before: str, now: str) -> str:
-    """A resumed run's recipe: the commands that made it so far, then this one; the run
-    that was resumed keeps its own say (its epochs, its device), not this one's alone."""
-    resumed = f"{now} --resume"
-    return f"{before}; then {resumed}" if before else resumed
-
-
-def initialised_recipe(before: str, now: str) -> str:
-    """The recipe of a run started from another checkpoint (--init): the commands that
-    made that checkpoint, then this one, so the whole training a model had is on record."""
+def chained_recipe(before: str, now: str) -> str:
+    """The commands that made a model so far (a resumed run's, or the checkpoint that
+    --init started from), then this one, so the whole training it had is on record."""
     return f"{before}; then {now}" if before else now
+
+
+def resumed_recipe(before: str, now: str) -> str:
+    """A resumed run's recipe: the run that was resumed keeps its own say (its epochs,
+    its device), not this one's alone."""
+    return chained_recipe(before, f"{now} --resume")
 
 
 def launch_processes(args: argparse.Namespace, argv: list[str]) -> int:
@@ -220,7 +219,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     args.size = 28 if args.size is None else args.size
     args.channels = 1 if args.channels is None else args.channels
     recipe = (resumed_recipe(before, train_recipe(args)) if args.resume
-              else initialised_recipe(before, train_recipe(args)))
+              else chained_recipe(before, train_recipe(args)))
     settings = TrainSettings(
         family=args.family, data=args.data, out=Path(args.out), epochs=args.epochs,
         minutes=args.minutes, size=args.size, channels=args.channels, seed=args.seed,
