@@ -53,11 +53,17 @@ def test_a_step_split_over_two_processes_is_the_step_of_one_on_the_whole_batch(
     split = split_steps[family]
     assert split.keys() == alone.keys() and any(k.startswith("grad:") for k in alone)
     for key, value in alone.items():
-        # The gradients agree to float rounding. Adam's first step moves a weight by about
-        # its learning rate whatever the gradient's size, so a gradient of about zero, the
-        # same up to rounding, can move it differently: the weights agree less closely.
-        close = {"atol": 1e-5} if key.startswith("grad:") else {"atol": 5e-4}
-        torch.testing.assert_close(split[key], value, rtol=1e-4, msg=key, **close)
+        if key.startswith("grad:"):  # the gradients agree to float rounding
+            torch.testing.assert_close(split[key], value, rtol=1e-4, atol=1e-5, msg=key)
+            continue
+        # Adam's first step moves a weight by about its learning rate whatever the size of
+        # its gradient, so where the gradient is about zero (a bias before a norm layer:
+        # 1e-9, all of it rounding) the two runs move it by unrelated amounts. The weights
+        # are compared where the gradient stands clear of rounding.
+        grad = alone.get("grad:" + key.removeprefix("weight:"))
+        clear = grad.abs() > 1e-5 if grad is not None else torch.ones_like(value, dtype=bool)
+        torch.testing.assert_close(split[key][clear], value[clear], rtol=1e-4, atol=5e-4,
+                                   msg=key)
 
 
 def test_the_same_step_without_averaging_would_differ():
