@@ -350,6 +350,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     only = set(args.models.split(",")) if args.models else None
+    if only is not None:  # before the scoring, not after it: rows must compare to merge
+        threads = runtime.set_threads(args.threads)
+        earlier_results(Path(args.json), {"threads": threads, "limit": args.limit},
+                        ("threads", "limit"), "--models")
     result = run(args.dir, args.limit, args.data_root, args.threads, only)
     if only is not None:
         result = merge_rows(Path(args.json), result)

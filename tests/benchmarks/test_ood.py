@@ -147,8 +147,10 @@ def test_an_energy_model_gets_an_energy_row_merged_into_earlier_results(tmp_path
     merged = json.loads((tmp_path / "ood.json").read_text())
     assert [r["model"] for r in merged["rows"]] == ["ebm-mnist", "vae-fashion-mnist"]
     assert merged["rows"][1] == first["rows"][0]  # measured before, kept as it was
-    with pytest.raises(SystemExit, match="threads"):
-        ood.main([*common[:5], "2", *common[6:], "--models", "ebm-mnist"])
+    with pytest.MonkeyPatch.context() as patch:  # refused before any scoring, not after
+        patch.setattr(ood, "run", lambda *a, **k: pytest.fail("scored rows it cannot merge"))
+        with pytest.raises(SystemExit, match="threads"):
+            ood.main([*common[:5], "2", *common[6:], "--models", "ebm-mnist"])
 
 
 def test_doodles_are_the_mnist_test_digits_drawn_dark_on_white(tmp_path):
