@@ -130,7 +130,7 @@ def score_inliers(model, info: checkpoints.CheckpointInfo,
     background = outliers.load_background(info.path)
     bank = outliers.load_bank(info.path)[0]
     methods, left_out = outliers.split_methods(model, background, bank=bank)
-    skipped_methods = {m: "this model encodes by optimisation (too slow for a split)"
+    skipped_methods = {m: "this model encodes in many steps (too slow for a split)"
                        for m in left_out}
     # typicality is measured against the reference's typical bpd where there is one,
     # else against the in-split's own mean bpd; never against anything of the outliers
