@@ -354,6 +354,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "genplay_version": __version__, "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
     }
+    if args.peer and not args.rows:  # refused before the measuring, not after it
+        _merge_base(args.json, result)
     if args.rows:
         if not args.json:
             parser.error("--rows merges into the results of --json")

@@ -63,6 +63,11 @@ def test_rows_are_measured_again_into_the_results_of_the_same_checkpoint(setup, 
     with pytest.raises(SystemExit, match="samples"):
         diffusion.main([str(ckpts / "diffusion-mnist"), "--rows", "dpmpp:20", "--no-sketches",
                         *common[:-2], "--json", str(out), "--samples", "5"])
+    with pytest.MonkeyPatch.context() as patch:  # --peer too refuses before it measures
+        patch.setattr(diffusion, "sampler_table", lambda *a, **k: pytest.fail("measured"))
+        with pytest.raises(SystemExit, match="samples"):
+            diffusion.main([str(ckpts / "diffusion-mnist"), "--peers", "--peer", "x",
+                            *common[:-2], "--json", str(out), "--samples", "5"])
 
 
 def test_sketch_styles_make_light_strokes_on_black():
