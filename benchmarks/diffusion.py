@@ -344,6 +344,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.peer and not args.json:
         parser.error("--peer merges into the results of --json")
+    if args.rows and not args.json:
+        parser.error("--rows merges into the results of --json")
     threads = runtime.set_threads(args.threads)
     model, info = checkpoints.load(args.checkpoint)
     judge = _Judge(info, args.data_root)
@@ -354,12 +356,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "genplay_version": __version__, "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
     }
-    if args.peer and not args.rows:  # refused before the measuring, not after it
-        _merge_base(args.json, result)
+    # what --rows and --peer merge into, read (and refused if it does not compare) first
+    earlier = _merge_base(args.json, result) if args.rows or args.peer else None
     if args.rows:
-        if not args.json:
-            parser.error("--rows merges into the results of --json")
-        result = _merge_base(args.json, result)
+        result = earlier
         which = [_parse_row(text) for text in args.rows]
         _log(f"{info.name}: sampler rows {', '.join(args.rows)}")
         fresh = {(r["sampler"], r["steps"]): r
@@ -384,8 +384,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _log(f"{info.name}: diffusers' schedulers")
         fresh = peer_table(model, judge, args.samples, args.seed, args.peer or None)
         if args.peer:  # the other schedulers' rows stay, in the schedulers' order
-            kept = [r for r in _merge_base(args.json, result).get("peers", [])
-                    if r["sampler"] not in args.peer]
+            kept = [r for r in earlier.get("peers", []) if r["sampler"] not in args.peer]
             order = [p.name for p in diffusion_peers.PEERS]
             fresh = sorted(kept + fresh, key=lambda r: order.index(r["sampler"]))
         result["peers"] = fresh

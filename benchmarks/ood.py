@@ -325,10 +325,8 @@ def notes(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def merge_rows(path: Path, result: dict[str, Any]) -> dict[str, Any]:
-    """The results at path with this run's rows (and skips) in place of the same models'.
-    Only results measured the same way (threads, limit) take rows from another run."""
-    before = earlier_results(path, result, ("threads", "limit"), "--models")
+def merge_rows(before: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """The earlier results with this run's rows (and skips) in place of the same models'."""
     names = {r["model"] for r in result["rows"]} | {s["model"] for s in result["skipped"]}
     rows = [r for r in before["rows"] if r["model"] not in names] + result["rows"]
     skipped = [s for s in before["skipped"] if s["model"] not in names] + result["skipped"]
@@ -350,13 +348,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     only = set(args.models.split(",")) if args.models else None
-    if only is not None:  # before the scoring, not after it: rows must compare to merge
-        threads = runtime.set_threads(args.threads)
-        earlier_results(Path(args.json), {"threads": threads, "limit": args.limit},
-                        ("threads", "limit"), "--models")
+    before = None
+    if only is not None:  # read before the scoring: only rows measured alike (threads,
+        # limit) take the place of another run's, and a mismatch is refused at once
+        measured = {"threads": runtime.set_threads(args.threads), "limit": args.limit}
+        before = earlier_results(Path(args.json), measured, ("threads", "limit"), "--models")
     result = run(args.dir, args.limit, args.data_root, args.threads, only)
-    if only is not None:
-        result = merge_rows(Path(args.json), result)
+    if before is not None:
+        result = merge_rows(before, result)
     print(header_line(result))
     print()
     print(format_table(result))
