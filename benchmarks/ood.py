@@ -107,12 +107,12 @@ def _typical_bpd(info: checkpoints.CheckpointInfo) -> tuple[float | None, str]:
 
 
 def _images_per_s(model, images: np.ndarray, methods: list[str],
-                  typical_bpd: float | None, background=None, bank=None,
+                  typical_bpd: float | None, aids: dict[str, Any],
                   count: int = THROUGHPUT_IMAGES) -> float:
-    """Scoring speed at batch 256 on up to `count` images, after one warm-up batch."""
+    """Scoring speed at batch 256 on up to `count` images, after one warm-up batch; aids:
+    the model's background, bank and profile (score_many's keywords)."""
     images = images[:count]
-    kwargs = {"batch_size": THROUGHPUT_BATCH, "typical_bpd": typical_bpd,
-              "background": background, "bank": bank}
+    kwargs = {"batch_size": THROUGHPUT_BATCH, "typical_bpd": typical_bpd, **aids}
     final_value(outliers.score_many(model, images[:THROUGHPUT_BATCH], methods, **kwargs))
     start = time.perf_counter()
     final_value(outliers.score_many(model, images, methods, **kwargs))
@@ -127,9 +127,10 @@ def score_inliers(model, info: checkpoints.CheckpointInfo,
                   in_images: np.ndarray) -> dict[str, Any]:
     """A model's scores of its own test split and its scoring speed: measured once, for
     every outlier set it is compared with (measure_model)."""
-    background = outliers.load_background(info.path)
-    bank = outliers.load_bank(info.path)[0]
-    methods, left_out = outliers.split_methods(model, background, bank=bank)
+    aids = {"background": outliers.load_background(info.path),
+            "bank": outliers.load_bank(info.path)[0],
+            "profile": outliers.load_profile(info.path)[0]}
+    methods, left_out = outliers.split_methods(model, **aids)
     skipped_methods = {m: "this model encodes in many steps (too slow for a split)"
                        for m in left_out}
     # typicality is measured against the reference's typical bpd where there is one,
@@ -139,16 +140,15 @@ def score_inliers(model, info: checkpoints.CheckpointInfo,
     in_dataset = info.dataset
     _log(f"scoring {info.name} on {in_dataset} test ({len(in_images)} images)…")
     in_result = next(e for e in outliers.score_split(
-        model, in_images, methods, typical_bpd=stored, background=background, bank=bank)
-        if isinstance(e, Result))
+        model, in_images, methods, typical_bpd=stored, **aids) if isinstance(e, Result))
     in_scores, typical = in_result.value, in_result.summary["typical_bpd"]
     speed_method = "bpd" if "bpd" in methods else methods[0]
     _log(f"timing {info.name}: {speed_method}, then all {len(methods)} scores…")
-    speed = _images_per_s(model, in_images, [speed_method], typical, background, bank)
-    speed_all = _images_per_s(model, in_images, methods, typical, background, bank)
-    by_method = {m: _images_per_s(model, in_images, [m], typical, background, bank, count=512)
+    speed = _images_per_s(model, in_images, [speed_method], typical, aids)
+    speed_all = _images_per_s(model, in_images, methods, typical, aids)
+    by_method = {m: _images_per_s(model, in_images, [m], typical, aids, count=512)
                  for m in methods}
-    return {"background": background, "bank": bank, "methods": methods,
+    return {"aids": aids, "methods": methods,
             "skipped_methods": skipped_methods, "scores": in_scores, "typical": typical,
             "source": source, "note": note, "speed_method": speed_method, "speed": speed,
             "speed_all": speed_all, "by_method": by_method}
@@ -163,9 +163,7 @@ def measure_model(model, info: checkpoints.CheckpointInfo, in_images: np.ndarray
     methods, in_scores, typical = got["methods"], got["scores"], got["typical"]
     _log(f"scoring {info.name} on {out_dataset} test ({len(out_images)} images)…")
     out_scores = final_value(outliers.score_split(model, out_images, methods,
-                                                  typical_bpd=typical,
-                                                  background=got["background"],
-                                                  bank=got["bank"]))
+                                                  typical_bpd=typical, **got["aids"]))
     aurocs = {m: outlier_figures.auroc(in_scores[m], out_scores[m]) for m in methods}
     flagged = {m: float(np.mean(out_scores[m] > outlier_figures.threshold_at_fpr(
         in_scores[m], FLAG_FPR))) for m in methods}

@@ -35,8 +35,13 @@ def cmd_score(args: argparse.Namespace) -> int:
         reference.pop("features", None)
         if args.method == "features" and bank_note:
             raise GenplayError(bank_note)
+    profile, profile_note = outliers.load_profile(info.path)
+    if profile is None:
+        reference.pop("profile", None)
+        if args.method == "profile" and profile_note:
+            raise GenplayError(profile_note)
     method = args.method or next(
-        (m for m in ("features", "complexity", "recon", "bpd", "energy") if m in reference),
+        (m for m in outliers.DEFAULT_ORDER if m in reference),
         None)
     if method not in reference:
         have = ", ".join(reference) or "none"
@@ -60,6 +65,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     try:
         run_with_bar(outliers.score_files(model, mine, [method], typical_bpd=typical,
                                           background=background, bank=bank,
+                                          profile=profile,
                                           invert=invert_policy(info.dataset)),
                      "scoring", len(mine), "img", on_partial=add_rows)
         if not world.alone:
@@ -97,13 +103,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from genplay.core.evaluation import copies_only, evaluate_checkpoint, store_evaluation
 
     runtime.set_threads(args.threads)
-    metrics, reference, bank = None, None, None
+    metrics, reference, bank, profile = None, None, None, None
     events = copies_only(args.checkpoint, features=args.features, seed=args.seed,
                          data_root=args.data_root) if args.copies_only else evaluate_checkpoint(
         args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
         limit=args.limit, seed=args.seed, data_root=args.data_root,
         quality=not args.scores_only, scores=not args.no_scores, slow_scores=args.slow_scores,
         dataset=args.data, trust_pickle=args.trust_pickle, feature_bank=args.feature_bank,
+        bits_profile=args.bits_profile,
     )
     from tqdm import tqdm
 
@@ -124,7 +131,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 bar.update(event.step - bar.n)
             elif isinstance(event, Result):
                 metrics, reference = event.value, event.summary.get("reference")
-                bank = event.summary.get("bank")
+                bank, profile = event.summary.get("bank"), event.summary.get("profile")
             if stop.requested:
                 events.close()
                 print("stopped; metrics.json left as it was", file=sys.stderr)
@@ -134,7 +141,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     assert metrics is not None
     metrics = store_evaluation(args.checkpoint, metrics, reference,
                                merge=args.scores_only or args.copies_only,
-                               write=not args.dry_run, bank=bank)
+                               write=not args.dry_run, bank=bank, profile=profile)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
 
@@ -188,11 +195,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_checkpoint(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--method", choices=["bpd", "complexity", "ratio", "typicality", "elbo",
-                                        "recon", "energy", "features"],
-                   help="score (default: features, else complexity, else recon, else bpd, "
-                        "else energy); "
+                                        "recon", "energy", "features", "profile"],
+                   help="score (default: features, else profile, else complexity, else recon, "
+                        "else bpd, else energy); "
                         "features: distance to the nearest training image in the dataset "
-                        "classifier's features (models with a feature bank)")
+                        "classifier's features (models with a feature bank); profile: how "
+                        "rare the way the model spends its bits on the image is among its "
+                        "training images (models with a bits profile)")
     p.add_argument("--fpr", type=float, default=0.05,
                    help="flag images stranger than all but this fraction of the test split")
     out = p.add_mutually_exclusive_group()
@@ -225,6 +234,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="make the model's feature bank (its training split in the dataset "
                         "classifier's features, saved beside it) and measure the 'features' "
                         "outlier score with it")
+    p.add_argument("--bits-profile", action="store_true",
+                   help="make the model's bits profile (how it spends its bits on each "
+                        "training image: bits/dim, their spread over the pixels, the share of "
+                        "nearly free pixels; saved beside it) and measure the 'profile' "
+                        "outlier score with it (models that give each pixel's bits)")
     p.add_argument("--slow-scores", action="store_true",
                    help="also the reconstruction score of models that encode in many steps "
                         "(GAN: by optimisation; diffusion: by DDIM inversion)")

@@ -29,6 +29,7 @@ from genplay.core.metrics import fid, kid, psnr, ssim
 from genplay.core.models.base import bits_per_dim
 from genplay.core.models.capabilities import (
     Density,
+    PixelBits,
     Sampler,
     Upscaler,
     condition_method_of,
@@ -83,7 +84,7 @@ def evaluate_checkpoint(
     n_samples: int = 10000, iwae_k: int = 100, limit: int | None = None, seed: int = 0,
     data_root: str | None = None, batch_size: int = 64, quality: bool = True,
     scores: bool = True, slow_scores: bool = False, dataset: str | None = None,
-    trust_pickle: bool = False, feature_bank: bool = False,
+    trust_pickle: bool = False, feature_bank: bool = False, bits_profile: bool = False,
 ) -> Iterator[Progress | Result]:
     """Measures a checkpoint on its dataset's test split; the Result holds metrics.json.
 
@@ -96,7 +97,9 @@ def evaluate_checkpoint(
     the model's feature bank (core.nearest.FeatureBank: the training split in the dataset
     classifier's features, for the "features" outlier score) and measure that score too;
     the summary's "bank" holds it and its classifier's hash for the caller to save. A bank
-    saved beside the checkpoint before is used whenever scores are measured.
+    saved beside the checkpoint before is used whenever scores are measured. bits_profile:
+    likewise the model's bits profile (ops.outliers.BitsProfile: how it spends its bits on
+    the training split's images, for the "profile" score), in the summary's "profile".
     """
     model, info = checkpoints.load(path, trust_pickle=trust_pickle)
     info = dataclasses.replace(info, dataset=dataset or info.dataset)
@@ -114,8 +117,9 @@ def evaluate_checkpoint(
     reference = {}
     if scores:
         bank = (yield from _make_bank(info, data_root)) if feature_bank else None
+        profile = (yield from _make_profile(model, info, data_root)) if bits_profile else None
         reference = yield from _reference_scores(model, test, metrics, seed, slow_scores,
-                                                 info.path, bank)
+                                                 info.path, bank, profile)
     scored = reference.get("reference", ({}, None))[0]
     if isinstance(model, Density) and not is_importance_weighted(model) and "bpd" in scored:
         # The reference pass scored every test image by bits/dim already: one pass, not two
@@ -197,9 +201,11 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 def store_evaluation(path: str | os.PathLike, metrics: dict[str, Any], reference,
-                     *, merge: bool, write: bool = True, bank=None) -> dict[str, Any]:
+                     *, merge: bool, write: bool = True, bank=None,
+                     profile=None) -> dict[str, Any]:
     """Writes what evaluate_checkpoint measured beside the checkpoint: metrics.json, the
-    reference scores and a feature bank made (bank: (FeatureBank, classifier hash)).
+    reference scores, a feature bank made (bank: (FeatureBank, classifier hash)) and a
+    bits profile made (profile: BitsProfile).
     merge keeps the figures measured before (a scores-only run replaces the score figures
     only). Returns the metrics as written."""
     if merge:
@@ -212,6 +218,8 @@ def store_evaluation(path: str | os.PathLike, metrics: dict[str, Any], reference
     if write:
         if bank is not None:
             bank[0].save(path, bank[1])
+        if profile is not None:
+            profile.save(path, metrics["checkpoint_hash"])
         if reference:
             outliers.save_reference(path, *reference, metrics["checkpoint_hash"])
         checkpoints.write_metrics(path, metrics)
@@ -249,9 +257,28 @@ def _make_bank(info, data_root) -> Iterator[Progress]:
     return bank, checkpoints.weights_hash(net_path)
 
 
-def _reference_scores(model, test, metrics, seed, slow_scores, folder, made_bank=None):
+def _make_profile(model, info, data_root) -> Iterator[Progress]:
+    """The BitsProfile of the model's training split, for evaluate_checkpoint(bits_profile=
+    True)."""
+    if not isinstance(model, PixelBits):
+        raise GenplayError(f"{info.name} gives no bits per pixel, so it has no bits profile")
+    c, size = info.image_shape[0], info.image_shape[1]
+    yield Progress(0, None, message="the training split's bits profile")
+    train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
+    return (yield from outliers.profile_of_images(model, train.as_float().numpy()))
+
+
+def _reference_scores(model, test, metrics, seed, slow_scores, folder, made_bank=None,
+                      made_profile=None):
     background = outliers.load_background(folder)
     bank = made_bank[0] if made_bank else outliers.load_bank(folder)[0]
+    profile = made_profile or outliers.load_profile(folder)[0]
+    if profile is not None:
+        metrics["bits_profile"] = {
+            "training_images": len(profile.statistics),
+            "note": "profile: -log kernel density, among the training images, of "
+                    f"({', '.join(outliers.PROFILE_STATISTICS)}); nearly free: under "
+                    f"{outliers.FREE_BITS:g} bits a pixel"}
     if bank is not None:
         metrics["feature_bank"] = {"training_images": len(bank.features),
                                    "note": "features: distance to the nearest training image "
@@ -262,7 +289,7 @@ def _reference_scores(model, test, metrics, seed, slow_scores, folder, made_bank
         metrics["background"] = {
             "checkpoint_hash": checkpoints.weights_hash(Path(folder) / outliers.BACKGROUND_DIR),
             "training": checkpoints.read_info(Path(folder) / outliers.BACKGROUND_DIR).training}
-    methods, left_out = outliers.split_methods(model, background, slow_scores, bank)
+    methods, left_out = outliers.split_methods(model, background, slow_scores, bank, profile)
     if left_out:
         metrics["scores_note"] = ("no reference for recon: this model encodes in many steps "
                                   "(genplay eval --slow-scores measures it)")
@@ -270,7 +297,7 @@ def _reference_scores(model, test, metrics, seed, slow_scores, folder, made_bank
         return {}
     result = yield from relay(outliers.score_split(model, test.as_float().numpy(), methods,
                                                       seed=seed, background=background,
-                                                      bank=bank))
+                                                      bank=bank, profile=profile))
     values, typical = result.value, result.summary["typical_bpd"]
     metrics["typical_bpd"] = typical
     metrics["scores"] = {
@@ -278,7 +305,8 @@ def _reference_scores(model, test, metrics, seed, slow_scores, folder, made_bank
             "threshold_at_fpr_0.05": outlier_figures.threshold_at_fpr(v, 0.05)}
         for m, v in values.items()
     }
-    return {"reference": (values, typical), **({"bank": made_bank} if made_bank else {})}
+    return {"reference": (values, typical), **({"bank": made_bank} if made_bank else {}),
+            **({"profile": made_profile} if made_profile else {})}
 
 
 def _feature_net(info, features):

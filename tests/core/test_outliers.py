@@ -348,3 +348,90 @@ def test_the_features_score_with_a_feature_bank(tmp_path, model_with_classifier,
     capsys.readouterr()
     assert cli(["score", str(main), str(tmp_path / "grey.png"), "--method", "features"]) != 0
     assert "other classifier weights" in capsys.readouterr().err
+
+
+def test_bits_profile_statistics_and_rarity():
+    from genplay.core.ops.outliers import FREE_BITS, BitsProfile, profile_statistics
+
+    bits = np.zeros((2, 4, 4))
+    bits[0, :2] = 6.0  # half the pixels cost 6 bits, half are free
+    bits[1] = 3.0  # every pixel costs 3 bits
+    stats = profile_statistics(bits, channels=3)
+    np.testing.assert_allclose(stats[0], [1.0, 3.0, 0.5])  # bits/dim, spread, share free
+    np.testing.assert_allclose(stats[1], [1.0, 0.0, 0.0])
+    assert FREE_BITS > 0
+    # training images like the first: the second, with the same bits/dim, is far rarer
+    rng = np.random.default_rng(0)
+    train = stats[0] + rng.normal(0, 0.05, (200, 3))
+    profile = BitsProfile(train)
+    rarity = profile.rarity(bits, channels=3)
+    assert rarity.shape == (2,) and rarity[1] > rarity[0] + 10
+    near = profile.rarity(np.stack([bits[0], bits[0] * 1.02, bits[0] * 1.2]), channels=3)
+    assert near[0] < near[1] < near[2]  # rarer the further from the training images
+    assert np.allclose(profile.rarity(bits, channels=3, chunk=1), rarity)
+
+
+def test_the_profile_score_with_a_bits_profile(tmp_path, capsys):
+    from PIL import Image
+
+    from genplay.cli import main as cli
+    from genplay.core import checkpoints
+    from genplay.core.data import load_dataset
+    from genplay.core.ops.outliers import (
+        PROFILE_FILE,
+        load_profile,
+        load_reference,
+        outlier_facts,
+    )
+    from tests.conftest import train_tiny
+
+    folder = train_tiny(tmp_path / "pixelcnn-mnist", "pixelcnn", "mnist", TINY_CONFIGS["pixelcnn"])
+    model, _ = checkpoints.load(folder)
+    assert load_profile(folder) == (None, "") and "profile" not in available_methods(model)
+    # eval makes the profile (the training split's statistics) and measures the score on
+    # the test split with it
+    assert cli(["eval", str(folder), "--scores-only", "--bits-profile"]) == 0
+    profile, note = load_profile(folder)
+    assert note == "" and (folder / PROFILE_FILE).is_file()
+    size = TINY_CONFIGS["pixelcnn"]["image_size"]
+    assert len(profile.statistics) == len(load_dataset("mnist", "train", size=size))
+    assert "profile" in available_methods(model, profile=profile)
+    reference, _ = load_reference(folder, checkpoints.weights_hash(folder))
+    assert len(reference["profile"]) == len(load_dataset("mnist", "test", size=size))
+    assert np.isfinite(reference["profile"]).all()
+    assert "profile" in outlier_facts(model, str(folder))["methods"]
+    assert checkpoints.read_info(folder).metrics["bits_profile"]["training_images"] == len(
+        profile.statistics)
+    Image.fromarray(np.full((size, size), 128, np.uint8)).save(tmp_path / "grey.png")
+    capsys.readouterr()
+    assert cli(["score", str(folder), str(tmp_path / "grey.png")]) == 0  # the default here
+    assert "profile score" in capsys.readouterr().out
+    # a profile made for other weights, or unreadable, costs this score alone, and says how
+    # to make it again
+    with np.load(folder / PROFILE_FILE) as saved:
+        kept = {k: saved[k] for k in saved.files}
+    np.savez(folder / PROFILE_FILE, **{**kept, "weights_hash": np.array("0" * 64)})
+    profile, note = load_profile(folder)
+    assert profile is None and "other weights" in note and "--bits-profile" in note
+    facts = outlier_facts(model, str(folder))
+    assert "profile" not in facts["methods"] and facts["methods"]
+    assert "other weights" in facts["profile_note"]
+    (folder / PROFILE_FILE).write_bytes(b"not an npz")
+    profile, note = load_profile(folder)
+    assert profile is None and "unreadable" in note
+    capsys.readouterr()
+    assert cli(["score", str(folder), str(tmp_path / "grey.png"), "--method", "profile"]) != 0
+    assert "unreadable" in capsys.readouterr().err
+
+
+def test_a_model_without_pixel_bits_has_no_bits_profile(tmp_path, tiny_checkpoints, capsys):
+    import shutil
+
+    from genplay.cli import main as cli
+
+    folder = tmp_path / "gan"
+    shutil.copytree(tiny_checkpoints / "gan-tiny", folder)
+    before = sorted(p.name for p in folder.iterdir())
+    assert cli(["eval", str(folder), "--scores-only", "--bits-profile"]) != 0
+    assert "no bits profile" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == before

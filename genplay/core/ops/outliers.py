@@ -21,7 +21,15 @@ et al. 2019), so besides bits/dim there are the corrections that fix much of tha
   distance from the image to its nearest training image in the dataset classifier's
   features (a middle stage's colour and texture statistics beside the penultimate
   features), not the model's own view: what likelihoods miss (a photo an emoji model
-  finds likely is still nothing like any emoji).
+  finds likely is still nothing like any emoji);
+- profile (models that give each pixel's bits, with a bits profile beside them,
+  BitsProfile): how unusual the way the model spends its bits on the image is, against
+  its training images: bits/dim, the spread of the pixels' bits and the share of pixels
+  it finds nearly free, read as one point and scored by how rare such points are among
+  the training split's (a kernel density estimate). The density of states of Morningstar
+  et al. 2021: a garment on black or a photo can get as few bits/dim as an emoji, but
+  not spent the way an emoji's are (no white ground the model finds free, an even spread
+  of bits over the picture).
 A score becomes a percentile against the same score on the model's test split, and a
 threshold is set at a chosen false-positive rate on that split.
 """
@@ -78,18 +86,25 @@ METHODS = {
     "features": ScoreMethod("features", object,
                             "distance to the nearest training image in the dataset "
                             "classifier's features"),
+    "profile": ScoreMethod("profile", PixelBits,
+                           "rarity among the training images of the image's bits profile "
+                           "(bits/dim, spread of the pixels' bits, share of nearly free "
+                           "pixels): -log of a kernel density estimate"),
 }
 
+# the score a model is read by unless one is asked for: the first of these it can compute
+DEFAULT_ORDER = ("features", "profile", "complexity", "recon", "bpd", "energy")
 
-def available_methods(model, background=None, bank=None) -> list[str]:
-    """Score methods this model (with its background model and feature bank, if any) can
-    compute, in a fixed order."""
+
+def available_methods(model, background=None, bank=None, profile=None) -> list[str]:
+    """Score methods this model (with its background model, feature bank and bits profile,
+    if any) can compute, in a fixed order."""
     names = []
     for name, method in METHODS.items():
         if not isinstance(model, method.capability):
             continue
-        if name == "features":
-            if bank is not None:
+        if name in ("features", "profile"):
+            if (bank if name == "features" else profile) is not None:
                 names.append(name)
             continue
         if method.capability is Density and (name == "energy") == is_normalised(model):
@@ -156,12 +171,12 @@ def _bpd(model, x: torch.Tensor, generator: torch.Generator, k: int | None) -> t
 def score_images(
     model, images: np.ndarray, method: str = "bpd", *, batch_size: int = 64,
     typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0, background=None,
-    bank=None,
+    bank=None, profile=None,
 ) -> Iterator[Progress | Result]:
     """Scores float (N, C, H, W) images in [0, 1] by one method; Result(float64 (N,))."""
     for event in score_many(model, images, [method], batch_size=batch_size,
                             typical_bpd=typical_bpd, iwae_k=iwae_k, seed=seed,
-                            background=background, bank=bank):
+                            background=background, bank=bank, profile=profile):
         if isinstance(event, Result):
             yield Result(event.value[method], {"method": method})
         else:
@@ -171,14 +186,14 @@ def score_images(
 def score_many(
     model, images: np.ndarray, methods: list[str], *, batch_size: int = 64,
     typical_bpd: float | None = None, iwae_k: int = 16, seed: int = 0, background=None,
-    bank=None,
+    bank=None, profile=None,
 ) -> Iterator[Progress | Result]:
     """Scores images by several methods in one pass; Result({method: float64 (N,)}).
 
     bits/dim is computed once and shared by bpd, complexity and typicality.
     typical_bpd (the mean bits/dim of the test split) is needed by "typicality", the
     background model (load_background) by "ratio", the feature bank (load_bank) by
-    "features".
+    "features", the bits profile (load_profile) by "profile".
     Seeded: the same call gives the same scores (stochastic bounds draw their samples
     per batch, so a different batch_size gives slightly different estimates). Each
     stochastic estimate draws from a generator of its own per batch (see _draws), so a
@@ -187,7 +202,7 @@ def score_many(
     for method in methods:
         if method not in METHODS:
             raise GenplayError(f"unknown score method {method!r}; known: {', '.join(METHODS)}")
-        can = available_methods(model, background, bank)
+        can = available_methods(model, background, bank, profile)
         if method not in can:
             raise GenplayError(f"this model cannot compute the {method!r} score "
                                f"(it can: {', '.join(can) or 'none'})")
@@ -220,6 +235,8 @@ def score_many(
                 part = (bpd - typical_bpd).abs()
             elif method == "features":
                 part = torch.from_numpy(bank.distance(x))
+            elif method == "profile":
+                part = torch.from_numpy(profile.rarity(pixel_bits(model, x), x.shape[1]))
             elif method == "ratio":
                 k_bg = iwae_k if is_importance_weighted(background) else None
                 # the background's bits/dim as it would score on its own
@@ -233,10 +250,10 @@ def score_many(
 
 
 def split_methods(model, background=None, slow: bool = False,
-                  bank=None) -> tuple[list[str], list[str]]:
+                  bank=None, profile=None) -> tuple[list[str], list[str]]:
     """(methods worth scoring a whole split by, methods left out): every available one,
     but recon only with slow=True for models that encode by optimisation."""
-    methods = available_methods(model, background, bank)
+    methods = available_methods(model, background, bank, profile)
     if "recon" in methods and not slow and iterative_encoder(model):
         methods.remove("recon")
         return methods, ["recon"]
@@ -245,7 +262,7 @@ def split_methods(model, background=None, slow: bool = False,
 
 def score_split(
     model, images: np.ndarray, methods: list[str], *, typical_bpd: float | None = None,
-    seed: int = 0, background=None, bank=None,
+    seed: int = 0, background=None, bank=None, profile=None,
 ) -> Iterator[Progress | Result]:
     """score_many for a whole split, with typicality derived from the one bpd pass:
     against typical_bpd, or the split's own mean bits/dim when None.
@@ -254,7 +271,8 @@ def score_split(
     if "typicality" in methods and "bpd" not in direct:
         direct.insert(0, "bpd")
     result = yield from relay(score_many(model, images, direct, seed=seed,
-                                         background=background, bank=bank))
+                                         background=background, bank=bank,
+                                         profile=profile))
     values = result.value
     typical = typical_bpd
     if typical is None and "bpd" in values:
@@ -267,7 +285,7 @@ def score_split(
 def score_files(
     model, files: list[Path], methods: list[str], *, typical_bpd: float | None = None,
     chunk: int = 256, batch_size: int = 64, seed: int = 0, background=None,
-    invert: bool | None = None, bank=None,
+    invert: bool | None = None, bank=None, profile=None,
 ) -> Iterator[Progress | Partial | Result]:
     """Loads and scores image files a chunk at a time, so memory stays bounded however
     many there are; unreadable files become rows with their error, never a failure.
@@ -297,7 +315,8 @@ def score_files(
             x = np.stack([to_float_chw(p) for p in pixels[ok]])
             for event in score_many(model, x, methods, batch_size=batch_size,
                                     typical_bpd=typical_bpd, seed=seed + start,
-                                    background=background, bank=bank):
+                                    background=background, bank=bank,
+                                    profile=profile):
                 if isinstance(event, Result):
                     for m, values in event.value.items():
                         scores[m][ok] = values
@@ -399,10 +418,13 @@ def outlier_facts(model, folder: str) -> dict:
         return {"missing": str(exc)}
     background = load_background(folder)
     bank, bank_note = load_bank(folder)
-    methods = [m for m in available_methods(model, background, bank) if m in reference]
+    profile, profile_note = load_profile(folder)
+    methods = [m for m in available_methods(model, background, bank, profile)
+               if m in reference]
     return {"reference": {m: reference[m] for m in methods}, "typical": typical,
             "methods": methods, "descriptions": {m: METHODS[m].description for m in methods},
-            "pixel_note": pixel_bits_note(model), "bank_note": bank_note}
+            "pixel_note": pixel_bits_note(model), "bank_note": bank_note,
+            "profile_note": profile_note}
 
 
 def load_bank(folder) -> tuple[object | None, str]:
@@ -416,6 +438,85 @@ def load_bank(folder) -> tuple[object | None, str]:
         return None, str(exc)
 
 
+# --- the bits profile: how a model spends its bits, against its training images ----------
+PROFILE_FILE = "bits_profile.npz"
+FREE_BITS = 0.5  # a pixel (all its channels) this cheap is one the model finds nearly free
+PROFILE_STATISTICS = ("bits/dim", "spread of the pixels' bits", "share of nearly free pixels")
+
+
+def profile_statistics(bits: np.ndarray, channels: int) -> np.ndarray:
+    """Per-pixel bits (N, H, W) -> float64 (N, 3): bits/dim, the standard deviation of
+    the pixels' bits and the share of pixels costing under FREE_BITS."""
+    flat = np.asarray(bits, dtype=np.float64).reshape(len(bits), -1)
+    return np.stack([flat.mean(1) / channels, flat.std(1), (flat < FREE_BITS).mean(1)], 1)
+
+
+@dataclass(frozen=True)
+class BitsProfile:
+    """The training split's profile_statistics, and how rare an image's are among them."""
+
+    statistics: np.ndarray  # float (N_train, 3)
+
+    def rarity(self, bits: np.ndarray, channels: int, chunk: int = 512) -> np.ndarray:
+        """-log density of the images' statistics (their per-pixel bits (N, H, W)) under a
+        Gaussian kernel density estimate of the training images', each statistic scaled
+        by its spread among them; the bandwidth by Scott's rule. Higher = rarer."""
+        train = torch.as_tensor(self.statistics, dtype=torch.float64)
+        mean, spread = train.mean(0), train.std(0).clamp_min(1e-12)
+        train = (train - mean) / spread
+        n, dims = train.shape
+        width = n ** (-1.0 / (dims + 4))
+        query = (torch.as_tensor(profile_statistics(bits, channels)) - mean) / spread
+        log_norm = math.log(n) + dims * math.log(width * math.sqrt(2 * math.pi))
+        parts = [torch.logsumexp(-torch.cdist(q, train).pow(2) / (2 * width * width), 1)
+                 for q in query.split(chunk)]
+        return (log_norm - torch.cat(parts)).numpy() if parts else np.zeros(0)
+
+    def save(self, folder, weights_hash: str) -> None:
+        from genplay.core.checkpoints import atomic_write
+
+        def write(tmp):
+            with open(tmp, "wb") as f:
+                np.savez(f, weights_hash=np.array(weights_hash), free_bits=np.array(FREE_BITS),
+                         statistics=self.statistics.astype(np.float32))
+
+        atomic_write(Path(folder) / PROFILE_FILE, write)
+
+
+def profile_of_images(model, images, batch_size: int = 100) -> Iterator[Progress]:
+    """The BitsProfile of images (an ImageDataset's float (N, C, H, W) in [0, 1]) under a
+    model that gives each pixel's bits: returns it (yield from)."""
+    parts = []
+    for start in range(0, len(images), batch_size):
+        x = torch.as_tensor(np.asarray(images[start : start + batch_size], dtype=np.float32))
+        parts.append(profile_statistics(pixel_bits(model, x), x.shape[1]))
+        yield Progress(min(start + batch_size, len(images)), len(images),
+                       message="the training split's bits profile")
+    return BitsProfile(np.concatenate(parts) if parts else np.zeros((0, 3)))
+
+
+def load_profile(folder) -> tuple[BitsProfile | None, str]:
+    """(the bits profile beside a checkpoint or None, "" or why the one there cannot serve):
+    one made for other weights, or unreadable, costs the "profile" score, never the rest."""
+    from genplay.core import checkpoints
+
+    path = Path(folder) / PROFILE_FILE
+    if not path.is_file():
+        return None, ""
+    again = f"run `genplay eval {folder} --scores-only --bits-profile` to make it again"
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            made_for, statistics = str(data["weights_hash"]), data["statistics"]
+            free = float(data["free_bits"])
+    except Exception as exc:
+        return None, f"{path}: unreadable ({exc}); {again}"
+    if (made_for != checkpoints.weights_hash(folder) or free != FREE_BITS
+            or statistics.ndim != 2 or statistics.shape[1] != len(PROFILE_STATISTICS)
+            or len(statistics) < 2):
+        return None, f"{path} was made for other weights or another profile; {again}"
+    return BitsProfile(statistics.astype(np.float64)), ""
+
+
 def score_paths(model, folder: str, paths: list[str], known: set[str], methods: list[str],
                 typical: float | None) -> Iterator:
     """Scores the images in paths (files or folders) not already in known, as
@@ -427,10 +528,11 @@ def score_paths(model, folder: str, paths: list[str], known: set[str], methods: 
     yield Progress(0, None, message="looking for images…")
     background = load_background(folder, device=str(model.device)) if "ratio" in methods else None
     bank = load_bank(folder)[0] if "features" in methods else None
+    profile = load_profile(folder)[0] if "profile" in methods else None
     files = [f for f in find_images(paths) if str(f) not in known]
     invert = invert_policy(checkpoints.read_info(folder).dataset)
     yield from score_files(model, files, methods, typical_bpd=typical, background=background,
-                           invert=invert, bank=bank)
+                           invert=invert, bank=bank, profile=profile)
 
 
 def pixel_bits_of(model, pixels: np.ndarray) -> np.ndarray | None:

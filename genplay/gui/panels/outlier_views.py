@@ -56,8 +56,14 @@ SCORE_WORDS: dict[str, tuple[str, str]] = {
                  "classifier sees them: a photo or a garment is far from every emoji, "
                  "however likely the model finds its pixels (a doodle in dark lines is "
                  "not: emoji have line-drawn symbols too)."),
+    "profile": ("Bits profile",
+                "How unusual the way the model spends its bits on the image is: the share "
+                "of pixels it finds nearly free (an emoji's white ground), their spread, "
+                "their average, against its training images. Catches garments on black and "
+                "photos that the raw likelihood finds as plausible as emoji."),
 }
-DEFAULT_SCORES = ("features", "complexity", "recon", "bpd", "energy")  # as `genplay score`
+# as `genplay score` (core.ops.outliers.DEFAULT_ORDER)
+DEFAULT_SCORES = ("features", "profile", "complexity", "recon", "bpd", "energy")
 
 
 def default_score(methods: list[str]) -> str:

@@ -232,8 +232,10 @@ class OutlierPanel(Panel):
         self.model_label.setText(
             f"{info.name} · {Path(info.dataset).name}\nYour images are compared with the "
             f"scores of its {count:,} test images.")
-        if facts.get("bank_note"):  # its "features" score cannot be offered: say why
-            self.messages.show_message(facts["bank_note"], "info")
+        # a "features" or "profile" score that cannot be offered: say why
+        note = facts.get("bank_note") or facts.get("profile_note")
+        if note:
+            self.messages.show_message(note, "info")
         methods = facts["methods"]
         if not methods:
             self.model_label.setText(f"{info.name}: no score it can compute has a reference")
