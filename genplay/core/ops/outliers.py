@@ -99,12 +99,13 @@ DEFAULT_ORDER = ("features", "profile", "complexity", "recon", "bpd", "energy")
 def available_methods(model, background=None, bank=None, profile=None) -> list[str]:
     """Score methods this model (with its background model, feature bank and bits profile,
     if any) can compute, in a fixed order."""
+    needs = {"features": bank, "profile": profile}  # scores that need a file beside the model
     names = []
     for name, method in METHODS.items():
         if not isinstance(model, method.capability):
             continue
-        if name in ("features", "profile"):
-            if (bank if name == "features" else profile) is not None:
+        if name in needs:
+            if needs[name] is not None:
                 names.append(name)
             continue
         if method.capability is Density and (name == "energy") == is_normalised(model):
