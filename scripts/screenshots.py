@@ -267,6 +267,12 @@ def render_emoji(app, args, size: tuple[int, int], out: Path) -> None:
     outliers.table.selectRow(0)
     wait(lambda: outliers.heat is not None or not outliers.facts["pixel_note"])
     window.grab().save(str(out / "outliers-emoji.png"))
+    # the same images by the PixelCNN's own corrected likelihood, its bits profile
+    outliers.method.setCurrentIndex(outliers.method.findText("Bits profile"))
+    outliers.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    outliers.table.selectRow(0)
+    wait(lambda: outliers.heat is not None or not outliers.facts["pixel_note"])
+    window.grab().save(str(out / "outliers-emoji-profile.png"))
     window.close()
 
 
