@@ -207,3 +207,42 @@ def test_class_balance_weighs_a_rare_class_up_as_its_share_goes_down():
     plain = Classifier(ClassifierConfig(num_classes=2, base_channels=2, feature_dim=4,
                                         channels=1, image_size=8))
     assert plain._class_weights(labels) is None
+
+
+def test_classifier_stages_set_how_far_it_looks_and_keep_the_two_stage_layout():
+    """stages=2 is the layout every shipped classifier was saved with (same parameter names,
+    same shapes); more stages halve the image more times before the last block, so a point
+    of the last block sees all of a 32 px image; too many stages for the size are refused;
+    hflip mirrors some images of a batch and never changes a mirror-symmetric one."""
+    from genplay.core.models.features import Classifier, ClassifierConfig
+
+    small = dict(num_classes=3, base_channels=2, feature_dim=4, channels=3, image_size=32)
+    two = Classifier(ClassifierConfig(**small))
+    legacy = {"body.0.weight": (2, 3, 3, 3), "body.10.weight": (4, 4, 3, 3),
+              "body.14.weight": (8, 4, 3, 3), "body.19.weight": (4, 8)}
+    state = two.state_dict()
+    assert {k: tuple(state[k].shape) for k in legacy} == legacy
+    four = Classifier(ClassifierConfig(**small, stages=4)).eval()
+    assert four.features(torch.rand(2, 3, 32, 32)).shape == (2, 4)
+    # how far a last-block point sees: does changing the far quarter of the image move the
+    # last block's top-left point?
+    x = torch.rand(1, 3, 32, 32)
+    far = x.clone()
+    far[:, :, 16:, 16:] = torch.rand(1, 3, 16, 16)
+
+    def corner(net, images):
+        with torch.no_grad():
+            return net.body[:-4](images * 2 - 1)[0, :, 0, 0]  # before the pooling
+
+    assert not torch.allclose(corner(four, x), corner(four, far))
+    assert torch.equal(corner(two.eval(), x), corner(two, far))
+    with pytest.raises(ValueError, match="at most 5"):
+        ClassifierConfig(**small, stages=6)
+    flip = Classifier(ClassifierConfig(**small, hflip=True, max_shift=0))
+    torch.manual_seed(0)
+    batch = torch.rand(64, 3, 32, 32)
+    out = flip._augment(batch)
+    mirrored = (out == batch.flip(3)).flatten(1).all(1)
+    assert 10 < mirrored.sum() < 54 and ((out == batch).flatten(1).all(1) | mirrored).all()
+    symmetric = (batch + batch.flip(3)) / 2
+    assert torch.equal(flip._augment(symmetric), symmetric)

@@ -45,20 +45,34 @@ def image_features(net: nn.Module, images: torch.Tensor, size: int | None = None
 class ClassifierConfig(ModelConfig):
     BOUNDS = ModelConfig.BOUNDS | {"num_classes": (1, 100_000), "base_channels": (1, 1024),
                                    "feature_dim": (1, 4096), "max_shift": (0, 16),
-                                   "dropout": (0.0, 1.0), "class_balance": (0.0, 1.0)}
+                                   "dropout": (0.0, 1.0), "class_balance": (0.0, 1.0),
+                                   "stages": (1, 6)}
     num_classes: int = 10
     base_channels: int = 32
+    # Halvings of the image before the last block: each stage is two 3x3 convolutions and
+    # a 2x2 max-pool, its channels twice the stage before. Two stages see about 20 pixels
+    # around each point (local strokes and colours); four see the whole of a 64 px image,
+    # which the shape of an emoji's category needs.
+    stages: int = 2
     feature_dim: int = 128
     dropout: float = 0.3
     lr: float = 1e-3
     batch_size: int = 128
     cosine_lr: bool = True
     max_shift: int = 2  # random translation (pixels) used as augmentation in training
+    hflip: bool = False  # mirror half of each training batch (a category survives mirroring)
     # How much a rare class's images weigh in the loss: each class's weight is its share
     # of the images seen so far to the power -class_balance (0: every image alike; 1: every
     # class alike). A dataset where one class is most of the images (emoji: People & Body
     # is 60%) otherwise gives a classifier that barely reads the small classes.
     class_balance: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.image_size >> self.stages < 1:
+            raise ValueError(f"{self.stages} stages would halve {self.image_size}x"
+                             f"{self.image_size} images to nothing; at most "
+                             f"{self.image_size.bit_length() - 1}")
 
 
 def _conv_block(cin: int, cout: int) -> list[nn.Module]:
@@ -69,12 +83,16 @@ def _conv_block(cin: int, cout: int) -> list[nn.Module]:
 class Classifier(GenerativeModel):
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__(config)
-        c = config.base_channels
+        layers: list[nn.Module] = []
+        cin = config.channels
+        for stage in range(config.stages):
+            cout = config.base_channels * 2 ** stage
+            layers += [*_conv_block(cin, cout), *_conv_block(cout, cout), nn.MaxPool2d(2)]
+            cin = cout
+        last = config.base_channels * 2 ** config.stages
         self.body = nn.Sequential(
-            *_conv_block(config.channels, c), *_conv_block(c, c), nn.MaxPool2d(2),
-            *_conv_block(c, 2 * c), *_conv_block(2 * c, 2 * c), nn.MaxPool2d(2),
-            *_conv_block(2 * c, 4 * c), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-            nn.Linear(4 * c, config.feature_dim), nn.ReLU(),
+            *layers, *_conv_block(cin, last), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(last, config.feature_dim), nn.ReLU(),
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.feature_dim, config.num_classes)
@@ -106,6 +124,9 @@ class Classifier(GenerativeModel):
         return torch.cat([F.normalize(stage, dim=1), F.normalize(h, dim=1)], dim=1)
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.hflip:
+            mirrored = torch.rand(x.shape[0], device=x.device) < 0.5
+            x = torch.where(mirrored[:, None, None, None], x.flip(3), x)
         s = self.config.max_shift
         if s == 0:
             return x
