@@ -100,18 +100,30 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from genplay.core import runtime
-    from genplay.core.evaluation import copies_only, evaluate_checkpoint, store_evaluation
+    from genplay.core.evaluation import (
+        copies_only,
+        evaluate_checkpoint,
+        feature_figures,
+        store_evaluation,
+    )
 
     runtime.set_threads(args.threads)
     metrics, reference, bank, profile = None, None, None, None
-    events = copies_only(args.checkpoint, features=args.features, seed=args.seed,
-                         data_root=args.data_root) if args.copies_only else evaluate_checkpoint(
-        args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
-        limit=args.limit, seed=args.seed, data_root=args.data_root,
-        quality=not args.scores_only, scores=not args.no_scores, slow_scores=args.slow_scores,
-        dataset=args.data, trust_pickle=args.trust_pickle, feature_bank=args.feature_bank,
-        bits_profile=args.bits_profile,
-    )
+    if args.copies_only:
+        events = copies_only(args.checkpoint, features=args.features, seed=args.seed,
+                             data_root=args.data_root)
+    elif args.features_only:
+        events = feature_figures(args.checkpoint, features=args.features,
+                                 n_samples=args.samples, limit=args.limit, seed=args.seed,
+                                 data_root=args.data_root)
+    else:
+        events = evaluate_checkpoint(
+            args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
+            limit=args.limit, seed=args.seed, data_root=args.data_root,
+            quality=not args.scores_only, scores=not args.no_scores,
+            slow_scores=args.slow_scores, dataset=args.data, trust_pickle=args.trust_pickle, feature_bank=args.feature_bank,
+            bits_profile=args.bits_profile,
+        )
     from tqdm import tqdm
 
     from genplay.core.events import Progress, Result
@@ -140,7 +152,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         bar.close()
     assert metrics is not None
     metrics = store_evaluation(args.checkpoint, metrics, reference,
-                               merge=args.scores_only or args.copies_only,
+                               merge=args.scores_only or args.copies_only or args.features_only,
                                write=not args.dry_run, bank=bank, profile=profile)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
@@ -229,6 +241,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--copies-only", action="store_true",
                    help="measure only the near-copy figures (1,000 samples against the "
                         "training images), kept in metrics.json with what was measured before")
+    p.add_argument("--features-only", action="store_true",
+                   help="measure only the figures read in the feature network's space (FID, "
+                        "KID, their floor, near-copies, a sketch model's class agreement), "
+                        "kept in metrics.json with what was measured before: for when the "
+                        "dataset's classifier has changed")
     p.add_argument("--no-scores", action="store_true", help="skip the outlier scores")
     p.add_argument("--feature-bank", action="store_true",
                    help="make the model's feature bank (its training split in the dataset "

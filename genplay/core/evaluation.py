@@ -362,6 +362,35 @@ def copies_only(path: str | os.PathLike, *, features: str | os.PathLike | None =
     yield Result(metrics, {})
 
 
+def feature_figures(path: str | os.PathLike, *, features: str | os.PathLike | None = None,
+                    n_samples: int = 10000, limit: int | None = None, seed: int = 0,
+                    data_root: str | None = None) -> Iterator[Progress | Result]:
+    """Only the figures read in the feature network's space, as a full eval measures them
+    (what `genplay eval --features-only` merges into metrics.json once the dataset's
+    classifier has changed): FID, KID and their real-vs-real floor, the near-copies, and a
+    sketch model's class agreement (with the edge F1 of the same outputs)."""
+    model, info = checkpoints.load(path)
+    sketch = condition_method_of(type(model)) == "sketch"
+    if not (isinstance(model, Sampler) or sketch):
+        raise GenplayError(f"{info.name} makes no images: nothing of it is read in a "
+                           "feature network's space")
+    judge = _feature_net(info, features)
+    if judge is None:
+        raise GenplayError(f"no feature network for {info.dataset}")
+    c, size = info.image_shape[0], info.image_shape[1]
+    test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
+    if limit:
+        test = test.subset(torch.arange(min(limit, len(test))))
+    metrics: dict[str, Any] = {"checkpoint_hash": checkpoints.weights_hash(info.path)}
+    torch.manual_seed(seed)
+    if isinstance(model, Sampler):
+        yield from _sample_quality(model, info, test, metrics, judge, features is not None,
+                                   n_samples, seed, data_root)
+    if sketch:
+        yield from _sketch_fidelity(model, info, test, metrics, judge, seed)
+    yield Result(metrics, {})
+
+
 def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, data_root):
     if judge is None:
         metrics["fid"] = None

@@ -94,6 +94,20 @@ def test_train_then_eval_writes_metrics(capsys, tiny_data, tiny_checkpoints, tmp
     again = json.loads((out / "metrics.json").read_text())
     assert again["iwae_bpd"] == metrics["iwae_bpd"] and again["copy_samples"] == 1000
     assert again["copy_threshold"] >= 0 and 0 <= again["copy_fraction"] <= 1
+    # the figures read by the feature network, measured again alone (as after the dataset's
+    # classifier changed): the same samples and the same net give the same FID, and the
+    # rest is kept
+    (out / "metrics.json").write_text(json.dumps({**metrics, "fid": 1e9, "kid": 1e9}))
+    code, out_text, err = run(capsys, "eval", out, "--features",
+                              tiny_checkpoints / "classifier-tiny", "--samples", 40,
+                              "--limit", 12, "--features-only")
+    assert code == 0, err
+    third = json.loads((out / "metrics.json").read_text())
+    assert third["iwae_bpd"] == metrics["iwae_bpd"] and third["copy_samples"] == 40
+    for key in ("fid", "kid", "fid_real_floor", "copy_fraction", "copy_threshold"):
+        assert third[key] == pytest.approx(metrics[key], rel=1e-4), key
+    code, _, err = run(capsys, "eval", tiny_checkpoints / "classifier-tiny", "--features-only")
+    assert code != 0 and "makes no images" in err
 
 
 def test_eval_of_a_classifier_reports_accuracy(capsys, tiny_checkpoints):
