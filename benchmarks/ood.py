@@ -127,9 +127,7 @@ def score_inliers(model, info: checkpoints.CheckpointInfo,
                   in_images: np.ndarray) -> dict[str, Any]:
     """A model's scores of its own test split and its scoring speed: measured once, for
     every outlier set it is compared with (measure_model)."""
-    aids = {"background": outliers.load_background(info.path),
-            "bank": outliers.load_bank(info.path)[0],
-            "profile": outliers.load_profile(info.path)[0]}
+    aids, _ = outliers.load_aids(info.path)
     methods, left_out = outliers.split_methods(model, **aids)
     skipped_methods = {m: "this model encodes in many steps (too slow for a split)"
                        for m in left_out}

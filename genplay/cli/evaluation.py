@@ -29,17 +29,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     runtime.set_threads(args.threads)
     model, info = load(args.checkpoint, args.trust_pickle)
     reference, typical = outliers.load_reference(info.path, checkpoints.weights_hash(info.path))
-    background = outliers.load_background(info.path)
-    bank, bank_note = outliers.load_bank(info.path)
-    if bank is None:
-        reference.pop("features", None)
-        if args.method == "features" and bank_note:
-            raise GenplayError(bank_note)
-    profile, profile_note = outliers.load_profile(info.path)
-    if profile is None:
-        reference.pop("profile", None)
-        if args.method == "profile" and profile_note:
-            raise GenplayError(profile_note)
+    aids, notes = outliers.load_aids(info.path)
+    for missing in outliers.unserved(aids):
+        reference.pop(missing, None)
+    if args.method in notes:
+        raise GenplayError(notes[args.method])
     method = args.method or next(
         (m for m in outliers.DEFAULT_ORDER if m in reference),
         None)
@@ -64,8 +58,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     finished = False
     try:
         run_with_bar(outliers.score_files(model, mine, [method], typical_bpd=typical,
-                                          background=background, bank=bank,
-                                          profile=profile,
+                                          **aids,
                                           invert=invert_policy(info.dataset)),
                      "scoring", len(mine), "img", on_partial=add_rows)
         if not world.alone:
@@ -121,8 +114,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             args.checkpoint, features=args.features, n_samples=args.samples, iwae_k=args.iwae_k,
             limit=args.limit, seed=args.seed, data_root=args.data_root,
             quality=not args.scores_only, scores=not args.no_scores,
-            slow_scores=args.slow_scores, dataset=args.data, trust_pickle=args.trust_pickle, feature_bank=args.feature_bank,
-            bits_profile=args.bits_profile,
+            slow_scores=args.slow_scores, dataset=args.data, trust_pickle=args.trust_pickle,
+            feature_bank=args.feature_bank, bits_profile=args.bits_profile,
         )
     from tqdm import tqdm
 

@@ -270,9 +270,10 @@ def _make_profile(model, info, data_root) -> Iterator[Progress]:
 
 def _reference_scores(model, test, metrics, seed, slow_scores, folder, made_bank=None,
                       made_profile=None):
-    background = outliers.load_background(folder)
-    bank = made_bank[0] if made_bank else outliers.load_bank(folder)[0]
-    profile = made_profile or outliers.load_profile(folder)[0]
+    aids, _ = outliers.load_aids(folder)
+    background = aids["background"]
+    bank = made_bank[0] if made_bank else aids["bank"]
+    profile = made_profile or aids["profile"]
     if profile is not None:
         metrics["bits_profile"] = {
             "training_images": len(profile.statistics),

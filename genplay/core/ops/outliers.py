@@ -417,15 +417,35 @@ def outlier_facts(model, folder: str) -> dict:
         reference, typical = load_reference(folder, checkpoints.weights_hash(folder))
     except GenplayError as exc:
         return {"missing": str(exc)}
-    background = load_background(folder)
-    bank, bank_note = load_bank(folder)
-    profile, profile_note = load_profile(folder)
-    methods = [m for m in available_methods(model, background, bank, profile)
-               if m in reference]
+    aids, notes = load_aids(folder)
+    methods = [m for m in available_methods(model, **aids) if m in reference]
     return {"reference": {m: reference[m] for m in methods}, "typical": typical,
             "methods": methods, "descriptions": {m: METHODS[m].description for m in methods},
-            "pixel_note": pixel_bits_note(model), "bank_note": bank_note,
-            "profile_note": profile_note}
+            "pixel_note": pixel_bits_note(model), "bank_note": notes.get("features", ""),
+            "profile_note": notes.get("profile", "")}
+
+
+def load_aids(folder, device: str = "cpu", methods=None) -> tuple[dict, dict[str, str]]:
+    """The files beside a checkpoint that some scores need, loaded once for every caller:
+    ({"background": ..., "bank": ..., "profile": ...} as score_files, score_split,
+    available_methods and split_methods take them, None where absent or unusable;
+    {method: why the file for it there cannot serve}). A stale or broken bank or profile
+    costs its own score only. methods: load only what these need (None: all)."""
+    def wanted(method: str) -> bool:
+        return methods is None or method in methods
+
+    background = load_background(folder, device=device) if wanted("ratio") else None
+    bank, bank_note = load_bank(folder) if wanted("features") else (None, "")
+    profile, profile_note = load_profile(folder) if wanted("profile") else (None, "")
+    notes = {m: note for m, note in (("features", bank_note), ("profile", profile_note)) if note}
+    return {"background": background, "bank": bank, "profile": profile}, notes
+
+
+def unserved(aids: dict) -> set[str]:
+    """The scores whose file beside the model is missing or unusable (their stored
+    reference cannot be scored against)."""
+    return {m for m, aid in (("features", aids["bank"]), ("profile", aids["profile"]))
+            if aid is None}
 
 
 def load_bank(folder) -> tuple[object | None, str]:
@@ -527,13 +547,10 @@ def score_paths(model, folder: str, paths: list[str], known: set[str], methods: 
     from genplay.core.images import find_images
 
     yield Progress(0, None, message="looking for images…")
-    background = load_background(folder, device=str(model.device)) if "ratio" in methods else None
-    bank = load_bank(folder)[0] if "features" in methods else None
-    profile = load_profile(folder)[0] if "profile" in methods else None
+    aids, _ = load_aids(folder, device=str(model.device), methods=methods)
     files = [f for f in find_images(paths) if str(f) not in known]
     invert = invert_policy(checkpoints.read_info(folder).dataset)
-    yield from score_files(model, files, methods, typical_bpd=typical, background=background,
-                           invert=invert, bank=bank, profile=profile)
+    yield from score_files(model, files, methods, typical_bpd=typical, invert=invert, **aids)
 
 
 def pixel_bits_of(model, pixels: np.ndarray) -> np.ndarray | None:
