@@ -36,7 +36,7 @@ from genplay.core.models.capabilities import (
     is_importance_weighted,
     is_normalised,
 )
-from genplay.core.models.features import image_features
+from genplay.core.models.features import at_size, image_features
 from genplay.core.ops import outlier_figures, outliers
 from genplay.core.ops.sampling import sample_images
 
@@ -484,5 +484,8 @@ def _sketch_fidelity(model, info, test, metrics, judge, seed):
         return
     _, net, net_info = judge
     if net_info.family == "classifier" and net_info.class_names == info.class_names:
-        predicted = torch.cat([net(out[i:i + 500]).argmax(1) for i in range(0, n, 500)])
+        # seen at the classifier's own size, as FID sees the samples
+        net_size = net_info.image_shape[1]
+        predicted = torch.cat([net(at_size(out[i:i + 500], net_size)).argmax(1)
+                               for i in range(0, n, 500)])
         metrics["sketch_class_agreement"] = float((predicted == test.labels[:n]).float().mean())

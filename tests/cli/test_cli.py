@@ -121,7 +121,8 @@ def test_eval_of_a_classifier_reports_accuracy(capsys, tiny_checkpoints):
     assert not (tiny_checkpoints / "classifier-tiny" / "metrics.json").exists()
 
 
-def test_eval_of_a_sketch_model_measures_it_on_held_out_sketches(capsys, tiny_checkpoints):
+def test_eval_of_a_sketch_model_measures_it_on_held_out_sketches(capsys, tiny_checkpoints,
+                                                                 tmp_path):
     code, out, err = run(capsys, "eval", tiny_checkpoints / "sketch-diffusion-tiny", "--dry-run",
                          "--features", tiny_checkpoints / "classifier-tiny", "--samples", 8,
                          "--limit", 6, "--no-scores")
@@ -131,6 +132,19 @@ def test_eval_of_a_sketch_model_measures_it_on_held_out_sketches(capsys, tiny_ch
     assert 0 <= metrics["sketch_class_agreement"] <= 1
     assert metrics["sketch_steps"] == DEFAULT_SKETCH_STEPS
     assert 0 <= metrics["sketch_edge_f1_exact"] <= metrics["sketch_edge_f1"] <= 1
+    # a classifier of another size reads the outputs at its own size, as FID reads samples:
+    # four halvings fit its 16 px and not the model's 8 px
+    from genplay.core import checkpoints
+    from genplay.core.models.features import Classifier, ClassifierConfig
+
+    info = read_info(tiny_checkpoints / "sketch-diffusion-tiny")
+    net = Classifier(ClassifierConfig(image_size=16, base_channels=2, feature_dim=4, stages=4))
+    checkpoints.save(net.eval(), tmp_path / "classifier-16", dataset=info.dataset,
+                     recipe="test")
+    code, out, err = run(capsys, "eval", info.path, "--features-only", "--features",
+                         tmp_path / "classifier-16", "--samples", 8, "--limit", 6)
+    assert code == 0, err
+    assert 0 <= json.loads(out)["sketch_class_agreement"] <= 1
 
 
 def test_eval_of_an_upscaler_reports_psnr_and_ssim_beside_bicubic(capsys, tiny_checkpoints):
