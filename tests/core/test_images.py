@@ -338,6 +338,26 @@ def test_aspect_ratio_kept_and_centred():
     assert (column[:, :7] == 0).all() and (column[:, 12:] == 0).all()
 
 
+def test_a_file_reaches_the_model_as_the_dataset_resizes_it():
+    """A training image saved at 64 px and dropped on a 32 px model gets the pixels the
+    dataset gave the model (core.data.fit_images), within one level, so an emoji's white
+    ground stays white: no ringing for an outlier score to read as strangeness."""
+    import torch
+
+    from genplay.core.data import fit_images
+
+    rng = np.random.default_rng(0)
+    image = np.full((64, 64, 3), 255, dtype=np.uint8)  # on white, with sharp shapes
+    for _ in range(6):
+        y, x, h, w = rng.integers(0, 48, 4)
+        image[y:y + h // 2 + 4, x:x + w // 2 + 4] = rng.integers(0, 256, 3)
+    out, _ = prepare_for_model(image, size=32, channels=3, invert=False)
+    dataset = fit_images(torch.from_numpy(image).permute(2, 0, 1)[None], 32, 3)[0]
+    diff = np.abs(out.astype(int) - dataset.permute(1, 2, 0).numpy().astype(int))
+    assert diff.max() <= 1
+    assert (out[dataset.permute(1, 2, 0).numpy() == 255] >= 254).all()
+
+
 def test_margin():
     out, _ = prepare_for_model(np.full((8, 8), 200, dtype=np.uint8), size=20, channels=1,
                                invert=False, margin=0.25)
