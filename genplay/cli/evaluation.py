@@ -201,7 +201,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--method", choices=["bpd", "complexity", "ratio", "typicality", "elbo",
                                         "recon", "energy", "features", "profile"],
-                   help="score (default: features, else profile, else complexity, else recon, "
+                   help="score (default: profile, else features, else complexity, else recon, "
                         "else bpd, else energy); "
                         "features: distance to the nearest training image in the dataset "
                         "classifier's features (models with a feature bank); profile: how "

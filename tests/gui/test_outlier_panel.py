@@ -211,6 +211,7 @@ def test_a_model_opens_on_its_feature_distance_where_it_has_a_feature_bank():
     from genplay.gui.panels.outlier_views import default_score, score_help, score_name
 
     assert default_score(["bpd", "complexity", "typicality", "features"]) == "features"
+    assert default_score(["bpd", "complexity", "features", "profile"]) == "profile"
     assert default_score(["bpd", "complexity", "typicality"]) == "complexity"
     assert score_name("features") == "Feature distance"
     assert "classifier" in score_help("features")

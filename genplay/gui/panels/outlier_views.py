@@ -63,12 +63,13 @@ SCORE_WORDS: dict[str, tuple[str, str]] = {
                 "photos that the raw likelihood finds as plausible as emoji."),
 }
 # as `genplay score` (core.ops.outliers.DEFAULT_ORDER)
-DEFAULT_SCORES = ("features", "profile", "complexity", "recon", "bpd", "energy")
+DEFAULT_SCORES = ("profile", "features", "complexity", "recon", "bpd", "energy")
 
 
 def default_score(methods: list[str]) -> str:
-    """The score a model opens on: the distance in features where the model has a feature
-    bank (it was made for that), else the corrected likelihood where it has one."""
+    """The score a model opens on: its bits profile where it has one (its own likelihood,
+    corrected), else the distance in features where it has a feature bank, else the
+    complexity-corrected likelihood where it has one."""
     return next((m for m in DEFAULT_SCORES if m in methods), methods[0] if methods else "")
 
 
