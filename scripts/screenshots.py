@@ -11,11 +11,11 @@ size into a folder of its own, e.g. docs/images/1920x1080/.
 
 With --emoji, the colour tour instead (the emoji checkpoints and the emoji dataset, which
 `genplay data get emoji` fetches): Sampling asked for Food & Drink and enlarged to 64 px,
-the emoji GAN's sliders, a yellow circle with two dots on the Sketch panel's palette,
-a test emoji enlarged by the emoji upscaler, and the Outlier panel scoring test emoji
-beside a photo, garments, a doodle and two emoji in EmojiOne's style, which no model
-trained on (where `genplay data get emojione` has fetched it); each picture named
-*-emoji.png.
+the Nearest training images of its first sample, the emoji GAN's sliders, a yellow circle
+with two dots on the Sketch panel's palette, a test emoji enlarged by the emoji upscaler,
+and the Outlier panel scoring test emoji beside a photo, garments, a doodle and two emoji
+in EmojiOne's style, which no model trained on (where `genplay data get emojione` has
+fetched it); each picture named *-emoji.png.
 """
 
 from __future__ import annotations
@@ -223,6 +223,12 @@ def render_emoji(app, args, size: tuple[int, int], out: Path) -> None:
     sampling.generate()
     wait(lambda: sampling.images is not None and not window.engine.is_busy())
     window.grab().save(str(out / "sampling-emoji.png"))
+    # is the first sample new or a near-copy? (its right-click menu's Nearest training images)
+    sampling.show_nearest(0)
+    wait(lambda: sampling.dialog is not None and "features" in sampling.dialog.views
+         and not window.engine.is_busy())
+    sampling.dialog.grab().save(str(out / "nearest-emoji.png"))
+    sampling.dialog.close()
 
     pick("gan-emoji-64")
     latent = window.latent
@@ -267,12 +273,13 @@ def render_emoji(app, args, size: tuple[int, int], out: Path) -> None:
     outliers.table.selectRow(0)
     wait(lambda: outliers.heat is not None or not outliers.facts["pixel_note"])
     window.grab().save(str(out / "outliers-emoji.png"))
-    # the same images by the PixelCNN's own corrected likelihood, its bits profile
-    outliers.method.setCurrentIndex(outliers.method.findText("Bits profile"))
+    # the same images by the distance to the nearest training emoji in the classifier's
+    # features (the model opens on its bits profile)
+    outliers.method.setCurrentIndex(outliers.method.findText("Feature distance"))
     outliers.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
     outliers.table.selectRow(0)
     wait(lambda: outliers.heat is not None or not outliers.facts["pixel_note"])
-    window.grab().save(str(out / "outliers-emoji-profile.png"))
+    window.grab().save(str(out / "outliers-emoji-features.png"))
     window.close()
 
 
