@@ -34,9 +34,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         reference.pop(missing, None)
     if args.method in notes:
         raise GenplayError(notes[args.method])
-    method = args.method or next(
-        (m for m in outliers.DEFAULT_ORDER if m in reference),
-        None)
+    method = args.method or figures.default_method(reference)
     if method not in reference:
         have = ", ".join(reference) or "none"
         raise GenplayError(f"no reference for the {method!r} score (measured: {have})")

@@ -15,8 +15,18 @@ import numpy as np
 
 from genplay.core.errors import GenplayError
 
-
 # --- reading scores against a reference distribution -----------------------------------------
+# the score a model is read by unless one is asked for (genplay score, the Outliers panel):
+# the first of these it can compute; the bits profile before the feature distance, as on
+# the emoji it tells more garments, photos and doodles apart (benchmarks/results/ood-emoji.json)
+DEFAULT_ORDER = ("profile", "features", "complexity", "recon", "bpd", "energy")
+
+
+def default_method(methods) -> str | None:
+    """The first of DEFAULT_ORDER among methods (names of scores), None if none is."""
+    return next((m for m in DEFAULT_ORDER if m in methods), None)
+
+
 def percentile_of(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Percent of the reference scores at or below each score (0-100)."""
     ref = np.sort(np.asarray(reference, dtype=np.float64))

@@ -92,22 +92,20 @@ METHODS = {
                            "pixels): -log of a kernel density estimate"),
 }
 
-# the score a model is read by unless one is asked for: the first of these it can compute
-# (the bits profile before the feature distance: on the emoji it tells more garments,
-# photos and doodles apart, benchmarks/results/ood-emoji.json)
-DEFAULT_ORDER = ("profile", "features", "complexity", "recon", "bpd", "energy")
+# scores that need a file beside the model -> that file's key among load_aids' files
+FILE_SCORES = {"features": "bank", "profile": "profile"}
 
 
 def available_methods(model, background=None, bank=None, profile=None) -> list[str]:
     """Score methods this model (with its background model, feature bank and bits profile,
     if any) can compute, in a fixed order."""
-    needs = {"features": bank, "profile": profile}  # scores that need a file beside the model
+    files = {"bank": bank, "profile": profile}
     names = []
     for name, method in METHODS.items():
         if not isinstance(model, method.capability):
             continue
-        if name in needs:
-            if needs[name] is not None:
+        if name in FILE_SCORES:
+            if files[FILE_SCORES[name]] is not None:
                 names.append(name)
             continue
         if method.capability is Density and (name == "energy") == is_normalised(model):
@@ -446,8 +444,7 @@ def load_aids(folder, device: str = "cpu", methods=None) -> tuple[dict, dict[str
 def unserved(aids: dict) -> set[str]:
     """The scores whose file beside the model is missing or unusable (their stored
     reference cannot be scored against)."""
-    return {m for m, aid in (("features", aids["bank"]), ("profile", aids["profile"]))
-            if aid is None}
+    return {m for m, key in FILE_SCORES.items() if aids[key] is None}
 
 
 def load_bank(folder) -> tuple[object | None, str]:

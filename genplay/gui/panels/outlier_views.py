@@ -62,15 +62,14 @@ SCORE_WORDS: dict[str, tuple[str, str]] = {
                 "their average, against its training images. Catches garments on black and "
                 "photos that the raw likelihood finds as plausible as emoji."),
 }
-# as `genplay score` (core.ops.outliers.DEFAULT_ORDER)
-DEFAULT_SCORES = ("profile", "features", "complexity", "recon", "bpd", "energy")
-
-
 def default_score(methods: list[str]) -> str:
-    """The score a model opens on: its bits profile where it has one (its own likelihood,
-    corrected), else the distance in features where it has a feature bank, else the
-    complexity-corrected likelihood where it has one."""
-    return next((m for m in DEFAULT_SCORES if m in methods), methods[0] if methods else "")
+    """The score a model opens on, as `genplay score` reads it: its bits profile where it
+    has one (its own likelihood, corrected), else the distance in features where it has a
+    feature bank, else the complexity-corrected likelihood where it has one
+    (outlier_figures.DEFAULT_ORDER); else its first."""
+    from genplay.core.ops.outlier_figures import default_method
+
+    return default_method(methods) or (methods[0] if methods else "")
 
 
 def score_name(method: str) -> str:
