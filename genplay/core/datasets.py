@@ -403,8 +403,15 @@ def _complete(folder: Path, spec: KnownDataset) -> bool:
 
 def _refuse_to_replace(target: Path, spec: KnownDataset, force: bool) -> None:
     if not force and target.exists() and _stored(target, spec):
-        raise DatasetError(f"{target} already holds {spec.name} files; "
+        why = _outdated(target, spec)
+        raise DatasetError(f"{target} already holds {spec.name} files"
+                           f"{f' ({why})' if why else ''}; "
                            "'genplay data verify' checks them, --force replaces them")
+
+
+def _outdated(folder: Path, spec: KnownDataset) -> str | None:
+    """Why a complete copy needs building again, or None (core.emoji.outdated)."""
+    return emoji.outdated(folder, emoji.SETS[spec.name]) if spec.kind == "emoji" else None
 
 
 def _place(staged: dict[str, Path], target: Path, spec: KnownDataset) -> None:
@@ -487,7 +494,7 @@ def download(name: str, *, sources: Sequence[str] | None = None, force: bool = F
     spec = known(name)
     home = data_home()
     target = home / name
-    if _complete(target, spec) and not force:
+    if _complete(target, spec) and not force and not _outdated(target, spec):
         yield Result(target, {"already": True})
         return
     _refuse_to_replace(target, spec, force)

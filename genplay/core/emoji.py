@@ -9,7 +9,12 @@ swatches and OpenMoji's own extras, which have none, are left out) and its style
 
 Train and test are split by emoji: the code point with its skin-tone modifiers and
 variation selectors taken off, hashed, so every skin tone and every style of one emoji
-falls on the same side, and the split of an emoji never changes when a set grows.
+falls on the same side, and the split of an emoji never changes when a set grows. Some
+emoji are drawn alike under two code points (a gendered and a neutral form, a flag
+shared by two territories); an emoji with a picture that is the same as (within TWIN_RMS
+of) a training picture of another emoji trains too, with all its pictures, so no test
+picture is a copy of a training one (split version 2; the first split left 6% of the
+test pictures such copies).
 
 Stored in the data home as two compressed numpy files (emoji-train.npz, emoji-test.npz:
 uint8 (N, 3, 64, 64) images, labels, label names) and emoji-about.json (the packages,
@@ -49,6 +54,11 @@ CATEGORIES = ("Smileys & Emotion", "People & Body", "Animals & Nature", "Food & 
 OPENMOJI_GROUPS = {c.lower().replace(" & ", "-"): c for c in CATEGORIES}
 SIZE = 64
 TEST_SHARE = 0.15  # of the emoji (all their files), by a hash of the emoji
+# Two pictures closer than this (root mean square, of the 0-1 range, at 64 px: about 2.5
+# levels) are one picture; the nearest pictures of two different emoji in a style lie
+# 0.03 and more apart (clock faces, two flags), anti-aliasing noise well under 0.005.
+TWIN_RMS = 0.01
+SPLIT_VERSION = 2  # 2: test emoji with a twin of a training picture moved into train
 # OpenMoji draws on a 72x72 canvas with a margin; its central 64x64 is the frame the
 # other sets fill. A drawing that reaches beyond it is shrunk to fit instead of cut.
 OPENMOJI_CANVAS, OPENMOJI_FRAME = 72, 64
@@ -134,7 +144,9 @@ class EmojiSet:
 
 SETS = {
     "emoji": EmojiSet("emoji", PACKAGES, CATEGORIES, ("train", "test"),
-                      "by emoji (code points without skin tones and variation selectors)"),
+                      "by emoji (code points without skin tones and variation selectors); "
+                      "an emoji with a picture the same as another's training picture "
+                      "trains too"),
     "emojione": EmojiSet("emojione", (EMOJIONE,), EMOJIONE_CATEGORIES, ("test",),
                          "a test split only: a style held out of training"),
 }
@@ -161,6 +173,50 @@ def split_of(key: str) -> str:
     """'test' for TEST_SHARE of the emoji, chosen by a hash of the emoji's key."""
     h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
     return "test" if h / 2.0**64 < TEST_SHARE else "train"
+
+
+def _coarse(images: np.ndarray) -> np.ndarray:
+    """(N, 3, S, S) uint8 -> (N, 3 * (S/4)^2) float32 means of 4x4 blocks: two pictures'
+    RMS difference is never smaller than that of their block means."""
+    n, c, s, _ = images.shape
+    blocks = images.reshape(n, c, s // 4, 4, s // 4, 4).astype(np.float32)
+    return blocks.mean(axis=(3, 5)).reshape(n, -1)
+
+
+def twins_to_train(images: np.ndarray, emoji: np.ndarray, sides: np.ndarray,
+                   rms: float = TWIN_RMS) -> tuple[np.ndarray, list[int]]:
+    """sides ('train'/'test' per picture) with every test emoji that has a picture within
+    rms (of the 0-1 range) of a training picture moved to train, with all its pictures,
+    until none has; and the emoji moved. Candidates are found on 4x4 block means, then
+    measured exactly in integers, so the split is the same on every machine."""
+    sides = sides.copy()
+    coarse = _coarse(images)
+    limit = (rms * 255) ** 2 * images[0].size  # on the sum of squared differences
+    moved: list[int] = []
+    fresh = np.flatnonzero(sides == "train")  # the training pictures not yet compared
+    while len(fresh):
+        test = np.flatnonzero(sides == "test")
+        if not len(test):
+            break
+        other = coarse[fresh]
+        other_sq = (other ** 2).sum(1)
+        found: set[int] = set()
+        for start in range(0, len(test), 512):
+            rows = test[start:start + 512]
+            mine = coarse[rows]
+            d2 = (mine ** 2).sum(1)[:, None] + other_sq[None] - 2 * mine @ other.T
+            # block means: a sum over 16 times fewer numbers; a margin for rounding
+            for i, j in zip(*np.nonzero(d2 * 16 <= limit * 1.01 + 1)):
+                a, b = images[rows[i]].astype(np.int32), images[fresh[j]].astype(np.int32)
+                if int(((a - b) ** 2).sum()) <= limit:
+                    found.add(int(emoji[rows[i]]))
+        if not found:
+            break
+        move = np.isin(emoji, sorted(found)) & (sides == "test")
+        moved += sorted(found)
+        sides[move] = "train"
+        fresh = np.flatnonzero(move)
+    return sides, moved
 
 
 @dataclass(frozen=True)
@@ -429,11 +485,23 @@ class Built:
     packages: dict[str, PackageFiles]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
     emoji_set: EmojiSet = SETS["emoji"]
+    _split: tuple[np.ndarray, list[int]] | None = field(default=None, repr=False)
 
     def split(self) -> np.ndarray:
-        """'train' or 'test' per image."""
-        sides = np.array([self.emoji_set.split_of(k) for k in self.keys])
-        return sides[self.emoji] if len(self.emoji) else np.array([], str)
+        """'train' or 'test' per image: by the emoji's hash, then twins_to_train."""
+        return self._sides()[0]
+
+    def twins_moved(self) -> list[str]:
+        """The keys of the emoji that twins_to_train moved to the training split."""
+        return [self.keys[k] for k in self._sides()[1]]
+
+    def _sides(self) -> tuple[np.ndarray, list[int]]:
+        if self._split is None:
+            sides = np.array([self.emoji_set.split_of(k) for k in self.keys])
+            sides = sides[self.emoji] if len(self.emoji) else np.array([], str)
+            self._split = (twins_to_train(self.images, self.emoji, sides)
+                           if "train" in self.emoji_set.splits and len(sides) else (sides, []))
+        return self._split
 
 
 def needs_renderer(emoji_set: EmojiSet) -> bool:
@@ -513,7 +581,9 @@ def save(built: Built, folder: Path) -> list[Path]:
     about = {
         "dataset": emoji_set.name, "size": SIZE, "background": "white",
         "split": emoji_set.split_rule,
-        **({"test_share": TEST_SHARE} if "train" in emoji_set.splits else {}),
+        **({"split_version": SPLIT_VERSION, "test_share": TEST_SHARE,
+            "twin_rms": TWIN_RMS, "twins_moved": built.twins_moved()}
+           if "train" in emoji_set.splits else {}),
         **({"openmoji_frame": f"the central {OPENMOJI_FRAME} of its {OPENMOJI_CANVAS}-unit "
                               "canvas"} if "openmoji" in emoji_set.styles else {}),
         "counts": counts, "skipped": len(built.skipped),
@@ -590,6 +660,15 @@ def about(folder: Path) -> dict:
         return {}
 
 
+def outdated(folder: Path, emoji_set: EmojiSet = SETS["emoji"]) -> str | None:
+    """Why the set's files in folder need building again (an earlier split), or None."""
+    version = about(folder).get("split_version", 1)
+    if "train" not in emoji_set.splits or version == SPLIT_VERSION:
+        return None
+    return (f"built with split version {version}, whose test emoji include copies of "
+            f"training pictures; 'genplay data get {emoji_set.name} --force' builds it again")
+
+
 def check(folder: Path, emoji_set: EmojiSet = SETS["emoji"]) -> tuple[tuple[int, int], bool]:
     """Reads the set's splits: ((train, test) counts, built from the published packages).
     DatasetError if a file is broken or an emoji is on both sides."""
@@ -603,6 +682,9 @@ def check(folder: Path, emoji_set: EmojiSet = SETS["emoji"]) -> tuple[tuple[int,
         if both:
             raise DatasetError(f"{folder}: {len(both)} emoji are in both splits, "
                                f"e.g. {sorted(both)[0]}")
+        why = outdated(folder, emoji_set)
+        if why:
+            raise DatasetError(f"{folder}: {why}")
     packages = about(folder).get("packages", [])
     published = (len(packages) == len(emoji_set.packages)
                  and all(p.get("published") for p in packages))

@@ -82,11 +82,12 @@ def make_packages(root: Path, versions: tuple[str, str] = ("16.0.0", "17.0.0")) 
     (folder / "data").mkdir(parents=True)
     (folder / "package.json").write_text(json.dumps({"name": "openmoji", "version": versions[1]}))
     lines = ["emoji,hexcode,group,subgroups,annotation,skintone_base_hexcode"]
-    for code, category, tones in EMOJI:
+    for i, (code, category, tones) in enumerate(EMOJI):
         group = category.lower().replace(" & ", "-")
         for hexcode in [code] + [f"{code}-{t}" for t in tones]:
             lines.append(f"x,{hexcode},{group},sub,{code} name,{code if tones else ''}")
-            _svg(folder / "color" / "svg" / f"{hexcode}.svg", "#FCEA2B")
+            # a square of its own size for each emoji: no two emoji are drawn alike
+            _svg(folder / "color" / "svg" / f"{hexcode}.svg", "#FCEA2B", reach=20 - 2 * i)
     lines.append("x,E000,extras-openmoji,brand,an OpenMoji extra,")
     _svg(folder / "color" / "svg" / "E000.svg", "#FCEA2B")
     lines.append("x,1F9D1-200D-1F4BB,people-body,job,technologist,")  # reaches the edges
@@ -174,6 +175,42 @@ def test_the_split_is_by_emoji_with_all_its_skin_tones_and_styles(built):
         "dark", "light", "medium", "none"]
     for key in range(len(built.keys)):
         assert len(set(sides[built.emoji == key])) == 1
+
+
+def test_an_emoji_drawn_like_a_training_one_trains_with_all_its_pictures():
+    """Two code points drawn alike (a gendered and a neutral form): the test emoji whose
+    picture is a training picture's twin moves to train with its other pictures, and so
+    does a test emoji that is a twin of a moved one; a near neighbour does not move."""
+    rng = np.random.default_rng(0)
+    pictures = rng.integers(0, 256, (4, 3, 16, 16), dtype=np.uint8)
+    twin = pictures[0].astype(np.int16)
+    twin[:, 0, :3] += np.array([2, -2, 1], np.int16)[:, None]  # anti-aliasing noise
+    near = pictures[0].astype(np.int16) + 12  # about 0.05 RMS apart: another emoji
+    images = np.stack([pictures[0], pictures[1],  # emoji 0 (train)
+                       np.clip(twin, 0, 255).astype(np.uint8), pictures[2],  # emoji 1
+                       pictures[2], pictures[3],  # emoji 2: a twin of emoji 1's second
+                       np.clip(near, 0, 255).astype(np.uint8)])  # emoji 3
+    keys = np.array([0, 0, 1, 1, 2, 2, 3])
+    sides = np.array(["train", "train", "test", "test", "test", "test", "test"])
+    moved_sides, moved = emoji.twins_to_train(images, keys, sides)
+    assert moved == [1, 2]
+    assert moved_sides.tolist() == ["train"] * 6 + ["test"]
+    assert emoji.twins_to_train(images, keys, sides, rms=0.0)[1] == []  # the noise counts
+
+
+def test_a_copy_built_with_the_first_split_asks_to_be_built_again(packages, no_datasets):
+    _result(datasets.import_copy("emoji", packages))
+    about = no_datasets / "emoji" / emoji.ABOUT_FILE
+    fields = json.loads(about.read_text())
+    assert fields["split_version"] == emoji.SPLIT_VERSION and fields["twins_moved"] == []
+    del fields["split_version"]  # as the first genplay to build it wrote it
+    about.write_text(json.dumps(fields))
+    status = datasets.verify("emoji")
+    assert "split version 1" in status.problem and "--force" in status.problem
+    with pytest.raises(DatasetError, match="split version 1.*--force replaces them"):
+        _result(datasets.import_copy("emoji", packages))
+    _result(datasets.import_copy("emoji", packages, force=True))
+    assert datasets.verify("emoji").problem is None
 
 
 def test_import_and_load_for_training(packages, no_datasets):
