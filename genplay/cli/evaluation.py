@@ -92,6 +92,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from genplay.core import runtime
     from genplay.core.evaluation import (
+        class_feature_figures,
         copies_only,
         evaluate_checkpoint,
         feature_figures,
@@ -103,6 +104,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.copies_only:
         events = copies_only(args.checkpoint, features=args.features, seed=args.seed,
                              data_root=args.data_root)
+    elif args.class_fid is not None:
+        events = class_feature_figures(args.checkpoint, args.class_fid, features=args.features,
+                                       n_samples=args.samples, seed=args.seed,
+                                       data_root=args.data_root)
     elif args.features_only:
         events = feature_figures(args.checkpoint, features=args.features,
                                  n_samples=args.samples, limit=args.limit, seed=args.seed,
@@ -143,7 +148,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         bar.close()
     assert metrics is not None
     metrics = store_evaluation(args.checkpoint, metrics, reference,
-                               merge=args.scores_only or args.copies_only or args.features_only,
+                               merge=(args.scores_only or args.copies_only or args.features_only
+                                      or args.class_fid is not None),
                                write=not args.dry_run, bank=bank, profile=profile)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
@@ -237,6 +243,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "KID, their floor, near-copies, a sketch model's class agreement), "
                         "kept in metrics.json with what was measured before: for when the "
                         "dataset's classifier has changed")
+    p.add_argument("--class-fid", type=float, metavar="GUIDANCE",
+                   help="measure only the FID/KID of samples drawn class by class (in the "
+                        "training split's proportions) at this classifier-free guidance, "
+                        "for class-conditional models; kept in metrics.json as fid_by_class "
+                        "with what was measured before")
     p.add_argument("--no-scores", action="store_true", help="skip the outlier scores")
     p.add_argument("--feature-bank", action="store_true",
                    help="make the model's feature bank (its training split in the dataset "

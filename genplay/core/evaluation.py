@@ -26,7 +26,7 @@ from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Progress, Result, final_value, relay
 from genplay.core.images import with_channels
 from genplay.core.metrics import fid, kid, psnr, ssim
-from genplay.core.models.base import bits_per_dim
+from genplay.core.models.base import CLASS_OPTION, bits_per_dim
 from genplay.core.models.capabilities import (
     Density,
     PixelBits,
@@ -215,6 +215,9 @@ def store_evaluation(path: str | os.PathLike, metrics: dict[str, Any], reference
         if any(k.startswith("copy_") for k in metrics):  # near-copy figures: all new
             previous = {k: v for k, v in previous.items() if not k.startswith("copy_")}
         metrics = {**previous, **metrics}
+        by_class = metrics.get("fid_by_class")
+        if by_class and by_class.get("feature_net_hash") != metrics.get("feature_net_hash"):
+            del metrics["fid_by_class"]  # read in another classifier's features: stale
     if write:
         if bank is not None:
             bank[0].save(path, bank[1])
@@ -390,6 +393,65 @@ def feature_figures(path: str | os.PathLike, *, features: str | os.PathLike | No
     if sketch:
         yield from _sketch_fidelity(model, info, test, metrics, judge, seed)
     yield Result(metrics, {})
+
+
+def class_counts(labels: np.ndarray, num_classes: int, n: int) -> list[int]:
+    """n split over the classes in the proportions of labels (largest remainders)."""
+    share = np.bincount(labels, minlength=num_classes)[:num_classes] / max(len(labels), 1)
+    counts = np.floor(share * n).astype(int)
+    rest = np.argsort(-(share * n - counts), kind="stable")[:n - counts.sum()]
+    counts[rest] += 1
+    return counts.tolist()
+
+
+def class_feature_figures(path: str | os.PathLike, guidance: float, *,
+                          features: str | os.PathLike | None = None, n_samples: int = 10000,
+                          seed: int = 0, data_root: str | None = None
+                          ) -> Iterator[Progress | Result]:
+    """FID and KID of a class-conditional model's samples drawn class by class, in the
+    training split's proportions, at the given classifier-free guidance: the images a
+    user who picks a class sees (what `genplay eval --class-fid` merges into
+    metrics.json as fid_by_class). The unconditional FID is the model's other figure."""
+    model, info = checkpoints.load(path)
+    options = {o.name: o for o in model.sample_options()} if isinstance(model, Sampler) else {}
+    if "guidance" not in options:
+        raise GenplayError(f"{info.name} draws no class with guidance: its FID is the "
+                           "unconditional one")
+    judge = _feature_net(info, features)
+    if judge is None:
+        raise GenplayError(f"no feature network for {info.dataset}")
+    net_path, net, net_info = judge
+    c, size, net_size = info.image_shape[0], info.image_shape[1], net_info.image_shape[1]
+    names = list(options[CLASS_OPTION].choices[1:])  # after "any"
+    train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
+    counts = class_counts(np.asarray(train.labels), len(names), n_samples)
+    made, done = [], 0
+    for k, (name, count) in enumerate(zip(names, counts)):
+        if not count:
+            continue
+        for event in sample_images(model, count, seed + 1000 * (k + 1), **{
+                CLASS_OPTION: name, "guidance": guidance}):
+            if isinstance(event, Result):
+                made.append(event.value)
+            elif isinstance(event, Progress) and event.total:
+                yield Progress(done + event.step, n_samples,
+                               message=f"drawing {n_samples} samples class by class")
+        done += count
+    test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
+    yield Progress(0, None, message="features of samples and test images")
+    gen_features = extract_features(net, np.concatenate(made), size=net_size)
+    test_features = extract_features(net, test.images, size=net_size)
+    kid_mean, kid_std = kid(gen_features, test_features, seed=seed)
+    drawn_with = {n: options[n].default for n in ("sampler", "steps") if n in options}
+    figure = {"fid": fid(gen_features, test_features), "kid": kid_mean, "kid_std": kid_std,
+              "guidance": guidance, "samples": n_samples, "sampling": drawn_with,
+              "classes": dict(zip(names, counts)), "feature_net": net_info.name,
+              "feature_net_hash": checkpoints.weights_hash(net_path),
+              "note": "samples drawn class by class in the training split's proportions"}
+    if not math.isfinite(figure["fid"]):
+        raise CheckpointError("FID is not finite: the samples or features contain NaN")
+    yield Result({"checkpoint_hash": checkpoints.weights_hash(info.path),
+                  "fid_by_class": figure}, {})
 
 
 def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, data_root):

@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from genplay.cli import main
 from genplay.core import sketches
 from genplay.core.checkpoints import read_info
+from genplay.core.data import load_dataset
 from genplay.core.images import load_image, read_png_metadata
 from genplay.core.models.sketch_diffusion import DEFAULT_SKETCH_STEPS
 from tests.conftest import TINY_CONFIGS, write_image_and_mask
@@ -550,3 +552,41 @@ def test_train_on_a_gpu_this_machine_lacks_says_so_and_writes_nothing(capsys, ti
                        "--device", "cuda", "--out", tmp_path / "vae")
     assert code != 0 and "no CUDA GPU here: train with --device cpu" in err
     assert not (tmp_path / "vae").exists()
+
+
+def test_class_fid_draws_each_class_in_its_training_share(capsys, tiny_data, tiny_checkpoints,
+                                                          tmp_path):
+    from genplay.core.evaluation import class_counts
+
+    assert class_counts(np.array([0, 0, 0, 1, 2, 2]), 4, 7) == [4, 1, 2, 0]
+    assert sum(class_counts(np.arange(10) % 3, 3, 10_000)) == 10_000
+    out = tmp_path / "diffusion"
+    code, _, err = run(capsys, "train", "diffusion", "--data", tiny_data, "--epochs", 1,
+                       "--size", 8, "--set", "base_channels=8", "--set", "blocks_per_level=1",
+                       "--set", "attention_heads=2", "--set", "timesteps=50",
+                       "--set", "batch_size=8", "--set", "num_classes=10", "--out", out,
+                       "--threads", 1)
+    assert code == 0, err
+    classifier = tiny_checkpoints / "classifier-tiny"
+    code, _, err = run(capsys, "eval", out, "--features", classifier, "--samples", 12,
+                       "--limit", 12, "--no-scores")
+    assert code == 0, err
+    code, out_text, err = run(capsys, "eval", out, "--features", classifier, "--samples", 20,
+                              "--class-fid", 1.5)
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    by_class = metrics["fid_by_class"]
+    assert by_class["guidance"] == 1.5 and by_class["samples"] == 20
+    assert by_class["fid"] >= 0 and by_class["kid_std"] >= 0
+    labels = load_dataset(tiny_data, "train").labels.numpy()
+    assert list(by_class["classes"].values()) == class_counts(labels, 10, 20)
+    assert metrics["fid_samples"] == 12  # the unconditional figures are kept beside it
+    # read again in another classifier's features, the class-drawn figure is stale: dropped
+    stale = {**metrics, "fid_by_class": {**by_class, "feature_net_hash": "another net's"}}
+    (out / "metrics.json").write_text(json.dumps(stale))
+    code, _, err = run(capsys, "eval", out, "--features", classifier, "--samples", 12,
+                       "--limit", 12, "--features-only")
+    assert code == 0, err
+    assert "fid_by_class" not in json.loads((out / "metrics.json").read_text())
+    code, _, err = run(capsys, "eval", tiny_checkpoints / "vae-tiny", "--class-fid", 1)
+    assert code != 0 and "draws no class with guidance" in err
