@@ -140,6 +140,11 @@ class CheckpointInfo:
             help_text = METRIC_HELP["fid"]
             if kid is not None:
                 help_text += f"\nKID {kid:.3f}. {METRIC_HELP['kid']}"
+            by_class = m.get("fid_by_class")
+            if isinstance(by_class, dict) and isinstance(by_class.get("fid"), int | float):
+                help_text += (f"\nDrawn class by class (in the training images' shares) at "
+                              f"guidance {by_class.get('guidance')}: FID "
+                              f"{by_class['fid']:.1f}.")
             labels.append((f"sample quality {self.fid:.1f} (FID, lower is better)", help_text))
         bound = next(((key, note) for key, note in (
             ("bpd", ""), ("iwae_bpd", " (at most; an importance-weighted bound)"),
