@@ -395,6 +395,12 @@ def feature_figures(path: str | os.PathLike, *, features: str | os.PathLike | No
     yield Result(metrics, {})
 
 
+def _drawn_with(model) -> dict[str, Any]:
+    """How samples are drawn (a sampler's defaults can change; a figure must not be read
+    as another's): the model's default sampler and steps, as sample_images uses them."""
+    return {o.name: o.default for o in model.sample_options() if o.name in ("sampler", "steps")}
+
+
 def class_counts(labels: np.ndarray, num_classes: int, n: int) -> list[int]:
     """n split over the classes in the proportions of labels (largest remainders)."""
     share = np.bincount(labels, minlength=num_classes)[:num_classes] / max(len(labels), 1)
@@ -442,9 +448,8 @@ def class_feature_figures(path: str | os.PathLike, guidance: float, *,
     gen_features = extract_features(net, np.concatenate(made), size=net_size)
     test_features = extract_features(net, test.images, size=net_size)
     kid_mean, kid_std = kid(gen_features, test_features, seed=seed)
-    drawn_with = {n: options[n].default for n in ("sampler", "steps") if n in options}
     figure = {"fid": fid(gen_features, test_features), "kid": kid_mean, "kid_std": kid_std,
-              "guidance": guidance, "samples": n_samples, "sampling": drawn_with,
+              "guidance": guidance, "samples": n_samples, "sampling": _drawn_with(model),
               "classes": dict(zip(names, counts)), "feature_net": net_info.name,
               "feature_net_hash": checkpoints.weights_hash(net_path),
               "note": "samples drawn class by class in the training split's proportions"}
@@ -473,10 +478,7 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
     # A net of another size sees samples and real images alike resized to its own.
     net_size = net_info.image_shape[1]
     yield Progress(0, n_samples, message=f"drawing {n_samples} samples for FID/KID")
-    # How the samples were drawn (a sampler's defaults can change; the figure must not
-    # be read as another's): the model's default options, as sample_images uses them.
-    drawn_with = {o.name: o.default for o in model.sample_options()
-                  if o.name in ("sampler", "steps")}
+    drawn_with = _drawn_with(model)
     if drawn_with:
         metrics["fid_sampling"] = drawn_with
     images = None
