@@ -13,7 +13,9 @@ Reads the built dataset (`genplay data get emoji`) and prints:
   training pictures as there are test pictures, against the test pictures, in the emoji
   classifier's features at its size), and the same with the training pictures drawn in
   the test split's category shares: how much of the floor is the two splits' different
-  category mix, which a model of the training pictures meets as well.
+  category mix, which a model of the training pictures meets as well. Both at 64 px and
+  at 32 px (the pictures made 32 px as the 32 px models see them, then read by the
+  classifier at its own size, as eval reads those models' samples).
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ import torch
 from benchmarks.common import report
 from genplay import __version__
 from genplay.core import checkpoints, datasets, emoji, runtime
+from genplay.core.data import fit_images
 from genplay.core.evaluation import extract_features
 from genplay.core.metrics import fid
 
 PIXEL_LEVELS = (0.01, 0.03, 0.05)
+SIZES = (64, 32)  # the emoji models' sizes
 
 
 def nearest_rms(test: np.ndarray, train: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -64,9 +68,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
              for split, s in (("train", train), ("test", test))}
     rms = nearest_rms(test.images, train.images)
     net, info = checkpoints.load(args.classifier)
-    size = info.image_shape[1]
-    f_train = extract_features(net, train.images, size=size)
-    f_test = extract_features(net, test.images, size=size)
+    net_size = info.image_shape[1]
     # the random pick is genplay eval's (fid_real_floor), so the two floors agree
     pick = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(
         args.seed))[:len(test.images)].numpy()
@@ -77,6 +79,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if len(have):
             matched.append(rng.choice(have, need, replace=len(have) < need))
     matched = np.concatenate(matched)
+    floors = {}
+    for size in SIZES:
+        f_train, f_test = (extract_features(net, fit_images(torch.from_numpy(part.images), size, 3),
+                                            size=net_size) for part in (train, test))
+        floors[str(size)] = {"random": fid(f_train[pick], f_test),
+                             "category_matched": fid(f_train[matched], f_test)}
     result = {
         "split_version": about.get("split_version", 1), "twin_rms": about.get("twin_rms"),
         "twins_moved": about.get("twins_moved", []),
@@ -86,8 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "category_share": {k: v.round(4).tolist() for k, v in share.items()},
         "test_within_rms": {str(t): int((rms <= t).sum()) for t in PIXEL_LEVELS},
         "nearest_rms_min": float(rms.min()),
-        "fid_floor": fid(f_train[pick], f_test),
-        "fid_floor_category_matched": fid(f_train[matched], f_test),
+        "fid_floor": floors,
         "classifier": info.name, "classifier_hash": checkpoints.weights_hash(info.path),
         "seed": args.seed, "threads": torch.get_num_threads(),
         "machine": platform.machine(), "genplay_version": __version__,
@@ -107,9 +114,10 @@ def format_text(r: dict[str, Any]) -> str:
     within = ", ".join(f"{n} within {t}" for t, n in r["test_within_rms"].items())
     lines += ["", f"test pictures nearest a training picture (RMS, 0-1): {within}; "
                   f"the nearest at {r['nearest_rms_min']:.4f}",
-              f"FID floor in {r['classifier']}'s features: {r['fid_floor']:.2f} (random "
-              f"training pictures), {r['fid_floor_category_matched']:.2f} (drawn in the "
-              f"test split's category shares)"]
+              f"FID floor in {r['classifier']}'s features (random training pictures; drawn "
+              f"in the test split's category shares):"]
+    lines += [f"- at {size} px: {f['random']:.2f}; {f['category_matched']:.2f}"
+              for size, f in r["fid_floor"].items()]
     return "\n".join(lines)
 
 

@@ -29,5 +29,8 @@ def test_the_split_is_described_with_its_floors(tmp_path, no_datasets):
     for split in ("train", "test"):
         assert sum(result["category_share"][split]) == pytest.approx(1.0)
     assert result["test_within_rms"]["0.01"] == 0 and result["nearest_rms_min"] > 0.01
-    assert result["fid_floor"] >= 0 and result["fid_floor_category_matched"] >= 0
+    assert set(result["fid_floor"]) == {"64", "32"}
+    for floors in result["fid_floor"].values():
+        assert floors["random"] >= 0 and floors["category_matched"] >= 0
+    assert result["fid_floor"]["64"] != result["fid_floor"]["32"]
     assert Path(tmp_path / "split.json").is_file()
