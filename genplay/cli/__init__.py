@@ -4,9 +4,9 @@ User mistakes (a missing file, a bad option, a broken checkpoint) print one line
 and exit with code 2; only bugs show a traceback.
 
 The commands live in modules by theme, each adding its own subcommands to the parser:
-models (models, export, train), sampling (sample, interpolate), guided (sketch, inpaint,
-upscale), evaluation (score, eval), data (data list, get, verify) and hub (pull); common
-holds what they share.
+models (models, export, prior, train), sampling (sample, interpolate), guided (sketch,
+inpaint, upscale), evaluation (score, eval), data (data list, get, verify) and hub (pull);
+common holds what they share.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("app", help="open the desktop app (what genplay does with no command)")
-    models.add_commands(sub)  # models, train
+    models.add_commands(sub)  # models, export, prior, train
     sampling.add_commands(sub)  # sample, interpolate
     guided.add_commands(sub)  # sketch, inpaint, upscale
     evaluation.add_commands(sub)  # score, eval

@@ -67,6 +67,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prior(args: argparse.Namespace) -> int:
+    from genplay.core import runtime
+    from genplay.core.errors import GenplayError
+    from genplay.core.ops.code_prior import COMPONENTS, fit_code_prior
+
+    try:
+        sizes = (list(COMPONENTS) if args.components is None else
+                 [int(k) for k in args.components.split(",") if k.strip()])
+    except ValueError:
+        raise GenplayError(f"--components {args.components!r}: whole numbers separated by "
+                           "commas, such as 1,10,100") from None
+    runtime.set_threads(args.threads)
+    result = run_with_bar(fit_code_prior(args.checkpoint, args.out, sizes, seed=args.seed,
+                                         data_root=args.data_root), desc="prior")
+    chosen = result.summary
+    tried = ", ".join(f"{k}: {v:.2f}" for k, v in chosen["held_out_nats"].items())
+    print(f"{chosen['components']} components, chosen by the mean log-density (nats) of "
+          f"held-out training codes ({tried}); written to {result.value}")
+    print(f"measure it with: genplay eval {shlex.quote(str(result.value))}")
+    return 0
+
+
 def train_recipe(args: argparse.Namespace) -> str:
     """The command that reproduces a run: what shaped the model, the data and the budget."""
     parts = ["genplay", "train", args.family, "--data", args.data]
@@ -340,6 +362,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", help="the folder to write (must not exist, unless --overwrite)")
     add_overwrite(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("prior", help="fit a VAE's code density after training (a Gaussian "
+                                     "mixture to draw from) and write it as a new checkpoint")
+    p.add_argument("checkpoint", help="a genplay VAE checkpoint folder")
+    p.add_argument("--out", required=True, help="the folder to write (must not exist)")
+    p.add_argument("--components",
+                   help="the mixture sizes to try, comma-separated; the one whose held-out "
+                        "training codes are most likely is kept (default 1,3,10,30,100,300)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", help="folder holding the named datasets")
+    add_threads(p)
+    p.set_defaults(func=cmd_prior)
 
     p = sub.add_parser("train", help="train a model on a dataset or an image folder")
     p.add_argument("family", help="model family: vae, gan, classifier, ...")

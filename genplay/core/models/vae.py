@@ -3,6 +3,12 @@
 The ELBO is a bound on the likelihood of 8-bit images, so its bits/dim can be
 read beside flows and PixelCNN; ``log_prob`` tightens it with importance
 weighting (IWAE). ``beta`` scales the KL term (beta = 0 is a plain autoencoder).
+
+The prior is N(0, I) while it trains. ``prior_components`` K > 0 gives the model a
+Gaussian mixture of K components over its codes instead (core/models/mixture.py), fitted
+to the training codes after training (``genplay prior``, core/ops/code_prior.py): the
+model then draws its codes, and measures its bounds, with that mixture. A mixture not yet
+fitted is K copies of N(0, I), the same model as none.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from genplay.core.models.blocks import (
     resolution_plan,
 )
 from genplay.core.models.families import register
+from genplay.core.models.mixture import Mixture
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -32,7 +39,7 @@ _LOG_2PI = math.log(2 * math.pi)
 @dataclass(frozen=True)
 class VAEConfig(ModelConfig):
     BOUNDS = ModelConfig.BOUNDS | {"latent_dim": (1, 4096), "base_channels": (1, 1024),
-                                   "n_mix": (1, 64)}
+                                   "n_mix": (1, 64), "prior_components": (0, 1024)}
     latent_dim: int = 32
     base_channels: int = 32
     n_mix: int = 5
@@ -40,6 +47,7 @@ class VAEConfig(ModelConfig):
     lr: float = 1e-3
     batch_size: int = 128
     cosine_lr: bool = True
+    prior_components: int = 0  # 0: N(0, I); K: a K-component mixture fitted to the codes
 
 
 def _gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -73,10 +81,47 @@ class VAE(GenerativeModel):
             nn.Conv2d(widths[0], likelihood.param_channels(c.channels, c.n_mix), 3, padding=1),
         ]
         self.decoder = nn.Sequential(*dec)
+        k, d = c.prior_components, c.latent_dim
+        if k > 0:  # saved with the weights; N(0, I) in each component until fitted
+            self.register_buffer("prior_weights", torch.full((k,), 1.0 / k))
+            self.register_buffer("prior_means", torch.zeros(k, d))
+            self.register_buffer("prior_scale_tril", torch.eye(d).repeat(k, 1, 1))
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
         return (self.config.latent_dim,)
+
+    # --- the prior over codes -----------------------------------------------------------------
+    def code_prior(self) -> Mixture | None:
+        """The fitted mixture over codes, or None for N(0, I)."""
+        if self.config.prior_components == 0:
+            return None
+        return Mixture(self.prior_weights, self.prior_means, self.prior_scale_tril)
+
+    def set_code_prior(self, mixture: Mixture) -> None:
+        """Takes a mixture of prior_components components over latent_dim codes."""
+        for name, value in (("prior_weights", mixture.weights), ("prior_means", mixture.means),
+                            ("prior_scale_tril", mixture.scale_tril)):
+            buffer = getattr(self, name)
+            if tuple(value.shape) != tuple(buffer.shape):
+                raise ValueError(f"{name} is {tuple(buffer.shape)}, the mixture gives "
+                                 f"{tuple(value.shape)}")
+            buffer.copy_(value)
+
+    def prior_log_density(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) per row of z (N, latent_dim), nats."""
+        mixture = self.code_prior()
+        if mixture is None:
+            return -0.5 * (_LOG_2PI + z**2).sum(dim=1)
+        return mixture.log_density(z)
+
+    def _draw_codes(self, n: int, generator: torch.Generator | None,
+                    temperature: float = 1.0) -> torch.Tensor:
+        mixture = self.code_prior()
+        if mixture is None:
+            return temperature * torch.randn((n, *self.latent_shape), generator=generator,
+                                             device=self.device)
+        return mixture.sample(n, generator, temperature)
 
     # --- pieces -----------------------------------------------------------------------------
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,11 +137,16 @@ class VAE(GenerativeModel):
     def elbo_terms(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-image (reconstruction log-likelihood, KL) in nats, one posterior sample."""
+        """Per-image (reconstruction log-likelihood, KL) in nats, one posterior sample (the
+        KL to a fitted mixture is that sample's log q(z|x) - log p(z): it has no closed
+        form)."""
         mu, logvar = self.posterior(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + torch.exp(0.5 * logvar) * eps
-        kl = 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum(dim=1)
+        if self.code_prior() is None:
+            kl = 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum(dim=1)
+        else:
+            kl = _gaussian_log_density(z, mu, logvar) - self.prior_log_density(z)
         return self._pixel_log_prob(x, z), kl
 
     pixel_bits_note = ("approximate: -log2 p(pixel | z) under the decoder at the posterior mean "
@@ -133,14 +183,15 @@ class VAE(GenerativeModel):
     # --- Sampler ----------------------------------------------------------------------------
     def sample_options(self) -> list[SampleOption]:
         return [
-            SampleOption("temperature", 1.0, 0.0, 2.0, "scale of the prior's standard deviation"),
+            SampleOption("temperature", 1.0, 0.0, 2.0, "scale of the prior's standard deviation"
+                         " (of each mixture component's, for a fitted prior)"),
             SampleOption("pixel_noise", 0.0, 0.0, 1.0,
                          "1 draws each pixel from the decoder; 0 shows the decoder's mean"),
         ]
 
     @torch.no_grad()
     def sample(self, n, generator=None, temperature: float = 1.0, pixel_noise: float = 0.0):
-        z = self.prior_sample(n, generator) * temperature
+        z = self._draw_codes(n, generator, temperature)
         params = self.decoder_params(z)
         if pixel_noise >= 0.5:
             return likelihood.sample(params, self.config.channels, self.config.n_mix, generator)
@@ -148,7 +199,7 @@ class VAE(GenerativeModel):
 
     # --- Latent -----------------------------------------------------------------------------
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn((n, *self.latent_shape), generator=generator, device=self.device)
+        return self._draw_codes(n, generator)
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -182,7 +233,7 @@ class VAE(GenerativeModel):
             xs = x.unsqueeze(0).expand(m, *x.shape).reshape(-1, *x.shape[1:])
             log_px = self._pixel_log_prob(xs, z).view(m, -1)
             z = z.view(m, *mu.shape)
-            log_pz = -0.5 * (_LOG_2PI + z**2).sum(dim=2)
+            log_pz = self.prior_log_density(z.reshape(-1, mu.shape[1])).view(m, -1)
             log_qz = _gaussian_log_density(
                 z.reshape(-1, mu.shape[1]),
                 mu.repeat(m, 1), logvar.repeat(m, 1),
