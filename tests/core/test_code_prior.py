@@ -115,3 +115,21 @@ def test_cli_prior(tiny_checkpoints, tmp_path, capsys):
     assert main(["prior", str(tiny_checkpoints / "vae-tiny"), "--components", "one",
                  "--out", str(tmp_path / "other")]) == 2
     assert "whole numbers" in capsys.readouterr().err
+
+
+def test_genplay_prior_caps_the_codes_and_the_memory(tiny_checkpoints, tmp_path, monkeypatch):
+    from genplay.core.ops import code_prior
+
+    monkeypatch.setattr(code_prior, "MAX_CODES", 20)
+    out = tmp_path / "capped"
+    results = [e for e in fit_code_prior(tiny_checkpoints / "vae-tiny", out, (1, 2))
+               if isinstance(e, Result)]
+    assert results[0].summary["codes"] == 20 < results[0].summary["encoded"]
+    # a size whose EM arrays would pass the limit is not tried; none left is one line
+    monkeypatch.setattr(code_prior, "MEMORY_LIMIT", 20 * 1 * 4 * 8)
+    results = [e for e in fit_code_prior(tiny_checkpoints / "vae-tiny", tmp_path / "small",
+                                         (1, 2)) if isinstance(e, Result)]
+    assert set(results[0].summary["held_out_nats"]) == {1}
+    monkeypatch.setattr(code_prior, "MEMORY_LIMIT", 8)
+    with pytest.raises(GenplayError, match="more memory"):
+        final_value(fit_code_prior(tiny_checkpoints / "vae-tiny", tmp_path / "none", (1,)))

@@ -29,6 +29,11 @@ from genplay.core.models.vae import VAE
 
 COMPONENTS = (1, 3, 10, 30, 100, 300)  # the sizes tried by default
 HELD_OUT = 0.1  # share of the training codes that choose the size
+# EM holds a (codes, components, latent_dim) float64 array a few times over: at most
+# MAX_CODES codes are fitted (a seeded random choice of the training split's), and a size
+# whose array would pass MEMORY_LIMIT bytes is not tried.
+MAX_CODES = 12_000
+MEMORY_LIMIT = 2**31
 NOTICE = "NOTICE.md"  # credits travel with the weights
 
 
@@ -52,9 +57,10 @@ def fit_code_prior(path: str | os.PathLike, out: str | os.PathLike,
                    seed: int = 0, batch_size: int = 500) -> Iterator[Progress | Result]:
     """Fits the mixture and writes the checkpoint `out` (a folder that must not exist or
     be empty). Result(out, {"components": K chosen, "held_out_nats": {K: mean log p} of
-    each size tried, "codes": training codes, "code_std": the codes' standard deviation
-    averaged over dimensions, "posterior_std": the posteriors' likewise}). A size larger
-    than the codes it is fitted to is skipped."""
+    each size tried, "codes": the training codes fitted, "encoded": those encoded,
+    "code_std": the codes' standard deviation averaged over dimensions, "posterior_std":
+    the posteriors' likewise}). A size larger than the codes it is fitted to, or past
+    MEMORY_LIMIT, is skipped."""
     source, out = Path(path), Path(out)
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise GenplayError(f"{out} already exists; genplay prior writes a new folder")
@@ -76,14 +82,24 @@ def fit_code_prior(path: str | os.PathLike, out: str | os.PathLike,
         else:
             codes, posterior_std = event
     assert codes is not None
+    encoded = len(codes)
+    if encoded > MAX_CODES:  # its own generator: a split under the cap draws as before
+        pick = torch.Generator().manual_seed(seed + 1)
+        codes = codes[torch.randperm(encoded, generator=pick)[:MAX_CODES]]
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(codes), generator=generator)
     n_held = max(1, int(len(codes) * HELD_OUT))
     held, fitted = codes[order[:n_held]], codes[order[n_held:]]
-    sizes = sorted({k for k in components if k <= len(fitted)})
+    def fits(k: int) -> bool:
+        return len(codes) * k * codes.shape[1] * 8 <= MEMORY_LIMIT
+
+    sizes = sorted({k for k in components if k <= len(fitted) and fits(k)})
     if not sizes:
-        raise GenplayError(f"{len(codes)} training codes are too few for "
-                           f"{min(components)} components")
+        why = (f"{len(codes)} training codes are too few for {min(components)} components"
+               if all(fits(k) for k in components) else
+               f"a mixture of {min(components)} components over {codes.shape[1]} latent "
+               f"dimensions needs more memory than genplay gives it; try fewer components")
+        raise GenplayError(why)
     scores: dict[int, float] = {}
     for i, k in enumerate(sizes):
         yield Progress(i, len(sizes) + 1, message="fitting mixtures of the codes")
@@ -102,6 +118,7 @@ def fit_code_prior(path: str | os.PathLike, out: str | os.PathLike,
     staged.set_code_prior(chosen)
     # how the codes lie against N(0, I): their spread per dimension, and each posterior's
     summary = {"components": best, "held_out_nats": scores, "codes": len(codes),
+               "encoded": encoded,
                "code_std": float(codes.std(dim=0).mean()), "posterior_std": posterior_std}
     tried = ",".join(str(k) for k in sizes)
     recipe = (f"{info.recipe}; then " if info.recipe else "") + (
