@@ -143,10 +143,11 @@ class VAE(GenerativeModel):
         mu, logvar = self.posterior(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + torch.exp(0.5 * logvar) * eps
-        if self.code_prior() is None:
+        mixture = self.code_prior()
+        if mixture is None:
             kl = 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum(dim=1)
         else:
-            kl = _gaussian_log_density(z, mu, logvar) - self.prior_log_density(z)
+            kl = _gaussian_log_density(z, mu, logvar) - mixture.log_density(z)
         return self._pixel_log_prob(x, z), kl
 
     pixel_bits_note = ("approximate: -log2 p(pixel | z) under the decoder at the posterior mean "

@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 
 from genplay.core import checkpoints
-from genplay.core.data import load_dataset
+from genplay.core.data import ImageDataset, load_dataset
 from genplay.core.errors import GenplayError
-from genplay.core.events import Progress, Result
+from genplay.core.events import Progress, Result, relay
 from genplay.core.models import mixture
 from genplay.core.models.vae import VAE
 
@@ -37,19 +37,18 @@ MEMORY_LIMIT = 2**31
 NOTICE = "NOTICE.md"  # credits travel with the weights
 
 
-def _encode(model: VAE, images: torch.Tensor, batch: int
-            ) -> Iterator[Progress | tuple[torch.Tensor, float]]:
-    """Progress, then (the posterior means, the posteriors' mean standard deviation)."""
+def _encode(model: VAE, train: ImageDataset, batch: int) -> Iterator[Progress | Result]:
+    """Progress, then Result((the posterior means, the posteriors' mean standard
+    deviation))."""
     means, spread = [], 0.0
     with torch.no_grad():
-        for i in range(0, len(images), batch):
-            x = images[i:i + batch].to(model.device).float() / 255.0
-            mu, logvar = model.posterior(x)
+        for i in range(0, len(train), batch):
+            mu, logvar = model.posterior(train.as_float(slice(i, i + batch)).to(model.device))
             means.append(mu.cpu())
             spread += float(torch.exp(0.5 * logvar).mean(dim=1).sum())
-            yield Progress(min(i + batch, len(images)), len(images),
+            yield Progress(min(i + batch, len(train)), len(train),
                            message="encoding the training split")
-    yield torch.cat(means), spread / max(1, len(images))
+    yield Result((torch.cat(means), spread / max(1, len(train))))
 
 
 def fit_code_prior(path: str | os.PathLike, out: str | os.PathLike,
@@ -75,13 +74,7 @@ def fit_code_prior(path: str | os.PathLike, out: str | os.PathLike,
     model.eval()
     c, size = info.image_shape[0], info.image_shape[1]
     train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
-    codes, posterior_std = None, 0.0
-    for event in _encode(model, train.images, batch_size):
-        if isinstance(event, Progress):
-            yield event
-        else:
-            codes, posterior_std = event
-    assert codes is not None
+    codes, posterior_std = (yield from relay(_encode(model, train, batch_size))).value
     encoded = len(codes)
     if encoded > MAX_CODES:  # its own generator: a split under the cap draws as before
         pick = torch.Generator().manual_seed(seed + 1)
@@ -90,6 +83,7 @@ def fit_code_prior(path: str | os.PathLike, out: str | os.PathLike,
     order = torch.randperm(len(codes), generator=generator)
     n_held = max(1, int(len(codes) * HELD_OUT))
     held, fitted = codes[order[:n_held]], codes[order[n_held:]]
+
     def fits(k: int) -> bool:
         return len(codes) * k * codes.shape[1] * 8 <= MEMORY_LIMIT
 
