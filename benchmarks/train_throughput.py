@@ -35,6 +35,10 @@ other, or to cores the processes share).
 
 On a GPU (--device cuda): --precision fp32 bf16 measures each family without and with
 bf16 autocast, and --nproc 1 2 4 8 the scaling over that many GPUs (process k on GPU k).
+On a CPU without bfloat16 instructions (AVX2 only: no AVX-512, AVX512-BF16 or AMX) the
+loop trains a bf16 run in fp32, and the precision column says "bf16, trained in fp32":
+emulated bfloat16 trained 9-20 times slower than fp32 there
+(benchmarks/results/train-throughput-bf16-avx2.txt, measured before that fallback).
 """
 
 from __future__ import annotations
@@ -144,6 +148,8 @@ def measure_family(family: str, data: str, data_root: str | None, size: int, cha
         "train_images": int(info.training["train_images"]), "epoch_images": epoch_images,
         "epoch_seconds_extrapolated": epoch_images / rate if rate else None,
         "last_losses": losses,
+        # what it trained in: bf16 asked for on a CPU without bfloat16 instructions is fp32
+        "trained_precision": info.training.get("precision", "fp32"),
     }
 
 
@@ -247,6 +253,12 @@ def _number(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
+def _precision(row: dict[str, Any]) -> str:
+    asked = row.get("precision", "fp32")
+    trained = row.get("trained_precision", asked)
+    return asked if trained == asked else f"{asked}, trained in {trained}"
+
+
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"# Training throughput: genplay {result['genplay']}, torch {result['torch']}, "
              f"{result['device']}, {result['threads']} thread(s) per process, "
@@ -264,7 +276,7 @@ def format_table(result: dict[str, Any]) -> str:
     for r in result["rows"]:
         efficiency = r.get("scaling_efficiency")
         lines.append(f"| {r['family']} | {r.get('processes', 1)} | "
-                     f"{r.get('precision', 'fp32')} | {r['parameters']:,} | "
+                     f"{_precision(r)} | {r['parameters']:,} | "
                      f"{r['batch_size']} | {r['steps']} | {_number(r['images_per_s'])} | "
                      f"{'–' if efficiency is None else f'{efficiency:.2f}'} | "
                      f"{r['epoch_images']:,} | {_number(r['epoch_seconds_extrapolated'])} |")

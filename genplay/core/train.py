@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from genplay.core import checkpoints, distributed, registry
+from genplay.core import checkpoints, distributed, registry, runtime
 from genplay.core.data import dataset_names, load_dataset, train_val_split
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Preview, Progress, Result, Saved, Validation
@@ -81,6 +81,8 @@ class TrainSettings:
 
 PREVIEW_COST_FACTOR = 5  # timed grids take at most about a fifth of the run's time
 PRECISIONS = ("fp32", "bf16")
+BF16_EMULATED = ("--precision bf16: this CPU has no bfloat16 instructions (PyTorch would "
+                 "emulate them, training 9-20 times slower), so this run trains in fp32")
 
 
 def check_precision(precision: str) -> None:
@@ -515,8 +517,6 @@ def _steps(run: _Run, note: str, settings: TrainSettings, clock: Callable[[], fl
                "skipped_files": len(data.skipped)}
     if not 0.0 <= settings.perturb < 1.0:
         raise GenplayError(f"--perturb must be from 0 to below 1, not {settings.perturb}")
-    if settings.precision != "fp32":
-        summary["precision"] = settings.precision
     if settings.channels_last:
         model.to(memory_format=torch.channels_last)  # the same parameters, rearranged
         summary["channels_last"] = True
@@ -546,6 +546,12 @@ def _steps(run: _Run, note: str, settings: TrainSettings, clock: Callable[[], fl
     total = settings.epochs * steps_per_epoch if settings.epochs is not None else None
     deadline = clock() + settings.minutes * 60 if settings.minutes is not None else None
     device = model.device
+    precision = settings.precision
+    if precision == "bf16" and device.type == "cpu" and not runtime.cpu_has_native_bf16():
+        precision = "fp32"  # emulated bfloat16 would cost far more than it saves
+        yield Progress(run.step, None, run.epoch, message=BF16_EMULATED)
+    if precision != "fp32" or settings.precision != "fp32":
+        summary["precision"] = precision
     if device.type == "cuda":  # TF32 matrix products and tuned convolutions: same models
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -613,7 +619,7 @@ def _steps(run: _Run, note: str, settings: TrainSettings, clock: Callable[[], fl
                 if not world.alone:  # each process its own draws, the same after a resume
                     torch.manual_seed(distributed.step_seed(settings.seed, run.step, world.rank))
                 with torch.autocast(device.type, dtype=torch.bfloat16,
-                                    enabled=settings.precision == "bf16"):
+                                    enabled=precision == "bf16"):
                     losses = model.train_step(x, labels, run.optimizers, run.step)
                 if not world.alone:  # the whole batch's, not this process's share's
                     losses = distributed.mean_losses(losses, world)

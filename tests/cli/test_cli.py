@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from genplay.cli import main
-from genplay.core import sketches
+from genplay.core import runtime, sketches
 from genplay.core.checkpoints import read_info
 from genplay.core.data import load_dataset
 from genplay.core.images import load_image, read_png_metadata
@@ -410,7 +410,8 @@ def test_eval_says_how_a_diffusion_models_samples_were_drawn(capsys, tiny_checkp
     assert metrics["fid_sampling"] == {"sampler": "unipc", "steps": 20}
 
 
-def test_precision_and_layout_are_in_the_recipe(capsys, tiny_data, tmp_path):
+def test_precision_and_layout_are_in_the_recipe(capsys, tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)  # whatever CI runs on
     out = tmp_path / "vae"
     code, _, err = run(capsys, "train", "vae", "--data", tiny_data, "--epochs", 1, "--size", 8,
                        "--set", "base_channels=4", "--set", "latent_dim=4", "--precision",

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from genplay.core import checkpoints
+from genplay.core import checkpoints, runtime
 from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Preview, Progress, Result, Saved, Validation
-from genplay.core.train import TrainSettings, train
+from genplay.core.train import BF16_EMULATED, TrainSettings, train
 from tests.conftest import TINY_CONFIGS
 
 
@@ -204,7 +204,9 @@ def test_the_training_device_is_checked_and_auto_falls_back_to_the_cpu(tiny_data
 
 
 @pytest.mark.parametrize("family", ["vae", "diffusion"])
-def test_bf16_autocast_and_channels_last_train_and_save_float32(tiny_data, tmp_path, family):
+def test_bf16_autocast_and_channels_last_train_and_save_float32(tiny_data, tmp_path, family,
+                                                                monkeypatch):
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)  # whatever CI runs on
     seen: set[torch.dtype] = set()
 
     def conv_output(module, _inputs, output):
@@ -227,3 +229,31 @@ def test_bf16_autocast_and_channels_last_train_and_save_float32(tiny_data, tmp_p
     with pytest.raises(GenplayError, match="gradient scaler"):
         list(train(settings(tiny_data, tmp_path / "fp16", family, epochs=1, precision="fp16")))
     assert not (tmp_path / "fp16").exists()  # refused before anything was written
+
+
+def test_bf16_on_a_cpu_without_bfloat16_instructions_trains_in_fp32(tiny_data, tmp_path,
+                                                                    monkeypatch):
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    seen: set[torch.dtype] = set()
+
+    def conv_output(module, _inputs, output):
+        if isinstance(module, torch.nn.Conv2d) and module.training:
+            seen.add(output.dtype)
+
+    hook = torch.nn.modules.module.register_module_forward_hook(conv_output)
+    try:
+        events = list(train(settings(tiny_data, tmp_path / "run", "vae", epochs=1,
+                                     precision="bf16")))
+    finally:
+        hook.remove()
+    assert seen == {torch.float32}  # emulated bfloat16 is slower: none of it ran
+    messages = [e.message for e in events if isinstance(e, Progress) and e.message]
+    assert messages.count(BF16_EMULATED) == 1
+    assert "\n" not in BF16_EMULATED
+    _, info = checkpoints.load(tmp_path / "run")
+    assert info.training["precision"] == "fp32"  # what it trained in, not what was asked
+    # an fp32 run has nothing to say and records nothing
+    events = list(train(settings(tiny_data, tmp_path / "plain", "vae", epochs=1)))
+    assert not [e for e in events if isinstance(e, Progress) and e.message == BF16_EMULATED]
+    assert "precision" not in checkpoints.read_info(tmp_path / "plain").training
+
