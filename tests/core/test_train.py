@@ -203,10 +203,8 @@ def test_the_training_device_is_checked_and_auto_falls_back_to_the_cpu(tiny_data
     assert model.device.type == "cpu" and "device" not in info.training
 
 
-@pytest.mark.parametrize("family", ["vae", "diffusion"])
-def test_bf16_autocast_and_channels_last_train_and_save_float32(tiny_data, tmp_path, family,
-                                                                monkeypatch):
-    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)  # whatever CI runs on
+def _train_seeing_conv_dtypes(run: TrainSettings) -> tuple[list, set[torch.dtype]]:
+    """The run's events and the dtypes its convolutions' outputs had while training."""
     seen: set[torch.dtype] = set()
 
     def conv_output(module, _inputs, output):
@@ -215,10 +213,18 @@ def test_bf16_autocast_and_channels_last_train_and_save_float32(tiny_data, tmp_p
 
     hook = torch.nn.modules.module.register_module_forward_hook(conv_output)
     try:
-        events = list(train(settings(tiny_data, tmp_path / "run", family, epochs=1,
-                                     precision="bf16", channels_last=True)))
+        return list(train(run)), seen
     finally:
         hook.remove()
+
+
+@pytest.mark.parametrize("family", ["vae", "diffusion"])
+def test_bf16_autocast_and_channels_last_train_and_save_float32(tiny_data, tmp_path, family,
+                                                                monkeypatch):
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)  # whatever CI runs on
+    events, seen = _train_seeing_conv_dtypes(settings(tiny_data, tmp_path / "run", family,
+                                                      epochs=1, precision="bf16",
+                                                      channels_last=True))
     assert seen == {torch.bfloat16}  # the training passes ran in bfloat16
     losses = [e.losses for e in events if isinstance(e, Progress) and e.losses]
     assert losses and all(torch.isfinite(torch.tensor(list(v.values()))).all() for v in losses)
@@ -234,18 +240,8 @@ def test_bf16_autocast_and_channels_last_train_and_save_float32(tiny_data, tmp_p
 def test_bf16_on_a_cpu_without_bfloat16_instructions_trains_in_fp32(tiny_data, tmp_path,
                                                                     monkeypatch):
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
-    seen: set[torch.dtype] = set()
-
-    def conv_output(module, _inputs, output):
-        if isinstance(module, torch.nn.Conv2d) and module.training:
-            seen.add(output.dtype)
-
-    hook = torch.nn.modules.module.register_module_forward_hook(conv_output)
-    try:
-        events = list(train(settings(tiny_data, tmp_path / "run", "vae", epochs=1,
-                                     precision="bf16")))
-    finally:
-        hook.remove()
+    events, seen = _train_seeing_conv_dtypes(settings(tiny_data, tmp_path / "run", "vae",
+                                                      epochs=1, precision="bf16"))
     assert seen == {torch.float32}  # emulated bfloat16 is slower: none of it ran
     messages = [e.message for e in events if isinstance(e, Progress) and e.message]
     assert messages.count(BF16_EMULATED) == 1
