@@ -87,6 +87,11 @@ def main() -> None:
         print(f"screenshots at {size[0]}x{size[1]} in {out}")
 
 
+# Each step's wait: on a 2-core AVX2 CPU the nearest-images features of the emoji training
+# split took over the app's usual 120 s.
+WAIT_S = 600.0
+
+
 def open_window(app, size: tuple[int, int]):
     """A fresh main window with fresh settings, and a wait(condition) that lets it work."""
     from genplay.gui.app import process_events_until
@@ -98,7 +103,7 @@ def open_window(app, size: tuple[int, int]):
     window.show()
 
     def wait(condition):
-        process_events_until(condition, poll_s=0.01)
+        process_events_until(condition, timeout_s=WAIT_S, poll_s=0.01)
         for _ in range(20):  # let layouts and repaints settle before the grab
             app.processEvents()
 
