@@ -406,9 +406,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview-dir", help="also save a sample grid every few hundred steps here")
     p.add_argument("--log-every", type=int, default=0, help="print the losses every N steps")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                   help="bf16: autocast to bfloat16 (Ampere or later GPUs, CPUs with "
-                        "bfloat16 instructions; elsewhere on a CPU the run trains in fp32 "
-                        "and says so); the weights stay float32")
+                   help="bf16: autocast to bfloat16 (Ampere or later GPUs, AVX-512 CPUs; on "
+                        "a CPU that would emulate it the run trains in fp32 and says so); "
+                        "the weights stay float32")
     p.add_argument("--channels-last", action="store_true",
                    help="convolutions on channels-last tensors (faster on GPU tensor cores)")
     p.add_argument("--nproc", type=int, default=1, metavar="N",

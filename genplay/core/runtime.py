@@ -63,10 +63,11 @@ def available_devices() -> list[str]:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN runs bfloat16 on this CPU in hardware (AVX-512, AVX512-BF16 or AMX on
-    x86; BF16 instructions on Arm). Without them it emulates bfloat16, and bf16 autocast
-    trains 9-20 times slower than float32 (benchmarks/results/train-throughput-bf16-avx2.txt).
-    A PyTorch that cannot say is taken at its word: True."""
+    """Whether oneDNN has bfloat16 kernels for this CPU (its own check: AVX-512 or later on
+    x86, BF16 instructions on Arm). Without them bfloat16 is emulated, and bf16 autocast
+    trained 9-20 times slower than float32 on an AVX2 CPU
+    (benchmarks/results/train-throughput-bf16-avx2.txt). A PyTorch that cannot say is
+    taken at its word: True."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):

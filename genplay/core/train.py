@@ -81,8 +81,8 @@ class TrainSettings:
 
 PREVIEW_COST_FACTOR = 5  # timed grids take at most about a fifth of the run's time
 PRECISIONS = ("fp32", "bf16")
-BF16_EMULATED = ("--precision bf16: this CPU has no bfloat16 instructions (PyTorch would "
-                 "emulate them, training 9-20 times slower), so this run trains in fp32")
+BF16_EMULATED = ("--precision bf16: PyTorch has no bfloat16 kernels for this CPU (emulated, "
+                 "it trains 9-20 times slower), so this run trains in fp32")
 
 
 def check_precision(precision: str) -> None:
@@ -550,7 +550,7 @@ def _steps(run: _Run, note: str, settings: TrainSettings, clock: Callable[[], fl
     if precision == "bf16" and device.type == "cpu" and not runtime.cpu_has_native_bf16():
         precision = "fp32"  # emulated bfloat16 would cost far more than it saves
         yield Progress(run.step, None, run.epoch, message=BF16_EMULATED)
-    if precision != "fp32" or settings.precision != "fp32":
+    if settings.precision != "fp32":  # what it trained in, where anything else was asked
         summary["precision"] = precision
     if device.type == "cuda":  # TF32 matrix products and tuned convolutions: same models
         torch.backends.cuda.matmul.allow_tf32 = True
