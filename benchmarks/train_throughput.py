@@ -35,7 +35,7 @@ other, or to cores the processes share).
 
 On a GPU (--device cuda): --precision fp32 bf16 measures each family without and with
 bf16 autocast, and --nproc 1 2 4 8 the scaling over that many GPUs (process k on GPU k).
-On a CPU without bfloat16 instructions (AVX2 only: no AVX-512, AVX512-BF16 or AMX) the
+On a CPU for which oneDNN has no bfloat16 kernels (x86 with AVX2 only: no AVX-512) the
 loop trains a bf16 run in fp32, and the precision column says "bf16, trained in fp32":
 emulated bfloat16 trained 9-20 times slower than fp32 there
 (benchmarks/results/train-throughput-bf16-avx2.txt, measured before that fallback).
@@ -148,7 +148,7 @@ def measure_family(family: str, data: str, data_root: str | None, size: int, cha
         "train_images": int(info.training["train_images"]), "epoch_images": epoch_images,
         "epoch_seconds_extrapolated": epoch_images / rate if rate else None,
         "last_losses": losses,
-        # what it trained in: bf16 asked for on a CPU without bfloat16 instructions is fp32
+        # what it trained in: bf16 asked for on a CPU that would emulate it is fp32
         "trained_precision": info.training.get("precision", "fp32"),
     }
 
