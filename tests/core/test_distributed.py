@@ -46,6 +46,10 @@ def split_steps(tmp_path_factory):
     return torch.load(out, weights_only=True)
 
 
+SPAWNS = pytest.mark.slow  # starts two processes that import torch: run by .ci/run
+
+
+@SPAWNS
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_step_split_over_two_processes_is_the_step_of_one_on_the_whole_batch(
         family, split_steps):
@@ -92,6 +96,7 @@ def _run(tmp_path, tiny_data, name, epochs, world, resume=False, stop_at=None):
     return checkpoints.load(tmp_path / name)
 
 
+@SPAWNS
 def test_a_resumed_two_process_run_continues_the_uninterrupted_curve(tmp_path, tiny_data):
     whole, whole_info = _run(tmp_path, tiny_data, "whole", 2, 2)
     # stopped part-way by one process (a Ctrl-C there): all stop at one step, saved
@@ -110,6 +115,7 @@ def test_a_resumed_two_process_run_continues_the_uninterrupted_curve(tmp_path, t
     assert "processes" not in more_info.training or more_info.training["processes"] == 1
 
 
+@SPAWNS
 def test_sharded_scoring_gives_the_rows_of_one_process_in_input_order(
         tmp_path, tiny_checkpoints):
     import json

@@ -225,7 +225,7 @@ def test_encode_image_rejects_the_wrong_shape():
 def test_compute_directions_shapes_and_determinism(family):
     model = tiny(family)
     d = math.prod(model.latent_shape)
-    dirs = compute_directions(model, k=3, n=128, seed=5, batch_size=50)
+    dirs = compute_directions(model, k=3, n=64, seed=5, batch_size=25)
     assert dirs.method == "pca-of-decoded-images"
     assert dirs.directions.shape == (3, d) and dirs.directions.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(dirs.directions, axis=1), 1.0, rtol=1e-5)
@@ -233,10 +233,10 @@ def test_compute_directions_shapes_and_determinism(family):
     assert dirs.mean.shape == (d,)
     assert dirs.explained.shape == (3,) and (np.diff(dirs.explained) <= 1e-7).all()
     assert 0 < dirs.explained.sum() <= 1 + 1e-6
-    again = compute_directions(model, k=3, n=128, seed=5, batch_size=50)
+    again = compute_directions(model, k=3, n=64, seed=5, batch_size=25)
     np.testing.assert_array_equal(dirs.directions, again.directions)
     np.testing.assert_array_equal(dirs.stds, again.stds)
-    other = compute_directions(model, k=3, n=128, seed=6)
+    other = compute_directions(model, k=3, n=64, seed=6)
     assert not np.array_equal(dirs.directions, other.directions)
     # k is clipped to the latent size and to n - 1 (PCA of n samples has n - 1 components)
     assert compute_directions(model, k=99, n=32).directions.shape == (min(d, 31), d)

@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
@@ -192,6 +193,7 @@ def test_closing_during_a_job_ends_the_thread(qtbot, tiny_checkpoints, settings)
     assert time.monotonic() - start < 2.0
 
 
+@pytest.mark.slow  # starts a process that imports torch and stays open 3 s: run by .ci/run
 def test_the_app_starts_and_quits_cleanly_as_a_process(tmp_path):
     """python -m genplay opens the window; no 'QThread destroyed while running' on quit."""
     script = (

@@ -146,6 +146,7 @@ def test_train_pause_resume_stop_continue_and_use_the_model(qtbot, window, tmp_p
     assert window.current.family == "vae"
 
 
+@pytest.mark.slow  # starts a process that imports torch: run by .ci/run
 def test_a_run_that_fails_in_its_process_says_why_and_keeps_the_details(qtbot, panel, tmp_path):
     panel.config_overrides = {**TINY_CONFIGS["vae"], "no_such_field": 1}  # refused in the child
     panel.family_combo.setCurrentText("vae")
