@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from torch.overrides import TorchFunctionMode
 
 from genplay import __version__
 from genplay.core import hub, registry
@@ -352,12 +353,40 @@ def _construct(info: CheckpointInfo, device: torch.device | None = None) -> Gene
                               f"config ({_one_line(exc)})") from None
 
 
+class _NoValuesOnMeta(TorchFunctionMode):
+    """Skips the initialisers (torch.nn.init's, and a tensor's own fills) while a model is
+    built on the meta device, whose tensors hold no values to fill. normal_ there runs
+    PyTorch's Python reference, whose first call imports torch._dynamo: seconds on a small
+    CPU, paid by the first model a user opens (nn.Embedding initialises that way; torch.eye
+    builds the same way)."""
+
+    init = torch.nn.init
+    FILLS = frozenset({
+        init.uniform_, init.normal_, init.trunc_normal_, init.constant_, init.ones_,
+        init.zeros_, init.eye_, init.dirac_, init.xavier_uniform_, init.xavier_normal_,
+        init.kaiming_uniform_, init.kaiming_normal_, init.orthogonal_, init.sparse_,
+        torch.Tensor.normal_, torch.Tensor.uniform_, torch.Tensor.fill_, torch.Tensor.zero_})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.FILLS:  # nn.init passes its tensor by keyword
+            tensor = args[0] if args else kwargs.get("tensor")
+            if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+                return tensor
+        if func is torch.eye and torch.device(kwargs.get("device") or "cpu").type == "meta":
+            n = args[0]
+            m = args[1] if len(args) > 1 else kwargs.get("m", n)
+            return torch.empty(n, m, dtype=kwargs.get("dtype"), device="meta")
+        return func(*args, **kwargs)
+
+
 def parameter_bytes(info: CheckpointInfo) -> int | None:
     """The bytes of the parameters and buffers of the model a checkpoint describes, found by
     building it on PyTorch's meta device (shapes only, nothing allocated); None if a family
     cannot be built there."""
     try:
-        model = _construct(info, torch.device("meta"))
+        with _NoValuesOnMeta():
+            model = _construct(info, torch.device("meta"))
     except NotImplementedError:  # an operation without a meta kernel: no estimate
         return None
     tensors = itertools.chain(model.parameters(), model.buffers())

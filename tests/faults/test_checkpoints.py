@@ -323,6 +323,31 @@ def test_the_estimate_is_the_size_of_the_model_built(tiny_checkpoints, family):
     assert checkpoints.parameter_bytes(info) == real > 0
 
 
+def test_the_estimate_fills_no_values_so_the_first_model_opens_quickly(tiny_checkpoints):
+    """On the meta device nn.init.normal_ and torch.eye run PyTorch's Python references,
+    whose first call imports torch._dynamo (seconds on a small CPU): the estimate skips
+    them. A mode outside it sees what reaches the meta device."""
+    from torch.overrides import TorchFunctionMode
+
+    seen = []
+
+    class Spy(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen.append(getattr(func, "__name__", str(func)))
+            return func(*args, **(kwargs or {}))
+
+    with Spy(), torch.device("meta"):  # what the estimate would do without skipping
+        torch.nn.Embedding(3, 4)
+        torch.eye(3)
+    assert "normal_" in seen and "eye" in seen  # the spy sees them when nothing skips
+    seen.clear()
+    for family in ("diffusion", "vae", "flow"):
+        info = checkpoints.read_info(tiny_checkpoints / f"{family}-tiny")
+        with Spy():
+            assert checkpoints.parameter_bytes(info) > 0
+    assert seen and not {"normal_", "uniform_", "eye", "kaiming_uniform_"} & set(seen)
+
+
 @pytest.mark.parametrize("family", list(TINY_CONFIGS))
 def test_every_number_field_of_every_family_has_bounds_and_is_checked(family):
     """One place per family (Config.BOUNDS) bounds every int field; a value outside them,
