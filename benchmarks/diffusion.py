@@ -54,7 +54,7 @@ from genplay.core.evaluation import extract_features
 from genplay.core.events import Result, final_value
 from genplay.core.metrics import fid, kid
 from genplay.core.models.diffusion_samplers import spacing_for
-from genplay.core.ops.sampling import sample_images
+from genplay.core.ops.sampling import sample_images, unconditional
 from genplay.core.ops.sketch import DEFAULT_STRENGTH, fit_latents
 from genplay.core.sketches import edge_sketch, stroke_sketch
 
@@ -138,8 +138,9 @@ def sampler_table(model, judge: _Judge, n: int, seed: int,
     return rows
 
 
-def _samples(*args: Any, **opts: Any) -> np.ndarray:
-    return final_value(sample_images(*args, **opts))
+def _samples(model: Any, *args: Any, **opts: Any) -> np.ndarray:
+    """Unconditional samples, as `genplay eval` measures FID."""
+    return final_value(sample_images(model, *args, **unconditional(model), **opts))
 
 
 def _measured(judge: _Judge, n: int, draw: Callable[..., np.ndarray], *args: Any,

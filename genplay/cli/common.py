@@ -138,9 +138,10 @@ def add_diffusion_options(p: argparse.ArgumentParser, steps_help: str) -> None:
     p.add_argument("--eta", type=float, help="DDIM noise: 0 deterministic, 1 like DDPM")
     p.add_argument("--class", dest="label", metavar="NAME",
                    help="class to draw: a name in any case (see genplay models) or an "
-                        "index from 0")
+                        "index from 0; mixed: a class of its own for each image, at random "
+                        "(what sample draws by default); any: no class")
     p.add_argument("--guidance", type=float,
-                   help="classifier-free guidance scale with --class (default 1)")
+                   help="classifier-free guidance scale with a class or mixed (default 1)")
 
 
 def add_threads(p: argparse.ArgumentParser) -> None:

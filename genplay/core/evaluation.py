@@ -26,7 +26,7 @@ from genplay.core.errors import CheckpointError, GenplayError
 from genplay.core.events import Progress, Result, final_value, relay
 from genplay.core.images import with_channels
 from genplay.core.metrics import fid, kid, psnr, ssim
-from genplay.core.models.base import CLASS_OPTION, bits_per_dim
+from genplay.core.models.base import ANY_CLASS, CLASS_OPTION, MIXED_CLASS, bits_per_dim
 from genplay.core.models.capabilities import (
     Density,
     PixelBits,
@@ -38,7 +38,7 @@ from genplay.core.models.capabilities import (
 )
 from genplay.core.models.features import at_size, image_features
 from genplay.core.ops import outlier_figures, outliers
-from genplay.core.ops.sampling import sample_images
+from genplay.core.ops.sampling import sample_images, unconditional
 
 FEATURE_NOTE = ("FID and KID are measured in the feature space of genplay's own classifier "
                 "for this dataset; they compare genplay models with each other only.")
@@ -355,7 +355,8 @@ def copies_only(path: str | os.PathLike, *, features: str | os.PathLike | None =
     _, net, net_info = judge
     c, size, net_size = info.image_shape[0], info.image_shape[1], net_info.image_shape[1]
     test = load_dataset(info.dataset, "test", size=size, channels=c, root=data_root)
-    made = yield from relay(sample_images(model, nearest.COPY_SAMPLES, seed))
+    made = yield from relay(sample_images(model, nearest.COPY_SAMPLES, seed,
+                                          **unconditional(model)))
     yield Progress(0, None, message="nearest training images of the samples")
     train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
     index = nearest.TrainingNeighbours(train, net, net_size)
@@ -428,7 +429,7 @@ def class_feature_figures(path: str | os.PathLike, guidance: float, *,
         raise GenplayError(f"no feature network for {info.dataset}")
     net_path, net, net_info = judge
     c, size, net_size = info.image_shape[0], info.image_shape[1], net_info.image_shape[1]
-    names = list(options[CLASS_OPTION].choices[1:])  # after "any"
+    names = [c for c in options[CLASS_OPTION].choices if c not in (ANY_CLASS, MIXED_CLASS)]
     train = load_dataset(info.dataset, "train", size=size, channels=c, root=data_root)
     counts = class_counts(np.asarray(train.labels), len(names), n_samples)
     made, done = [], 0
@@ -482,7 +483,7 @@ def _sample_quality(model, info, test, metrics, judge, given, n_samples, seed, d
     if drawn_with:
         metrics["fid_sampling"] = drawn_with
     images = None
-    for event in sample_images(model, n_samples, seed):
+    for event in sample_images(model, n_samples, seed, **unconditional(model)):
         if isinstance(event, Result):
             images = event.value
         else:

@@ -91,8 +91,9 @@ def test_sampler_options_keep_the_class_by_its_canonical_name():
     assert check_options(model, {"class": "sneaker"})["class"] == "Sneaker"
     assert check_options(model, {"class": 9})["class"] == "Ankle boot"
     assert check_options(model, {"class": "ANY"})["class"] == "any"
-    assert check_options(model, {})["class"] == "any"
-    with pytest.raises(GenplayError, match=r"unknown class 'cat'.*index 0\.\.9"):
+    assert check_options(model, {"class": " Mixed"})["class"] == "mixed"
+    assert check_options(model, {})["class"] == "mixed"  # a class per image, by default
+    with pytest.raises(GenplayError, match=r"unknown class 'cat'.*mixed, any, T-shirt.*0\.\.9"):
         check_options(model, {"class": "cat"})
     # Other choices still match exactly.
     with pytest.raises(GenplayError, match="sampler must be one of"):
@@ -114,6 +115,33 @@ def test_the_model_draws_the_same_class_whichever_way_it_is_named():
     assert not torch.equal(draw("ankle boot"), draw("Dress"))
     with pytest.raises(ValueError, match="unknown class"):
         model.class_labels(1, 10)
+
+
+def test_mixed_draws_a_class_per_image_from_the_seed_and_keeps_a_chunks_first_images():
+    from genplay.core.ops.sampling import sample_images, unconditional
+
+    model = fashion_model()
+    labels = model.class_labels(64, "mixed", torch.Generator().manual_seed(3))
+    assert labels.shape == (64,) and labels.min() >= 0 and labels.max() <= 9
+    assert len(set(labels.tolist())) >= 6  # about every class among 64 draws
+    assert torch.equal(labels, model.class_labels(64, "MIXED", torch.Generator().manual_seed(3)))
+    seen = []
+    real = model.denoiser
+    model.denoiser = lambda labels=None, *a, **k: (seen.append(labels), real(labels, *a, **k))[1]
+
+    def draw(n):
+        return list(sample_images(model, n, 5, steps=2, guidance=2.0))[-1].value
+
+    five, two = draw(5), draw(2)  # the same seed: 2 are the first 2 of the 5, classes too
+    assert seen[0].shape == (5,) and torch.equal(seen[1], seen[0][:2])
+    np.testing.assert_array_equal(two, five[:2])
+    assert len(set(seen[0].tolist())) > 1
+    # what genplay eval measures FID on: no class, where the model has that
+    assert unconditional(model) == {"class": "any"}
+    assert unconditional(registry.build("vae", **TINY_CONFIGS["vae"])) == {}
+    seen.clear()
+    list(sample_images(model, 2, 5, steps=2, **unconditional(model)))
+    assert seen == [None]
 
 
 def test_guided_upscaling_takes_a_class_the_same_ways():

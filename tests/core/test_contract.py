@@ -18,6 +18,7 @@ from genplay.core.models import families
 from genplay.core.models.base import (
     ANY_CLASS,
     CLASS_OPTION,
+    MIXED_CLASS,
     GenerativeModel,
     ModelConfig,
     SampleOption,
@@ -227,10 +228,12 @@ def test_option_conditions_name_options_the_model_has(family):
 def test_class_choices_are_the_class_option():
     model = registry.build("diffusion", **{**TINY_CONFIGS["diffusion"], "num_classes": 3})
     options = {o.name: o for o in model.sample_options()}
-    assert options[CLASS_OPTION].choices == (ANY_CLASS, *model.class_choices())
+    assert options[CLASS_OPTION].choices == (MIXED_CLASS, ANY_CLASS, *model.class_choices())
+    assert options[CLASS_OPTION].default == MIXED_CLASS
     assert options["guidance"].when == When(CLASS_OPTION, ANY_CLASS, equal=False)
     assert not options["guidance"].applies({CLASS_OPTION: ANY_CLASS})
     assert options["guidance"].applies({CLASS_OPTION: "2"})
+    assert options["guidance"].applies({CLASS_OPTION: MIXED_CLASS})
     plain = registry.build("diffusion", **{**TINY_CONFIGS["diffusion"], "num_classes": 0})
     assert plain.class_choices() == []
     assert CLASS_OPTION not in {o.name for o in plain.sample_options()}

@@ -130,7 +130,7 @@ def test_a_pipeline_opens_with_every_capability_of_genplays_diffusion(pipelines,
     # it: always a class, no guidance.
     if extra:
         assert model.class_choices() == ["cat", "dog"] and "guidance" in options
-        assert options["class"].choices == ("any", "cat", "dog")
+        assert options["class"].choices == ("mixed", "any", "cat", "dog")
         assert model.class_labels(2, None) is None
         assert model.sample(2, seeded(2), steps=3, **{"class": "dog", "guidance": 2.0}).shape \
             == (2, channels, size, size)

@@ -177,7 +177,7 @@ class GaussianDenoiser:
         return guided_denoiser(self.network, self.schedule, self.prediction, labels,
                                guidance, null_label=0, clip=clip)
 
-    def class_labels(self, n, label):
+    def class_labels(self, n, label, generator=None):
         return None if label in (None, "any") else torch.full((n,), int(label))
 
 

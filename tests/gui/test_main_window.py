@@ -249,7 +249,11 @@ def test_diffusion_options_in_the_sampling_panel(qtbot, window):
     boxes = window.sampling._option_boxes
     assert isinstance(boxes["sampler"], QComboBox) and boxes["sampler"].currentText() == "unipc"
     assert isinstance(boxes["steps"], QSpinBox)
-    assert not boxes["eta"].isEnabled() and not boxes["guidance"].isEnabled()
+    # a class per image by default, guided; no class, no guidance
+    assert boxes["class"].currentText() == "mixed" and boxes["guidance"].isEnabled()
+    assert not boxes["eta"].isEnabled()
+    boxes["class"].setCurrentText("any")
+    assert not boxes["guidance"].isEnabled()
     boxes["sampler"].setCurrentText("ddim")
     boxes["class"].setCurrentText("3")
     assert boxes["eta"].isEnabled() and boxes["guidance"].isEnabled()

@@ -24,8 +24,8 @@ from torch import nn
 from genplay.core.models.capabilities import Declarations, Latent, Sampler
 
 __all__ = [
-    "ANY_CLASS", "CLASS_OPTION", "GenerativeModel", "ModelConfig", "SampleOption", "When",
-    "bits_per_dim", "encode", "resolve_class",
+    "ANY_CLASS", "CLASS_OPTION", "MIXED_CLASS", "GenerativeModel", "ModelConfig",
+    "SampleOption", "When", "bits_per_dim", "encode", "resolve_class",
 ]
 
 
@@ -148,8 +148,12 @@ class SampleOption:
         Choices match exactly, except the class option's, which go through
         resolve_class: an index or a name in any case ("any" for no class)."""
         if self.name == CLASS_OPTION:
-            names = [c for c in self.choices if c != ANY_CLASS]
-            return resolve_class(raw, names) or ANY_CLASS
+            if (MIXED_CLASS in self.choices and isinstance(raw, str)
+                    and raw.strip().casefold() == MIXED_CLASS):
+                return MIXED_CLASS
+            names = [c for c in self.choices if c not in (ANY_CLASS, MIXED_CLASS)]
+            also = (MIXED_CLASS,) if MIXED_CLASS in self.choices else ()
+            return resolve_class(raw, names, also) or ANY_CLASS
         if str(raw) not in self.choices:
             raise ValueError(f"{self.name} must be one of: {', '.join(self.choices)} "
                              f"(not {raw!r})")
@@ -158,9 +162,11 @@ class SampleOption:
 
 CLASS_OPTION = "class"  # the sampler option that names a class to draw
 ANY_CLASS = "any"  # its value for no class (unconditional)
+# its value for a class of its own for each image, drawn at random, all equally likely
+MIXED_CLASS = "mixed"
 
 
-def resolve_class(value: Any, names: Sequence[str]) -> str | None:
+def resolve_class(value: Any, names: Sequence[str], also: Sequence[str] = ()) -> str | None:
     """The canonical class name a user means by value, or None for no class.
 
     value is a class name in any case ("ankle boot" is "Ankle boot"), an index
@@ -168,7 +174,8 @@ def resolve_class(value: Any, names: Sequence[str]) -> str | None:
     are "0".."9", so there name and index agree), or None, "" or "any" for no class.
     Every path that takes a class (sampler options, a model's labels) goes through here,
     so the app's canonical names and the command line's looser spellings meet. Anything
-    else raises ValueError with a one-line message naming the valid classes.
+    else raises ValueError with a one-line message naming the valid classes (and the
+    words in also that the caller accepts besides, such as MIXED_CLASS).
     """
     if value is None or isinstance(value, str) and value.strip().casefold() in ("", ANY_CLASS):
         return None
@@ -191,8 +198,9 @@ def resolve_class(value: Any, names: Sequence[str]) -> str | None:
     if not names:
         raise ValueError(f"unknown class {value!r}: this model draws no classes "
                          f"(only {ANY_CLASS})")
-    raise ValueError(f"unknown class {value!r}: class must be one of: {ANY_CLASS}, "
-                     f"{', '.join(names)}, or an index 0..{len(names) - 1}")
+    raise ValueError(f"unknown class {value!r}: class must be one of: "
+                     f"{', '.join((*also, ANY_CLASS, *names))}, or an index "
+                     f"0..{len(names) - 1}")
 
 
 class GenerativeModel(nn.Module, Declarations):

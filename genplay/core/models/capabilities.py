@@ -132,7 +132,8 @@ class StepSampler(Protocol):
 @runtime_checkable
 class ClassChoices(Protocol):
     """A class-conditional sampler: its sample_options() offer the class option
-    (base.CLASS_OPTION: "any" plus these names) and "guidance", which applies with a class."""
+    (base.CLASS_OPTION: "mixed", "any" and these names) and "guidance", which applies
+    with a class."""
 
     def class_choices(self) -> list[str]: ...
 
@@ -250,8 +251,10 @@ class Denoising(Protocol):
         clip: x0 clamped to [-1, 1] (eps recomputed to match)."""
         ...
 
-    def class_labels(self, n: int, label: str | int | None) -> torch.Tensor | None:
-        """The labels the denoiser takes for n images of a class (None: unconditional)."""
+    def class_labels(self, n: int, label: str | int | None,
+                     generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """The labels the denoiser takes for n images of a class (None: unconditional;
+        base.MIXED_CLASS: a class per image, drawn from generator)."""
         ...
 
 

@@ -22,6 +22,7 @@ from genplay.core.models import diffusion_pipeline as pipeline
 from genplay.core.models.base import (
     ANY_CLASS,
     CLASS_OPTION,
+    MIXED_CLASS,
     GenerativeModel,
     SampleOption,
     When,
@@ -65,13 +66,18 @@ class DenoisingModel(GenerativeModel):
             return list(names)
         return [str(i) for i in range(self.num_classes)]
 
-    def class_labels(self, n: int, label: str | int | None) -> torch.Tensor | None:
+    def class_labels(self, n: int, label: str | int | None,
+                     generator: torch.Generator | None = None) -> torch.Tensor | None:
         """The class index for every image, or None for "no class" (unconditional); a
         label no class matches raises ValueError (see base.resolve_class). A network with
-        classes but no "no class" label draws its first class where none is chosen."""
+        classes but no "no class" label draws its first class where none is chosen.
+        MIXED_CLASS: each image a class of its own, drawn from generator, all equally
+        likely (n draws whatever the caller keeps, so a chunk's first images keep theirs)."""
         if not self.num_classes:
             return None
         names = self.class_choices()
+        if isinstance(label, str) and label.strip().casefold() == MIXED_CLASS:
+            return torch.randint(len(names), (n,), generator=generator, device=self.device)
         name = resolve_class(label, names)  # an index or a name in any case; ValueError
         if name is None:
             if self.null_class is not None:
@@ -108,19 +114,22 @@ class DenoisingModel(GenerativeModel):
         ]
         if self.num_classes and self.null_class is not None:
             options += [
-                SampleOption(CLASS_OPTION, ANY_CLASS, 0, 0,
-                             "the class to draw; any: unconditional",
-                             choices=(ANY_CLASS, *self.class_choices())),
+                SampleOption(CLASS_OPTION, MIXED_CLASS, 0, 0,
+                             "the class to draw; mixed: each image a class of its own, at "
+                             "random, all equally likely; any: no class (unconditional, "
+                             "the model's own mix, unguided)",
+                             choices=(MIXED_CLASS, ANY_CLASS, *self.class_choices())),
                 SampleOption("guidance", 1.0, 0.0, 10.0,
                              "classifier-free guidance with a class: 0 is the plain "
                              "conditional model, higher follows the class harder, less varied",
                              when=When(CLASS_OPTION, ANY_CLASS, equal=False)),
             ]
         elif self.num_classes:  # no "no class" label: always a class, no guidance
-            choices = tuple(self.class_choices())
-            options.append(SampleOption(CLASS_OPTION, choices[0], 0, 0,
-                                        "the class to draw (this model has no "
-                                        "unconditional mode)", choices=choices))
+            options.append(SampleOption(CLASS_OPTION, MIXED_CLASS, 0, 0,
+                                        "the class to draw; mixed: each image a class of "
+                                        "its own, at random (this model has no "
+                                        "unconditional mode)",
+                                        choices=(MIXED_CLASS, *self.class_choices())))
         return options
 
     # sample_steps(n, keep=k) draws the starting noise of n images and makes the first k:

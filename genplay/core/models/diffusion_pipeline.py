@@ -112,10 +112,13 @@ def _images(x: torch.Tensor) -> np.ndarray:
 @torch.no_grad()  # on a generator function, torch restores grad mode at every yield
 def denoise_steps(model: Denoising, x_t: torch.Tensor, timesteps: list[int], sampler: str,
                   opts: Mapping[str, Any], generator: torch.Generator | None,
-                  project: samplers.Projection | None = None, preview: bool = True) -> Events:
+                  project: samplers.Projection | None = None, preview: bool = True,
+                  labels: torch.Tensor | None = None) -> Events:
     """Progress and a Preview of the x0 estimates after each network evaluation, then
-    Result(float32 images in [0, 1]). opts: eta, class and guidance."""
-    labels = model.class_labels(x_t.shape[0], opts.get("class"))
+    Result(float32 images in [0, 1]). opts: eta, class and guidance; labels, where given,
+    are the class's labels already drawn (sample_steps draws a mixed chunk's)."""
+    if labels is None:
+        labels = model.class_labels(x_t.shape[0], opts.get("class"), generator)
     denoise = model.denoiser(labels, float(opts.get("guidance", 1.0)))
     steps = samplers.run(sampler, denoise, model.schedule, x_t, timesteps,
                          eta=float(opts.get("eta", 0.0)), generator=generator, project=project)
@@ -133,8 +136,10 @@ def sample_steps(model: Denoising, n: int, generator: torch.Generator | None = N
     with a deterministic sampler they are the first of the n). opts: sampler, steps, eta,
     temperature (scales the starting noise), class, guidance."""
     z = noise(model, n, generator)[:keep] * float(opts.get("temperature", 1.0))
+    labels = model.class_labels(n, opts.get("class"), generator)  # all n, as the noise
     sampler, timesteps = _chosen_steps(model, opts, int(opts.get("steps", model.default_steps)))
-    return denoise_steps(model, z, timesteps, sampler, opts, generator)
+    return denoise_steps(model, z, timesteps, sampler, opts, generator,
+                         labels=None if labels is None else labels[:keep])
 
 
 def _chosen_steps(model: Denoising, opts: Mapping[str, Any], steps: int,

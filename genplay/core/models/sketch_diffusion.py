@@ -91,8 +91,9 @@ class _WithSketch:
         self.image_shape = model.image_shape
         self.device = model.device
 
-    def class_labels(self, n: int, label: str | int | None) -> torch.Tensor | None:
-        return self.model.class_labels(n, label)
+    def class_labels(self, n: int, label: str | int | None,
+                     generator: torch.Generator | None = None) -> torch.Tensor | None:
+        return self.model.class_labels(n, label, generator)
 
     def network(self, x: torch.Tensor, t: torch.Tensor,
                 labels: torch.Tensor | None) -> torch.Tensor:

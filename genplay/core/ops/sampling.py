@@ -18,6 +18,7 @@ import torch
 from genplay.core.errors import GenplayError
 from genplay.core.events import Preview, Progress, Result, relay
 from genplay.core.images import grid_pad_value, to_uint8_hwc
+from genplay.core.models.base import ANY_CLASS, CLASS_OPTION
 from genplay.core.models.capabilities import (
     Sampler,
     StepSampler,
@@ -79,6 +80,14 @@ def check_options(model: Sampler, opts: dict[str, float | str]) -> dict[str, flo
                                f"{option.maximum:g}")
         checked[name] = value
     return checked
+
+
+def unconditional(model: Sampler) -> dict[str, str]:
+    """The options that draw without a class where a model offers that ("any"): what
+    `genplay eval` measures a class-conditional model's FID and near-copies on, whatever
+    the class a panel picks by default."""
+    option = next((o for o in model.sample_options() if o.name == CLASS_OPTION), None)
+    return {CLASS_OPTION: ANY_CLASS} if option and ANY_CLASS in option.choices else {}
 
 
 def sample_images(

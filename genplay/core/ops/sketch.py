@@ -38,6 +38,7 @@ from genplay.core.errors import GenplayError
 from genplay.core.events import Preview, Progress, Result, relay
 from genplay.core.images import prepare_for_model, to_float_chw, to_uint8_hwc
 from genplay.core.models import diffusion_pipeline as pipeline
+from genplay.core.models.base import CLASS_OPTION, MIXED_CLASS
 from genplay.core.models.blocks import TensorAdam, frozen_weights
 from genplay.core.models.capabilities import (  # the rules, re-exported for callers of ops
     default_sampler,
@@ -243,7 +244,9 @@ def sketch_facts(model: Any) -> dict[str, Any]:
         "fill": fill,  # "diffusion", "autoregressive" or None
         "fill_steps": (min(FILL_STEPS, most), most) if fill == "diffusion" else None,
         "shape": tuple(model.image_shape),
-        "classes": list(options["class"].choices) if "class" in options else [],
+        # a drawing is one class or none: the per-image mix is the Sampling panel's
+        "classes": ([c for c in options[CLASS_OPTION].choices if c != MIXED_CLASS]
+                    if CLASS_OPTION in options else []),
         "steps": steps,
         # a sketch-conditioned model's sketch guidance: (default, highest)
         "sketch_guidance": ((model.default_sketch_guidance, 10.0) if method == "sketch"
