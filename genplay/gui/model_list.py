@@ -75,8 +75,10 @@ def describe(info: CheckpointInfo, weak_best: float | None) -> tuple[dict, str]:
     badges = []
     if weak_best is not None:
         badges.append("weak samples")
-        tips.append(f"\nWeak samples: its FID ({info.fid:.1f}) is more than {WEAK_FID_FACTOR:g} "
-                    f"times the best FID among the {dataset_title(info.dataset)} models here "
+        tips.append(f"\nWeak samples: its FID ({info.best_fid:.1f}) is more than "
+                    f"{WEAK_FID_FACTOR:g} times the best FID among the "
+                    f"{dataset_title(info.dataset)} models of its size "
+                    f"({info.image_shape[-1]} px) here "
                     f"({weak_best:.1f}); expect broken or blurry images.")
     if info.metrics_error:
         lines.append("its measurements could not be read")
@@ -96,7 +98,7 @@ def first_model(infos: list[CheckpointInfo]) -> CheckpointInfo | None:
     weak = weak_samplers(infos)
 
     def quality(info: CheckpointInfo) -> float:
-        return info.fid if info.fid is not None else float("inf")
+        return info.best_fid if info.best_fid is not None else float("inf")
 
     samplers = sorted((i for i in infos if "sampler" in i.capabilities), key=quality)
     quick = [i for i in samplers if i.samples_in_one_pass and i.path not in weak]

@@ -8,9 +8,9 @@ from genplay.core.checkpoints import CheckpointInfo, weak_samplers
 
 
 def info(name: str, family: str, dataset: str, capabilities: list[str],
-         **metrics) -> CheckpointInfo:
+         shape: tuple[int, int, int] = (1, 28, 28), **metrics) -> CheckpointInfo:
     return CheckpointInfo(path=Path("/models") / name, family=family, config={}, dataset=dataset,
-                          image_shape=(1, 28, 28), class_names=None, recipe="", training={},
+                          image_shape=shape, class_names=None, recipe="", training={},
                           metrics=metrics, capabilities=capabilities)
 
 
@@ -55,3 +55,17 @@ def test_weak_samples_are_far_from_the_best_fid_of_the_same_dataset():
     weak = weak_samplers(infos)
     assert {p.name: best for p, best in weak.items()} == {"pixelcnn": 7.7, "flow-m": 16.7}
     assert weak_samplers(infos[3:4]) == {}  # alone, a model is its dataset's best
+    # drawn class by class (as the Sampling panel draws by default), a class-conditional
+    # model is judged, and judges the others, by that figure where it was measured
+    infos.append(info("diffusion-m", "diffusion", "mnist", ["sampler"], fid=22.3,
+                      fid_by_class={"fid": 4.0, "guidance": 0.0}))
+    assert infos[-1].best_fid == 4.0 and infos[0].best_fid == 7.7
+    weak = weak_samplers(infos)
+    assert {p.name: best for p, best in weak.items()} == {
+        "pixelcnn": 7.7, "gan-m": 4.0, "vae-m": 4.0, "flow-m": 4.0}
+    # a model of another image size is judged among its own size's models only
+    gan64 = info("gan-64", "gan", "mnist", ["sampler"], shape=(1, 64, 64), fid=80.0)
+    assert gan64.path not in weak_samplers([*infos, gan64])  # the best of its size
+    vae64 = info("vae-64", "vae", "mnist", ["sampler"], shape=(1, 64, 64), fid=30.0)
+    weak = weak_samplers([*infos, gan64, vae64])
+    assert weak[gan64.path] == 30.0 and vae64.path not in weak
