@@ -153,10 +153,14 @@ class CheckpointInfo:
                 help_text += f"\nKID {kid:.3f}. {METRIC_HELP['kid']}"
             by_class = m.get("fid_by_class")
             if isinstance(by_class, dict) and isinstance(by_class.get("fid"), int | float):
+                # the label gives the better figure: a class per image is what the Sampling
+                # panel draws by default
                 help_text += (f"\nDrawn class by class (in the training images' shares) at "
                               f"guidance {by_class.get('guidance')}: FID "
-                              f"{by_class['fid']:.1f}.")
-            labels.append((f"sample quality {self.fid:.1f} (FID, lower is better)", help_text))
+                              f"{by_class['fid']:.1f}. Drawn with no class (\"any\"): FID "
+                              f"{self.fid:.1f}.")
+            labels.append((f"sample quality {self.best_fid:.1f} (FID, lower is better)",
+                           help_text))
         bound = next(((key, note) for key, note in (
             ("bpd", ""), ("iwae_bpd", " (at most; an importance-weighted bound)"),
             ("elbo_bpd", " (at most; the ELBO bound)")) if number(key) is not None), None)

@@ -23,8 +23,9 @@ def test_labels_are_plain_words_with_the_measure_named_and_explained():
     diffusion = info("d", "diffusion", "emoji", ["sampler"], fid=19.3,
                      fid_by_class={"fid": 12.345, "guidance": 1.0})
     (label, help_text), = diffusion.metric_labels()
-    assert label == "sample quality 19.3 (FID, lower is better)"
+    assert label == "sample quality 12.3 (FID, lower is better)"  # as the panel draws
     assert "class by class (in the training images' shares) at guidance 1.0: FID 12.3" in help_text
+    assert 'no class ("any"): FID 19.3' in help_text
     vae = info("vae", "vae", "mnist", ["sampler"], elbo_bpd=3.27, iwae_bpd=3.234)
     (label, help_text), = vae.metric_labels()
     assert label == "fit to data 3.23 bits/dim (lower is better)"  # the tighter bound
