@@ -111,6 +111,8 @@ class CheckpointInfo:
         ):
             if isinstance(self.metrics.get(key), int | float):
                 parts.append(f"{label} {fmt.format(self.metrics[key])}")
+        if self.best_fid is not None and self.best_fid != self.fid:
+            parts.append(f"FID by class {self.best_fid:.2f}")
         for scale in (2, 3, 4):  # upscalers: PSNR per scale and its gain over bicubic
             net, bicubic = (self.metrics.get(f"{k}psnr_x{scale}") for k in ("", "bicubic_"))
             if isinstance(net, int | float) and isinstance(bicubic, int | float):

@@ -26,6 +26,8 @@ def test_labels_are_plain_words_with_the_measure_named_and_explained():
     assert label == "sample quality 12.3 (FID, lower is better)"  # as the panel draws
     assert "class by class (in the training images' shares) at guidance 1.0: FID 12.3" in help_text
     assert 'no class ("any"): FID 19.3' in help_text
+    assert diffusion.key_metrics() == "FID 19.30, FID by class 12.35"  # genplay models
+    assert gan.key_metrics() == "FID 7.70, KID 0.3032"
     vae = info("vae", "vae", "mnist", ["sampler"], elbo_bpd=3.27, iwae_bpd=3.234)
     (label, help_text), = vae.metric_labels()
     assert label == "fit to data 3.23 bits/dim (lower is better)"  # the tighter bound
