@@ -158,6 +158,8 @@ def test_guided_upscaling_takes_a_class_the_same_ways():
     assert not torch.equal(candidates("sneaker"), candidates("Dress"))
     with pytest.raises(GenplayError, match="unknown class 'boot'.*Ankle boot"):
         list(guided_upscale_steps(model, lowres, 2, n=1, steps=2, **{"class": "boot"}))
+    with pytest.raises(GenplayError, match="one class, or none"):  # one picture, one class
+        list(guided_upscale_steps(model, lowres, 2, n=2, steps=2, **{"class": "mixed"}))
 
 
 # --- the commands that take --class --------------------------------------------------------------
