@@ -46,7 +46,7 @@ def main() -> None:
         rows.append(common + [
             fmt(m.get("test_accuracy"), ".2%"), fmt(m.get("bpd"), ".3f"),
             fmt(m.get("elbo_bpd"), ".3f"),
-            fmt(m.get("iwae_bpd"), ".3f"), fmt(m.get("fid"), ".2f"),
+            fmt(m.get("iwae_bpd"), ".3f"), fmt(m.get("fid"), ".2f") + by_class(m),
             fmt(m.get("fid_real_floor"), ".2f"), fmt(m.get("kid"), ".4f"),
         ])
     first = ["checkpoint", "family", "dataset", "params", "epochs", "CPU time"]
@@ -55,6 +55,13 @@ def main() -> None:
         print()
         _table(first + ["x2 PSNR / bicubic · SSIM / bicubic", "x4 PSNR / bicubic · SSIM / bicubic"],
                upscalers)
+
+
+def by_class(m: dict) -> str:
+    """The FID drawn class by class (genplay eval --class-fid), where measured."""
+    figure = m.get("fid_by_class")
+    fid = figure.get("fid") if isinstance(figure, dict) else None
+    return f"; class by class {fid:.2f}" if isinstance(fid, int | float) else ""
 
 
 def _table(head: list[str], rows: list[list[str]]) -> None:
