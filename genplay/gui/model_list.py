@@ -76,7 +76,7 @@ def describe(info: CheckpointInfo, weak_best: float | None) -> tuple[dict, str]:
     if weak_best is not None:
         badges.append("weak samples")
         tips.append(f"\nWeak samples: its FID ({info.best_fid:.1f}) is more than "
-                    f"{WEAK_FID_FACTOR:g} times the best FID among the "
+                    f"{WEAK_FID_FACTOR:g} times the best FID drawn with no class among the "
                     f"{dataset_title(info.dataset)} models of its size "
                     f"({info.image_shape[-1]} px) here "
                     f"({weak_best:.1f}); expect broken or blurry images.")
