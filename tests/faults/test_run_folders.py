@@ -439,26 +439,31 @@ def test_a_second_process_is_refused_and_ctrl_c_twice_aborts_a_save(tiny_data, t
     # every rename after the first save's three stops the run there: the save that the
     # first Ctrl-C asks for
     first = start_train(tiny_data, out, epochs=100_000, pause_at=4)
-    wait_for(out / checkpoints.CONFIG_FILE, first)
-    for extra in ([], ["--resume"]):
-        second = start_train(tiny_data, out, 3, *extra)
-        _, err = second.communicate(timeout=90)
-        assert second.returncode == 2, err
-        assert f"{out} is being trained by process {first.pid} (started " in one_line(
-            err.strip().splitlines()[-1])
-    assert first.poll() is None  # the first goes on
-    first.send_signal(signal.SIGINT)  # stop after this step: it saves
-    # Heard before the second is sent: on a loaded machine the run may already sit in a
-    # later save (a validation's), and two SIGINTs that arrive before Python runs the
-    # handler are one.
-    for line in first.stderr:
-        if "stopping after this step" in line:
-            break
-    wait_for(out.parent / f"{out.name}.paused", first)
-    first.send_signal(signal.SIGINT)  # abort that save
-    _, err = first.communicate(timeout=60)
-    assert first.returncode == 130
-    assert "Traceback" not in err and not (out / LOCK_FILE).exists()  # let go on the abort
-    assert f"genplay train: aborted; {out} keeps the checkpoint of step 3 (continue with " \
-           "--resume)" in err
-    assert usable(settings(tiny_data, out)) == "loads and resumes"
+    try:
+        wait_for(out / checkpoints.CONFIG_FILE, first)
+        for extra in ([], ["--resume"]):
+            second = start_train(tiny_data, out, 3, *extra)
+            _, err = second.communicate(timeout=90)
+            assert second.returncode == 2, err
+            assert f"{out} is being trained by process {first.pid} (started " in one_line(
+                err.strip().splitlines()[-1])
+        assert first.poll() is None  # the first goes on
+        first.send_signal(signal.SIGINT)  # stop after this step: it saves
+        # Heard before the second is sent: on a loaded machine the run may already sit in a
+        # later save (a validation's), and two SIGINTs that arrive before Python runs the
+        # handler are one.
+        for line in first.stderr:
+            if "stopping after this step" in line:
+                break
+        wait_for(out.parent / f"{out.name}.paused", first)
+        first.send_signal(signal.SIGINT)  # abort that save
+        _, err = first.communicate(timeout=60)
+        assert first.returncode == 130
+        assert "Traceback" not in err and not (out / LOCK_FILE).exists()  # let go on the abort
+        assert f"genplay train: aborted; {out} keeps the checkpoint of step 3 (continue with " \
+               "--resume)" in err
+        assert usable(settings(tiny_data, out)) == "loads and resumes"
+    finally:  # a failure above leaves no training process behind
+        if first.poll() is None:
+            first.kill()
+            first.wait(30)
