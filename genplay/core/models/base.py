@@ -25,7 +25,7 @@ from genplay.core.models.capabilities import Declarations, Latent, Sampler
 
 __all__ = [
     "ANY_CLASS", "CLASS_OPTION", "MIXED_CLASS", "GenerativeModel", "ModelConfig",
-    "SampleOption", "When", "bits_per_dim", "encode", "resolve_class",
+    "SampleOption", "When", "bits_per_dim", "encode", "is_mixed", "resolve_class",
 ]
 
 
@@ -148,8 +148,7 @@ class SampleOption:
         Choices match exactly, except the class option's, which go through
         resolve_class: an index or a name in any case ("any" for no class)."""
         if self.name == CLASS_OPTION:
-            if (MIXED_CLASS in self.choices and isinstance(raw, str)
-                    and raw.strip().casefold() == MIXED_CLASS):
+            if MIXED_CLASS in self.choices and is_mixed(raw):
                 return MIXED_CLASS
             names = [c for c in self.choices if c not in (ANY_CLASS, MIXED_CLASS)]
             also = (MIXED_CLASS,) if MIXED_CLASS in self.choices else ()
@@ -164,6 +163,11 @@ CLASS_OPTION = "class"  # the sampler option that names a class to draw
 ANY_CLASS = "any"  # its value for no class (unconditional)
 # its value for a class of its own for each image, drawn at random, all equally likely
 MIXED_CLASS = "mixed"
+
+
+def is_mixed(value: Any) -> bool:
+    """Whether a class value asks for MIXED_CLASS (in any case, as class names are)."""
+    return isinstance(value, str) and value.strip().casefold() == MIXED_CLASS
 
 
 def resolve_class(value: Any, names: Sequence[str], also: Sequence[str] = ()) -> str | None:

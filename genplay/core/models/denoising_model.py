@@ -26,6 +26,7 @@ from genplay.core.models.base import (
     GenerativeModel,
     SampleOption,
     When,
+    is_mixed,
     resolve_class,
 )
 from genplay.core.models.diffusion_samplers import FEW_STEPS
@@ -76,7 +77,7 @@ class DenoisingModel(GenerativeModel):
         if not self.num_classes:
             return None
         names = self.class_choices()
-        if isinstance(label, str) and label.strip().casefold() == MIXED_CLASS:
+        if is_mixed(label):
             return torch.randint(len(names), (n,), generator=generator, device=self.device)
         name = resolve_class(label, names)  # an index or a name in any case; ValueError
         if name is None:

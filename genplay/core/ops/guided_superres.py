@@ -46,7 +46,7 @@ import torch
 
 from genplay.core.errors import GenplayError
 from genplay.core.events import Preview, Progress, Result, relay
-from genplay.core.models.base import MIXED_CLASS
+from genplay.core.models.base import is_mixed
 from genplay.core.models.capabilities import guided_method  # the rule; re-exported here
 from genplay.core.models.diffusion_pipeline import restore_steps
 from genplay.core.ops.sketch import FIT_STEPS, MAX_CANDIDATES, _candidate_generator, fit_latents
@@ -216,7 +216,7 @@ def _diffusion(model, consistency, n, seed, steps, opts):
         raise GenplayError(f"eta must be from 0 to 1, not {eta}")
     if guidance < 0:
         raise GenplayError(f"guidance must be at least 0, not {guidance}")
-    if isinstance(label, str) and label.strip().casefold() == MIXED_CLASS:
+    if is_mixed(label):
         raise GenplayError("class mixed draws a class per sample; super-resolution restores "
                            "one picture: give one class, or none")
     try:
